@@ -1,0 +1,12 @@
+//! Pure types and rules of paylink. No IO, no async, no web, database or
+//! crypto crate: input becomes one of these types at the edge, and inside an
+//! invalid value cannot exist.
+
+pub mod catalog;
+pub mod currency;
+pub mod id;
+pub mod money;
+
+pub use currency::Currency;
+pub use id::{Id, IdKind};
+pub use money::{Discount, Money, MoneyError, PercentOff};
