@@ -461,8 +461,9 @@ impl AfterCompletion {
     }
 }
 
-/// Checks a redirect URL: absolute http(s), at most 2048 characters.
-pub fn check_redirect_url(url: &str, param: &str) -> Result<(), RuleError> {
+/// Checks a URL (redirect target, image): absolute http(s), at most 2048
+/// characters, no whitespace or control characters.
+pub fn check_http_url(url: &str, param: &str) -> Result<(), RuleError> {
     let lower = url.to_ascii_lowercase();
     let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
     let host_ok = rest.is_some_and(|r| {
@@ -508,6 +509,7 @@ pub struct CustomField {
     pub label: CustomFieldLabel,
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
     pub optional: bool,
     pub dropdown: Option<Dropdown>,
     pub numeric: Option<TextBounds>,
@@ -741,9 +743,9 @@ mod tests {
     fn redirect_placeholder_and_url_check() {
         let a = AfterCompletion::Redirect { url: "https://shop.example/thanks?s={CHECKOUT_SESSION_ID}".into() };
         assert_eq!(a.redirect_for("cs_1").as_deref(), Some("https://shop.example/thanks?s=cs_1"));
-        assert!(check_redirect_url("https://x.example/a", "u").is_ok());
+        assert!(check_http_url("https://x.example/a", "u").is_ok());
         for bad in ["ftp://x", "https://", "javascript:alert(1)", "https://a b", "/relative"] {
-            assert!(check_redirect_url(bad, "u").is_err(), "{bad}");
+            assert!(check_http_url(bad, "u").is_err(), "{bad}");
         }
     }
 

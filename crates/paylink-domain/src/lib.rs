@@ -3,10 +3,14 @@
 //! invalid value cannot exist.
 
 pub mod catalog;
+pub mod clock;
 pub mod currency;
 pub mod id;
 pub mod money;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;
 pub use id::{Id, IdKind};
 pub use money::{Discount, Money, MoneyError, PercentOff};
+pub mod email;
+pub use email::Email;

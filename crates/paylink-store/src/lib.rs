@@ -1,1 +1,32 @@
+//! Persistence for paylink: one repository API over SQLite (the embedded
+//! default) and PostgreSQL. Dialect differences live in [`db`] and in the
+//! per-backend migration folders, nowhere else.
+//!
+//! Every tenant query filters on a [`Scope`] (account and mode).
 
+pub mod accounts;
+pub mod api_keys;
+pub mod catalog;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod list;
+pub mod migrate;
+pub mod payment_links;
+
+pub use db::{Backend, Store};
+pub use error::StoreError;
+pub use list::{ListQuery, Page};
+
+/// The tenant a query runs for: one account, in test or live mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account_id: String,
+    pub livemode: bool,
+}
+
+impl Scope {
+    pub fn livemode_i64(&self) -> i64 {
+        i64::from(self.livemode)
+    }
+}

@@ -1,1 +1,119 @@
+//! The HTTP surface of paylink: the Stripe-shaped `/v1` API with its
+//! middleware (request ids, API-key authentication, idempotency, body
+//! limits, security headers) and the OpenAPI document generated from the
+//! same endpoint table that builds the router.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod objects;
+pub mod openapi;
+pub mod params;
+pub mod request_id;
+pub mod schema;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use paylink_crypto::Secret;
+use paylink_domain::Clock;
+use paylink_store::Store;
+
+pub use error::ApiError;
+
+/// The Stripe API version this server implements (what stripe-python 16.1
+/// sends). Requests may name any version; responses carry this one.
+pub const STRIPE_VERSION: &str = "2026-10-28.endive";
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    /// Key of the HMAC that API keys are stored under.
+    pub api_key_pepper: Secret<Vec<u8>>,
+    /// Base of public URLs (payment links), without a trailing slash.
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, api_key_pepper: Secret<Vec<u8>>, public_url: &str, clock: Arc<dyn Clock>) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            api_key_pepper,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            clock,
+        }))
+    }
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// Headers of every JSON answer of the API.
+pub fn json_response_headers() -> [(HeaderName, HeaderValue); 2] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (HeaderName::from_static("stripe-version"), HeaderValue::from_static(STRIPE_VERSION)),
+    ]
+}
+
+/// Security headers on every response.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    resp
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    let _ = method;
+    ApiError::not_found_route(uri.path()).into_response()
+}
+
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    let doc = openapi::document(&state.public_url);
+    (json_response_headers(), doc.to_string()).into_response()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = api::routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+    Router::new()
+        .route("/v1/openapi.json", get(openapi_json))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(api)
+        .fallback(fallback)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}

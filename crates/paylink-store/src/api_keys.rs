@@ -1,0 +1,79 @@
+//! API keys, stored only as a keyed hash. Lookup is one indexed equality on
+//! the hash; the hash match is then re-checked in constant time.
+
+use sqlx::Row;
+
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::list::{get_bool, Sql};
+use crate::Scope;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub account_id: String,
+    pub livemode: bool,
+    pub kind: String,
+    pub last4: String,
+    pub created: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new key row; `key_hash` is the HMAC of the plaintext, never the key.
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub scope: &'a Scope,
+    pub kind: &'a str,
+    pub key_hash: &'a str,
+    pub last4: &'a str,
+    pub created: i64,
+}
+
+impl Store {
+    pub async fn insert_api_key(&self, k: NewApiKey<'_>) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut sql = Sql::new("INSERT INTO api_keys (id, account_id, livemode, kind, key_hash, last4, created) VALUES (");
+        sql.values(vec![
+            k.id.into(),
+            k.scope.account_id.as_str().into(),
+            k.scope.livemode.into(),
+            k.kind.into(),
+            k.key_hash.into(),
+            k.last4.into(),
+            k.created.into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Finds the key whose hash is `key_hash`, if it is neither revoked nor
+    /// expired at `now`.
+    pub async fn find_api_key(&self, key_hash: &str, now: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT id, account_id, livemode, kind, key_hash, last4, created, expires_at, revoked_at FROM api_keys WHERE key_hash = ",
+        );
+        sql.bind(key_hash);
+        let Some(row) = sql.query().fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get("key_hash")?;
+        if !paylink_crypto::ct_eq(stored.as_bytes(), key_hash.as_bytes()) {
+            return Ok(None);
+        }
+        let rec = ApiKeyRecord {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            livemode: get_bool(&row, "livemode")?,
+            kind: row.try_get("kind")?,
+            last4: row.try_get("last4")?,
+            created: row.try_get("created")?,
+            expires_at: row.try_get("expires_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        };
+        let usable = rec.revoked_at.is_none() && rec.expires_at.is_none_or(|e| now < e);
+        Ok(usable.then_some(rec))
+    }
+}

@@ -1,0 +1,566 @@
+//! Products, prices, coupons and promotion codes.
+
+use paylink_domain::catalog::{
+    Coupon, CouponDuration, CustomUnitAmount, Metadata, Price, PriceAmount, Product, PromotionCode,
+    PromotionRestrictions, RuleError,
+};
+use paylink_domain::{Currency, Discount, Money, PercentOff};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::db::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::Scope;
+
+pub(crate) fn metadata_of(row: &AnyRow) -> Result<Metadata, StoreError> {
+    let s: String = row.try_get("metadata")?;
+    Ok(serde_json::from_str(&s)?)
+}
+
+pub(crate) fn currency_of(s: &str) -> Result<Currency, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("unknown currency {s}")))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(v)?)
+}
+
+// ---------------------------------------------------------------- products
+
+const PRODUCT_COLS: &str = "id, livemode, created, updated, name, description, active, images, metadata, default_price, url";
+
+fn product_of(row: &AnyRow) -> Result<Product, StoreError> {
+    let images: String = row.try_get("images")?;
+    Ok(Product {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        updated: row.try_get("updated")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        active: get_bool(row, "active")?,
+        images: serde_json::from_str(&images)?,
+        metadata: metadata_of(row)?,
+        default_price: row.try_get("default_price")?,
+        url: row.try_get("url")?,
+    })
+}
+
+/// Filters for listing products.
+#[derive(Debug, Default, Clone)]
+pub struct ProductFilter {
+    pub active: Option<bool>,
+}
+
+/// What happened to a product on delete.
+#[derive(Debug)]
+pub enum ProductDeletion {
+    Deleted,
+    /// It has prices, so it was archived (`active=false`) instead.
+    Archived(Product),
+}
+
+impl Store {
+    pub(crate) async fn insert_product_tx(tx: &mut WriteTx<'_>, scope: &Scope, p: &Product) -> Result<(), StoreError> {
+        let mut sql = Sql::new(&format!("INSERT INTO products (account_id, {PRODUCT_COLS}) VALUES ("));
+        sql
+            .values(vec![
+                scope.account_id.as_str().into(),
+                p.id.as_str().into(),
+                p.livemode.into(),
+                p.created.into(),
+                p.updated.into(),
+                p.name.as_str().into(),
+                p.description.clone().into(),
+                p.active.into(),
+                json(&p.images)?.into(),
+                json(&p.metadata)?.into(),
+                p.default_price.clone().into(),
+                p.url.clone().into(),
+            ])
+            .push(")");
+        sql.query().execute(tx.conn()).await?;
+        Ok(())
+    }
+
+    pub async fn create_product(&self, scope: &Scope, p: &Product) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::insert_product_tx(&mut tx, scope, p).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_product(&self, scope: &Scope, id: &str) -> Result<Product, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        product_of(&row)
+    }
+
+    /// Reads a product, lets `f` change it, and writes it back, atomically.
+    pub async fn update_product(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut Product) -> Result<(), RuleError>,
+    ) -> Result<Product, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let mut p = product_of(&row)?;
+        f(&mut p)?;
+        if let Some(dp) = &p.default_price {
+            let price = self.get_price_tx(&mut tx, scope, dp).await;
+            match price {
+                Ok(pr) if pr.product == p.id && pr.active => {}
+                Ok(_) => {
+                    return Err(RuleError::new("default_price", "The default price must be an active price of this product.").into())
+                }
+                Err(StoreError::NotFound) => {
+                    return Err(RuleError::new("default_price", format!("No such price: '{dp}'")).into())
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut up = Sql::new("UPDATE products SET name = ");
+        up.bind(p.name.as_str())
+            .push(", description = ")
+            .bind(p.description.clone())
+            .push(", active = ")
+            .bind(p.active)
+            .push(", images = ")
+            .bind(json(&p.images)?)
+            .push(", metadata = ")
+            .bind(json(&p.metadata)?)
+            .push(", default_price = ")
+            .bind(p.default_price.clone())
+            .push(", url = ")
+            .bind(p.url.clone())
+            .push(", updated = ")
+            .bind(p.updated)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    /// Deletes a product, or archives it when prices refer to it.
+    pub async fn delete_product(&self, scope: &Scope, id: &str, now: i64) -> Result<ProductDeletion, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let mut product = product_of(&row)?;
+        let mut count = Sql::new("SELECT COUNT(*) FROM prices WHERE ");
+        count.scope(scope).push(" AND product_id = ").bind(id);
+        let prices: i64 = count.query().fetch_one(tx.conn()).await?.try_get(0)?;
+        if prices > 0 {
+            let mut up = Sql::new("UPDATE products SET active = 0, updated = ");
+            up.bind(now).push(" WHERE ").scope(scope).push(" AND id = ").bind(id);
+            up.query().execute(tx.conn()).await?;
+            tx.commit().await?;
+            product.active = false;
+            product.updated = now;
+            return Ok(ProductDeletion::Archived(product));
+        }
+        let mut del = Sql::new("DELETE FROM products WHERE ");
+        del.scope(scope).push(" AND id = ").bind(id);
+        del.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(ProductDeletion::Deleted)
+    }
+
+    pub async fn list_products(&self, scope: &Scope, f: &ProductFilter, q: &ListQuery) -> Result<Page<Product>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(a) = f.active {
+            filters.push(("active", a.into()));
+        }
+        self.list_rows("products", PRODUCT_COLS, scope, &filters, q, product_of).await
+    }
+}
+
+// ------------------------------------------------------------------ prices
+
+const PRICE_COLS: &str = "id, livemode, created, product_id, currency, unit_amount, custom_enabled, custom_minimum, custom_maximum, custom_preset, nickname, active, lookup_key, metadata";
+
+fn price_of(row: &AnyRow) -> Result<Price, StoreError> {
+    let amount = if get_bool(row, "custom_enabled")? {
+        PriceAmount::Custom(CustomUnitAmount {
+            minimum: row.try_get("custom_minimum")?,
+            maximum: row.try_get("custom_maximum")?,
+            preset: row.try_get("custom_preset")?,
+        })
+    } else {
+        let a: Option<i64> = row.try_get("unit_amount")?;
+        PriceAmount::Fixed(a.ok_or_else(|| StoreError::Corrupt("price without amount".into()))?)
+    };
+    let currency: String = row.try_get("currency")?;
+    Ok(Price {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        product: row.try_get("product_id")?,
+        currency: currency_of(&currency)?,
+        amount,
+        nickname: row.try_get("nickname")?,
+        active: get_bool(row, "active")?,
+        lookup_key: row.try_get("lookup_key")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PriceFilter {
+    pub active: Option<bool>,
+    pub product: Option<String>,
+    pub currency: Option<String>,
+}
+
+/// A product created together with a price (`product_data`).
+pub enum PriceProduct {
+    Existing(String),
+    New(Box<Product>),
+}
+
+impl Store {
+    pub(crate) async fn get_price_tx(&self, tx: &mut WriteTx<'_>, scope: &Scope, id: &str) -> Result<Price, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        price_of(&row)
+    }
+
+    pub async fn create_price(&self, scope: &Scope, product: PriceProduct, p: &Price) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        match product {
+            PriceProduct::New(prod) => Self::insert_product_tx(&mut tx, scope, &prod).await?,
+            PriceProduct::Existing(id) => {
+                let mut sel = Sql::new("SELECT id FROM products WHERE ");
+                sel.scope(scope).push(" AND id = ").bind(id.as_str());
+                if sel.query().fetch_optional(tx.conn()).await?.is_none() {
+                    return Err(RuleError::new("product", format!("No such product: '{id}'")).into());
+                }
+            }
+        }
+        let custom = p.custom_unit_amount();
+        let mut sql = Sql::new(&format!("INSERT INTO prices (account_id, {PRICE_COLS}) VALUES ("));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            p.id.as_str().into(),
+            p.livemode.into(),
+            p.created.into(),
+            p.product.as_str().into(),
+            p.currency.code().into(),
+            p.unit_amount().into(),
+            custom.is_some().into(),
+            custom.and_then(|c| c.minimum).into(),
+            custom.and_then(|c| c.maximum).into(),
+            custom.and_then(|c| c.preset).into(),
+            p.nickname.clone().into(),
+            p.active.into(),
+            p.lookup_key.clone().into(),
+            json(&p.metadata)?.into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_price(&self, scope: &Scope, id: &str) -> Result<Price, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        price_of(&row)
+    }
+
+    /// Reads the prices named in `ids` (missing ones are simply absent).
+    pub async fn get_prices(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Price>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.get_price(scope, id).await {
+                Ok(p) => out.push(p),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn update_price(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
+    ) -> Result<Price, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let mut p = price_of(&row)?;
+        f(&mut p)?;
+        let mut up = Sql::new("UPDATE prices SET active = ");
+        up.bind(p.active)
+            .push(", nickname = ")
+            .bind(p.nickname.clone())
+            .push(", lookup_key = ")
+            .bind(p.lookup_key.clone())
+            .push(", metadata = ")
+            .bind(json(&p.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    pub async fn list_prices(&self, scope: &Scope, f: &PriceFilter, q: &ListQuery) -> Result<Page<Price>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(a) = f.active {
+            filters.push(("active", a.into()));
+        }
+        if let Some(p) = &f.product {
+            filters.push(("product_id", p.into()));
+        }
+        if let Some(c) = &f.currency {
+            filters.push(("currency", c.into()));
+        }
+        self.list_rows("prices", PRICE_COLS, scope, &filters, q, price_of).await
+    }
+}
+
+// ----------------------------------------------------------------- coupons
+
+const COUPON_COLS: &str = "id, livemode, created, name, percent_off_bp, amount_off, currency, duration, max_redemptions, redeem_by, times_redeemed, metadata";
+
+pub(crate) fn coupon_of(row: &AnyRow) -> Result<Coupon, StoreError> {
+    let pct: Option<i64> = row.try_get("percent_off_bp")?;
+    let amount: Option<i64> = row.try_get("amount_off")?;
+    let currency: Option<String> = row.try_get("currency")?;
+    let discount = match (pct, amount, currency) {
+        (Some(bp), None, _) => Discount::Percent(
+            PercentOff::from_basis_points(bp).map_err(|_| StoreError::Corrupt("coupon percent".into()))?,
+        ),
+        (None, Some(a), Some(c)) => Discount::Amount(
+            Money::new(a, currency_of(&c)?).map_err(|_| StoreError::Corrupt("coupon amount".into()))?,
+        ),
+        _ => return Err(StoreError::Corrupt("coupon discount".into())),
+    };
+    Ok(Coupon {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        name: row.try_get("name")?,
+        discount,
+        duration: CouponDuration::Once,
+        max_redemptions: row.try_get("max_redemptions")?,
+        redeem_by: row.try_get("redeem_by")?,
+        times_redeemed: row.try_get("times_redeemed")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+impl Store {
+    pub async fn create_coupon(&self, scope: &Scope, c: &Coupon) -> Result<(), StoreError> {
+        let (pct, amount, currency) = match c.discount {
+            Discount::Percent(p) => (Some(i64::from(p.basis_points())), None, None),
+            Discount::Amount(m) => (None, Some(m.amount()), Some(m.currency().code().to_string())),
+        };
+        let mut tx = self.write().await?;
+        let mut sql = Sql::new(&format!("INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            c.id.as_str().into(),
+            c.livemode.into(),
+            c.created.into(),
+            c.name.clone().into(),
+            pct.into(),
+            amount.into(),
+            currency.into(),
+            "once".into(),
+            c.max_redemptions.into(),
+            c.redeem_by.into(),
+            c.times_redeemed.into(),
+            json(&c.metadata)?.into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_coupon(&self, scope: &Scope, id: &str) -> Result<Coupon, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0");
+        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        coupon_of(&row)
+    }
+
+    pub async fn update_coupon(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut Coupon) -> Result<(), RuleError>,
+    ) -> Result<Coupon, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0").push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let mut c = coupon_of(&row)?;
+        f(&mut c)?;
+        let mut up = Sql::new("UPDATE coupons SET name = ");
+        up.bind(c.name.clone())
+            .push(", metadata = ")
+            .bind(json(&c.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Deletes a coupon. Promotion codes that use it stop applying, and
+    /// past redemptions keep their record.
+    pub async fn delete_coupon(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE coupons SET deleted = 1 WHERE ");
+        up.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0");
+        let n = up.query().execute(tx.conn()).await?.rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    pub async fn list_coupons(&self, scope: &Scope, q: &ListQuery) -> Result<Page<Coupon>, StoreError> {
+        self.list_rows("coupons", COUPON_COLS, scope, &[("deleted", Bind::I64(0))], q, coupon_of).await
+    }
+}
+
+// --------------------------------------------------------- promotion codes
+
+const PROMO_COLS: &str = "id, livemode, created, code, code_key, coupon_id, active, max_redemptions, expires_at, minimum_amount, minimum_amount_currency, first_time_transaction, times_redeemed, metadata";
+
+fn promo_of(row: &AnyRow) -> Result<PromotionCode, StoreError> {
+    let min: Option<i64> = row.try_get("minimum_amount")?;
+    let min_cur: Option<String> = row.try_get("minimum_amount_currency")?;
+    let minimum_amount = match (min, min_cur) {
+        (Some(a), Some(c)) => Some(Money::new(a, currency_of(&c)?).map_err(|_| StoreError::Corrupt("minimum amount".into()))?),
+        _ => None,
+    };
+    Ok(PromotionCode {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        code: row.try_get("code")?,
+        coupon: row.try_get("coupon_id")?,
+        active: get_bool(row, "active")?,
+        max_redemptions: row.try_get("max_redemptions")?,
+        expires_at: row.try_get("expires_at")?,
+        restrictions: PromotionRestrictions {
+            minimum_amount,
+            first_time_transaction: get_bool(row, "first_time_transaction")?,
+        },
+        times_redeemed: row.try_get("times_redeemed")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct PromotionCodeFilter {
+    pub active: Option<bool>,
+    pub code: Option<String>,
+    pub coupon: Option<String>,
+}
+
+impl Store {
+    /// Creates a promotion code. A code already used in this account (in
+    /// any letter case) is a [`StoreError::Conflict`].
+    pub async fn create_promotion_code(&self, scope: &Scope, p: &PromotionCode) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new("SELECT id FROM coupons WHERE ");
+        sel.scope(scope).push(" AND id = ").bind(p.coupon.as_str()).push(" AND deleted = 0");
+        if sel.query().fetch_optional(tx.conn()).await?.is_none() {
+            return Err(RuleError::new("promotion[coupon]", format!("No such coupon: '{}'", p.coupon)).into());
+        }
+        let min = p.restrictions.minimum_amount;
+        let mut sql = Sql::new(&format!("INSERT INTO promotion_codes (account_id, {PROMO_COLS}) VALUES ("));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            p.id.as_str().into(),
+            p.livemode.into(),
+            p.created.into(),
+            p.code.as_str().into(),
+            paylink_domain::catalog::promotion_code_key(&p.code).into(),
+            p.coupon.as_str().into(),
+            p.active.into(),
+            p.max_redemptions.into(),
+            p.expires_at.into(),
+            min.map(|m| m.amount()).into(),
+            min.map(|m| m.currency().code()).into(),
+            p.restrictions.first_time_transaction.into(),
+            p.times_redeemed.into(),
+            json(&p.metadata)?.into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_promotion_code(&self, scope: &Scope, id: &str) -> Result<PromotionCode, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        promo_of(&row)
+    }
+
+    pub async fn update_promotion_code(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut PromotionCode) -> Result<(), RuleError>,
+    ) -> Result<PromotionCode, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let mut p = promo_of(&row)?;
+        f(&mut p)?;
+        let mut up = Sql::new("UPDATE promotion_codes SET active = ");
+        up.bind(p.active)
+            .push(", metadata = ")
+            .bind(json(&p.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    pub async fn list_promotion_codes(
+        &self,
+        scope: &Scope,
+        f: &PromotionCodeFilter,
+        q: &ListQuery,
+    ) -> Result<Page<PromotionCode>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(a) = f.active {
+            filters.push(("active", a.into()));
+        }
+        if let Some(c) = &f.code {
+            filters.push(("code_key", paylink_domain::catalog::promotion_code_key(c).into()));
+        }
+        if let Some(c) = &f.coupon {
+            filters.push(("coupon_id", c.into()));
+        }
+        self.list_rows("promotion_codes", PROMO_COLS, scope, &filters, q, promo_of).await
+    }
+}

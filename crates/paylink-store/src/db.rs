@@ -1,0 +1,131 @@
+//! Connections and the few places where SQLite and PostgreSQL differ.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database behind every repository function.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer. Writers queue here instead of failing with
+    /// SQLITE_BUSY when a deferred transaction upgrades to a write; reads are
+    /// not blocked (WAL). PostgreSQL relies on row locks instead.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction (holding SQLite's writer slot while it lives).
+pub struct WriteTx<'a> {
+    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl WriteTx<'_> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({:?})", self.backend)
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` with WAL,
+    /// `synchronous=FULL`, `foreign_keys=ON` and `secure_delete=ON`.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let opts = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA secure_delete = ON").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+            write_lock: Some(Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://…`).
+    pub async fn open_postgres(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let opts = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        Ok(Self {
+            pool,
+            backend: Backend::Postgres,
+            write_lock: None,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction.
+    pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
+        let guard = match &self.write_lock {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// `FOR UPDATE` where the backend has row locks (SQLite's single writer
+    /// already serialises the transaction).
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A cheap liveness check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Versioned migrations, one folder per backend, embedded in the binary.
+//! Applied in order, each in its own transaction; an applied migration whose
+//! text changed stops start-up. On PostgreSQL an advisory lock keeps
+//! concurrent instances from migrating at once.
+
+use sqlx::Row;
+
+use crate::db::{Backend, Store};
+use crate::error::StoreError;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// What `migrate` did.
+#[derive(Debug, Default)]
+pub struct MigrationReport {
+    pub applied: Vec<(i64, &'static str)>,
+    pub current: i64,
+}
+
+impl Store {
+    fn migrations(&self) -> &'static [Migration] {
+        match self.backend() {
+            Backend::Sqlite => SQLITE,
+            Backend::Postgres => POSTGRES,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut tx = self.write().await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7243519)").execute(tx.conn()).await?;
+        }
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(tx.conn())
+        .await?;
+        let rows = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+            .fetch_all(tx.conn())
+            .await?;
+        let mut applied = Vec::new();
+        for r in rows {
+            applied.push((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?));
+        }
+        let mut report = MigrationReport::default();
+        for m in self.migrations() {
+            let sum = paylink_crypto::sha256_hex(m.sql.as_bytes());
+            if let Some((_, stored)) = applied.iter().find(|(v, _)| *v == m.version) {
+                if *stored != sum {
+                    return Err(StoreError::Migration(format!(
+                        "migration {} ({}) was changed after it was applied",
+                        m.version, m.name
+                    )));
+                }
+                report.current = m.version;
+                continue;
+            }
+            sqlx::raw_sql(m.sql).execute(tx.conn()).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(sum)
+                .bind(now_unix())
+                .execute(tx.conn())
+                .await?;
+            report.applied.push((m.version, m.name));
+            report.current = m.version;
+        }
+        if let Some(max) = applied.iter().map(|(v, _)| *v).max() {
+            if max > report.current {
+                return Err(StoreError::Migration(format!(
+                    "the database is at schema version {max}, newer than this binary knows ({}); upgrade paylink",
+                    report.current
+                )));
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

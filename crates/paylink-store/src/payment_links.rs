@@ -1,0 +1,206 @@
+//! Payment links and their line items. A link is never deleted.
+
+use paylink_domain::catalog::{AdjustableQuantity, LinkLineItem, PaymentLink, RuleError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::catalog::{currency_of, metadata_of};
+use crate::db::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::Scope;
+
+const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata";
+
+fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, StoreError> {
+    let currency: String = row.try_get("currency")?;
+    let after: String = row.try_get("after_completion")?;
+    let fields: String = row.try_get("custom_fields")?;
+    Ok(PaymentLink {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        active: get_bool(row, "active")?,
+        currency: currency_of(&currency)?,
+        line_items,
+        allow_promotion_codes: get_bool(row, "allow_promotion_codes")?,
+        after_completion: serde_json::from_str(&after)?,
+        inactive_message: row.try_get("inactive_message")?,
+        completed_sessions_limit: row.try_get("completed_sessions_limit")?,
+        completed_sessions_count: row.try_get("completed_sessions_count")?,
+        custom_fields: serde_json::from_str(&fields)?,
+        billing_address_collection: row.try_get("billing_address_collection")?,
+        phone_number_collection: get_bool(row, "phone_number_collection")?,
+        submit_type: row.try_get("submit_type")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+fn item_of(row: &AnyRow) -> Result<LinkLineItem, StoreError> {
+    let enabled: Option<i64> = row.try_get("adjustable_enabled")?;
+    Ok(LinkLineItem {
+        id: row.try_get("id")?,
+        price: row.try_get("price_id")?,
+        quantity: row.try_get("quantity")?,
+        adjustable_quantity: enabled.map(|e| -> Result<AdjustableQuantity, StoreError> {
+            Ok(AdjustableQuantity {
+                enabled: e != 0,
+                minimum: row.try_get("adjustable_minimum")?,
+                maximum: row.try_get("adjustable_maximum")?,
+            })
+        }).transpose()?,
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LinkFilter {
+    pub active: Option<bool>,
+}
+
+fn link_values(scope: &Scope, l: &PaymentLink) -> Result<Vec<Bind>, StoreError> {
+    Ok(vec![
+        scope.account_id.as_str().into(),
+        l.id.as_str().into(),
+        l.livemode.into(),
+        l.created.into(),
+        l.active.into(),
+        l.currency.code().into(),
+        l.allow_promotion_codes.into(),
+        serde_json::to_string(&l.after_completion)?.into(),
+        l.inactive_message.clone().into(),
+        l.completed_sessions_limit.into(),
+        l.completed_sessions_count.into(),
+        serde_json::to_string(&l.custom_fields)?.into(),
+        l.billing_address_collection.as_str().into(),
+        l.phone_number_collection.into(),
+        l.submit_type.as_str().into(),
+        serde_json::to_string(&l.metadata)?.into(),
+    ])
+}
+
+impl Store {
+    async fn insert_items(tx: &mut WriteTx<'_>, scope: &Scope, link_id: &str, items: &[LinkLineItem]) -> Result<(), StoreError> {
+        for (pos, it) in items.iter().enumerate() {
+            let adj = it.adjustable_quantity;
+            let mut sql = Sql::new("INSERT INTO payment_link_items (account_id, livemode, link_id, position, id, price_id, quantity, adjustable_enabled, adjustable_minimum, adjustable_maximum) VALUES (");
+            sql.values(vec![
+                scope.account_id.as_str().into(),
+                scope.livemode.into(),
+                link_id.into(),
+                i64::try_from(pos).unwrap_or(i64::MAX).into(),
+                it.id.as_str().into(),
+                it.price.as_str().into(),
+                it.quantity.into(),
+                adj.map(|a| i64::from(a.enabled)).into(),
+                adj.and_then(|a| a.minimum).into(),
+                adj.and_then(|a| a.maximum).into(),
+            ])
+            .push(")");
+            sql.query().execute(tx.conn()).await?;
+        }
+        Ok(())
+    }
+
+    async fn items_of(&self, conn: &mut sqlx::AnyConnection, scope: &Scope, link_id: &str) -> Result<Vec<LinkLineItem>, StoreError> {
+        let mut sql = Sql::new("SELECT id, price_id, quantity, adjustable_enabled, adjustable_minimum, adjustable_maximum FROM payment_link_items WHERE ");
+        sql.scope(scope).push(" AND link_id = ").bind(link_id).push(" ORDER BY position");
+        let rows = sql.query().fetch_all(conn).await?;
+        rows.iter().map(item_of).collect()
+    }
+
+    pub async fn create_payment_link(&self, scope: &Scope, l: &PaymentLink) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut sql = Sql::new(&format!("INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("));
+        sql.values(link_values(scope, l)?).push(")");
+        sql.query().execute(tx.conn()).await?;
+        Self::insert_items(&mut tx, scope, &l.id, &l.line_items).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_payment_link(&self, scope: &Scope, id: &str) -> Result<PaymentLink, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut sql = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql.query().fetch_optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
+        let items = self.items_of(&mut conn, scope, id).await?;
+        link_of(&row, items)
+    }
+
+    /// Reads a link, lets `f` change it (it may replace the line items),
+    /// and writes it back, atomically. `check` runs inside the transaction
+    /// after `f`, to validate against the prices as they are now.
+    pub async fn update_payment_link<F, C>(&self, scope: &Scope, id: &str, f: F, check: C) -> Result<PaymentLink, StoreError>
+    where
+        F: FnOnce(&mut PaymentLink) -> Result<bool, RuleError>,
+        C: FnOnce(&PaymentLink, &[paylink_domain::catalog::Price]) -> Result<(), RuleError>,
+    {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
+        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
+        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let items = self.items_of(tx.conn(), scope, id).await?;
+        let mut link = link_of(&row, items)?;
+        let items_changed = f(&mut link)?;
+        let mut prices = Vec::new();
+        for it in &link.line_items {
+            match self.get_price_tx(&mut tx, scope, &it.price).await {
+                Ok(p) => prices.push(p),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        check(&link, &prices)?;
+        let mut up = Sql::new("UPDATE payment_links SET active = ");
+        up.bind(link.active)
+            .push(", currency = ")
+            .bind(link.currency.code())
+            .push(", allow_promotion_codes = ")
+            .bind(link.allow_promotion_codes)
+            .push(", after_completion = ")
+            .bind(serde_json::to_string(&link.after_completion)?)
+            .push(", inactive_message = ")
+            .bind(link.inactive_message.clone())
+            .push(", completed_sessions_limit = ")
+            .bind(link.completed_sessions_limit)
+            .push(", custom_fields = ")
+            .bind(serde_json::to_string(&link.custom_fields)?)
+            .push(", billing_address_collection = ")
+            .bind(link.billing_address_collection.as_str())
+            .push(", phone_number_collection = ")
+            .bind(link.phone_number_collection)
+            .push(", submit_type = ")
+            .bind(link.submit_type.as_str())
+            .push(", metadata = ")
+            .bind(serde_json::to_string(&link.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        if items_changed {
+            let mut del = Sql::new("DELETE FROM payment_link_items WHERE ");
+            del.scope(scope).push(" AND link_id = ").bind(id);
+            del.query().execute(tx.conn()).await?;
+            Self::insert_items(&mut tx, scope, id, &link.line_items).await?;
+        }
+        tx.commit().await?;
+        Ok(link)
+    }
+
+    pub async fn list_payment_links(&self, scope: &Scope, f: &LinkFilter, q: &ListQuery) -> Result<Page<PaymentLink>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(a) = f.active {
+            filters.push(("active", a.into()));
+        }
+        let page = self
+            .list_rows("payment_links", LINK_COLS, scope, &filters, q, |row| link_of(row, Vec::new()))
+            .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut data = Vec::with_capacity(page.data.len());
+        for mut l in page.data {
+            l.line_items = self.items_of(&mut conn, scope, &l.id).await?;
+            data.push(l);
+        }
+        Ok(Page { data, has_more: page.has_more })
+    }
+}

@@ -1,0 +1,157 @@
+//! `/v1/coupons` — a discount (percent or fixed amount) applied once to a
+//! payment.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
+use paylink_domain::catalog::{Coupon, CouponDuration, Metadata};
+use paylink_domain::money::MAX_AMOUNT;
+use paylink_domain::{Discount, IdKind, Money, PercentOff};
+use paylink_store::StoreError;
+use serde::Deserialize;
+
+use super::products::{rule, Empty, RetrieveArgs};
+use super::{currency, custom_id, expansions, new_id, ok, ListArgs};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{double_option, Input};
+use crate::objects;
+use crate::schema::*;
+use crate::AppState;
+
+pub fn create_params() -> Kind {
+    obj(vec![
+        f("id", string(255), "An identifier of your choice; generated when omitted."),
+        f("percent_off", Kind::Decimal, "Percentage taken off, greater than 0 and at most 100, up to two decimals. One of percent_off or amount_off is required."),
+        f("amount_off", int(1, MAX_AMOUNT), "Amount taken off, in the currency's minor unit (requires currency)."),
+        f("currency", string(3), "Currency of amount_off."),
+        f("duration", one_of(&["once"]), "How long the discount applies: once (paylink's payments are one-time)."),
+        f("max_redemptions", int(1, i64::from(u32::MAX)), "How many times the coupon may be redeemed in all."),
+        f("redeem_by", int(1, 253_402_300_799), "Unix time after which the coupon can no longer be redeemed."),
+        f("name", string(40), "Name shown to buyers."),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn update_params() -> Kind {
+    obj(vec![f("name", string(40), "Name shown to buyers.").unsettable(), metadata(), expand()])
+}
+pub fn retrieve_params() -> Kind {
+    obj(vec![expand()])
+}
+pub fn delete_params() -> Kind {
+    obj(vec![])
+}
+pub fn list_params() -> Kind {
+    crate::schema::list_params(vec![])
+}
+
+#[derive(Deserialize)]
+pub struct Create {
+    id: Option<String>,
+    percent_off: Option<String>,
+    amount_off: Option<i64>,
+    currency: Option<String>,
+    max_redemptions: Option<i64>,
+    redeem_by: Option<i64>,
+    name: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let now = state.now();
+    let discount = match (p.percent_off, p.amount_off) {
+        (Some(pct), None) => {
+            if p.currency.is_some() {
+                return Err(ApiError::invalid(Some("currency".into()), "currency can only be set together with amount_off."));
+            }
+            Discount::Percent(PercentOff::parse(&pct).map_err(|e| ApiError::invalid(Some("percent_off".into()), e.to_string()))?)
+        }
+        (None, Some(a)) => {
+            let c = p.currency.as_deref().ok_or_else(|| ApiError::invalid(Some("currency".into()), "Missing required param: currency (required with amount_off)."))?;
+            let cur = currency("currency", c)?;
+            Discount::Amount(Money::new(a, cur).map_err(|e| ApiError::invalid(Some("amount_off".into()), e.to_string()))?)
+        }
+        (Some(_), Some(_)) => return Err(ApiError::invalid(Some("amount_off".into()), "You may only specify one of these parameters: amount_off, percent_off.")),
+        (None, None) => return Err(ApiError::invalid(Some("percent_off".into()), "Missing required param: percent_off (or amount_off).")),
+    };
+    if p.redeem_by.is_some_and(|r| r <= now) {
+        return Err(ApiError::invalid(Some("redeem_by".into()), "redeem_by must be in the future."));
+    }
+    let id = match p.id {
+        Some(id) => {
+            custom_id(&id)?;
+            id
+        }
+        None => new_id(IdKind::Coupon)?,
+    };
+    let coupon = Coupon {
+        id,
+        livemode: auth.scope.livemode,
+        created: now,
+        name: p.name,
+        discount,
+        duration: CouponDuration::Once,
+        max_redemptions: p.max_redemptions,
+        redeem_by: p.redeem_by,
+        times_redeemed: 0,
+        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+    };
+    match state.store.create_coupon(&auth.scope, &coupon).await {
+        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("id".into()), "Coupon already exists.")),
+        other => other?,
+    }
+    Ok(ok(objects::coupon(&coupon, now)))
+}
+
+pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let c = state.store.get_coupon(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "coupon", &id))?;
+    Ok(ok(objects::coupon(&c, state.now())))
+}
+
+#[derive(Deserialize)]
+pub struct Update {
+    #[serde(default, deserialize_with = "double_option")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let c = state
+        .store
+        .update_coupon(&auth.scope, &id, |c| {
+            if let Some(n) = p.name {
+                c.name = n;
+            }
+            match p.metadata {
+                Some(Some(m)) => c.metadata.apply(&m)?,
+                Some(None) => c.metadata = Metadata::default(),
+                None => {}
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::from_store(e, "coupon", &id))?;
+    Ok(ok(objects::coupon(&c, state.now())))
+}
+
+pub async fn delete(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(_): Input<Empty>) -> Result<Response, ApiError> {
+    state.store.delete_coupon(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "coupon", &id))?;
+    Ok(ok(objects::deleted("coupon", &id)))
+}
+
+pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<ListArgs>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let now = state.now();
+    let page = state.store.list_coupons(&auth.scope, &p.query()?).await?;
+    let page = page.map(|c| objects::coupon(&c, now));
+    Ok(ok(objects::list("/v1/coupons", page.data, page.has_more)))
+}

@@ -1,0 +1,171 @@
+//! The `/v1` endpoints. [`endpoints`] is the one table that builds the
+//! router, chooses the schema each request is checked against, and
+//! generates the OpenAPI document.
+
+pub mod coupons;
+pub mod payment_links;
+pub mod prices;
+pub mod products;
+pub mod promotion_codes;
+
+use std::sync::LazyLock;
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+use paylink_domain::{Id, IdKind};
+use paylink_store::ListQuery;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::schema::Kind;
+use crate::{json_response_headers, AppState};
+
+/// What an endpoint answers with.
+#[derive(Debug, Clone)]
+pub enum Resp {
+    /// One object of this component.
+    Object(&'static str),
+    /// A list of this component.
+    List(&'static str),
+}
+
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub operation: &'static str,
+    pub summary: &'static str,
+    pub params: Kind,
+    pub response: Resp,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+fn ep(
+    method: Method,
+    path: &'static str,
+    operation: &'static str,
+    summary: &'static str,
+    params: Kind,
+    response: Resp,
+    handler: fn() -> MethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint { method, path, operation, summary, params, response, handler }
+}
+
+static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    use axum::routing::{delete, get, post};
+    use Method as M;
+    vec![
+        ep(M::POST, "/v1/products", "PostProducts", "Create a product", products::create_params(), Resp::Object("product"), || post(products::create)),
+        ep(M::GET, "/v1/products", "GetProducts", "List products", products::list_params(), Resp::List("product"), || get(products::list)),
+        ep(M::GET, "/v1/products/{id}", "GetProductsId", "Retrieve a product", products::retrieve_params(), Resp::Object("product"), || get(products::retrieve)),
+        ep(M::POST, "/v1/products/{id}", "PostProductsId", "Update a product", products::update_params(), Resp::Object("product"), || post(products::update)),
+        ep(M::DELETE, "/v1/products/{id}", "DeleteProductsId", "Delete a product (archived instead when it has prices)", products::delete_params(), Resp::Object("deleted_product"), || delete(products::delete)),
+        ep(M::POST, "/v1/prices", "PostPrices", "Create a price", prices::create_params(), Resp::Object("price"), || post(prices::create)),
+        ep(M::GET, "/v1/prices", "GetPrices", "List prices", prices::list_params(), Resp::List("price"), || get(prices::list)),
+        ep(M::GET, "/v1/prices/{id}", "GetPricesId", "Retrieve a price", prices::retrieve_params(), Resp::Object("price"), || get(prices::retrieve)),
+        ep(M::POST, "/v1/prices/{id}", "PostPricesId", "Update a price", prices::update_params(), Resp::Object("price"), || post(prices::update)),
+        ep(M::POST, "/v1/coupons", "PostCoupons", "Create a coupon", coupons::create_params(), Resp::Object("coupon"), || post(coupons::create)),
+        ep(M::GET, "/v1/coupons", "GetCoupons", "List coupons", coupons::list_params(), Resp::List("coupon"), || get(coupons::list)),
+        ep(M::GET, "/v1/coupons/{id}", "GetCouponsId", "Retrieve a coupon", coupons::retrieve_params(), Resp::Object("coupon"), || get(coupons::retrieve)),
+        ep(M::POST, "/v1/coupons/{id}", "PostCouponsId", "Update a coupon", coupons::update_params(), Resp::Object("coupon"), || post(coupons::update)),
+        ep(M::DELETE, "/v1/coupons/{id}", "DeleteCouponsId", "Delete a coupon", coupons::delete_params(), Resp::Object("deleted_coupon"), || delete(coupons::delete)),
+        ep(M::POST, "/v1/promotion_codes", "PostPromotionCodes", "Create a promotion code", promotion_codes::create_params(), Resp::Object("promotion_code"), || post(promotion_codes::create)),
+        ep(M::GET, "/v1/promotion_codes", "GetPromotionCodes", "List promotion codes", promotion_codes::list_params(), Resp::List("promotion_code"), || get(promotion_codes::list)),
+        ep(M::GET, "/v1/promotion_codes/{id}", "GetPromotionCodesId", "Retrieve a promotion code", promotion_codes::retrieve_params(), Resp::Object("promotion_code"), || get(promotion_codes::retrieve)),
+        ep(M::POST, "/v1/promotion_codes/{id}", "PostPromotionCodesId", "Update a promotion code", promotion_codes::update_params(), Resp::Object("promotion_code"), || post(promotion_codes::update)),
+        ep(M::POST, "/v1/payment_links", "PostPaymentLinks", "Create a payment link", payment_links::create_params(), Resp::Object("payment_link"), || post(payment_links::create)),
+        ep(M::GET, "/v1/payment_links", "GetPaymentLinks", "List payment links", payment_links::list_params(), Resp::List("payment_link"), || get(payment_links::list)),
+        ep(M::GET, "/v1/payment_links/{id}", "GetPaymentLinksId", "Retrieve a payment link", payment_links::retrieve_params(), Resp::Object("payment_link"), || get(payment_links::retrieve)),
+        ep(M::POST, "/v1/payment_links/{id}", "PostPaymentLinksId", "Update a payment link (a link is never deleted: set active=false)", payment_links::update_params(), Resp::Object("payment_link"), || post(payment_links::update)),
+        ep(M::GET, "/v1/payment_links/{id}/line_items", "GetPaymentLinksIdLineItems", "List a payment link's line items", payment_links::line_items_params(), Resp::List("item"), || get(payment_links::line_items)),
+    ]
+});
+
+pub fn endpoints() -> &'static [Endpoint] {
+    &ENDPOINTS
+}
+
+/// The parameter schema of `method` on the route `path`.
+pub fn params_for(method: &Method, path: &str) -> Option<&'static Kind> {
+    ENDPOINTS.iter().find(|e| e.method == *method && e.path == path).map(|e| &e.params)
+}
+
+/// The router of every endpoint in the table.
+pub fn routes() -> Router<AppState> {
+    ENDPOINTS.iter().fold(Router::new(), |r, e| r.route(e.path, (e.handler)()))
+}
+
+/// A 200 JSON answer.
+pub fn ok(v: Value) -> Response {
+    (StatusCode::OK, json_response_headers(), v.to_string()).into_response()
+}
+
+/// A fresh id of `kind`.
+pub fn new_id(kind: IdKind) -> Result<String, ApiError> {
+    Id::generate(kind).map(Id::into_string).map_err(ApiError::internal)
+}
+
+/// The pagination parameters every list takes.
+#[derive(Debug, Deserialize)]
+pub struct ListArgs {
+    pub limit: Option<i64>,
+    pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
+    pub expand: Option<Vec<String>>,
+}
+
+impl ListArgs {
+    pub fn query(&self) -> Result<ListQuery, ApiError> {
+        if self.starting_after.is_some() && self.ending_before.is_some() {
+            return Err(ApiError::invalid(Some("ending_before".into()), "You may only specify one of these parameters: starting_after, ending_before."));
+        }
+        Ok(ListQuery {
+            limit: self.limit.unwrap_or(10),
+            starting_after: self.starting_after.clone(),
+            ending_before: self.ending_before.clone(),
+        })
+    }
+}
+
+/// Checks `expand` against the paths this endpoint can expand.
+pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
+    let list = expand.clone().unwrap_or_default();
+    for (i, e) in list.iter().enumerate() {
+        if !allowed.contains(&e.as_str()) {
+            return Err(ApiError::invalid(Some(format!("expand[{i}]")), format!("This property cannot be expanded ({e}).")));
+        }
+    }
+    Ok(list)
+}
+
+/// Checks a merchant-chosen object id (`id` on create).
+pub fn custom_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(ApiError::invalid(Some("id".into()), "id must be 1 to 255 characters of letters, digits, '_' and '-'."));
+    }
+    Ok(())
+}
+
+/// Parses a currency parameter.
+pub fn currency(param: &str, code: &str) -> Result<paylink_domain::Currency, ApiError> {
+    code.parse().map_err(|e: paylink_domain::currency::UnknownCurrency| ApiError::invalid(Some(param.to_string()), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_unique_and_builds() {
+        let mut seen = std::collections::HashSet::new();
+        for e in endpoints() {
+            assert!(seen.insert((e.method.clone(), e.path)), "{} {} twice", e.method, e.path);
+            let _ = (e.handler)();
+            assert!(matches!(e.params, Kind::Obj(_)), "{} {}", e.method, e.path);
+        }
+        let _ = routes();
+    }
+}

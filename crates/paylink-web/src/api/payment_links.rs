@@ -1,0 +1,404 @@
+//! `/v1/payment_links` — shareable links to a hosted checkout page. A link
+//! is never deleted, only deactivated.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
+use paylink_domain::catalog::{
+    check_custom_fields, check_http_url, check_link_prices, AdjustableQuantity, AfterCompletion, CustomField, LinkLineItem,
+    Metadata, PaymentLink, RuleError, MAX_ADJUSTABLE_QUANTITY, MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
+};
+use paylink_domain::IdKind;
+use paylink_store::payment_links::LinkFilter;
+use paylink_store::{ListQuery, Scope};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::products::{rule, RetrieveArgs};
+use super::{expansions, new_id, ok, ListArgs};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{double_option, Input};
+use crate::objects;
+use crate::schema::*;
+use crate::AppState;
+
+const MAX_QTY: i64 = MAX_ADJUSTABLE_QUANTITY;
+
+fn adjustable_schema() -> Kind {
+    obj(vec![
+        req("enabled", Kind::Bool, "Whether the buyer may change the quantity."),
+        f("minimum", int(0, MAX_QTY), "Smallest quantity (default 1)."),
+        f("maximum", int(1, MAX_QTY), "Largest quantity (default 99, at most 999)."),
+    ])
+}
+
+fn after_completion_schema() -> Kind {
+    obj(vec![
+        req("type", one_of(&["hosted_confirmation", "redirect"]), "What the buyer sees after paying."),
+        f("hosted_confirmation", obj(vec![f("custom_message", string(500), "Message on the confirmation page.")]), "Settings of the confirmation page."),
+        f("redirect", obj(vec![req("url", string(2048), "Where to send the buyer; {CHECKOUT_SESSION_ID} is replaced by the session id.")]), "Redirect settings."),
+    ])
+}
+
+fn text_bounds_schema() -> Kind {
+    obj(vec![
+        f("default_value", string(255), "Value filled in for the buyer."),
+        f("maximum_length", int(1, 255), "Longest answer."),
+        f("minimum_length", int(1, 255), "Shortest answer."),
+    ])
+}
+
+fn custom_fields_schema() -> Kind {
+    arr(
+        obj(vec![
+            req("key", string(200), "Identifier of the field, alphanumeric."),
+            req("label", obj(vec![req("type", one_of(&["custom"]), "Always custom."), req("custom", string(50), "The label shown.")]), "The field's label."),
+            req("type", one_of(&["dropdown", "numeric", "text"]), "Kind of field."),
+            f("optional", Kind::Bool, "Whether the buyer may leave it empty (default false)."),
+            f("dropdown", obj(vec![
+                f("default_value", string(100), "Value selected at first."),
+                req("options", arr(obj(vec![req("label", string(100), "Shown to the buyer."), req("value", string(100), "Stored value, alphanumeric.")]), 200), "The choices (1 to 200)."),
+            ]), "Settings of a dropdown."),
+            f("numeric", text_bounds_schema(), "Settings of a numeric field."),
+            f("text", text_bounds_schema(), "Settings of a text field."),
+        ]),
+        MAX_CUSTOM_FIELDS,
+    )
+}
+
+fn restrictions_schema() -> Kind {
+    obj(vec![req(
+        "completed_sessions",
+        obj(vec![req("limit", int(1, 1_000_000), "The link deactivates itself after this many completed payments.")]),
+        "Limit on completed checkout sessions.",
+    )])
+}
+
+fn common_fields() -> Vec<Field> {
+    vec![
+        f("after_completion", after_completion_schema(), "Behaviour after the purchase (default hosted_confirmation)."),
+        f("allow_promotion_codes", Kind::Bool, "Whether the checkout page accepts promotion codes (default false)."),
+        f("billing_address_collection", one_of(&["auto", "required"]), "Whether to ask for a billing address (default auto)."),
+        f("phone_number_collection", obj(vec![req("enabled", Kind::Bool, "Whether to ask for a phone number.")]), "Phone number collection."),
+        f("submit_type", one_of(&["auto", "book", "donate", "pay", "subscribe"]), "Wording of the pay button (default auto)."),
+        metadata(),
+        expand(),
+    ]
+}
+
+pub fn create_params() -> Kind {
+    let mut fields = vec![
+        req("line_items", arr(obj(vec![
+            req("price", string(255), "The price of this line item."),
+            req("quantity", int(0, MAX_QTY), "Quantity, 1 to 999 (0 allowed with an adjustable quantity)."),
+            f("adjustable_quantity", adjustable_schema(), "Lets the buyer change the quantity."),
+        ]), MAX_LINE_ITEMS), "What the link sells: 1 to 20 line items in one currency."),
+        f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
+        f("inactive_message", string(500), "Shown when the link is inactive."),
+        f("restrictions", restrictions_schema(), "Limits of the link."),
+    ];
+    fields.extend(common_fields());
+    obj(fields)
+}
+
+pub fn update_params() -> Kind {
+    let mut fields = vec![
+        f("active", Kind::Bool, "Whether the link accepts buyers; a link is deactivated, never deleted."),
+        f("line_items", arr(obj(vec![
+            req("id", string(255), "The id of an existing line item; items left out are removed."),
+            f("quantity", int(0, MAX_QTY), "New quantity."),
+            f("adjustable_quantity", adjustable_schema(), "New adjustable quantity settings."),
+        ]), MAX_LINE_ITEMS), "The link's line items after the update."),
+        f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer.").unsettable(),
+        f("inactive_message", string(500), "Shown when the link is inactive.").unsettable(),
+        f("restrictions", restrictions_schema(), "Limits of the link.").unsettable(),
+    ];
+    fields.extend(common_fields());
+    obj(fields)
+}
+
+pub fn retrieve_params() -> Kind {
+    obj(vec![expand()])
+}
+
+pub fn list_params() -> Kind {
+    crate::schema::list_params(vec![f("active", Kind::Bool, "Only active (or inactive) links.")])
+}
+
+pub fn line_items_params() -> Kind {
+    crate::schema::list_params(vec![])
+}
+
+#[derive(Deserialize)]
+struct ItemArgs {
+    price: String,
+    quantity: i64,
+    adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+#[derive(Deserialize)]
+struct HostedArgs {
+    custom_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RedirectArgs {
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct AfterArgs {
+    #[serde(rename = "type")]
+    kind: String,
+    hosted_confirmation: Option<HostedArgs>,
+    redirect: Option<RedirectArgs>,
+}
+
+#[derive(Deserialize)]
+struct CompletedArgs {
+    limit: i64,
+}
+
+#[derive(Deserialize)]
+struct RestrictionArgs {
+    completed_sessions: CompletedArgs,
+}
+
+#[derive(Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Create {
+    line_items: Vec<ItemArgs>,
+    after_completion: Option<AfterArgs>,
+    allow_promotion_codes: Option<bool>,
+    billing_address_collection: Option<String>,
+    custom_fields: Option<Vec<CustomField>>,
+    inactive_message: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    phone_number_collection: Option<Enabled>,
+    restrictions: Option<RestrictionArgs>,
+    submit_type: Option<String>,
+    expand: Option<Vec<String>>,
+}
+
+fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
+    match a.kind.as_str() {
+        "redirect" => {
+            if a.hosted_confirmation.is_some() {
+                return Err(RuleError::new("after_completion[hosted_confirmation]", "hosted_confirmation can't be set when type is redirect."));
+            }
+            let r = a.redirect.ok_or_else(|| RuleError::new("after_completion[redirect]", "Missing required param: after_completion[redirect] (required when type is redirect)."))?;
+            check_http_url(&r.url, "after_completion[redirect][url]")?;
+            Ok(AfterCompletion::Redirect { url: r.url })
+        }
+        _ => {
+            if a.redirect.is_some() {
+                return Err(RuleError::new("after_completion[redirect]", "redirect can't be set when type is hosted_confirmation."));
+            }
+            Ok(AfterCompletion::HostedConfirmation { custom_message: a.hosted_confirmation.and_then(|h| h.custom_message) })
+        }
+    }
+}
+
+/// Renders a link, with its line items when `expand` asks for them.
+async fn render(state: &AppState, scope: &Scope, l: &PaymentLink, with_items: bool) -> Result<Value, ApiError> {
+    let items = if with_items {
+        let q = ListQuery { limit: 100, starting_after: None, ending_before: None };
+        let (data, has_more) = items_page(state, scope, l, &q).await?;
+        Some(objects::list(&format!("/v1/payment_links/{}/line_items", l.id), data, has_more))
+    } else {
+        None
+    };
+    Ok(objects::payment_link(l, &state.public_url, items))
+}
+
+/// One page of a link's line items (at most 20 exist, so paging is done
+/// in memory over the ordered list).
+async fn items_page(state: &AppState, scope: &Scope, l: &PaymentLink, q: &ListQuery) -> Result<(Vec<Value>, bool), ApiError> {
+    let all = &l.line_items;
+    let position = |id: &str, param: &str| {
+        all.iter().position(|i| i.id == id).ok_or_else(|| ApiError::invalid_code("resource_missing", Some(param.into()), format!("{param} does not name a line item of this payment link.")))
+    };
+    let limit = usize::try_from(q.limit).unwrap_or(10);
+    let (start, end) = match (&q.starting_after, &q.ending_before) {
+        (Some(id), _) => {
+            let s = position(id, "starting_after")? + 1;
+            (s, (s + limit).min(all.len()))
+        }
+        (None, Some(id)) => {
+            let e = position(id, "ending_before")?;
+            (e.saturating_sub(limit), e)
+        }
+        (None, None) => (0, limit.min(all.len())),
+    };
+    let has_more = if q.ending_before.is_some() { start > 0 } else { end < all.len() };
+    let mut data = Vec::new();
+    for item in all.get(start..end).unwrap_or(&[]) {
+        let price = state.store.get_price(scope, &item.price).await?;
+        let product = state.store.get_product(scope, &price.product).await?;
+        data.push(objects::line_item(item, &price, &product.name));
+    }
+    Ok((data, has_more))
+}
+
+pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["line_items"])?;
+    let mut items = Vec::with_capacity(p.line_items.len());
+    for (i, it) in p.line_items.into_iter().enumerate() {
+        items.push(LinkLineItem::new(i, new_id(IdKind::LineItem)?, it.price, it.quantity, it.adjustable_quantity).map_err(rule)?);
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.price.clone()).collect();
+    let prices = state.store.get_prices(&auth.scope, &ids).await?;
+    let currency = check_link_prices(&items, &prices).map_err(rule)?;
+    let custom_fields = p.custom_fields.unwrap_or_default();
+    check_custom_fields(&custom_fields).map_err(rule)?;
+    let link = PaymentLink {
+        id: new_id(IdKind::PaymentLink)?,
+        livemode: auth.scope.livemode,
+        created: state.now(),
+        active: true,
+        currency,
+        line_items: items,
+        allow_promotion_codes: p.allow_promotion_codes.unwrap_or(false),
+        after_completion: p.after_completion.map(after_completion).transpose().map_err(rule)?.unwrap_or(AfterCompletion::HostedConfirmation { custom_message: None }),
+        inactive_message: p.inactive_message,
+        completed_sessions_limit: p.restrictions.map(|r| r.completed_sessions.limit),
+        completed_sessions_count: 0,
+        custom_fields,
+        billing_address_collection: p.billing_address_collection.unwrap_or_else(|| "auto".into()),
+        phone_number_collection: p.phone_number_collection.is_some_and(|e| e.enabled),
+        submit_type: p.submit_type.unwrap_or_else(|| "auto".into()),
+        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+    };
+    state.store.create_payment_link(&auth.scope, &link).await?;
+    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+}
+
+pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["line_items"])?;
+    let link = state.store.get_payment_link(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+}
+
+#[derive(Deserialize)]
+struct ItemUpdate {
+    id: String,
+    quantity: Option<i64>,
+    adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+#[derive(Deserialize)]
+pub struct Update {
+    active: Option<bool>,
+    line_items: Option<Vec<ItemUpdate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    custom_fields: Option<Option<Vec<CustomField>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    inactive_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    restrictions: Option<Option<RestrictionArgs>>,
+    after_completion: Option<AfterArgs>,
+    allow_promotion_codes: Option<bool>,
+    billing_address_collection: Option<String>,
+    phone_number_collection: Option<Enabled>,
+    submit_type: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
+    if let Some(a) = p.active {
+        l.active = a;
+    }
+    let mut items_changed = false;
+    if let Some(updates) = p.line_items {
+        let mut next = Vec::with_capacity(updates.len());
+        for (i, u) in updates.into_iter().enumerate() {
+            let current = l
+                .line_items
+                .iter()
+                .find(|it| it.id == u.id)
+                .ok_or_else(|| RuleError::new(format!("line_items[{i}][id]"), format!("No such line item: '{}'", u.id)))?;
+            if next.iter().any(|n: &LinkLineItem| n.id == u.id) {
+                return Err(RuleError::new(format!("line_items[{i}][id]"), "Each line item can be listed only once."));
+            }
+            let adjustable = u.adjustable_quantity.or(current.adjustable_quantity);
+            next.push(LinkLineItem::new(i, current.id.clone(), current.price.clone(), u.quantity.unwrap_or(current.quantity), adjustable)?);
+        }
+        l.line_items = next;
+        items_changed = true;
+    }
+    if let Some(cf) = p.custom_fields {
+        let cf = cf.unwrap_or_default();
+        check_custom_fields(&cf)?;
+        l.custom_fields = cf;
+    }
+    if let Some(m) = p.inactive_message {
+        l.inactive_message = m;
+    }
+    if let Some(r) = p.restrictions {
+        l.completed_sessions_limit = r.map(|r| r.completed_sessions.limit);
+    }
+    if let Some(a) = p.after_completion {
+        l.after_completion = after_completion(a)?;
+    }
+    if let Some(a) = p.allow_promotion_codes {
+        l.allow_promotion_codes = a;
+    }
+    if let Some(b) = p.billing_address_collection {
+        l.billing_address_collection = b;
+    }
+    if let Some(e) = p.phone_number_collection {
+        l.phone_number_collection = e.enabled;
+    }
+    if let Some(s) = p.submit_type {
+        l.submit_type = s;
+    }
+    match p.metadata {
+        Some(Some(m)) => l.metadata.apply(&m)?,
+        Some(None) => l.metadata = Metadata::default(),
+        None => {}
+    }
+    Ok(items_changed)
+}
+
+pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(mut p): Input<Update>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand.take(), &["line_items"])?;
+    let link = state
+        .store
+        .update_payment_link(&auth.scope, &id, |l| apply_update(l, p), |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()))
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct List {
+    #[serde(flatten)]
+    page: ListArgs,
+    active: Option<bool>,
+}
+
+pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.page.expand, &["data.line_items"])?;
+    let page = state.store.list_payment_links(&auth.scope, &LinkFilter { active: p.active }, &p.page.query()?).await?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for l in &page.data {
+        data.push(render(&state, &auth.scope, l, !exp.is_empty()).await?);
+    }
+    Ok(ok(objects::list("/v1/payment_links", data, page.has_more)))
+}
+
+pub async fn line_items(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<ListArgs>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let link = state.store.get_payment_link(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+    let (data, has_more) = items_page(&state, &auth.scope, &link, &p.query()?).await?;
+    Ok(ok(objects::list(&format!("/v1/payment_links/{id}/line_items"), data, has_more)))
+}

@@ -1,0 +1,221 @@
+//! `/v1/prices` — one-time prices: a fixed `unit_amount`, or
+//! `custom_unit_amount` (pay what you want, e.g. donations).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
+use paylink_domain::catalog::{check_unit_amount, CustomUnitAmount, Metadata, Price, PriceAmount, RuleError};
+use paylink_domain::money::MAX_AMOUNT;
+use paylink_domain::IdKind;
+use paylink_store::catalog::{PriceFilter, PriceProduct};
+use paylink_store::{Scope, StoreError};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::products::{new_product, rule, RetrieveArgs};
+use super::{currency, expansions, new_id, ok, ListArgs};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{double_option, Input};
+use crate::objects;
+use crate::schema::*;
+use crate::AppState;
+
+pub fn create_params() -> Kind {
+    obj(vec![
+        req("currency", string(3), "Three-letter ISO 4217 currency code, lower case."),
+        f("unit_amount", int(0, MAX_AMOUNT), "Amount in the currency's minor unit (cents for EUR, yen for JPY). One of unit_amount or custom_unit_amount is required."),
+        f("custom_unit_amount", obj(vec![
+            req("enabled", Kind::Bool, "Must be true: the buyer chooses the amount."),
+            f("minimum", int(0, MAX_AMOUNT), "Smallest amount the buyer may choose (at least the currency's minimum charge)."),
+            f("maximum", int(0, MAX_AMOUNT), "Largest amount the buyer may choose."),
+            f("preset", int(0, MAX_AMOUNT), "Amount suggested to the buyer."),
+        ]), "Lets the buyer choose the amount (pay what you want)."),
+        f("product", string(255), "The id of the product this price belongs to. One of product or product_data is required."),
+        f("product_data", obj(vec![
+            req("name", string(5000), "The new product's name."),
+            f("id", string(255), "An identifier of your choice for the new product."),
+            f("active", Kind::Bool, "Whether the new product is active."),
+            metadata(),
+        ]), "Creates a product together with the price."),
+        f("active", Kind::Bool, "Whether the price can be used (default true)."),
+        f("nickname", string(5000), "A brief description of the price, hidden from buyers."),
+        f("lookup_key", string(200), "A key to find the price by."),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn update_params() -> Kind {
+    obj(vec![
+        f("active", Kind::Bool, "Whether the price can be used."),
+        f("nickname", string(5000), "A brief description of the price.").unsettable(),
+        f("lookup_key", string(200), "A key to find the price by.").unsettable(),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn retrieve_params() -> Kind {
+    obj(vec![expand()])
+}
+pub fn list_params() -> Kind {
+    crate::schema::list_params(vec![
+        f("active", Kind::Bool, "Only active (or inactive) prices."),
+        f("product", string(255), "Only prices of this product."),
+        f("currency", string(3), "Only prices in this currency."),
+    ])
+}
+
+#[derive(Deserialize)]
+struct CustomArgs {
+    enabled: bool,
+    minimum: Option<i64>,
+    maximum: Option<i64>,
+    preset: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct ProductData {
+    name: String,
+    id: Option<String>,
+    active: Option<bool>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+pub struct Create {
+    currency: String,
+    unit_amount: Option<i64>,
+    custom_unit_amount: Option<CustomArgs>,
+    product: Option<String>,
+    product_data: Option<ProductData>,
+    active: Option<bool>,
+    nickname: Option<String>,
+    lookup_key: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    expand: Option<Vec<String>>,
+}
+
+/// Renders a price, expanding its product when asked (`product` or, in a
+/// list, `data.product`).
+pub(crate) async fn render(state: &AppState, scope: &Scope, p: &Price, expand_product: bool) -> Result<Value, ApiError> {
+    let product = if expand_product {
+        Some(objects::product(&state.store.get_product(scope, &p.product).await?))
+    } else {
+        None
+    };
+    Ok(objects::price(p, product))
+}
+
+pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["product"])?;
+    let cur = currency("currency", &p.currency)?;
+    let amount = match (p.unit_amount, p.custom_unit_amount) {
+        (Some(a), None) => PriceAmount::Fixed(check_unit_amount(a).map_err(rule)?),
+        (None, Some(c)) => {
+            if !c.enabled {
+                return Err(ApiError::invalid(Some("custom_unit_amount[enabled]".into()), "custom_unit_amount[enabled] must be true."));
+            }
+            PriceAmount::Custom(CustomUnitAmount::new(cur, c.minimum, c.maximum, c.preset).map_err(rule)?)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(Some("custom_unit_amount".into()), "You may only specify one of these parameters: unit_amount, custom_unit_amount."))
+        }
+        (None, None) => return Err(ApiError::invalid(Some("unit_amount".into()), "Missing required param: unit_amount (or custom_unit_amount).")),
+    };
+    let product = match (p.product, p.product_data) {
+        (Some(id), None) => PriceProduct::Existing(id),
+        (None, Some(d)) => PriceProduct::New(Box::new(new_product(&state, auth.scope.livemode, d.id, d.name, d.active, d.metadata.as_ref()).map_err(|e| e.nested_in("product_data"))?)),
+        (Some(_), Some(_)) => return Err(ApiError::invalid(Some("product_data".into()), "You may only specify one of these parameters: product, product_data.")),
+        (None, None) => return Err(ApiError::invalid(Some("product".into()), "Missing required param: product (or product_data).")),
+    };
+    let product_id = match &product {
+        PriceProduct::Existing(id) => id.clone(),
+        PriceProduct::New(p) => p.id.clone(),
+    };
+    let price = Price {
+        id: new_id(IdKind::Price)?,
+        livemode: auth.scope.livemode,
+        created: state.now(),
+        product: product_id,
+        currency: cur,
+        amount,
+        nickname: p.nickname,
+        active: p.active.unwrap_or(true),
+        lookup_key: p.lookup_key,
+        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+    };
+    match state.store.create_price(&auth.scope, product, &price).await {
+        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("product_data[id]".into()), "A product with this id already exists.")),
+        other => other?,
+    }
+    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+}
+
+pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["product"])?;
+    let price = state.store.get_price(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "price", &id))?;
+    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct Update {
+    active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    nickname: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    lookup_key: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["product"])?;
+    let price = state
+        .store
+        .update_price(&auth.scope, &id, |pr| -> Result<(), RuleError> {
+            if let Some(a) = p.active {
+                pr.active = a;
+            }
+            if let Some(n) = p.nickname {
+                pr.nickname = n;
+            }
+            if let Some(k) = p.lookup_key {
+                pr.lookup_key = k;
+            }
+            match p.metadata {
+                Some(Some(m)) => pr.metadata.apply(&m)?,
+                Some(None) => pr.metadata = Metadata::default(),
+                None => {}
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::from_store(e, "price", &id))?;
+    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct List {
+    #[serde(flatten)]
+    page: ListArgs,
+    active: Option<bool>,
+    product: Option<String>,
+    currency: Option<String>,
+}
+
+pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+    let exp = expansions(&p.page.expand, &["data.product"])?;
+    if let Some(c) = &p.currency {
+        currency("currency", c)?;
+    }
+    let filter = PriceFilter { active: p.active, product: p.product, currency: p.currency.map(|c| c.to_ascii_lowercase()) };
+    let page = state.store.list_prices(&auth.scope, &filter, &p.page.query()?).await?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for price in &page.data {
+        data.push(render(&state, &auth.scope, price, !exp.is_empty()).await?);
+    }
+    Ok(ok(objects::list("/v1/prices", data, page.has_more)))
+}

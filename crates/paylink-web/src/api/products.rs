@@ -1,0 +1,218 @@
+//! `/v1/products`
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Extension;
+use paylink_domain::catalog::{check_http_url, Metadata, Product, RuleError};
+use paylink_domain::IdKind;
+use paylink_store::catalog::{ProductDeletion, ProductFilter};
+use paylink_store::StoreError;
+use serde::Deserialize;
+
+use super::{custom_id, expansions, new_id, ok, ListArgs};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{double_option, Input};
+use crate::objects;
+use crate::schema::*;
+use crate::AppState;
+
+pub fn create_params() -> Kind {
+    obj(vec![
+        f("id", string(255), "An identifier of your choice; generated when omitted."),
+        req("name", string(5000), "The product's name, shown to buyers."),
+        f("active", Kind::Bool, "Whether the product can be sold (default true)."),
+        f("description", string(40000), "A description shown to buyers."),
+        f("images", arr(string(2048), 8), "Up to 8 image URLs."),
+        f("url", string(2048), "A publicly accessible web page for the product."),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn update_params() -> Kind {
+    obj(vec![
+        f("name", string(5000), "The product's name."),
+        f("active", Kind::Bool, "Whether the product can be sold."),
+        f("description", string(40000), "A description shown to buyers.").unsettable(),
+        f("images", arr(string(2048), 8), "Up to 8 image URLs.").unsettable(),
+        f("url", string(2048), "A publicly accessible web page for the product.").unsettable(),
+        f("default_price", string(255), "An active price of this product to make its default.").unsettable(),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn retrieve_params() -> Kind {
+    obj(vec![expand()])
+}
+pub fn delete_params() -> Kind {
+    obj(vec![])
+}
+pub fn list_params() -> Kind {
+    crate::schema::list_params(vec![f("active", Kind::Bool, "Only products that are (or are not) active.")])
+}
+
+fn check_images(images: &[String]) -> Result<(), RuleError> {
+    images.iter().enumerate().try_for_each(|(i, u)| check_http_url(u, &format!("images[{i}]")))
+}
+
+#[derive(Deserialize)]
+pub struct Create {
+    id: Option<String>,
+    name: String,
+    active: Option<bool>,
+    description: Option<String>,
+    images: Option<Vec<String>>,
+    url: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    expand: Option<Vec<String>>,
+}
+
+/// Builds a product from create parameters (also used by `product_data`).
+pub fn new_product(state: &AppState, livemode: bool, id: Option<String>, name: String, active: Option<bool>, metadata: Option<&BTreeMap<String, String>>) -> Result<Product, ApiError> {
+    if name.trim().is_empty() {
+        return Err(ApiError::invalid(Some("name".into()), "name can't be blank."));
+    }
+    let id = match id {
+        Some(id) => {
+            custom_id(&id)?;
+            id
+        }
+        None => new_id(IdKind::Product)?,
+    };
+    let now = state.now();
+    Ok(Product {
+        id,
+        livemode,
+        created: now,
+        updated: now,
+        name,
+        description: None,
+        active: active.unwrap_or(true),
+        images: Vec::new(),
+        metadata: metadata.map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+        default_price: None,
+        url: None,
+    })
+}
+
+pub(crate) fn rule(e: RuleError) -> ApiError {
+    ApiError::invalid(Some(e.param), e.message)
+}
+
+pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let mut product = new_product(&state, auth.scope.livemode, p.id, p.name, p.active, p.metadata.as_ref())?;
+    product.description = p.description;
+    let images = p.images.unwrap_or_default();
+    check_images(&images).map_err(rule)?;
+    product.images = images;
+    if let Some(u) = &p.url {
+        check_http_url(u, "url").map_err(rule)?;
+    }
+    product.url = p.url;
+    match state.store.create_product(&auth.scope, &product).await {
+        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("id".into()), "A product with this id already exists.")),
+        other => other?,
+    };
+    Ok(ok(objects::product(&product)))
+}
+
+pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let product = state.store.get_product(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "product", &id))?;
+    Ok(ok(objects::product(&product)))
+}
+
+#[derive(Deserialize)]
+pub struct RetrieveArgs {
+    pub expand: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+pub struct Update {
+    name: Option<String>,
+    active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    images: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    default_price: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let now = state.now();
+    let product = state
+        .store
+        .update_product(&auth.scope, &id, |prod| {
+            if let Some(n) = p.name {
+                if n.trim().is_empty() {
+                    return Err(RuleError::new("name", "name can't be blank."));
+                }
+                prod.name = n;
+            }
+            if let Some(a) = p.active {
+                prod.active = a;
+            }
+            if let Some(d) = p.description {
+                prod.description = d;
+            }
+            if let Some(i) = p.images {
+                let i = i.unwrap_or_default();
+                check_images(&i)?;
+                prod.images = i;
+            }
+            if let Some(u) = p.url {
+                if let Some(u) = &u {
+                    check_http_url(u, "url")?;
+                }
+                prod.url = u;
+            }
+            if let Some(dp) = p.default_price {
+                prod.default_price = dp;
+            }
+            match p.metadata {
+                Some(Some(m)) => prod.metadata.apply(&m)?,
+                Some(None) => prod.metadata = Metadata::default(),
+                None => {}
+            }
+            prod.updated = now;
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::from_store(e, "product", &id))?;
+    Ok(ok(objects::product(&product)))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn delete(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(_): Input<Empty>) -> Result<Response, ApiError> {
+    match state.store.delete_product(&auth.scope, &id, state.now()).await {
+        Ok(ProductDeletion::Deleted) => Ok(ok(objects::deleted("product", &id))),
+        Ok(ProductDeletion::Archived(p)) => Ok(ok(serde_json::json!({"id": p.id, "object": "product", "deleted": false}))),
+        Err(e) => Err(ApiError::from_store(e, "product", &id)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct List {
+    #[serde(flatten)]
+    page: ListArgs,
+    active: Option<bool>,
+}
+
+pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+    expansions(&p.page.expand, &[])?;
+    let page = state.store.list_products(&auth.scope, &ProductFilter { active: p.active }, &p.page.query()?).await?;
+    let page = page.map(|x| objects::product(&x));
+    Ok(ok(objects::list("/v1/products", page.data, page.has_more)))
+}

@@ -1,0 +1,224 @@
+//! The one error type of the API, mapped once to Stripe's shape
+//! `{"error": {"type", "code", "message", "param"}}` and an HTTP status.
+//! The client's message is kept apart from the logged cause; a 500 says
+//! only that something failed and the request id to quote.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use paylink_store::StoreError;
+use serde_json::{json, Map, Value};
+
+use crate::request_id;
+
+/// Stripe's error types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    InvalidRequest,
+    Idempotency,
+    Api,
+    RateLimit,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request_error",
+            ErrorType::Idempotency => "idempotency_error",
+            ErrorType::Api => "api_error",
+            ErrorType::RateLimit => "rate_limit_error",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: ErrorType,
+    code: Option<&'static str>,
+    message: String,
+    param: Option<String>,
+    /// Logged, never sent.
+    cause: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: ErrorType, code: Option<&'static str>, message: impl Into<String>, param: Option<String>) -> Self {
+        Self { status, kind, code, message: message.into(), param, cause: None }
+    }
+    /// 400: a parameter is wrong (or the request as a whole, if `param` is None).
+    pub fn invalid(param: Option<String>, message: impl Into<String>) -> Self {
+        let code = param.as_ref().map(|_| "parameter_invalid");
+        Self::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, code, message, param)
+    }
+    /// 400 with a specific code.
+    pub fn invalid_code(code: &'static str, param: Option<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, Some(code), message, param)
+    }
+    /// 404 for an object that does not exist in this account and mode.
+    pub fn no_such(object: &str, id: &str, param: Option<&str>) -> Self {
+        let id: String = id.chars().take(255).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            Some("resource_missing"),
+            format!("No such {object}: '{id}'"),
+            param.map(str::to_string),
+        )
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorType::InvalidRequest, None, message, None)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorType::InvalidRequest, None, message, None)
+    }
+    pub fn not_found_route(path: &str) -> Self {
+        let p: String = path.chars().take(200).collect();
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorType::InvalidRequest,
+            None,
+            format!("Unrecognized request URL ({p}). Please see the API reference at /v1/openapi.json."),
+            None,
+        )
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, ErrorType::InvalidRequest, None, "This request method is not supported for this URL.", None)
+    }
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorType::InvalidRequest,
+            None,
+            format!("The request body is too large: at most {} KiB is accepted.", limit / 1024),
+            None,
+        )
+    }
+    pub fn idempotency_mismatch(key: &str) -> Self {
+        let key: String = key.chars().take(255).collect();
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::Idempotency,
+            Some("idempotency_key_in_use"),
+            format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."),
+            None,
+        )
+    }
+    pub fn idempotency_in_flight() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorType::Idempotency,
+            Some("idempotency_key_in_use"),
+            "There is currently another in-progress request using this Idempotency-Key. Please try again later.",
+            None,
+        )
+    }
+    /// 500: the cause is logged with the request id; the client sees neither.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorType::Api, None, "An error occurred with our API.", None);
+        e.cause = Some(cause.to_string());
+        e
+    }
+
+    /// Moves the error's parameter under `parent` (`name` becomes
+    /// `product_data[name]`).
+    pub fn nested_in(mut self, parent: &str) -> Self {
+        if let Some(p) = &self.param {
+            let (head, rest) = p.split_once('[').map_or((p.as_str(), String::new()), |(h, r)| (h, format!("[{r}")));
+            self.param = Some(format!("{parent}[{head}]{rest}"));
+        }
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
+    }
+
+    /// Maps a store error where the object is `object` with `id`.
+    pub fn from_store(e: StoreError, object: &str, id: &str) -> Self {
+        match e {
+            StoreError::NotFound => Self::no_such(object, id, None),
+            other => other.into(),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut err = Map::new();
+        err.insert("type".into(), json!(self.kind.as_str()));
+        if let Some(c) = self.code {
+            err.insert("code".into(), json!(c));
+        }
+        let mut message = self.message.clone();
+        if self.status == StatusCode::INTERNAL_SERVER_ERROR {
+            if let Some(id) = request_id::current() {
+                message = format!("{message} Quote request id {id} when you contact the operator.");
+            }
+        }
+        err.insert("message".into(), json!(message));
+        if let Some(p) = &self.param {
+            err.insert("param".into(), json!(p));
+        }
+        json!({ "error": err })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Rule(r) => ApiError::invalid(Some(r.param), r.message),
+            StoreError::InvalidCursor(param) => ApiError::invalid_code(
+                "resource_missing",
+                Some(param.to_string()),
+                format!("{param} does not name an object of this list."),
+            ),
+            StoreError::NotFound => ApiError::invalid_code("resource_missing", None, "No such object."),
+            StoreError::Conflict => ApiError::invalid_code("resource_already_exists", None, "An object with these values already exists."),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), cause = self.cause.as_deref().unwrap_or(""), "request failed");
+        }
+        let body = self.body();
+        (self.status, crate::json_response_headers(), body.to_string()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every constructor maps to exactly one status; a change here is a
+    /// change of the public contract.
+    #[test]
+    fn status_mapping() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (ApiError::invalid(Some("x".into()), "m"), 400, "invalid_request_error"),
+            (ApiError::no_such("product", "prod_1", None), 404, "invalid_request_error"),
+            (ApiError::unauthorized("m"), 401, "invalid_request_error"),
+            (ApiError::forbidden("m"), 403, "invalid_request_error"),
+            (ApiError::idempotency_mismatch("k"), 400, "idempotency_error"),
+            (ApiError::idempotency_in_flight(), 409, "idempotency_error"),
+            (ApiError::body_too_large(1024), 413, "invalid_request_error"),
+            (ApiError::internal("db down"), 500, "api_error"),
+            (StoreError::Conflict.into(), 400, "invalid_request_error"),
+            (StoreError::Corrupt("x".into()).into(), 500, "api_error"),
+        ];
+        for (e, status, kind) in cases {
+            assert_eq!(e.status().as_u16(), status);
+            assert_eq!(e.body()["error"]["type"], kind);
+        }
+    }
+
+    #[test]
+    fn internal_cause_is_not_sent() {
+        let e = ApiError::internal("password=hunter2 in connection string");
+        assert!(!e.body().to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,255 @@
+//! The OpenAPI 3.1 document, generated from the endpoint table (paths,
+//! methods and parameter schemas) and the documented object shapes below.
+//! `conforms` checks a rendered object against its shape, so a test can
+//! prove the document describes what the server really sends.
+
+use serde_json::{json, Map, Value};
+
+use crate::api::{self, Resp};
+use crate::schema;
+
+/// The documented shape of a response value.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Str,
+    Int,
+    Bool,
+    Num,
+    /// A string with this exact value (e.g. `"object": "product"`).
+    Lit(&'static str),
+    /// String to string (metadata).
+    Map,
+    Null(Box<Out>),
+    Arr(Box<Out>),
+    Obj(Vec<(&'static str, Out)>),
+    /// A field that may be absent (expandable includes).
+    Opt(Box<Out>),
+    /// One of these.
+    Any(Vec<Out>),
+    /// A named component.
+    Ref(&'static str),
+}
+
+fn null(o: Out) -> Out {
+    Out::Null(Box::new(o))
+}
+fn arr(o: Out) -> Out {
+    Out::Arr(Box::new(o))
+}
+fn list_of(component: &'static str) -> Out {
+    Out::Obj(vec![
+        ("object", Out::Lit("list")),
+        ("data", arr(Out::Ref(component))),
+        ("has_more", Out::Bool),
+        ("url", Out::Str),
+    ])
+}
+
+/// Every object shape the API returns.
+pub fn components() -> Vec<(&'static str, Out)> {
+    use Out::*;
+    let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));
+    vec![
+        ("product", Obj(vec![
+            ("id", Str), ("object", Lit("product")), ("active", Bool), ("created", Int), ("updated", Int),
+            ("default_price", null(Str)), ("description", null(Str)), ("images", arr(Str)), ("livemode", Bool),
+            ("metadata", Map), ("name", Str), ("url", null(Str)),
+        ])),
+        ("deleted_product", Obj(vec![("id", Str), ("object", Lit("product")), ("deleted", Bool)])),
+        ("price", Obj(vec![
+            ("id", Str), ("object", Lit("price")), ("active", Bool), ("billing_scheme", Lit("per_unit")), ("created", Int),
+            ("currency", Str),
+            ("custom_unit_amount", null(Obj(vec![("minimum", null(Int)), ("maximum", null(Int)), ("preset", null(Int))]))),
+            ("livemode", Bool), ("lookup_key", null(Str)), ("metadata", Map), ("nickname", null(Str)),
+            ("product", Any(vec![Str, Ref("product")])), ("recurring", null(Str)), ("tax_behavior", Lit("unspecified")),
+            ("type", Lit("one_time")), ("unit_amount", null(Int)), ("unit_amount_decimal", null(Str)),
+        ])),
+        ("coupon", Obj(vec![
+            ("id", Str), ("object", Lit("coupon")), ("amount_off", null(Int)), ("created", Int), ("currency", null(Str)),
+            ("duration", Lit("once")), ("duration_in_months", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
+            ("metadata", Map), ("name", null(Str)), ("percent_off", null(Num)), ("redeem_by", null(Int)),
+            ("times_redeemed", Int), ("valid", Bool),
+        ])),
+        ("deleted_coupon", Obj(vec![("id", Str), ("object", Lit("coupon")), ("deleted", Bool)])),
+        ("promotion_code", Obj(vec![
+            ("id", Str), ("object", Lit("promotion_code")), ("active", Bool), ("code", Str), ("created", Int),
+            ("customer", null(Str)), ("expires_at", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
+            ("metadata", Map), ("promotion", Obj(vec![("type", Lit("coupon")), ("coupon", Str)])),
+            ("restrictions", Obj(vec![
+                ("first_time_transaction", Bool), ("minimum_amount", null(Int)), ("minimum_amount_currency", null(Str)),
+            ])),
+            ("times_redeemed", Int),
+        ])),
+        ("item", Obj(vec![
+            ("id", Str), ("object", Lit("item")),
+            ("adjustable_quantity", null(Obj(vec![("enabled", Bool), ("minimum", null(Int)), ("maximum", null(Int))]))),
+            ("amount_discount", Int), ("amount_subtotal", Int), ("amount_tax", Int), ("amount_total", Int),
+            ("currency", Str), ("description", null(Str)), ("price", Ref("price")), ("quantity", Int),
+        ])),
+        ("payment_link", Obj(vec![
+            ("id", Str), ("object", Lit("payment_link")), ("active", Bool),
+            ("after_completion", Obj(vec![
+                ("type", Str),
+                ("hosted_confirmation", null(Obj(vec![("custom_message", null(Str))]))),
+                ("redirect", null(Obj(vec![("url", Str)]))),
+            ])),
+            ("allow_promotion_codes", Bool), ("billing_address_collection", Str), ("currency", Str),
+            ("custom_fields", arr(Obj(vec![
+                ("key", Str), ("label", Obj(vec![("type", Lit("custom")), ("custom", Str)])), ("type", Str), ("optional", Bool),
+                ("dropdown", null(Obj(vec![("default_value", null(Str)), ("options", arr(Obj(vec![("label", Str), ("value", Str)])))]))),
+                ("numeric", text_bounds()), ("text", text_bounds()),
+            ]))),
+            ("inactive_message", null(Str)), ("livemode", Bool), ("metadata", Map),
+            ("phone_number_collection", Obj(vec![("enabled", Bool)])),
+            ("restrictions", null(Obj(vec![("completed_sessions", Obj(vec![("count", Int), ("limit", Int)]))]))),
+            ("submit_type", Str), ("url", Str),
+            ("line_items", Opt(Box::new(list_of("item")))),
+        ])),
+        ("error", Obj(vec![("error", Obj(vec![
+            ("type", Str), ("code", Opt(Box::new(Str))), ("message", Str), ("param", Opt(Box::new(Str))),
+        ]))])),
+    ]
+}
+
+/// Whether `v` has exactly the documented shape `o` (no missing or extra
+/// keys, right types). Returns the path of the first difference.
+pub fn conforms(v: &Value, o: &Out, path: &str) -> Result<(), String> {
+    let fail = || Err(format!("{path}: {v} does not match {o:?}"));
+    match (o, v) {
+        (Out::Str, Value::String(_)) | (Out::Int, Value::Number(_)) | (Out::Bool, Value::Bool(_)) | (Out::Num, Value::Number(_)) => {
+            if matches!(o, Out::Int) && v.as_i64().is_none() {
+                return fail();
+            }
+            Ok(())
+        }
+        (Out::Lit(l), Value::String(s)) if s == l => Ok(()),
+        (Out::Map, Value::Object(m)) if m.values().all(Value::is_string) => Ok(()),
+        (Out::Null(_), Value::Null) => Ok(()),
+        (Out::Null(inner), _) | (Out::Opt(inner), _) => conforms(v, inner, path),
+        (Out::Arr(inner), Value::Array(items)) => {
+            items.iter().enumerate().try_for_each(|(i, x)| conforms(x, inner, &format!("{path}[{i}]")))
+        }
+        (Out::Obj(fields), Value::Object(m)) => {
+            for (name, shape) in fields {
+                match m.get(*name) {
+                    Some(x) => conforms(x, shape, &format!("{path}.{name}"))?,
+                    None if matches!(shape, Out::Opt(_)) => {}
+                    None => return Err(format!("{path}.{name} is missing")),
+                }
+            }
+            if let Some(extra) = m.keys().find(|k| !fields.iter().any(|(n, _)| n == k)) {
+                return Err(format!("{path}.{extra} is not documented"));
+            }
+            Ok(())
+        }
+        (Out::Any(options), _) => {
+            if options.iter().any(|x| conforms(v, x, path).is_ok()) {
+                Ok(())
+            } else {
+                fail()
+            }
+        }
+        (Out::Ref(name), _) => {
+            let shape = components().into_iter().find(|(n, _)| n == name).map(|(_, s)| s).ok_or(format!("unknown component {name}"))?;
+            conforms(v, &shape, path)
+        }
+        _ => fail(),
+    }
+}
+
+fn out_schema(o: &Out) -> Value {
+    match o {
+        Out::Str => json!({"type": "string"}),
+        Out::Int => json!({"type": "integer"}),
+        Out::Bool => json!({"type": "boolean"}),
+        Out::Num => json!({"type": "number"}),
+        Out::Lit(l) => json!({"type": "string", "const": l}),
+        Out::Map => json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        Out::Null(inner) => json!({"anyOf": [out_schema(inner), {"type": "null"}]}),
+        Out::Opt(inner) => out_schema(inner),
+        Out::Arr(inner) => json!({"type": "array", "items": out_schema(inner)}),
+        Out::Any(options) => json!({"anyOf": options.iter().map(out_schema).collect::<Vec<_>>()}),
+        Out::Ref(name) => json!({"$ref": format!("#/components/schemas/{name}")}),
+        Out::Obj(fields) => {
+            let props: Map<String, Value> = fields.iter().map(|(n, s)| (n.to_string(), out_schema(s))).collect();
+            let required: Vec<&str> = fields.iter().filter(|(_, s)| !matches!(s, Out::Opt(_))).map(|(n, _)| *n).collect();
+            json!({"type": "object", "properties": props, "required": required})
+        }
+    }
+}
+
+fn response_schema(r: &Resp) -> Value {
+    match r {
+        Resp::Object(c) => out_schema(&Out::Ref(c)),
+        Resp::List(c) => out_schema(&list_of(c)),
+    }
+}
+
+/// Query parameters of a GET or DELETE, one per top-level field.
+fn query_parameters(kind: &schema::Kind) -> Vec<Value> {
+    let schema::Kind::Obj(fields) = kind else { return Vec::new() };
+    fields
+        .iter()
+        .map(|f| {
+            let mut p = json!({"name": f.name, "in": "query", "required": f.required, "description": f.doc, "schema": schema::json_schema(&f.kind)});
+            if matches!(f.kind, schema::Kind::Obj(_) | schema::Kind::Map | schema::Kind::Arr { .. }) {
+                p["style"] = json!("deepObject");
+                p["explode"] = json!(true);
+            }
+            p
+        })
+        .collect()
+}
+
+/// The whole document.
+pub fn document(server_url: &str) -> Value {
+    let mut paths = Map::new();
+    for e in api::endpoints() {
+        let mut op = json!({
+            "operationId": e.operation,
+            "summary": e.summary,
+            "security": [{"bearerAuth": []}, {"basicAuth": []}],
+            "responses": {
+                "200": {"description": "Success", "content": {"application/json": {"schema": response_schema(&e.response)}}},
+                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}},
+            },
+        });
+        let mut params: Vec<Value> = e
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "maxLength": 255}}))
+            .collect();
+        if e.method == axum::http::Method::POST {
+            let body = schema::json_schema(&e.params);
+            op["requestBody"] = json!({"content": {
+                "application/x-www-form-urlencoded": {"schema": body},
+                "application/json": {"schema": body},
+            }});
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
+        } else {
+            params.extend(query_parameters(&e.params));
+        }
+        op["parameters"] = Value::Array(params);
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        entry[e.method.as_str().to_ascii_lowercase()] = op;
+    }
+    let schemas: Map<String, Value> = components().iter().map(|(n, o)| (n.to_string(), out_schema(o))).collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "paylink API",
+            "version": crate::STRIPE_VERSION,
+            "description": "The subset of Stripe's API that paylink implements. Generated from the server's own endpoint table.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "basicAuth": {"type": "http", "scheme": "basic"},
+            },
+        },
+    })
+}

@@ -1,0 +1,38 @@
+//! A request id on every response (`Request-Id`) and every log line of the
+//! request, available to error rendering through a task-local.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, if any.
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+fn new_id() -> String {
+    let bytes = paylink_domain::id::random_bytes::<16>().map(u128::from_le_bytes).unwrap_or(0);
+    format!("req_{}", paylink_domain::id::base62_128(bytes))
+}
+
+pub async fn middleware(req: Request, next: Next) -> Response {
+    let id = new_id();
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut resp = REQUEST_ID
+        .scope(id.clone(), async move {
+            let resp = next.run(req).await;
+            tracing::info!(status = resp.status().as_u16(), "handled");
+            resp
+        }.instrument(span))
+        .await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("request-id", v);
+    }
+    resp
+}

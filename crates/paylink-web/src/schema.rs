@@ -1,0 +1,308 @@
+//! The parameter schema of every endpoint. One description serves three
+//! purposes: it checks and coerces input (naming the parameter at fault, and
+//! refusing unknown ones as Stripe does), it is what handlers deserialize
+//! from, and it generates the OpenAPI document. Documentation therefore
+//! can't drift from what is accepted.
+
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// A string of at most `max` characters, optionally one of `allowed`.
+    Str {
+        max: usize,
+        allowed: Option<&'static [&'static str]>,
+    },
+    /// An integer in `min..=max` (form strings are parsed).
+    Int { min: i64, max: i64 },
+    Bool,
+    /// A decimal number kept as its exact text (e.g. `percent_off`).
+    Decimal,
+    /// A closed object: unknown keys are refused.
+    Obj(Vec<Field>),
+    /// String keys to string values (metadata).
+    Map,
+    /// A list of up to `max` items.
+    Arr { items: Box<Kind>, max: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub required: bool,
+    /// Whether an empty string (or JSON null) may be sent to unset it.
+    pub emptiable: bool,
+    pub doc: &'static str,
+}
+
+/// Shorthands for writing schemas.
+pub fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
+    Field { name, kind, required: false, emptiable: false, doc }
+}
+pub fn req(name: &'static str, kind: Kind, doc: &'static str) -> Field {
+    Field { name, kind, required: true, emptiable: false, doc }
+}
+impl Field {
+    /// May be set to `""` to unset.
+    pub fn unsettable(mut self) -> Self {
+        self.emptiable = true;
+        self
+    }
+}
+pub fn string(max: usize) -> Kind {
+    Kind::Str { max, allowed: None }
+}
+pub fn one_of(allowed: &'static [&'static str]) -> Kind {
+    Kind::Str { max: 100, allowed: Some(allowed) }
+}
+pub fn int(min: i64, max: i64) -> Kind {
+    Kind::Int { min, max }
+}
+pub fn obj(fields: Vec<Field>) -> Kind {
+    Kind::Obj(fields)
+}
+pub fn arr(items: Kind, max: usize) -> Kind {
+    Kind::Arr { items: Box::new(items), max }
+}
+pub fn metadata() -> Field {
+    f("metadata", Kind::Map, "Set of key-value pairs (up to 50 keys; keys up to 40 characters, values up to 500). An empty value unsets a key; an empty `metadata` unsets all.").unsettable()
+}
+pub fn expand() -> Field {
+    f("expand", arr(string(100), 20), "Fields to expand in the response.")
+}
+/// The pagination parameters of every list.
+pub fn list_params(mut extra: Vec<Field>) -> Kind {
+    let mut fields = vec![
+        f("limit", int(1, 100), "Number of objects to return, 1 to 100 (default 10)."),
+        f("starting_after", string(255), "Cursor: the id of the object after which the page starts."),
+        f("ending_before", string(255), "Cursor: the id of the object before which the page ends."),
+        expand(),
+    ];
+    fields.append(&mut extra);
+    Kind::Obj(fields)
+}
+
+fn path_of(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}[{name}]")
+    }
+}
+
+fn type_error(param: &str, what: &str, v: &Value) -> ApiError {
+    let shown = match v {
+        Value::String(s) => s.chars().take(50).collect::<String>(),
+        Value::Object(_) => "an object".into(),
+        Value::Array(_) => "an array".into(),
+        other => other.to_string(),
+    };
+    ApiError::invalid(Some(param.to_string()), format!("Invalid {what}: {shown}"))
+}
+
+/// Checks `value` against the object `fields` and returns it coerced
+/// (integers and booleans typed, unset values as null).
+pub fn validate_root(fields: &Kind, value: Value) -> Result<Value, ApiError> {
+    validate(fields, value, "")
+}
+
+fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
+    match kind {
+        Kind::Str { max, allowed } => {
+            let Value::String(s) = value else {
+                return Err(type_error(param, "string", &value));
+            };
+            if s.chars().count() > *max {
+                return Err(ApiError::invalid(Some(param.into()), format!("{param} is too long: it can be at most {max} characters.")));
+            }
+            if let Some(allowed) = allowed {
+                if !allowed.contains(&s.as_str()) {
+                    return Err(ApiError::invalid(
+                        Some(param.into()),
+                        format!("Invalid {param}: must be one of {}", allowed.join(", ")),
+                    ));
+                }
+            }
+            Ok(Value::String(s))
+        }
+        Kind::Int { min, max } => {
+            let n = match &value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => {
+                    let t = s.strip_prefix('-').unwrap_or(s);
+                    if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) {
+                        s.parse::<i64>().ok()
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let n = n.ok_or_else(|| type_error(param, "integer", &value))?;
+            if n < *min || n > *max {
+                return Err(ApiError::invalid(Some(param.into()), format!("{param} must be between {min} and {max}.")));
+            }
+            Ok(Value::from(n))
+        }
+        Kind::Bool => match &value {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::String(s) if s == "true" => Ok(Value::Bool(true)),
+            Value::String(s) if s == "false" => Ok(Value::Bool(false)),
+            _ => Err(type_error(param, "boolean", &value)),
+        },
+        Kind::Decimal => match &value {
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::String(s) if !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') => {
+                Ok(Value::String(s.clone()))
+            }
+            _ => Err(type_error(param, "decimal", &value)),
+        },
+        Kind::Map => {
+            let Value::Object(map) = value else {
+                return Err(type_error(param, "object", &value));
+            };
+            let mut out = Map::new();
+            for (k, v) in map {
+                let p = path_of(param, &k);
+                let s = match v {
+                    Value::String(s) => s,
+                    Value::Null => String::new(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    other => return Err(type_error(&p, "string", &other)),
+                };
+                out.insert(k, Value::String(s));
+            }
+            Ok(Value::Object(out))
+        }
+        Kind::Arr { items, max } => {
+            let Value::Array(list) = value else {
+                return Err(type_error(param, "array", &value));
+            };
+            if list.len() > *max {
+                return Err(ApiError::invalid(Some(param.into()), format!("{param} can have at most {max} items.")));
+            }
+            let out = list
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| validate(items, v, &format!("{param}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Value::Array(out))
+        }
+        Kind::Obj(fields) => {
+            let Value::Object(mut map) = value else {
+                return Err(type_error(param, "object", &value));
+            };
+            if let Some(unknown) = map.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
+                let p = path_of(param, unknown);
+                return Err(ApiError::invalid(Some(p.clone()), format!("Received unknown parameter: {p}")));
+            }
+            let mut out = Map::new();
+            for field in fields {
+                let p = path_of(param, field.name);
+                match map.remove(field.name) {
+                    None => {
+                        if field.required {
+                            return Err(ApiError::invalid(Some(p.clone()), format!("Missing required param: {p}.")));
+                        }
+                    }
+                    Some(v) if is_unset(&v) => {
+                        if field.required {
+                            return Err(ApiError::invalid(Some(p.clone()), format!("Missing required param: {p}.")));
+                        }
+                        if !field.emptiable {
+                            return Err(ApiError::invalid(Some(p.clone()), format!("Invalid {p}: it can't be empty.")));
+                        }
+                        out.insert(field.name.to_string(), Value::Null);
+                    }
+                    Some(v) => {
+                        out.insert(field.name.to_string(), validate(&field.kind, v, &p)?);
+                    }
+                }
+            }
+            Ok(Value::Object(out))
+        }
+    }
+}
+
+fn is_unset(v: &Value) -> bool {
+    matches!(v, Value::Null) || v.as_str() == Some("")
+}
+
+/// The JSON Schema (OpenAPI 3.1) of a parameter kind.
+pub fn json_schema(kind: &Kind) -> Value {
+    match kind {
+        Kind::Str { max, allowed } => match allowed {
+            Some(a) => json!({"type": "string", "enum": a}),
+            None => json!({"type": "string", "maxLength": max}),
+        },
+        Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Decimal => json!({"type": "string", "format": "decimal"}),
+        Kind::Map => json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}, "maxProperties": 50}),
+        Kind::Arr { items, max } => json!({"type": "array", "items": json_schema(items), "maxItems": max}),
+        Kind::Obj(fields) => {
+            let mut props = Map::new();
+            let mut required = Vec::new();
+            for field in fields {
+                let mut s = json_schema(&field.kind);
+                if let Value::Object(m) = &mut s {
+                    m.insert("description".into(), Value::String(field.doc.into()));
+                }
+                if field.emptiable {
+                    s = json!({"anyOf": [s, {"type": "string", "enum": [""]}], "description": field.doc});
+                }
+                props.insert(field.name.into(), s);
+                if field.required {
+                    required.push(Value::String(field.name.into()));
+                }
+            }
+            let mut o = json!({"type": "object", "properties": props, "additionalProperties": false});
+            if !required.is_empty() {
+                o["required"] = Value::Array(required);
+            }
+            o
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Kind {
+        obj(vec![
+            req("name", string(5), "n"),
+            f("count", int(1, 10), "c"),
+            f("on", Kind::Bool, "b"),
+            f("desc", string(10), "d").unsettable(),
+            metadata(),
+            f("items", arr(obj(vec![req("price", string(20), "p")]), 2), "i"),
+        ])
+    }
+
+    fn err_param(r: Result<Value, ApiError>) -> Option<String> {
+        r.err().and_then(|e| e.param().map(str::to_string))
+    }
+
+    #[test]
+    fn coerces_and_names_params() -> Result<(), ApiError> {
+        let v = validate_root(&schema(), json!({"name":"ab","count":"3","on":"true","desc":"","items":[{"price":"x"}]}))?;
+        assert_eq!(v, json!({"name":"ab","count":3,"on":true,"desc":null,"items":[{"price":"x"}]}));
+        assert_eq!(err_param(validate_root(&schema(), json!({}))), Some("name".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","zzz":"1"}))), Some("zzz".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"abcdef"}))), Some("name".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":"11"}))), Some("count".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":"1.5"}))), Some("count".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","on":"yes"}))), Some("on".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x"},{}]}))), Some("items[1][price]".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x","q":1}]}))), Some("items[0][q]".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x"},{"price":"x"},{"price":"x"}]}))), Some("items".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":""}))), Some("name".into()));
+        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":""}))), Some("count".into()));
+        Ok(())
+    }
+}

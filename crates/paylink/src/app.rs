@@ -1,0 +1,169 @@
+//! Opening the data directory and the database, and serving the API.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
+use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
+use paylink_store::api_keys::NewApiKey;
+use paylink_store::{Scope, Store};
+use paylink_web::AppState;
+
+/// Purpose label of the HMAC key that API keys are stored under.
+const API_KEY_PEPPER: &str = "paylink/api-key-pepper/v1";
+
+/// Where data lives: a directory (SQLite database and key file) and,
+/// optionally, a PostgreSQL URL that replaces the SQLite database.
+#[derive(Debug, Clone)]
+pub struct DataOptions {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+}
+
+/// An opened installation: store (migrated) and keys.
+pub struct Opened {
+    pub store: Store,
+    pub keys: KeyFile,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("{0}")]
+    Keys(#[from] paylink_crypto::KeyFileError),
+    #[error("database: {0}")]
+    Store(#[from] paylink_store::StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl DataOptions {
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("paylink.key")
+    }
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("paylink.db")
+    }
+}
+
+fn create_data_dir(dir: &Path) -> Result<(), AppError> {
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir).map_err(|e| AppError::DataDir(dir.to_path_buf(), e))?;
+    }
+    Ok(())
+}
+
+/// Opens the database named by `opts` (creating the SQLite file if needed).
+pub async fn open_store(opts: &DataOptions) -> Result<Store, AppError> {
+    match &opts.database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Store::open_postgres(url).await?),
+        Some(url) => Err(AppError::Invalid(format!(
+            "unsupported database URL scheme in {}: use postgres://… (or leave it unset for SQLite in the data directory)",
+            url.split(':').next().unwrap_or("")
+        ))),
+        None => {
+            create_data_dir(&opts.data_dir)?;
+            let path = opts.sqlite_path();
+            // Create the file owner-only before SQLite opens it; SQLite gives
+            // its -wal and -shm files the same mode.
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600);
+            }
+            o.open(&path).map_err(|e| AppError::DataDir(path.clone(), e))?;
+            Ok(Store::open_sqlite(&path).await?)
+        }
+    }
+}
+
+/// Creates the data directory, the key file and the database as needed,
+/// and applies migrations.
+pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
+    create_data_dir(&opts.data_dir)?;
+    let env_key = std::env::var("PAYLINK_MASTER_KEY").ok().filter(|s| !s.is_empty()).map(Secret::new);
+    let keys = KeyFile::load_or_create(&opts.key_path(), env_key.as_ref())?;
+    let store = open_store(opts).await?;
+    store.migrate().await?;
+    Ok(Opened { store, keys })
+}
+
+/// The application state for a store and key file.
+pub fn state(opened: &Opened, public_url: &str, clock: Arc<dyn Clock>) -> AppState {
+    AppState::new(opened.store.clone(), opened.keys.current().derive(API_KEY_PEPPER), public_url, clock)
+}
+
+/// A new merchant account.
+pub async fn create_account(store: &Store, name: &str, owner_email: &str, now: i64) -> Result<paylink_store::accounts::Account, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::Invalid("--name must be 1 to 100 characters".into()));
+    }
+    let email = Email::parse(owner_email).map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
+    let id = Id::generate(IdKind::Account).map_err(|e| AppError::Invalid(e.to_string()))?;
+    Ok(store.create_account(id.as_str(), name, email.as_str(), now).await?)
+}
+
+/// A newly created API key: its id and the plaintext, shown once.
+pub struct CreatedKey {
+    pub id: String,
+    pub secret: PlaintextApiKey,
+    pub livemode: bool,
+}
+
+/// Creates a secret key for `account_id` in `mode`; stores only its hash.
+pub async fn create_key(opened: &Opened, account_id: &str, mode: Mode, now: i64) -> Result<CreatedKey, AppError> {
+    opened.store.get_account(account_id).await.map_err(|e| match e {
+        paylink_store::StoreError::NotFound => AppError::Invalid(format!("no such account: {account_id}")),
+        other => other.into(),
+    })?;
+    let secret = PlaintextApiKey::generate(ApiKeyKind::Secret, mode).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let id = Id::generate(IdKind::ApiKey).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let hash = secret.hash(&opened.keys.current().derive(API_KEY_PEPPER));
+    let scope = Scope { account_id: account_id.to_string(), livemode: mode.livemode() };
+    opened
+        .store
+        .insert_api_key(NewApiKey {
+            id: id.as_str(),
+            scope: &scope,
+            kind: ApiKeyKind::Secret.as_str(),
+            key_hash: &hash.0,
+            last4: &secret.last4(),
+            created: now,
+        })
+        .await?;
+    Ok(CreatedKey { id: id.into_string(), secret, livemode: mode.livemode() })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves; runs the
+/// retention purge alongside.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let purge = paylink_jobs::spawn_retention(state.store.clone(), state.clock.clone(), Duration::from_secs(3600));
+    let app = paylink_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    purge.abort();
+    result.map_err(AppError::Io)
+}
+
+/// The system clock, shared.
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}

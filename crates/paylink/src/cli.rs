@@ -1,0 +1,259 @@
+//! The command line. `paylink --help` and `paylink <command> --help`
+//! document every setting; each flag also reads a `PAYLINK_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use paylink_crypto::Mode;
+use serde_json::json;
+
+use crate::app::{self, AppError, DataOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "paylink", version, about = "paylink: self-hosted, security-first payment links with a Stripe-shaped API.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where data lives; the same on every command that touches data.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Directory of the SQLite database (paylink.db) and the key file
+    /// (paylink.key, mode 0600), created on first use.
+    #[arg(long, env = "PAYLINK_DATA_DIR", default_value = "./paylink-data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user@host/db) to use instead of SQLite.
+    /// The key file still lives in --data-dir (or PAYLINK_MASTER_KEY holds
+    /// the master key, base64 of 32 bytes).
+    #[arg(long, env = "PAYLINK_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    fn options(&self) -> DataOptions {
+        DataOptions { data_dir: self.data_dir.clone(), database_url: self.database_url.clone().filter(|s| !s.is_empty()) }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "PAYLINK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public base URL of this server, used in payment link URLs
+    /// (default: http://<listen>).
+    #[arg(long, env = "PAYLINK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+impl ServeArgs {
+    fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (creates the data directory, database and key file on
+    /// first start and applies migrations).
+    Serve(ServeArgs),
+    /// Create the data directory, key file and database, then exit.
+    Init(DataArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(DataArgs),
+    /// Start a server with a ready demo account, key and payment link.
+    Demo(ServeArgs),
+    /// Manage merchant accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Create a merchant account and print its id.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account's display name (1 to 100 characters).
+        #[arg(long)]
+        name: String,
+        /// Email address of the account's owner.
+        #[arg(long)]
+        owner_email: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ModeArg {
+    Test,
+    Live,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a secret API key. It is printed exactly once; only its hash is
+    /// stored.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account (acct_…) the key belongs to.
+        #[arg(long)]
+        account: String,
+        /// test keys see only test-mode objects, live keys only live ones.
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PAYLINK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("PAYLINK_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), AppError> {
+    let clock = app::system_clock();
+    match cli.command {
+        Command::Init(data) => {
+            let opened = app::open(&data.options()).await?;
+            let report = opened.store.migrate().await?;
+            println!("Initialised {} (schema version {})", data.data_dir.display(), report.current);
+            Ok(())
+        }
+        Command::Migrate(data) => {
+            let opts = data.options();
+            let store = app::open_store(&opts).await?;
+            let report = store.migrate().await?;
+            if report.applied.is_empty() {
+                println!("Database is up to date (schema version {}).", report.current);
+            } else {
+                for (v, name) in &report.applied {
+                    println!("Applied migration {v} ({name})");
+                }
+            }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Create { data, name, owner_email, json }) => {
+            let opened = app::open(&data.options()).await?;
+            let account = app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
+            if json {
+                println!("{}", json!({"id": account.id, "object": "account", "name": account.name, "created": account.created}));
+            } else {
+                println!("{}", account.id);
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Create { data, account, mode, json }) => {
+            let opened = app::open(&data.options()).await?;
+            let mode = match mode {
+                ModeArg::Test => Mode::Test,
+                ModeArg::Live => Mode::Live,
+            };
+            let key = app::create_key(&opened, &account, mode, clock.now()).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"id": key.id, "object": "api_key", "type": "secret", "account": account, "livemode": key.livemode, "secret": key.secret.expose()})
+                );
+            } else {
+                println!("{}", key.secret.expose());
+                eprintln!("This key ({}) is shown once and only its hash is stored: keep it now.", key.id);
+            }
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let opened = app::open(&args.data.options()).await?;
+            let listener = tokio::net::TcpListener::bind(args.listen).await?;
+            let bound = listener.local_addr()?;
+            let state = app::state(&opened, &args.public_url(bound), clock);
+            tracing::info!(address = %bound, backend = ?opened.store.backend(), "paylink listening");
+            println!("paylink listening on http://{bound}");
+            app::serve(listener, state, shutdown_signal()).await
+        }
+        Command::Demo(mut args) => {
+            if args.data.data_dir == std::path::Path::new("./paylink-data") {
+                args.data.data_dir = PathBuf::from("./paylink-demo-data");
+            }
+            let opened = app::open(&args.data.options()).await?;
+            let listener = tokio::net::TcpListener::bind(args.listen).await?;
+            let bound = listener.local_addr()?;
+            let public_url = args.public_url(bound);
+            let state = app::state(&opened, &public_url, clock.clone());
+            let demo = crate::demo::seed(&opened, &state, clock.now()).await?;
+            println!("paylink demo is running (data in {}).", args.data.data_dir.display());
+            println!();
+            println!("  API base:         {public_url}/v1");
+            println!("  Test secret key:  {}", demo.secret);
+            println!("  Payment link:     {}", demo.link_url);
+            println!("  Promotion code:   {}", demo.promo_code);
+            println!();
+            println!("  Try:  curl {public_url}/v1/payment_links -u {}:", demo.secret);
+            println!("  The buyer's checkout page at the link URL is not part of this build yet.");
+            println!();
+            println!("Press Ctrl-C to stop.");
+            app::serve(listener, state, shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `paylink demo`: a ready account, test key, product, price, coupon,
+//! promotion code and payment link, created through the real API (in
+//! process), so what the demo shows is what the API does.
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use paylink_crypto::Mode;
+use paylink_web::AppState;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::app::{self, AppError, Opened};
+
+pub struct Demo {
+    pub secret: String,
+    pub link_url: String,
+    pub promo_code: String,
+}
+
+async fn post(state: &AppState, key: &str, path: &str, form: &str) -> Result<Value, AppError> {
+    let req = Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let resp = paylink_web::router(state.clone()).oneshot(req).await.map_err(|e| AppError::Invalid(e.to_string()))?;
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.map_err(|e| AppError::Invalid(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
+    if !status.is_success() {
+        return Err(AppError::Invalid(format!("demo setup failed at {path}: {v}")));
+    }
+    Ok(v)
+}
+
+fn field(v: &Value, name: &str) -> Result<String, AppError> {
+    v[name].as_str().map(str::to_string).ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
+}
+
+pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, AppError> {
+    let account = app::create_account(&opened.store, "Demo Shop", "owner@demo.paylink.invalid", now).await?;
+    let key = app::create_key(opened, &account.id, Mode::Test, now).await?;
+    let secret = key.secret.expose().to_string();
+    let price = post(
+        state,
+        &secret,
+        "/v1/prices",
+        "currency=eur&unit_amount=2500&product_data[name]=Paylink%20T-shirt&nickname=T-shirt%20EUR",
+    )
+    .await?;
+    let price_id = field(&price, "id")?;
+    let coupon = post(state, &secret, "/v1/coupons", "percent_off=10&name=Demo%2010%25").await?;
+    let promo = post(state, &secret, "/v1/promotion_codes", &format!("promotion[type]=coupon&promotion[coupon]={}&code=DEMO10", field(&coupon, "id")?)).await?;
+    let link = post(
+        state,
+        &secret,
+        "/v1/payment_links",
+        &format!("line_items[0][price]={price_id}&line_items[0][quantity]=1&line_items[0][adjustable_quantity][enabled]=true&allow_promotion_codes=true&metadata[source]=demo"),
+    )
+    .await?;
+    Ok(Demo { secret, link_url: field(&link, "url")?, promo_code: field(&promo, "code")? })
+}
