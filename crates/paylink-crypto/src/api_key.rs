@@ -102,7 +102,9 @@ impl PlaintextApiKey {
     pub fn parse(presented: &str) -> Option<Self> {
         let ok = presented.len() <= 128
             && (presented.starts_with("sk_test_") || presented.starts_with("sk_live_"))
-            && presented.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            && presented
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         ok.then(|| Self(Secret::new(presented.to_string())))
     }
 
@@ -150,7 +152,10 @@ mod tests {
         assert_eq!(k.mode(), Mode::Test);
         let l = PlaintextApiKey::generate(ApiKeyKind::Secret, Mode::Live)?;
         assert_eq!(l.mode(), Mode::Live);
-        assert_ne!(k.expose(), PlaintextApiKey::generate(ApiKeyKind::Secret, Mode::Test)?.expose());
+        assert_ne!(
+            k.expose(),
+            PlaintextApiKey::generate(ApiKeyKind::Secret, Mode::Test)?.expose()
+        );
         assert!(!format!("{k:?}").contains(&k.expose()[8..]));
         Ok(())
     }

@@ -21,7 +21,9 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("key file {0} is readable or writable by group or others (mode {1:o}); run `chmod 600 {0}`")]
+    #[error(
+        "key file {0} is readable or writable by group or others (mode {1:o}); run `chmod 600 {0}`"
+    )]
     Permissions(PathBuf, u32),
     #[error("key file {0} is not a valid paylink key file")]
     Malformed(PathBuf),
@@ -39,7 +41,11 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MasterKey {{ version: {}, key: [REDACTED] }}", self.version)
+        write!(
+            f,
+            "MasterKey {{ version: {}, key: [REDACTED] }}",
+            self.version
+        )
     }
 }
 
@@ -91,7 +97,10 @@ impl KeyFile {
 
     /// Loads the key from `PAYLINK_MASTER_KEY` (base64 of 32 bytes) if
     /// given, else from `path`, creating the file (mode 0600) if missing.
-    pub fn load_or_create(path: &Path, env_key: Option<&Secret<String>>) -> Result<Self, KeyFileError> {
+    pub fn load_or_create(
+        path: &Path,
+        env_key: Option<&Secret<String>>,
+    ) -> Result<Self, KeyFileError> {
         if let Some(k) = env_key {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(k.expose().trim())
@@ -206,7 +215,10 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644))?;
-            assert!(matches!(KeyFile::load(&p), Err(KeyFileError::Permissions(..))));
+            assert!(matches!(
+                KeyFile::load(&p),
+                Err(KeyFileError::Permissions(..))
+            ));
         }
         Ok(())
     }
@@ -214,7 +226,10 @@ mod tests {
     #[test]
     fn env_key_must_be_32_bytes() {
         let bad = Secret::new("c2hvcnQ=".to_string());
-        assert!(matches!(KeyFile::load_or_create(Path::new("/nonexistent"), Some(&bad)), Err(KeyFileError::BadEnvKey)));
+        assert!(matches!(
+            KeyFile::load_or_create(Path::new("/nonexistent"), Some(&bad)),
+            Err(KeyFileError::BadEnvKey)
+        ));
         let good = Secret::new(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
         assert!(KeyFile::load_or_create(Path::new("/nonexistent"), Some(&good)).is_ok());
     }

@@ -80,7 +80,9 @@ pub static TABLE: &[CurrencyInfo] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid currency: {0}. Use a supported three-letter ISO 4217 code such as usd, eur or jpy.")]
+#[error(
+    "Invalid currency: {0}. Use a supported three-letter ISO 4217 code such as usd, eur or jpy."
+)]
 pub struct UnknownCurrency(pub String);
 
 impl Currency {
@@ -171,7 +173,9 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(codes, sorted);
-        assert!(TABLE.iter().all(|c| c.minimum_charge >= 1 && c.code.len() == 3));
+        assert!(TABLE
+            .iter()
+            .all(|c| c.minimum_charge >= 1 && c.code.len() == 3));
     }
 
     #[test]

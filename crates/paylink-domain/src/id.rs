@@ -89,7 +89,11 @@ impl Id {
     /// Whether `s` looks like an id of `kind` (prefix and a plausible body).
     pub fn looks_like(kind: IdKind, s: &str) -> bool {
         s.strip_prefix(kind.prefix()).is_some_and(|rest| {
-            !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            !rest.is_empty()
+                && rest.len() <= 64
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         })
     }
 }

@@ -12,7 +12,9 @@ pub enum MoneyError {
     Negative,
     #[error("amount must be at most {max} {currency} minor units")]
     TooLarge { max: i64, currency: Currency },
-    #[error("amount must be at least {min} {currency} minor units (the currency's minimum charge)")]
+    #[error(
+        "amount must be at least {min} {currency} minor units (the currency's minimum charge)"
+    )]
     BelowMinimum { min: i64, currency: Currency },
     #[error("amount overflowed")]
     Overflow,
@@ -113,7 +115,9 @@ impl Money {
 pub struct PercentOff(u16);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("percent_off must be a number greater than 0 and at most 100, with at most two decimal places")]
+#[error(
+    "percent_off must be a number greater than 0 and at most 100, with at most two decimal places"
+)]
 pub struct InvalidPercent;
 
 impl PercentOff {
@@ -138,7 +142,11 @@ impl PercentOff {
         if frac.len() > 2 || int.len() > 3 {
             return Err(InvalidPercent);
         }
-        let int_v: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| InvalidPercent)? };
+        let int_v: i64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| InvalidPercent)?
+        };
         let frac_v: i64 = match frac.len() {
             0 => 0,
             1 => frac.parse::<i64>().map_err(|_| InvalidPercent)? * 10,
@@ -187,7 +195,10 @@ impl Discount {
             }
             Discount::Amount(off) => {
                 if off.currency() != subtotal.currency() {
-                    return Err(MoneyError::CurrencyMismatch(off.currency(), subtotal.currency()));
+                    return Err(MoneyError::CurrencyMismatch(
+                        off.currency(),
+                        subtotal.currency(),
+                    ));
                 }
                 Ok(Money {
                     amount: off.amount().min(subtotal.amount()),
@@ -211,14 +222,21 @@ mod tests {
         let usd = cur("usd");
         assert_eq!(Money::new(-1, usd), Err(MoneyError::Negative));
         assert!(Money::new(MAX_AMOUNT, usd).is_ok());
-        assert!(matches!(Money::new(MAX_AMOUNT + 1, usd), Err(MoneyError::TooLarge { .. })));
+        assert!(matches!(
+            Money::new(MAX_AMOUNT + 1, usd),
+            Err(MoneyError::TooLarge { .. })
+        ));
         assert!(matches!(
             Money::new(49, usd).and_then(Money::chargeable),
             Err(MoneyError::BelowMinimum { min: 50, .. })
         ));
         assert!(Money::new(50, usd).and_then(Money::chargeable).is_ok());
-        assert!(Money::new(50, cur("jpy")).and_then(Money::chargeable).is_ok());
-        assert!(Money::new(999, cur("bhd")).and_then(Money::chargeable).is_err());
+        assert!(Money::new(50, cur("jpy"))
+            .and_then(Money::chargeable)
+            .is_ok());
+        assert!(Money::new(999, cur("bhd"))
+            .and_then(Money::chargeable)
+            .is_err());
     }
 
     #[test]
@@ -232,36 +250,63 @@ mod tests {
             Money::new(1, usd)?.checked_add(Money::new(1, cur("eur"))?),
             Err(MoneyError::CurrencyMismatch(usd, cur("eur")))
         );
-        assert_eq!(Money::new(1, usd)?.checked_sub(Money::new(2, usd)?), Err(MoneyError::Negative));
-        assert_eq!(Money::new(3, usd)?.checked_add(Money::new(4, usd)?)?.amount(), 7);
+        assert_eq!(
+            Money::new(1, usd)?.checked_sub(Money::new(2, usd)?),
+            Err(MoneyError::Negative)
+        );
+        assert_eq!(
+            Money::new(3, usd)?
+                .checked_add(Money::new(4, usd)?)?
+                .amount(),
+            7
+        );
         Ok(())
     }
 
     #[test]
     fn percent_parsing_is_exact() {
         assert_eq!(PercentOff::parse("25").map(|p| p.basis_points()), Ok(2500));
-        assert_eq!(PercentOff::parse("12.5").map(|p| p.basis_points()), Ok(1250));
+        assert_eq!(
+            PercentOff::parse("12.5").map(|p| p.basis_points()),
+            Ok(1250)
+        );
         assert_eq!(PercentOff::parse("0.01").map(|p| p.basis_points()), Ok(1));
-        assert_eq!(PercentOff::parse("100").map(|p| p.basis_points()), Ok(10000));
-        assert_eq!(PercentOff::parse("33.330").map(|p| p.basis_points()), Ok(3333));
+        assert_eq!(
+            PercentOff::parse("100").map(|p| p.basis_points()),
+            Ok(10000)
+        );
+        assert_eq!(
+            PercentOff::parse("33.330").map(|p| p.basis_points()),
+            Ok(3333)
+        );
         for bad in ["0", "100.01", "-5", "abc", "1.001", "", ".", "1e2", "1000"] {
             assert_eq!(PercentOff::parse(bad), Err(InvalidPercent), "{bad}");
         }
-        assert_eq!(PercentOff::parse("12.50").map(|p| p.to_decimal_string()), Ok("12.5".into()));
-        assert_eq!(PercentOff::parse("0.05").map(|p| p.to_decimal_string()), Ok("0.05".into()));
+        assert_eq!(
+            PercentOff::parse("12.50").map(|p| p.to_decimal_string()),
+            Ok("12.5".into())
+        );
+        assert_eq!(
+            PercentOff::parse("0.05").map(|p| p.to_decimal_string()),
+            Ok("0.05".into())
+        );
     }
 
     #[test]
     fn percent_discount_rounds_half_up() -> Result<(), MoneyError> {
         let usd = cur("usd");
-        let p = |s: &str| Discount::Percent(PercentOff::parse(s).unwrap_or_else(|_| unreachable!()));
+        let p =
+            |s: &str| Discount::Percent(PercentOff::parse(s).unwrap_or_else(|_| unreachable!()));
         // 12.5 % of 101 = 12.625 -> 13
         assert_eq!(p("12.5").amount_off(Money::new(101, usd)?)?.amount(), 13);
         // 50 % of 101 = 50.5 -> 51 (half up)
         assert_eq!(p("50").amount_off(Money::new(101, usd)?)?.amount(), 51);
         // 33.33 % of 100 = 33.33 -> 33
         assert_eq!(p("33.33").amount_off(Money::new(100, usd)?)?.amount(), 33);
-        assert_eq!(p("100").amount_off(Money::new(MAX_AMOUNT, usd)?)?.amount(), MAX_AMOUNT);
+        assert_eq!(
+            p("100").amount_off(Money::new(MAX_AMOUNT, usd)?)?.amount(),
+            MAX_AMOUNT
+        );
         Ok(())
     }
 

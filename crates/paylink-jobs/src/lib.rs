@@ -22,14 +22,21 @@ pub async fn purge_once(store: &Store, now: i64) -> Result<PurgeReport, StoreErr
 }
 
 /// Runs [`purge_once`] every `every` until the task is dropped.
-pub fn spawn_retention(store: Store, clock: Arc<dyn Clock>, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_retention(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             match purge_once(&store, clock.now()).await {
                 Ok(r) if r.idempotency_records > 0 => {
-                    tracing::info!(idempotency_records = r.idempotency_records, "retention purge")
+                    tracing::info!(
+                        idempotency_records = r.idempotency_records,
+                        "retention purge"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),

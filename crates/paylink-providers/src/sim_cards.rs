@@ -65,7 +65,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             return false;
         }
         let mut d = u32::from(b - b'0');
-        if i % 2 == 1 {
+        if !i.is_multiple_of(2) {
             d *= 2;
             if d > 9 {
                 d -= 9;
@@ -73,7 +73,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 pub fn brand(digits: &str) -> Brand {
@@ -92,8 +92,17 @@ pub fn brand(digits: &str) -> Brand {
 
 /// Checks number, expiry (month 1–12, `year` as four digits, not before
 /// `now_year`/`now_month`) and CVC length.
-pub fn validate(number: &str, exp_month: u32, exp_year: u32, cvc: &str, now_year: u32, now_month: u32) -> Result<(String, Brand), CardError> {
-    let d = digits(number).filter(|d| (13..=19).contains(&d.len()) && luhn_valid(d)).ok_or(CardError::InvalidNumber)?;
+pub fn validate(
+    number: &str,
+    exp_month: u32,
+    exp_year: u32,
+    cvc: &str,
+    now_year: u32,
+    now_month: u32,
+) -> Result<(String, Brand), CardError> {
+    let d = digits(number)
+        .filter(|d| (13..=19).contains(&d.len()) && luhn_valid(d))
+        .ok_or(CardError::InvalidNumber)?;
     if !(1..=12).contains(&exp_month) || !(2000..=2100).contains(&exp_year) {
         return Err(CardError::InvalidExpiry);
     }
@@ -126,7 +135,15 @@ mod tests {
 
     #[test]
     fn luhn() {
-        for good in ["4242424242424242", "4000000000000002", "4000000000009995", "4000002500003155", "4000000000003220", "5555555555554444", "378282246310005"] {
+        for good in [
+            "4242424242424242",
+            "4000000000000002",
+            "4000000000009995",
+            "4000002500003155",
+            "4000000000003220",
+            "5555555555554444",
+            "378282246310005",
+        ] {
             assert!(luhn_valid(good), "{good}");
         }
         assert!(!luhn_valid("4242424242424241"));
@@ -137,21 +154,51 @@ mod tests {
     fn test_cards() {
         assert_eq!(outcome("4242424242424242", false), Outcome::Succeeds);
         assert_eq!(outcome("4000000000000002", false), Outcome::Declined);
-        assert_eq!(outcome("4000000000009995", false), Outcome::InsufficientFunds);
-        assert_eq!(outcome("4000002500003155", false), Outcome::RequiresChallenge);
-        assert_eq!(outcome("4000000000003220", false), Outcome::RequiresChallenge);
+        assert_eq!(
+            outcome("4000000000009995", false),
+            Outcome::InsufficientFunds
+        );
+        assert_eq!(
+            outcome("4000002500003155", false),
+            Outcome::RequiresChallenge
+        );
+        assert_eq!(
+            outcome("4000000000003220", false),
+            Outcome::RequiresChallenge
+        );
         assert_eq!(outcome("5555555555554444", false), Outcome::Succeeds);
-        assert_eq!(outcome("4242424242424242", true), Outcome::RequiresChallenge);
+        assert_eq!(
+            outcome("4242424242424242", true),
+            Outcome::RequiresChallenge
+        );
     }
 
     #[test]
     fn validation() {
-        assert_eq!(validate("4242 4242 4242 4242", 12, 2030, "123", 2026, 11).map(|(_, b)| b), Ok(Brand::Visa));
-        assert_eq!(validate("4242424242424241", 12, 2030, "123", 2026, 11), Err(CardError::InvalidNumber));
-        assert_eq!(validate("4242424242424242", 13, 2030, "123", 2026, 11), Err(CardError::InvalidExpiry));
-        assert_eq!(validate("4242424242424242", 10, 2026, "123", 2026, 11), Err(CardError::Expired));
+        assert_eq!(
+            validate("4242 4242 4242 4242", 12, 2030, "123", 2026, 11).map(|(_, b)| b),
+            Ok(Brand::Visa)
+        );
+        assert_eq!(
+            validate("4242424242424241", 12, 2030, "123", 2026, 11),
+            Err(CardError::InvalidNumber)
+        );
+        assert_eq!(
+            validate("4242424242424242", 13, 2030, "123", 2026, 11),
+            Err(CardError::InvalidExpiry)
+        );
+        assert_eq!(
+            validate("4242424242424242", 10, 2026, "123", 2026, 11),
+            Err(CardError::Expired)
+        );
         assert!(validate("4242424242424242", 11, 2026, "123", 2026, 11).is_ok());
-        assert_eq!(validate("4242424242424242", 12, 2030, "12", 2026, 11), Err(CardError::InvalidCvc));
-        assert_eq!(validate("378282246310005", 12, 2030, "1234", 2026, 11).map(|(_, b)| b), Ok(Brand::Amex));
+        assert_eq!(
+            validate("4242424242424242", 12, 2030, "12", 2026, 11),
+            Err(CardError::InvalidCvc)
+        );
+        assert_eq!(
+            validate("378282246310005", 12, 2030, "1234", 2026, 11).map(|(_, b)| b),
+            Ok(Brand::Amex)
+        );
     }
 }

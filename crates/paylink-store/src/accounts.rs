@@ -14,10 +14,22 @@ pub struct Account {
 }
 
 impl Store {
-    pub async fn create_account(&self, id: &str, name: &str, owner_email: &str, created: i64) -> Result<Account, StoreError> {
+    pub async fn create_account(
+        &self,
+        id: &str,
+        name: &str,
+        owner_email: &str,
+        created: i64,
+    ) -> Result<Account, StoreError> {
         let mut tx = self.write().await?;
         let mut sql = Sql::new("INSERT INTO accounts (id, name, owner_email, created) VALUES (");
-        sql.values(vec![id.into(), name.into(), owner_email.into(), created.into()]).push(")");
+        sql.values(vec![
+            id.into(),
+            name.into(),
+            owner_email.into(),
+            created.into(),
+        ])
+        .push(")");
         sql.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Account {
@@ -30,7 +42,11 @@ impl Store {
     pub async fn get_account(&self, id: &str) -> Result<Account, StoreError> {
         let mut sql = Sql::new("SELECT id, name, created FROM accounts WHERE id = ");
         sql.bind(id);
-        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         Ok(Account {
             id: row.try_get("id")?,
             name: row.try_get("name")?,

@@ -51,7 +51,11 @@ impl Store {
 
     /// Finds the key whose hash is `key_hash`, if it is neither revoked nor
     /// expired at `now`.
-    pub async fn find_api_key(&self, key_hash: &str, now: i64) -> Result<Option<ApiKeyRecord>, StoreError> {
+    pub async fn find_api_key(
+        &self,
+        key_hash: &str,
+        now: i64,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
         let mut sql = Sql::new(
             "SELECT id, account_id, livemode, kind, key_hash, last4, created, expires_at, revoked_at FROM api_keys WHERE key_hash = ",
         );

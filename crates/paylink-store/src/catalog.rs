@@ -19,7 +19,8 @@ pub(crate) fn metadata_of(row: &AnyRow) -> Result<Metadata, StoreError> {
 }
 
 pub(crate) fn currency_of(s: &str) -> Result<Currency, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt(format!("unknown currency {s}")))
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown currency {s}")))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -62,24 +63,29 @@ pub enum ProductDeletion {
 }
 
 impl Store {
-    pub(crate) async fn insert_product_tx(tx: &mut WriteTx<'_>, scope: &Scope, p: &Product) -> Result<(), StoreError> {
-        let mut sql = Sql::new(&format!("INSERT INTO products (account_id, {PRODUCT_COLS}) VALUES ("));
-        sql
-            .values(vec![
-                scope.account_id.as_str().into(),
-                p.id.as_str().into(),
-                p.livemode.into(),
-                p.created.into(),
-                p.updated.into(),
-                p.name.as_str().into(),
-                p.description.clone().into(),
-                p.active.into(),
-                json(&p.images)?.into(),
-                json(&p.metadata)?.into(),
-                p.default_price.clone().into(),
-                p.url.clone().into(),
-            ])
-            .push(")");
+    pub(crate) async fn insert_product_tx(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        p: &Product,
+    ) -> Result<(), StoreError> {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO products (account_id, {PRODUCT_COLS}) VALUES ("
+        ));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            p.id.as_str().into(),
+            p.livemode.into(),
+            p.created.into(),
+            p.updated.into(),
+            p.name.as_str().into(),
+            p.description.clone().into(),
+            p.active.into(),
+            json(&p.images)?.into(),
+            json(&p.metadata)?.into(),
+            p.default_price.clone().into(),
+            p.url.clone().into(),
+        ])
+        .push(")");
         sql.query().execute(tx.conn()).await?;
         Ok(())
     }
@@ -93,7 +99,11 @@ impl Store {
     pub async fn get_product(&self, scope: &Scope, id: &str) -> Result<Product, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         product_of(&row)
     }
 
@@ -106,8 +116,15 @@ impl Store {
     ) -> Result<Product, StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut p = product_of(&row)?;
         f(&mut p)?;
         if let Some(dp) = &p.default_price {
@@ -115,10 +132,16 @@ impl Store {
             match price {
                 Ok(pr) if pr.product == p.id && pr.active => {}
                 Ok(_) => {
-                    return Err(RuleError::new("default_price", "The default price must be an active price of this product.").into())
+                    return Err(RuleError::new(
+                        "default_price",
+                        "The default price must be an active price of this product.",
+                    )
+                    .into())
                 }
                 Err(StoreError::NotFound) => {
-                    return Err(RuleError::new("default_price", format!("No such price: '{dp}'")).into())
+                    return Err(
+                        RuleError::new("default_price", format!("No such price: '{dp}'")).into(),
+                    )
                 }
                 Err(e) => return Err(e),
             }
@@ -149,18 +172,34 @@ impl Store {
     }
 
     /// Deletes a product, or archives it when prices refer to it.
-    pub async fn delete_product(&self, scope: &Scope, id: &str, now: i64) -> Result<ProductDeletion, StoreError> {
+    pub async fn delete_product(
+        &self,
+        scope: &Scope,
+        id: &str,
+        now: i64,
+    ) -> Result<ProductDeletion, StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut product = product_of(&row)?;
         let mut count = Sql::new("SELECT COUNT(*) FROM prices WHERE ");
         count.scope(scope).push(" AND product_id = ").bind(id);
         let prices: i64 = count.query().fetch_one(tx.conn()).await?.try_get(0)?;
         if prices > 0 {
             let mut up = Sql::new("UPDATE products SET active = 0, updated = ");
-            up.bind(now).push(" WHERE ").scope(scope).push(" AND id = ").bind(id);
+            up.bind(now)
+                .push(" WHERE ")
+                .scope(scope)
+                .push(" AND id = ")
+                .bind(id);
             up.query().execute(tx.conn()).await?;
             tx.commit().await?;
             product.active = false;
@@ -174,12 +213,18 @@ impl Store {
         Ok(ProductDeletion::Deleted)
     }
 
-    pub async fn list_products(&self, scope: &Scope, f: &ProductFilter, q: &ListQuery) -> Result<Page<Product>, StoreError> {
+    pub async fn list_products(
+        &self,
+        scope: &Scope,
+        f: &ProductFilter,
+        q: &ListQuery,
+    ) -> Result<Page<Product>, StoreError> {
         let mut filters: Vec<(&str, Bind)> = Vec::new();
         if let Some(a) = f.active {
             filters.push(("active", a.into()));
         }
-        self.list_rows("products", PRODUCT_COLS, scope, &filters, q, product_of).await
+        self.list_rows("products", PRODUCT_COLS, scope, &filters, q, product_of)
+            .await
     }
 }
 
@@ -227,14 +272,28 @@ pub enum PriceProduct {
 }
 
 impl Store {
-    pub(crate) async fn get_price_tx(&self, tx: &mut WriteTx<'_>, scope: &Scope, id: &str) -> Result<Price, StoreError> {
+    pub(crate) async fn get_price_tx(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Price, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         price_of(&row)
     }
 
-    pub async fn create_price(&self, scope: &Scope, product: PriceProduct, p: &Price) -> Result<(), StoreError> {
+    pub async fn create_price(
+        &self,
+        scope: &Scope,
+        product: PriceProduct,
+        p: &Price,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         match product {
             PriceProduct::New(prod) => Self::insert_product_tx(&mut tx, scope, &prod).await?,
@@ -242,12 +301,16 @@ impl Store {
                 let mut sel = Sql::new("SELECT id FROM products WHERE ");
                 sel.scope(scope).push(" AND id = ").bind(id.as_str());
                 if sel.query().fetch_optional(tx.conn()).await?.is_none() {
-                    return Err(RuleError::new("product", format!("No such product: '{id}'")).into());
+                    return Err(
+                        RuleError::new("product", format!("No such product: '{id}'")).into(),
+                    );
                 }
             }
         }
         let custom = p.custom_unit_amount();
-        let mut sql = Sql::new(&format!("INSERT INTO prices (account_id, {PRICE_COLS}) VALUES ("));
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO prices (account_id, {PRICE_COLS}) VALUES ("
+        ));
         sql.values(vec![
             scope.account_id.as_str().into(),
             p.id.as_str().into(),
@@ -273,12 +336,20 @@ impl Store {
     pub async fn get_price(&self, scope: &Scope, id: &str) -> Result<Price, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         price_of(&row)
     }
 
     /// Reads the prices named in `ids` (missing ones are simply absent).
-    pub async fn get_prices(&self, scope: &Scope, ids: &[String]) -> Result<Vec<Price>, StoreError> {
+    pub async fn get_prices(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<Vec<Price>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             match self.get_price(scope, id).await {
@@ -298,8 +369,15 @@ impl Store {
     ) -> Result<Price, StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut p = price_of(&row)?;
         f(&mut p)?;
         let mut up = Sql::new("UPDATE prices SET active = ");
@@ -319,7 +397,12 @@ impl Store {
         Ok(p)
     }
 
-    pub async fn list_prices(&self, scope: &Scope, f: &PriceFilter, q: &ListQuery) -> Result<Page<Price>, StoreError> {
+    pub async fn list_prices(
+        &self,
+        scope: &Scope,
+        f: &PriceFilter,
+        q: &ListQuery,
+    ) -> Result<Page<Price>, StoreError> {
         let mut filters: Vec<(&str, Bind)> = Vec::new();
         if let Some(a) = f.active {
             filters.push(("active", a.into()));
@@ -330,7 +413,8 @@ impl Store {
         if let Some(c) = &f.currency {
             filters.push(("currency", c.into()));
         }
-        self.list_rows("prices", PRICE_COLS, scope, &filters, q, price_of).await
+        self.list_rows("prices", PRICE_COLS, scope, &filters, q, price_of)
+            .await
     }
 }
 
@@ -344,10 +428,12 @@ pub(crate) fn coupon_of(row: &AnyRow) -> Result<Coupon, StoreError> {
     let currency: Option<String> = row.try_get("currency")?;
     let discount = match (pct, amount, currency) {
         (Some(bp), None, _) => Discount::Percent(
-            PercentOff::from_basis_points(bp).map_err(|_| StoreError::Corrupt("coupon percent".into()))?,
+            PercentOff::from_basis_points(bp)
+                .map_err(|_| StoreError::Corrupt("coupon percent".into()))?,
         ),
         (None, Some(a), Some(c)) => Discount::Amount(
-            Money::new(a, currency_of(&c)?).map_err(|_| StoreError::Corrupt("coupon amount".into()))?,
+            Money::new(a, currency_of(&c)?)
+                .map_err(|_| StoreError::Corrupt("coupon amount".into()))?,
         ),
         _ => return Err(StoreError::Corrupt("coupon discount".into())),
     };
@@ -369,10 +455,16 @@ impl Store {
     pub async fn create_coupon(&self, scope: &Scope, c: &Coupon) -> Result<(), StoreError> {
         let (pct, amount, currency) = match c.discount {
             Discount::Percent(p) => (Some(i64::from(p.basis_points())), None, None),
-            Discount::Amount(m) => (None, Some(m.amount()), Some(m.currency().code().to_string())),
+            Discount::Amount(m) => (
+                None,
+                Some(m.amount()),
+                Some(m.currency().code().to_string()),
+            ),
         };
         let mut tx = self.write().await?;
-        let mut sql = Sql::new(&format!("INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("));
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("
+        ));
         sql.values(vec![
             scope.account_id.as_str().into(),
             c.id.as_str().into(),
@@ -395,8 +487,15 @@ impl Store {
 
     pub async fn get_coupon(&self, scope: &Scope, id: &str) -> Result<Coupon, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0");
-        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        sql.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0");
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         coupon_of(&row)
     }
 
@@ -408,8 +507,16 @@ impl Store {
     ) -> Result<Coupon, StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0").push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0")
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut c = coupon_of(&row)?;
         f(&mut c)?;
         let mut up = Sql::new("UPDATE coupons SET name = ");
@@ -430,7 +537,10 @@ impl Store {
     pub async fn delete_coupon(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut up = Sql::new("UPDATE coupons SET deleted = 1 WHERE ");
-        up.scope(scope).push(" AND id = ").bind(id).push(" AND deleted = 0");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0");
         let n = up.query().execute(tx.conn()).await?.rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -438,8 +548,20 @@ impl Store {
         tx.commit().await
     }
 
-    pub async fn list_coupons(&self, scope: &Scope, q: &ListQuery) -> Result<Page<Coupon>, StoreError> {
-        self.list_rows("coupons", COUPON_COLS, scope, &[("deleted", Bind::I64(0))], q, coupon_of).await
+    pub async fn list_coupons(
+        &self,
+        scope: &Scope,
+        q: &ListQuery,
+    ) -> Result<Page<Coupon>, StoreError> {
+        self.list_rows(
+            "coupons",
+            COUPON_COLS,
+            scope,
+            &[("deleted", Bind::I64(0))],
+            q,
+            coupon_of,
+        )
+        .await
     }
 }
 
@@ -451,7 +573,10 @@ fn promo_of(row: &AnyRow) -> Result<PromotionCode, StoreError> {
     let min: Option<i64> = row.try_get("minimum_amount")?;
     let min_cur: Option<String> = row.try_get("minimum_amount_currency")?;
     let minimum_amount = match (min, min_cur) {
-        (Some(a), Some(c)) => Some(Money::new(a, currency_of(&c)?).map_err(|_| StoreError::Corrupt("minimum amount".into()))?),
+        (Some(a), Some(c)) => Some(
+            Money::new(a, currency_of(&c)?)
+                .map_err(|_| StoreError::Corrupt("minimum amount".into()))?,
+        ),
         _ => None,
     };
     Ok(PromotionCode {
@@ -482,15 +607,28 @@ pub struct PromotionCodeFilter {
 impl Store {
     /// Creates a promotion code. A code already used in this account (in
     /// any letter case) is a [`StoreError::Conflict`].
-    pub async fn create_promotion_code(&self, scope: &Scope, p: &PromotionCode) -> Result<(), StoreError> {
+    pub async fn create_promotion_code(
+        &self,
+        scope: &Scope,
+        p: &PromotionCode,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new("SELECT id FROM coupons WHERE ");
-        sel.scope(scope).push(" AND id = ").bind(p.coupon.as_str()).push(" AND deleted = 0");
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(p.coupon.as_str())
+            .push(" AND deleted = 0");
         if sel.query().fetch_optional(tx.conn()).await?.is_none() {
-            return Err(RuleError::new("promotion[coupon]", format!("No such coupon: '{}'", p.coupon)).into());
+            return Err(RuleError::new(
+                "promotion[coupon]",
+                format!("No such coupon: '{}'", p.coupon),
+            )
+            .into());
         }
         let min = p.restrictions.minimum_amount;
-        let mut sql = Sql::new(&format!("INSERT INTO promotion_codes (account_id, {PROMO_COLS}) VALUES ("));
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO promotion_codes (account_id, {PROMO_COLS}) VALUES ("
+        ));
         sql.values(vec![
             scope.account_id.as_str().into(),
             p.id.as_str().into(),
@@ -513,10 +651,18 @@ impl Store {
         tx.commit().await
     }
 
-    pub async fn get_promotion_code(&self, scope: &Scope, id: &str) -> Result<PromotionCode, StoreError> {
+    pub async fn get_promotion_code(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<PromotionCode, StoreError> {
         let mut sql = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         promo_of(&row)
     }
 
@@ -528,8 +674,15 @@ impl Store {
     ) -> Result<PromotionCode, StoreError> {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut p = promo_of(&row)?;
         f(&mut p)?;
         let mut up = Sql::new("UPDATE promotion_codes SET active = ");
@@ -556,11 +709,15 @@ impl Store {
             filters.push(("active", a.into()));
         }
         if let Some(c) = &f.code {
-            filters.push(("code_key", paylink_domain::catalog::promotion_code_key(c).into()));
+            filters.push((
+                "code_key",
+                paylink_domain::catalog::promotion_code_key(c).into(),
+            ));
         }
         if let Some(c) = &f.coupon {
             filters.push(("coupon_id", c.into()));
         }
-        self.list_rows("promotion_codes", PROMO_COLS, scope, &filters, q, promo_of).await
+        self.list_rows("promotion_codes", PROMO_COLS, scope, &filters, q, promo_of)
+            .await
     }
 }

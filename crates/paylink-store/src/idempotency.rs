@@ -27,10 +27,20 @@ pub enum Claim {
 impl Store {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
     /// Records older than the TTL are treated as absent and replaced.
-    pub async fn claim_idempotency(&self, scope: &Scope, key: &str, request_hash: &str, now: i64) -> Result<Claim, StoreError> {
+    pub async fn claim_idempotency(
+        &self,
+        scope: &Scope,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> Result<Claim, StoreError> {
         let mut tx = self.write().await?;
         let mut del = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        del.scope(scope).push(" AND idem_key = ").bind(key).push(" AND created <= ").bind(now - IDEMPOTENCY_TTL_SECS);
+        del.scope(scope)
+            .push(" AND idem_key = ")
+            .bind(key)
+            .push(" AND created <= ")
+            .bind(now - IDEMPOTENCY_TTL_SECS);
         del.query().execute(tx.conn()).await?;
         let mut ins = Sql::new("INSERT INTO idempotency_keys (account_id, livemode, idem_key, request_hash, state, created) VALUES (");
         ins.values(vec![
@@ -47,32 +57,46 @@ impl Store {
             tx.commit().await?;
             return Ok(Claim::Fresh);
         }
-        let mut sel = Sql::new("SELECT request_hash, state, status, body FROM idempotency_keys WHERE ");
+        let mut sel =
+            Sql::new("SELECT request_hash, state, status, body FROM idempotency_keys WHERE ");
         sel.scope(scope).push(" AND idem_key = ").bind(key);
         let row = sel.query().fetch_one(tx.conn()).await?;
         tx.commit().await?;
-        let stored_hash: String = row.try_get("request_hash")?;
-        if !paylink_crypto::ct_eq(stored_hash.as_bytes(), request_hash.as_bytes()) {
-            return Ok(Claim::Mismatch);
-        }
+        // A request still running holds the key whatever its parameters.
         let state: String = row.try_get("state")?;
         if state == "in_flight" {
             return Ok(Claim::InFlight);
         }
+        let stored_hash: String = row.try_get("request_hash")?;
+        if !paylink_crypto::ct_eq(stored_hash.as_bytes(), request_hash.as_bytes()) {
+            return Ok(Claim::Mismatch);
+        }
         let status: i64 = row.try_get("status")?;
         let body: Vec<u8> = row.try_get("body")?;
         Ok(Claim::Replay {
-            status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
             body,
         })
     }
 
     /// Stores the response of a claimed key.
-    pub async fn finish_idempotency(&self, scope: &Scope, key: &str, status: u16, body: &[u8]) -> Result<(), StoreError> {
+    pub async fn finish_idempotency(
+        &self,
+        scope: &Scope,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE idempotency_keys SET state = 'done', status = ");
-        sql.bind(i64::from(status)).push(", body = ").bind(Bind::Bytes(body.to_vec()));
-        sql.push(" WHERE ").scope(scope).push(" AND idem_key = ").bind(key);
+        sql.bind(i64::from(status))
+            .push(", body = ")
+            .bind(Bind::Bytes(body.to_vec()));
+        sql.push(" WHERE ")
+            .scope(scope)
+            .push(" AND idem_key = ")
+            .bind(key);
         sql.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(())
@@ -83,7 +107,10 @@ impl Store {
     pub async fn release_idempotency(&self, scope: &Scope, key: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut sql = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        sql.scope(scope).push(" AND idem_key = ").bind(key).push(" AND state = 'in_flight'");
+        sql.scope(scope)
+            .push(" AND idem_key = ")
+            .bind(key)
+            .push(" AND state = 'in_flight'");
         sql.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(())
@@ -103,6 +130,10 @@ impl Store {
     pub async fn idempotency_due(&self, now: i64) -> Result<i64, StoreError> {
         let mut sql = Sql::new("SELECT COUNT(*) FROM idempotency_keys WHERE created <= ");
         sql.bind(now - IDEMPOTENCY_TTL_SECS);
-        Ok(sql.query().fetch_one(&self.pool).await?.try_get::<i64, _>(0)?)
+        Ok(sql
+            .query()
+            .fetch_one(&self.pool)
+            .await?
+            .try_get::<i64, _>(0)?)
     }
 }

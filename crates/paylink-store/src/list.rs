@@ -158,7 +158,9 @@ impl Store {
     ) -> Result<Page<T>, StoreError> {
         let cursor = match (&q.starting_after, &q.ending_before) {
             (Some(id), _) => Some((self.seq_of(table, scope, id, "starting_after").await?, true)),
-            (None, Some(id)) => Some((self.seq_of(table, scope, id, "ending_before").await?, false)),
+            (None, Some(id)) => {
+                Some((self.seq_of(table, scope, id, "ending_before").await?, false))
+            }
             (None, None) => None,
         };
         let mut sql = Sql::new(&format!("SELECT {cols} FROM {table} WHERE "));
@@ -176,7 +178,11 @@ impl Store {
             }
             None => {}
         }
-        sql.push(if ascending { " ORDER BY seq ASC" } else { " ORDER BY seq DESC" });
+        sql.push(if ascending {
+            " ORDER BY seq ASC"
+        } else {
+            " ORDER BY seq DESC"
+        });
         sql.push(" LIMIT ").bind(q.limit.saturating_add(1));
         let rows = sql.query().fetch_all(&self.pool).await?;
         let has_more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > q.limit;
@@ -191,7 +197,13 @@ impl Store {
         Ok(Page { data, has_more })
     }
 
-    async fn seq_of(&self, table: &str, scope: &Scope, id: &str, param: &'static str) -> Result<i64, StoreError> {
+    async fn seq_of(
+        &self,
+        table: &str,
+        scope: &Scope,
+        id: &str,
+        param: &'static str,
+    ) -> Result<i64, StoreError> {
         let mut sql = Sql::new(&format!("SELECT seq FROM {table} WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
         let row = sql.query().fetch_optional(&self.pool).await?;

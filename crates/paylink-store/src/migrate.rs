@@ -45,7 +45,9 @@ impl Store {
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let mut tx = self.write().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7243519)").execute(tx.conn()).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7243519)")
+                .execute(tx.conn())
+                .await?;
         }
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",

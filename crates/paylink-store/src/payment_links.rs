@@ -42,13 +42,15 @@ fn item_of(row: &AnyRow) -> Result<LinkLineItem, StoreError> {
         id: row.try_get("id")?,
         price: row.try_get("price_id")?,
         quantity: row.try_get("quantity")?,
-        adjustable_quantity: enabled.map(|e| -> Result<AdjustableQuantity, StoreError> {
-            Ok(AdjustableQuantity {
-                enabled: e != 0,
-                minimum: row.try_get("adjustable_minimum")?,
-                maximum: row.try_get("adjustable_maximum")?,
+        adjustable_quantity: enabled
+            .map(|e| -> Result<AdjustableQuantity, StoreError> {
+                Ok(AdjustableQuantity {
+                    enabled: e != 0,
+                    minimum: row.try_get("adjustable_minimum")?,
+                    maximum: row.try_get("adjustable_maximum")?,
+                })
             })
-        }).transpose()?,
+            .transpose()?,
     })
 }
 
@@ -79,7 +81,12 @@ fn link_values(scope: &Scope, l: &PaymentLink) -> Result<Vec<Bind>, StoreError> 
 }
 
 impl Store {
-    async fn insert_items(tx: &mut WriteTx<'_>, scope: &Scope, link_id: &str, items: &[LinkLineItem]) -> Result<(), StoreError> {
+    async fn insert_items(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        link_id: &str,
+        items: &[LinkLineItem],
+    ) -> Result<(), StoreError> {
         for (pos, it) in items.iter().enumerate() {
             let adj = it.adjustable_quantity;
             let mut sql = Sql::new("INSERT INTO payment_link_items (account_id, livemode, link_id, position, id, price_id, quantity, adjustable_enabled, adjustable_minimum, adjustable_maximum) VALUES (");
@@ -101,27 +108,49 @@ impl Store {
         Ok(())
     }
 
-    async fn items_of(&self, conn: &mut sqlx::AnyConnection, scope: &Scope, link_id: &str) -> Result<Vec<LinkLineItem>, StoreError> {
+    async fn items_of(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        scope: &Scope,
+        link_id: &str,
+    ) -> Result<Vec<LinkLineItem>, StoreError> {
         let mut sql = Sql::new("SELECT id, price_id, quantity, adjustable_enabled, adjustable_minimum, adjustable_maximum FROM payment_link_items WHERE ");
-        sql.scope(scope).push(" AND link_id = ").bind(link_id).push(" ORDER BY position");
+        sql.scope(scope)
+            .push(" AND link_id = ")
+            .bind(link_id)
+            .push(" ORDER BY position");
         let rows = sql.query().fetch_all(conn).await?;
         rows.iter().map(item_of).collect()
     }
 
-    pub async fn create_payment_link(&self, scope: &Scope, l: &PaymentLink) -> Result<(), StoreError> {
+    pub async fn create_payment_link(
+        &self,
+        scope: &Scope,
+        l: &PaymentLink,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        let mut sql = Sql::new(&format!("INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("));
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("
+        ));
         sql.values(link_values(scope, l)?).push(")");
         sql.query().execute(tx.conn()).await?;
         Self::insert_items(&mut tx, scope, &l.id, &l.line_items).await?;
         tx.commit().await
     }
 
-    pub async fn get_payment_link(&self, scope: &Scope, id: &str) -> Result<PaymentLink, StoreError> {
+    pub async fn get_payment_link(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<PaymentLink, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let mut sql = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql.query().fetch_optional(&mut *conn).await?.ok_or(StoreError::NotFound)?;
+        let row = sql
+            .query()
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let items = self.items_of(&mut conn, scope, id).await?;
         link_of(&row, items)
     }
@@ -129,15 +158,28 @@ impl Store {
     /// Reads a link, lets `f` change it (it may replace the line items),
     /// and writes it back, atomically. `check` runs inside the transaction
     /// after `f`, to validate against the prices as they are now.
-    pub async fn update_payment_link<F, C>(&self, scope: &Scope, id: &str, f: F, check: C) -> Result<PaymentLink, StoreError>
+    pub async fn update_payment_link<F, C>(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: F,
+        check: C,
+    ) -> Result<PaymentLink, StoreError>
     where
         F: FnOnce(&mut PaymentLink) -> Result<bool, RuleError>,
         C: FnOnce(&PaymentLink, &[paylink_domain::catalog::Price]) -> Result<(), RuleError>,
     {
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
-        sel.scope(scope).push(" AND id = ").bind(id).push(self.for_update());
-        let row = sel.query().fetch_optional(tx.conn()).await?.ok_or(StoreError::NotFound)?;
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let items = self.items_of(tx.conn(), scope, id).await?;
         let mut link = link_of(&row, items)?;
         let items_changed = f(&mut link)?;
@@ -187,13 +229,20 @@ impl Store {
         Ok(link)
     }
 
-    pub async fn list_payment_links(&self, scope: &Scope, f: &LinkFilter, q: &ListQuery) -> Result<Page<PaymentLink>, StoreError> {
+    pub async fn list_payment_links(
+        &self,
+        scope: &Scope,
+        f: &LinkFilter,
+        q: &ListQuery,
+    ) -> Result<Page<PaymentLink>, StoreError> {
         let mut filters: Vec<(&str, Bind)> = Vec::new();
         if let Some(a) = f.active {
             filters.push(("active", a.into()));
         }
         let page = self
-            .list_rows("payment_links", LINK_COLS, scope, &filters, q, |row| link_of(row, Vec::new()))
+            .list_rows("payment_links", LINK_COLS, scope, &filters, q, |row| {
+                link_of(row, Vec::new())
+            })
             .await?;
         let mut conn = self.pool.acquire().await?;
         let mut data = Vec::with_capacity(page.data.len());
@@ -201,6 +250,9 @@ impl Store {
             l.line_items = self.items_of(&mut conn, scope, &l.id).await?;
             data.push(l);
         }
-        Ok(Page { data, has_more: page.has_more })
+        Ok(Page {
+            data,
+            has_more: page.has_more,
+        })
     }
 }

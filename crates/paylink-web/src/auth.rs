@@ -28,7 +28,9 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| ApiError::unauthorized("Invalid Authorization header."))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Invalid Authorization header."))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
@@ -39,7 +41,11 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             .decode(rest)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| ApiError::unauthorized("Invalid Authorization header: Basic credentials are not valid base64."))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "Invalid Authorization header: Basic credentials are not valid base64.",
+                )
+            })?;
         let user = decoded.split_once(':').map_or(decoded.as_str(), |(u, _)| u);
         return Ok(Some(user.to_string()).filter(|s| !s.is_empty()));
     }
@@ -49,8 +55,21 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Masks a presented key for an error message: prefix and last four only.
 fn masked(key: &str) -> String {
     let prefix: String = key.chars().take_while(|c| *c != '_').collect();
-    let mode = if key.starts_with("sk_live_") { "live_" } else if key.starts_with("sk_test_") { "test_" } else { "" };
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let mode = if key.starts_with("sk_live_") {
+        "live_"
+    } else if key.starts_with("sk_test_") {
+        "test_"
+    } else {
+        ""
+    };
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     if key.chars().count() <= 8 {
         return "****".into();
     }
@@ -70,18 +89,29 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth, ApiError> {
     if headers.contains_key("stripe-account") {
-        return Err(ApiError::invalid(None, "The Stripe-Account header (Connect) is not supported by this server."));
+        return Err(ApiError::invalid(
+            None,
+            "The Stripe-Account header (Connect) is not supported by this server.",
+        ));
     }
     let presented = presented_key(headers)?.ok_or_else(|| ApiError::unauthorized(NO_KEY))?;
-    let invalid = || ApiError::unauthorized(format!("Invalid API Key provided: {}", masked(&presented)));
+    let invalid =
+        || ApiError::unauthorized(format!("Invalid API Key provided: {}", masked(&presented)));
     let key = PlaintextApiKey::parse(&presented).ok_or_else(invalid)?;
     let hash = key.hash(&state.api_key_pepper);
-    let rec = state.store.find_api_key(&hash.0, state.now()).await?.ok_or_else(invalid)?;
+    let rec = state
+        .store
+        .find_api_key(&hash.0, state.now())
+        .await?
+        .ok_or_else(invalid)?;
     if rec.livemode != key.mode().livemode() {
         return Err(invalid());
     }
     Ok(Auth {
-        scope: Scope { account_id: rec.account_id, livemode: rec.livemode },
+        scope: Scope {
+            account_id: rec.account_id,
+            livemode: rec.livemode,
+        },
         key_id: rec.id,
     })
 }
@@ -101,10 +131,20 @@ mod tests {
     #[test]
     fn basic_and_bearer() -> Result<(), ApiError> {
         let mut h = HeaderMap::new();
-        h.insert("authorization", "Bearer sk_test_x".parse().map_err(|_| ApiError::internal("h"))?);
+        h.insert(
+            "authorization",
+            "Bearer sk_test_x"
+                .parse()
+                .map_err(|_| ApiError::internal("h"))?,
+        );
         assert_eq!(presented_key(&h)?.as_deref(), Some("sk_test_x"));
         let b = base64::engine::general_purpose::STANDARD.encode("sk_test_y:");
-        h.insert("authorization", format!("Basic {b}").parse().map_err(|_| ApiError::internal("h"))?);
+        h.insert(
+            "authorization",
+            format!("Basic {b}")
+                .parse()
+                .map_err(|_| ApiError::internal("h"))?,
+        );
         assert_eq!(presented_key(&h)?.as_deref(), Some("sk_test_y"));
         Ok(())
     }

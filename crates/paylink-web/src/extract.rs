@@ -21,7 +21,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
             .get::<MatchedPath>()
             .map(|m| m.as_str().to_string())
             .ok_or_else(|| ApiError::internal("no matched path"))?;
-        let kind = api::params_for(&method, &path).ok_or_else(|| ApiError::internal(format!("no schema for {method} {path}")))?;
+        let kind = api::params_for(&method, &path)
+            .ok_or_else(|| ApiError::internal(format!("no schema for {method} {path}")))?;
         let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
         let value = if method == Method::GET || method == Method::DELETE {
             params::parse_form(&query)?
@@ -54,7 +55,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
             }
         };
         let checked = schema::validate_root(kind, value)?;
-        let t = serde_json::from_value(checked).map_err(|e| ApiError::invalid(None, format!("Invalid parameters: {e}")))?;
+        let t = serde_json::from_value(checked)
+            .map_err(|e| ApiError::invalid(None, format!("Invalid parameters: {e}")))?;
         Ok(Input(t))
     }
 }

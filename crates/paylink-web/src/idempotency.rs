@@ -58,31 +58,50 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
         .to_str()
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
-        .ok_or_else(|| ApiError::invalid(None, format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters.")))?
+        .ok_or_else(|| {
+            ApiError::invalid(
+                None,
+                format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters."),
+            )
+        })?
         .to_string();
-    let auth = req
-        .extensions()
-        .get::<Auth>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal("idempotency middleware ran before authentication"))?;
+    let auth =
+        req.extensions().get::<Auth>().cloned().ok_or_else(|| {
+            ApiError::internal("idempotency middleware ran before authentication")
+        })?;
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| ApiError::body_too_large(BODY_LIMIT))?;
-    let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::body_too_large(BODY_LIMIT))?;
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mut fingerprint = Vec::with_capacity(bytes.len() + 128);
-    for piece in [parts.method.as_str().as_bytes(), parts.uri.path().as_bytes(), content_type.as_bytes()] {
+    for piece in [
+        parts.method.as_str().as_bytes(),
+        parts.uri.path().as_bytes(),
+        content_type.as_bytes(),
+    ] {
         fingerprint.extend_from_slice(piece);
         fingerprint.push(0);
     }
     fingerprint.extend_from_slice(&bytes);
     let hash = paylink_crypto::sha256_hex(&fingerprint);
 
-    match state.store.claim_idempotency(&auth.scope, &key, &hash, state.now()).await? {
+    match state
+        .store
+        .claim_idempotency(&auth.scope, &key, &hash, state.now())
+        .await?
+    {
         Claim::InFlight => return Err(ApiError::idempotency_in_flight()),
         Claim::Mismatch => return Err(ApiError::idempotency_mismatch(&key)),
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
             let mut resp = (status, json_response_headers(), body).into_response();
-            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             if let Ok(v) = HeaderValue::from_str(&key) {
                 resp.headers_mut().insert("idempotency-key", v);
             }
@@ -90,12 +109,21 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
         }
         Claim::Fresh => {}
     }
-    let mut guard = ClaimGuard { armed: Some((state.store.clone(), auth.scope.clone(), key.clone())) };
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let mut guard = ClaimGuard {
+        armed: Some((state.store.clone(), auth.scope.clone(), key.clone())),
+    };
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (mut rparts, rbody) = resp.into_parts();
-    let rbytes = axum::body::to_bytes(rbody, usize::MAX).await.map_err(ApiError::internal)?;
+    let rbytes = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .map_err(ApiError::internal)?;
     if rparts.status.as_u16() < 400 {
-        state.store.finish_idempotency(&auth.scope, &key, rparts.status.as_u16(), &rbytes).await?;
+        state
+            .store
+            .finish_idempotency(&auth.scope, &key, rparts.status.as_u16(), &rbytes)
+            .await?;
     } else {
         state.store.release_idempotency(&auth.scope, &key).await?;
     }

@@ -56,7 +56,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, api_key_pepper: Secret<Vec<u8>>, public_url: &str, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        api_key_pepper: Secret<Vec<u8>>,
+        public_url: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         AppState(Arc::new(Inner {
             store,
             api_key_pepper,
@@ -72,8 +77,14 @@ impl AppState {
 /// Headers of every JSON answer of the API.
 pub fn json_response_headers() -> [(HeaderName, HeaderValue); 2] {
     [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-        (HeaderName::from_static("stripe-version"), HeaderValue::from_static(STRIPE_VERSION)),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
+        (
+            HeaderName::from_static("stripe-version"),
+            HeaderValue::from_static(STRIPE_VERSION),
+        ),
     ]
 }
 
@@ -81,9 +92,15 @@ pub fn json_response_headers() -> [(HeaderName, HeaderValue); 2] {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -105,8 +122,14 @@ async fn openapi_json(State(state): State<AppState>) -> Response {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
-        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::middleware))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::middleware))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::middleware,
+        ))
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
     Router::new()
         .route("/v1/openapi.json", get(openapi_json))

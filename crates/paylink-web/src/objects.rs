@@ -35,7 +35,9 @@ pub fn product(p: &Product) -> Value {
 
 /// A price; `product` is the product object when expanded, else its id.
 pub fn price(p: &Price, product: Option<Value>) -> Value {
-    let custom = p.custom_unit_amount().map(|c| json!({"minimum": c.minimum, "maximum": c.maximum, "preset": c.preset}));
+    let custom = p
+        .custom_unit_amount()
+        .map(|c| json!({"minimum": c.minimum, "maximum": c.maximum, "preset": c.preset}));
     json!({
         "id": p.id,
         "object": "price",
@@ -60,12 +62,19 @@ pub fn price(p: &Price, product: Option<Value>) -> Value {
 /// `percent_off` as a JSON number (Stripe's shape), made from the exact
 /// decimal text; money arithmetic never sees it.
 fn percent_number(d: &str) -> Value {
-    d.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
+    d.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }
 
 pub fn coupon(c: &Coupon, now: i64) -> Value {
     let (percent_off, amount_off, currency) = match c.discount {
-        Discount::Percent(p) => (percent_number(&p.to_decimal_string()), Value::Null, Value::Null),
+        Discount::Percent(p) => (
+            percent_number(&p.to_decimal_string()),
+            Value::Null,
+            Value::Null,
+        ),
         Discount::Amount(m) => (Value::Null, json!(m.amount()), json!(m.currency().code())),
     };
     json!({
@@ -113,7 +122,10 @@ pub fn promotion_code(p: &PromotionCode) -> Value {
 /// One line item of a payment link as Stripe's `item` object;
 /// `description` is the product's name.
 pub fn line_item(item: &LinkLineItem, price_obj: &Price, description: &str) -> Value {
-    let subtotal = price_obj.unit_amount().and_then(|a| a.checked_mul(item.quantity)).unwrap_or(0);
+    let subtotal = price_obj
+        .unit_amount()
+        .and_then(|a| a.checked_mul(item.quantity))
+        .unwrap_or(0);
     json!({
         "id": item.id,
         "object": "item",

@@ -48,66 +48,213 @@ fn list_of(component: &'static str) -> Out {
 /// Every object shape the API returns.
 pub fn components() -> Vec<(&'static str, Out)> {
     use Out::*;
-    let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));
+    let text_bounds = || {
+        null(Obj(vec![
+            ("default_value", null(Str)),
+            ("maximum_length", null(Int)),
+            ("minimum_length", null(Int)),
+        ]))
+    };
     vec![
-        ("product", Obj(vec![
-            ("id", Str), ("object", Lit("product")), ("active", Bool), ("created", Int), ("updated", Int),
-            ("default_price", null(Str)), ("description", null(Str)), ("images", arr(Str)), ("livemode", Bool),
-            ("metadata", Map), ("name", Str), ("url", null(Str)),
-        ])),
-        ("deleted_product", Obj(vec![("id", Str), ("object", Lit("product")), ("deleted", Bool)])),
-        ("price", Obj(vec![
-            ("id", Str), ("object", Lit("price")), ("active", Bool), ("billing_scheme", Lit("per_unit")), ("created", Int),
-            ("currency", Str),
-            ("custom_unit_amount", null(Obj(vec![("minimum", null(Int)), ("maximum", null(Int)), ("preset", null(Int))]))),
-            ("livemode", Bool), ("lookup_key", null(Str)), ("metadata", Map), ("nickname", null(Str)),
-            ("product", Any(vec![Str, Ref("product")])), ("recurring", null(Str)), ("tax_behavior", Lit("unspecified")),
-            ("type", Lit("one_time")), ("unit_amount", null(Int)), ("unit_amount_decimal", null(Str)),
-        ])),
-        ("coupon", Obj(vec![
-            ("id", Str), ("object", Lit("coupon")), ("amount_off", null(Int)), ("created", Int), ("currency", null(Str)),
-            ("duration", Lit("once")), ("duration_in_months", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
-            ("metadata", Map), ("name", null(Str)), ("percent_off", null(Num)), ("redeem_by", null(Int)),
-            ("times_redeemed", Int), ("valid", Bool),
-        ])),
-        ("deleted_coupon", Obj(vec![("id", Str), ("object", Lit("coupon")), ("deleted", Bool)])),
-        ("promotion_code", Obj(vec![
-            ("id", Str), ("object", Lit("promotion_code")), ("active", Bool), ("code", Str), ("created", Int),
-            ("customer", null(Str)), ("expires_at", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
-            ("metadata", Map), ("promotion", Obj(vec![("type", Lit("coupon")), ("coupon", Str)])),
-            ("restrictions", Obj(vec![
-                ("first_time_transaction", Bool), ("minimum_amount", null(Int)), ("minimum_amount_currency", null(Str)),
-            ])),
-            ("times_redeemed", Int),
-        ])),
-        ("item", Obj(vec![
-            ("id", Str), ("object", Lit("item")),
-            ("adjustable_quantity", null(Obj(vec![("enabled", Bool), ("minimum", null(Int)), ("maximum", null(Int))]))),
-            ("amount_discount", Int), ("amount_subtotal", Int), ("amount_tax", Int), ("amount_total", Int),
-            ("currency", Str), ("description", null(Str)), ("price", Ref("price")), ("quantity", Int),
-        ])),
-        ("payment_link", Obj(vec![
-            ("id", Str), ("object", Lit("payment_link")), ("active", Bool),
-            ("after_completion", Obj(vec![
-                ("type", Str),
-                ("hosted_confirmation", null(Obj(vec![("custom_message", null(Str))]))),
-                ("redirect", null(Obj(vec![("url", Str)]))),
-            ])),
-            ("allow_promotion_codes", Bool), ("billing_address_collection", Str), ("currency", Str),
-            ("custom_fields", arr(Obj(vec![
-                ("key", Str), ("label", Obj(vec![("type", Lit("custom")), ("custom", Str)])), ("type", Str), ("optional", Bool),
-                ("dropdown", null(Obj(vec![("default_value", null(Str)), ("options", arr(Obj(vec![("label", Str), ("value", Str)])))]))),
-                ("numeric", text_bounds()), ("text", text_bounds()),
-            ]))),
-            ("inactive_message", null(Str)), ("livemode", Bool), ("metadata", Map),
-            ("phone_number_collection", Obj(vec![("enabled", Bool)])),
-            ("restrictions", null(Obj(vec![("completed_sessions", Obj(vec![("count", Int), ("limit", Int)]))]))),
-            ("submit_type", Str), ("url", Str),
-            ("line_items", Opt(Box::new(list_of("item")))),
-        ])),
-        ("error", Obj(vec![("error", Obj(vec![
-            ("type", Str), ("code", Opt(Box::new(Str))), ("message", Str), ("param", Opt(Box::new(Str))),
-        ]))])),
+        (
+            "product",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("product")),
+                ("active", Bool),
+                ("created", Int),
+                ("updated", Int),
+                ("default_price", null(Str)),
+                ("description", null(Str)),
+                ("images", arr(Str)),
+                ("livemode", Bool),
+                ("metadata", Map),
+                ("name", Str),
+                ("url", null(Str)),
+            ]),
+        ),
+        (
+            "deleted_product",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("product")),
+                ("deleted", Bool),
+            ]),
+        ),
+        (
+            "price",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("price")),
+                ("active", Bool),
+                ("billing_scheme", Lit("per_unit")),
+                ("created", Int),
+                ("currency", Str),
+                (
+                    "custom_unit_amount",
+                    null(Obj(vec![
+                        ("minimum", null(Int)),
+                        ("maximum", null(Int)),
+                        ("preset", null(Int)),
+                    ])),
+                ),
+                ("livemode", Bool),
+                ("lookup_key", null(Str)),
+                ("metadata", Map),
+                ("nickname", null(Str)),
+                ("product", Any(vec![Str, Ref("product")])),
+                ("recurring", null(Str)),
+                ("tax_behavior", Lit("unspecified")),
+                ("type", Lit("one_time")),
+                ("unit_amount", null(Int)),
+                ("unit_amount_decimal", null(Str)),
+            ]),
+        ),
+        (
+            "coupon",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("coupon")),
+                ("amount_off", null(Int)),
+                ("created", Int),
+                ("currency", null(Str)),
+                ("duration", Lit("once")),
+                ("duration_in_months", null(Int)),
+                ("livemode", Bool),
+                ("max_redemptions", null(Int)),
+                ("metadata", Map),
+                ("name", null(Str)),
+                ("percent_off", null(Num)),
+                ("redeem_by", null(Int)),
+                ("times_redeemed", Int),
+                ("valid", Bool),
+            ]),
+        ),
+        (
+            "deleted_coupon",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("coupon")),
+                ("deleted", Bool),
+            ]),
+        ),
+        (
+            "promotion_code",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("promotion_code")),
+                ("active", Bool),
+                ("code", Str),
+                ("created", Int),
+                ("customer", null(Str)),
+                ("expires_at", null(Int)),
+                ("livemode", Bool),
+                ("max_redemptions", null(Int)),
+                ("metadata", Map),
+                (
+                    "promotion",
+                    Obj(vec![("type", Lit("coupon")), ("coupon", Str)]),
+                ),
+                (
+                    "restrictions",
+                    Obj(vec![
+                        ("first_time_transaction", Bool),
+                        ("minimum_amount", null(Int)),
+                        ("minimum_amount_currency", null(Str)),
+                    ]),
+                ),
+                ("times_redeemed", Int),
+            ]),
+        ),
+        (
+            "item",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("item")),
+                (
+                    "adjustable_quantity",
+                    null(Obj(vec![
+                        ("enabled", Bool),
+                        ("minimum", null(Int)),
+                        ("maximum", null(Int)),
+                    ])),
+                ),
+                ("amount_discount", Int),
+                ("amount_subtotal", Int),
+                ("amount_tax", Int),
+                ("amount_total", Int),
+                ("currency", Str),
+                ("description", null(Str)),
+                ("price", Ref("price")),
+                ("quantity", Int),
+            ]),
+        ),
+        (
+            "payment_link",
+            Obj(vec![
+                ("id", Str),
+                ("object", Lit("payment_link")),
+                ("active", Bool),
+                (
+                    "after_completion",
+                    Obj(vec![
+                        ("type", Str),
+                        (
+                            "hosted_confirmation",
+                            null(Obj(vec![("custom_message", null(Str))])),
+                        ),
+                        ("redirect", null(Obj(vec![("url", Str)]))),
+                    ]),
+                ),
+                ("allow_promotion_codes", Bool),
+                ("billing_address_collection", Str),
+                ("currency", Str),
+                (
+                    "custom_fields",
+                    arr(Obj(vec![
+                        ("key", Str),
+                        ("label", Obj(vec![("type", Lit("custom")), ("custom", Str)])),
+                        ("type", Str),
+                        ("optional", Bool),
+                        (
+                            "dropdown",
+                            null(Obj(vec![
+                                ("default_value", null(Str)),
+                                ("options", arr(Obj(vec![("label", Str), ("value", Str)]))),
+                            ])),
+                        ),
+                        ("numeric", text_bounds()),
+                        ("text", text_bounds()),
+                    ])),
+                ),
+                ("inactive_message", null(Str)),
+                ("livemode", Bool),
+                ("metadata", Map),
+                ("phone_number_collection", Obj(vec![("enabled", Bool)])),
+                (
+                    "restrictions",
+                    null(Obj(vec![(
+                        "completed_sessions",
+                        Obj(vec![("count", Int), ("limit", Int)]),
+                    )])),
+                ),
+                ("submit_type", Str),
+                ("url", Str),
+                ("line_items", Opt(Box::new(list_of("item")))),
+            ]),
+        ),
+        (
+            "error",
+            Obj(vec![(
+                "error",
+                Obj(vec![
+                    ("type", Str),
+                    ("code", Opt(Box::new(Str))),
+                    ("message", Str),
+                    ("param", Opt(Box::new(Str))),
+                ]),
+            )]),
+        ),
     ]
 }
 
@@ -116,7 +263,10 @@ pub fn components() -> Vec<(&'static str, Out)> {
 pub fn conforms(v: &Value, o: &Out, path: &str) -> Result<(), String> {
     let fail = || Err(format!("{path}: {v} does not match {o:?}"));
     match (o, v) {
-        (Out::Str, Value::String(_)) | (Out::Int, Value::Number(_)) | (Out::Bool, Value::Bool(_)) | (Out::Num, Value::Number(_)) => {
+        (Out::Str, Value::String(_))
+        | (Out::Int, Value::Number(_))
+        | (Out::Bool, Value::Bool(_))
+        | (Out::Num, Value::Number(_)) => {
             if matches!(o, Out::Int) && v.as_i64().is_none() {
                 return fail();
             }
@@ -126,9 +276,10 @@ pub fn conforms(v: &Value, o: &Out, path: &str) -> Result<(), String> {
         (Out::Map, Value::Object(m)) if m.values().all(Value::is_string) => Ok(()),
         (Out::Null(_), Value::Null) => Ok(()),
         (Out::Null(inner), _) | (Out::Opt(inner), _) => conforms(v, inner, path),
-        (Out::Arr(inner), Value::Array(items)) => {
-            items.iter().enumerate().try_for_each(|(i, x)| conforms(x, inner, &format!("{path}[{i}]")))
-        }
+        (Out::Arr(inner), Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| conforms(x, inner, &format!("{path}[{i}]"))),
         (Out::Obj(fields), Value::Object(m)) => {
             for (name, shape) in fields {
                 match m.get(*name) {
@@ -150,10 +301,21 @@ pub fn conforms(v: &Value, o: &Out, path: &str) -> Result<(), String> {
             }
         }
         (Out::Ref(name), _) => {
-            let shape = components().into_iter().find(|(n, _)| n == name).map(|(_, s)| s).ok_or(format!("unknown component {name}"))?;
+            let shape = components()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s)
+                .ok_or(format!("unknown component {name}"))?;
             conforms(v, &shape, path)
         }
         _ => fail(),
+    }
+}
+
+/// Sets `key` on a JSON object (a no-op on anything else).
+pub(crate) fn set(v: &mut Value, key: &str, x: Value) {
+    if let Value::Object(m) = v {
+        m.insert(key.to_string(), x);
     }
 }
 
@@ -171,8 +333,15 @@ fn out_schema(o: &Out) -> Value {
         Out::Any(options) => json!({"anyOf": options.iter().map(out_schema).collect::<Vec<_>>()}),
         Out::Ref(name) => json!({"$ref": format!("#/components/schemas/{name}")}),
         Out::Obj(fields) => {
-            let props: Map<String, Value> = fields.iter().map(|(n, s)| (n.to_string(), out_schema(s))).collect();
-            let required: Vec<&str> = fields.iter().filter(|(_, s)| !matches!(s, Out::Opt(_))).map(|(n, _)| *n).collect();
+            let props: Map<String, Value> = fields
+                .iter()
+                .map(|(n, s)| (n.to_string(), out_schema(s)))
+                .collect();
+            let required: Vec<&str> = fields
+                .iter()
+                .filter(|(_, s)| !matches!(s, Out::Opt(_)))
+                .map(|(n, _)| *n)
+                .collect();
             json!({"type": "object", "properties": props, "required": required})
         }
     }
@@ -187,14 +356,16 @@ fn response_schema(r: &Resp) -> Value {
 
 /// Query parameters of a GET or DELETE, one per top-level field.
 fn query_parameters(kind: &schema::Kind) -> Vec<Value> {
-    let schema::Kind::Obj(fields) = kind else { return Vec::new() };
+    let schema::Kind::Obj(fields) = kind else {
+        return Vec::new();
+    };
     fields
         .iter()
         .map(|f| {
             let mut p = json!({"name": f.name, "in": "query", "required": f.required, "description": f.doc, "schema": schema::json_schema(&f.kind)});
             if matches!(f.kind, schema::Kind::Obj(_) | schema::Kind::Map | schema::Kind::Arr { .. }) {
-                p["style"] = json!("deepObject");
-                p["explode"] = json!(true);
+                set(&mut p, "style", json!("deepObject"));
+                set(&mut p, "explode", json!(true));
             }
             p
         })
@@ -222,19 +393,26 @@ pub fn document(server_url: &str) -> Value {
             .collect();
         if e.method == axum::http::Method::POST {
             let body = schema::json_schema(&e.params);
-            op["requestBody"] = json!({"content": {
-                "application/x-www-form-urlencoded": {"schema": body},
-                "application/json": {"schema": body},
-            }});
+            set(
+                &mut op,
+                "requestBody",
+                json!({"content": {
+                    "application/x-www-form-urlencoded": {"schema": body},
+                    "application/json": {"schema": body},
+                }}),
+            );
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
         } else {
             params.extend(query_parameters(&e.params));
         }
-        op["parameters"] = Value::Array(params);
+        set(&mut op, "parameters", Value::Array(params));
         let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
-        entry[e.method.as_str().to_ascii_lowercase()] = op;
+        set(entry, &e.method.as_str().to_ascii_lowercase(), op);
     }
-    let schemas: Map<String, Value> = components().iter().map(|(n, o)| (n.to_string(), out_schema(o))).collect();
+    let schemas: Map<String, Value> = components()
+        .iter()
+        .map(|(n, o)| (n.to_string(), out_schema(o)))
+        .collect();
     json!({
         "openapi": "3.1.0",
         "info": {

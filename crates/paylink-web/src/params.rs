@@ -18,7 +18,10 @@ pub fn parse_form(input: &[u8]) -> Result<Value, ApiError> {
     for (key, value) in form_urlencoded::parse(input) {
         count += 1;
         if count > MAX_PARAMS {
-            return Err(ApiError::invalid(None, format!("Too many parameters: at most {MAX_PARAMS} are accepted.")));
+            return Err(ApiError::invalid(
+                None,
+                format!("Too many parameters: at most {MAX_PARAMS} are accepted."),
+            ));
         }
         let path = split_key(&key)?;
         insert(&mut root, &path, &key, Value::String(value.into_owned()))?;
@@ -28,7 +31,15 @@ pub fn parse_form(input: &[u8]) -> Result<Value, ApiError> {
 
 /// Splits `a[b][0][]` into `["a", "b", "0", ""]`.
 fn split_key(key: &str) -> Result<Vec<String>, ApiError> {
-    let bad = || ApiError::invalid(Some(key.chars().take(200).collect()), format!("Invalid parameter name: {}", key.chars().take(200).collect::<String>()));
+    let bad = || {
+        ApiError::invalid(
+            Some(key.chars().take(200).collect()),
+            format!(
+                "Invalid parameter name: {}",
+                key.chars().take(200).collect::<String>()
+            ),
+        )
+    };
     let (head, mut rest) = match key.find('[') {
         Some(i) => (key.get(..i).unwrap_or(""), key.get(i..).unwrap_or("")),
         None => (key, ""),
@@ -56,7 +67,12 @@ fn split_key(key: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn insert(node: &mut Value, path: &[String], full: &str, value: Value) -> Result<(), ApiError> {
-    let conflict = || ApiError::invalid(Some(display_param(full)), format!("Conflicting values for parameter {}.", display_param(full)));
+    let conflict = || {
+        ApiError::invalid(
+            Some(display_param(full)),
+            format!("Conflicting values for parameter {}.", display_param(full)),
+        )
+    };
     let Some((first, rest)) = path.split_first() else {
         return Err(conflict());
     };
@@ -93,7 +109,10 @@ fn display_param(full: &str) -> String {
 fn arrays_from_indexes(v: Value) -> Value {
     match v {
         Value::Object(map) => {
-            let all_indexes = !map.is_empty() && map.keys().all(|k| !k.is_empty() && k.len() <= 4 && k.bytes().all(|b| b.is_ascii_digit()));
+            let all_indexes = !map.is_empty()
+                && map.keys().all(|k| {
+                    !k.is_empty() && k.len() <= 4 && k.bytes().all(|b| b.is_ascii_digit())
+                });
             if all_indexes {
                 let mut items: Vec<(usize, Value)> = map
                     .into_iter()
@@ -102,7 +121,11 @@ fn arrays_from_indexes(v: Value) -> Value {
                 items.sort_by_key(|(i, _)| *i);
                 Value::Array(items.into_iter().map(|(_, v)| v).collect())
             } else {
-                Value::Object(map.into_iter().map(|(k, v)| (k, arrays_from_indexes(v))).collect())
+                Value::Object(
+                    map.into_iter()
+                        .map(|(k, v)| (k, arrays_from_indexes(v)))
+                        .collect(),
+                )
             }
         }
         other => other,

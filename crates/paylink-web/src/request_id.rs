@@ -17,7 +17,9 @@ pub fn current() -> Option<String> {
 }
 
 fn new_id() -> String {
-    let bytes = paylink_domain::id::random_bytes::<16>().map(u128::from_le_bytes).unwrap_or(0);
+    let bytes = paylink_domain::id::random_bytes::<16>()
+        .map(u128::from_le_bytes)
+        .unwrap_or(0);
     format!("req_{}", paylink_domain::id::base62_128(bytes))
 }
 
@@ -25,11 +27,15 @@ pub async fn middleware(req: Request, next: Next) -> Response {
     let id = new_id();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let mut resp = REQUEST_ID
-        .scope(id.clone(), async move {
-            let resp = next.run(req).await;
-            tracing::info!(status = resp.status().as_u16(), "handled");
-            resp
-        }.instrument(span))
+        .scope(
+            id.clone(),
+            async move {
+                let resp = next.run(req).await;
+                tracing::info!(status = resp.status().as_u16(), "handled");
+                resp
+            }
+            .instrument(span),
+        )
         .await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("request-id", v);

@@ -16,7 +16,10 @@ pub enum Kind {
         allowed: Option<&'static [&'static str]>,
     },
     /// An integer in `min..=max` (form strings are parsed).
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     /// A decimal number kept as its exact text (e.g. `percent_off`).
     Decimal,
@@ -25,7 +28,10 @@ pub enum Kind {
     /// String keys to string values (metadata).
     Map,
     /// A list of up to `max` items.
-    Arr { items: Box<Kind>, max: usize },
+    Arr {
+        items: Box<Kind>,
+        max: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -40,10 +46,22 @@ pub struct Field {
 
 /// Shorthands for writing schemas.
 pub fn f(name: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { name, kind, required: false, emptiable: false, doc }
+    Field {
+        name,
+        kind,
+        required: false,
+        emptiable: false,
+        doc,
+    }
 }
 pub fn req(name: &'static str, kind: Kind, doc: &'static str) -> Field {
-    Field { name, kind, required: true, emptiable: false, doc }
+    Field {
+        name,
+        kind,
+        required: true,
+        emptiable: false,
+        doc,
+    }
 }
 impl Field {
     /// May be set to `""` to unset.
@@ -56,7 +74,10 @@ pub fn string(max: usize) -> Kind {
     Kind::Str { max, allowed: None }
 }
 pub fn one_of(allowed: &'static [&'static str]) -> Kind {
-    Kind::Str { max: 100, allowed: Some(allowed) }
+    Kind::Str {
+        max: 100,
+        allowed: Some(allowed),
+    }
 }
 pub fn int(min: i64, max: i64) -> Kind {
     Kind::Int { min, max }
@@ -65,20 +86,39 @@ pub fn obj(fields: Vec<Field>) -> Kind {
     Kind::Obj(fields)
 }
 pub fn arr(items: Kind, max: usize) -> Kind {
-    Kind::Arr { items: Box::new(items), max }
+    Kind::Arr {
+        items: Box::new(items),
+        max,
+    }
 }
 pub fn metadata() -> Field {
     f("metadata", Kind::Map, "Set of key-value pairs (up to 50 keys; keys up to 40 characters, values up to 500). An empty value unsets a key; an empty `metadata` unsets all.").unsettable()
 }
 pub fn expand() -> Field {
-    f("expand", arr(string(100), 20), "Fields to expand in the response.")
+    f(
+        "expand",
+        arr(string(100), 20),
+        "Fields to expand in the response.",
+    )
 }
 /// The pagination parameters of every list.
 pub fn list_params(mut extra: Vec<Field>) -> Kind {
     let mut fields = vec![
-        f("limit", int(1, 100), "Number of objects to return, 1 to 100 (default 10)."),
-        f("starting_after", string(255), "Cursor: the id of the object after which the page starts."),
-        f("ending_before", string(255), "Cursor: the id of the object before which the page ends."),
+        f(
+            "limit",
+            int(1, 100),
+            "Number of objects to return, 1 to 100 (default 10).",
+        ),
+        f(
+            "starting_after",
+            string(255),
+            "Cursor: the id of the object after which the page starts.",
+        ),
+        f(
+            "ending_before",
+            string(255),
+            "Cursor: the id of the object before which the page ends.",
+        ),
         expand(),
     ];
     fields.append(&mut extra);
@@ -115,8 +155,12 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
             let Value::String(s) = value else {
                 return Err(type_error(param, "string", &value));
             };
+            check_text(param, &s)?;
             if s.chars().count() > *max {
-                return Err(ApiError::invalid(Some(param.into()), format!("{param} is too long: it can be at most {max} characters.")));
+                return Err(ApiError::invalid(
+                    Some(param.into()),
+                    format!("{param} is too long: it can be at most {max} characters."),
+                ));
             }
             if let Some(allowed) = allowed {
                 if !allowed.contains(&s.as_str()) {
@@ -143,7 +187,10 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
             };
             let n = n.ok_or_else(|| type_error(param, "integer", &value))?;
             if n < *min || n > *max {
-                return Err(ApiError::invalid(Some(param.into()), format!("{param} must be between {min} and {max}.")));
+                return Err(ApiError::invalid(
+                    Some(param.into()),
+                    format!("{param} must be between {min} and {max}."),
+                ));
             }
             Ok(Value::from(n))
         }
@@ -155,7 +202,12 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
         },
         Kind::Decimal => match &value {
             Value::Number(n) => Ok(Value::String(n.to_string())),
-            Value::String(s) if !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') => {
+            Value::String(s)
+                if !s.is_empty()
+                    && s.len() <= 32
+                    && s.bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') =>
+            {
                 Ok(Value::String(s.clone()))
             }
             _ => Err(type_error(param, "decimal", &value)),
@@ -167,6 +219,7 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
             let mut out = Map::new();
             for (k, v) in map {
                 let p = path_of(param, &k);
+                check_text(&p, &k)?;
                 let s = match v {
                     Value::String(s) => s,
                     Value::Null => String::new(),
@@ -174,6 +227,7 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                     Value::Bool(b) => b.to_string(),
                     other => return Err(type_error(&p, "string", &other)),
                 };
+                check_text(&p, &s)?;
                 out.insert(k, Value::String(s));
             }
             Ok(Value::Object(out))
@@ -183,7 +237,10 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                 return Err(type_error(param, "array", &value));
             };
             if list.len() > *max {
-                return Err(ApiError::invalid(Some(param.into()), format!("{param} can have at most {max} items.")));
+                return Err(ApiError::invalid(
+                    Some(param.into()),
+                    format!("{param} can have at most {max} items."),
+                ));
             }
             let out = list
                 .into_iter()
@@ -196,9 +253,15 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
             let Value::Object(mut map) = value else {
                 return Err(type_error(param, "object", &value));
             };
-            if let Some(unknown) = map.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
+            if let Some(unknown) = map
+                .keys()
+                .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
+            {
                 let p = path_of(param, unknown);
-                return Err(ApiError::invalid(Some(p.clone()), format!("Received unknown parameter: {p}")));
+                return Err(ApiError::invalid(
+                    Some(p.clone()),
+                    format!("Received unknown parameter: {p}"),
+                ));
             }
             let mut out = Map::new();
             for field in fields {
@@ -206,15 +269,24 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                 match map.remove(field.name) {
                     None => {
                         if field.required {
-                            return Err(ApiError::invalid(Some(p.clone()), format!("Missing required param: {p}.")));
+                            return Err(ApiError::invalid(
+                                Some(p.clone()),
+                                format!("Missing required param: {p}."),
+                            ));
                         }
                     }
                     Some(v) if is_unset(&v) => {
                         if field.required {
-                            return Err(ApiError::invalid(Some(p.clone()), format!("Missing required param: {p}.")));
+                            return Err(ApiError::invalid(
+                                Some(p.clone()),
+                                format!("Missing required param: {p}."),
+                            ));
                         }
                         if !field.emptiable {
-                            return Err(ApiError::invalid(Some(p.clone()), format!("Invalid {p}: it can't be empty.")));
+                            return Err(ApiError::invalid(
+                                Some(p.clone()),
+                                format!("Invalid {p}: it can't be empty."),
+                            ));
                         }
                         out.insert(field.name.to_string(), Value::Null);
                     }
@@ -226,6 +298,18 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
             Ok(Value::Object(out))
         }
     }
+}
+
+/// Text may not carry NUL: no database stores it faithfully, and it has
+/// no place in any parameter.
+fn check_text(param: &str, s: &str) -> Result<(), ApiError> {
+    if s.contains('\0') {
+        return Err(ApiError::invalid(
+            Some(param.to_string()),
+            format!("Invalid {param}: text may not contain NUL characters."),
+        ));
+    }
+    Ok(())
 }
 
 fn is_unset(v: &Value) -> bool {
@@ -242,8 +326,12 @@ pub fn json_schema(kind: &Kind) -> Value {
         Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::Bool => json!({"type": "boolean"}),
         Kind::Decimal => json!({"type": "string", "format": "decimal"}),
-        Kind::Map => json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}, "maxProperties": 50}),
-        Kind::Arr { items, max } => json!({"type": "array", "items": json_schema(items), "maxItems": max}),
+        Kind::Map => {
+            json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}, "maxProperties": 50})
+        }
+        Kind::Arr { items, max } => {
+            json!({"type": "array", "items": json_schema(items), "maxItems": max})
+        }
         Kind::Obj(fields) => {
             let mut props = Map::new();
             let mut required = Vec::new();
@@ -260,9 +348,10 @@ pub fn json_schema(kind: &Kind) -> Value {
                     required.push(Value::String(field.name.into()));
                 }
             }
-            let mut o = json!({"type": "object", "properties": props, "additionalProperties": false});
+            let mut o =
+                json!({"type": "object", "properties": props, "additionalProperties": false});
             if !required.is_empty() {
-                o["required"] = Value::Array(required);
+                crate::openapi::set(&mut o, "required", Value::Array(required));
             }
             o
         }
@@ -280,7 +369,11 @@ mod tests {
             f("on", Kind::Bool, "b"),
             f("desc", string(10), "d").unsettable(),
             metadata(),
-            f("items", arr(obj(vec![req("price", string(20), "p")]), 2), "i"),
+            f(
+                "items",
+                arr(obj(vec![req("price", string(20), "p")]), 2),
+                "i",
+            ),
         ])
     }
 
@@ -290,19 +383,78 @@ mod tests {
 
     #[test]
     fn coerces_and_names_params() -> Result<(), ApiError> {
-        let v = validate_root(&schema(), json!({"name":"ab","count":"3","on":"true","desc":"","items":[{"price":"x"}]}))?;
-        assert_eq!(v, json!({"name":"ab","count":3,"on":true,"desc":null,"items":[{"price":"x"}]}));
-        assert_eq!(err_param(validate_root(&schema(), json!({}))), Some("name".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","zzz":"1"}))), Some("zzz".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"abcdef"}))), Some("name".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":"11"}))), Some("count".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":"1.5"}))), Some("count".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","on":"yes"}))), Some("on".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x"},{}]}))), Some("items[1][price]".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x","q":1}]}))), Some("items[0][q]".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","items":[{"price":"x"},{"price":"x"},{"price":"x"}]}))), Some("items".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":""}))), Some("name".into()));
-        assert_eq!(err_param(validate_root(&schema(), json!({"name":"a","count":""}))), Some("count".into()));
+        let v = validate_root(
+            &schema(),
+            json!({"name":"ab","count":"3","on":"true","desc":"","items":[{"price":"x"}]}),
+        )?;
+        assert_eq!(
+            v,
+            json!({"name":"ab","count":3,"on":true,"desc":null,"items":[{"price":"x"}]})
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({}))),
+            Some("name".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a","zzz":"1"}))),
+            Some("zzz".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"abcdef"}))),
+            Some("name".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a","count":"11"}))),
+            Some("count".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a","count":"1.5"}))),
+            Some("count".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a","on":"yes"}))),
+            Some("on".into())
+        );
+        assert_eq!(
+            err_param(validate_root(
+                &schema(),
+                json!({"name":"a","items":[{"price":"x"},{}]})
+            )),
+            Some("items[1][price]".into())
+        );
+        assert_eq!(
+            err_param(validate_root(
+                &schema(),
+                json!({"name":"a","items":[{"price":"x","q":1}]})
+            )),
+            Some("items[0][q]".into())
+        );
+        assert_eq!(
+            err_param(validate_root(
+                &schema(),
+                json!({"name":"a","items":[{"price":"x"},{"price":"x"},{"price":"x"}]})
+            )),
+            Some("items".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":""}))),
+            Some("name".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a\u{0}"}))),
+            Some("name".into())
+        );
+        assert_eq!(
+            err_param(validate_root(
+                &schema(),
+                json!({"name":"a","metadata":{"k":"\u{0}"}})
+            )),
+            Some("metadata[k]".into())
+        );
+        assert_eq!(
+            err_param(validate_root(&schema(), json!({"name":"a","count":""}))),
+            Some("count".into())
+        );
         Ok(())
     }
 }

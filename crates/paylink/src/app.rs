@@ -60,7 +60,8 @@ fn create_data_dir(dir: &Path) -> Result<(), AppError> {
             use std::os::unix::fs::DirBuilderExt;
             b.mode(0o700);
         }
-        b.create(dir).map_err(|e| AppError::DataDir(dir.to_path_buf(), e))?;
+        b.create(dir)
+            .map_err(|e| AppError::DataDir(dir.to_path_buf(), e))?;
     }
     Ok(())
 }
@@ -95,7 +96,10 @@ pub async fn open_store(opts: &DataOptions) -> Result<Store, AppError> {
 /// and applies migrations.
 pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
     create_data_dir(&opts.data_dir)?;
-    let env_key = std::env::var("PAYLINK_MASTER_KEY").ok().filter(|s| !s.is_empty()).map(Secret::new);
+    let env_key = std::env::var("PAYLINK_MASTER_KEY")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
     let keys = KeyFile::load_or_create(&opts.key_path(), env_key.as_ref())?;
     let store = open_store(opts).await?;
     store.migrate().await?;
@@ -104,18 +108,33 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
 
 /// The application state for a store and key file.
 pub fn state(opened: &Opened, public_url: &str, clock: Arc<dyn Clock>) -> AppState {
-    AppState::new(opened.store.clone(), opened.keys.current().derive(API_KEY_PEPPER), public_url, clock)
+    AppState::new(
+        opened.store.clone(),
+        opened.keys.current().derive(API_KEY_PEPPER),
+        public_url,
+        clock,
+    )
 }
 
 /// A new merchant account.
-pub async fn create_account(store: &Store, name: &str, owner_email: &str, now: i64) -> Result<paylink_store::accounts::Account, AppError> {
+pub async fn create_account(
+    store: &Store,
+    name: &str,
+    owner_email: &str,
+    now: i64,
+) -> Result<paylink_store::accounts::Account, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Invalid("--name must be 1 to 100 characters".into()));
+        return Err(AppError::Invalid(
+            "--name must be 1 to 100 characters".into(),
+        ));
     }
-    let email = Email::parse(owner_email).map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
+    let email = Email::parse(owner_email)
+        .map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
     let id = Id::generate(IdKind::Account).map_err(|e| AppError::Invalid(e.to_string()))?;
-    Ok(store.create_account(id.as_str(), name, email.as_str(), now).await?)
+    Ok(store
+        .create_account(id.as_str(), name, email.as_str(), now)
+        .await?)
 }
 
 /// A newly created API key: its id and the plaintext, shown once.
@@ -126,15 +145,30 @@ pub struct CreatedKey {
 }
 
 /// Creates a secret key for `account_id` in `mode`; stores only its hash.
-pub async fn create_key(opened: &Opened, account_id: &str, mode: Mode, now: i64) -> Result<CreatedKey, AppError> {
-    opened.store.get_account(account_id).await.map_err(|e| match e {
-        paylink_store::StoreError::NotFound => AppError::Invalid(format!("no such account: {account_id}")),
-        other => other.into(),
-    })?;
-    let secret = PlaintextApiKey::generate(ApiKeyKind::Secret, mode).map_err(|e| AppError::Invalid(e.to_string()))?;
+pub async fn create_key(
+    opened: &Opened,
+    account_id: &str,
+    mode: Mode,
+    now: i64,
+) -> Result<CreatedKey, AppError> {
+    opened
+        .store
+        .get_account(account_id)
+        .await
+        .map_err(|e| match e {
+            paylink_store::StoreError::NotFound => {
+                AppError::Invalid(format!("no such account: {account_id}"))
+            }
+            other => other.into(),
+        })?;
+    let secret = PlaintextApiKey::generate(ApiKeyKind::Secret, mode)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let id = Id::generate(IdKind::ApiKey).map_err(|e| AppError::Invalid(e.to_string()))?;
     let hash = secret.hash(&opened.keys.current().derive(API_KEY_PEPPER));
-    let scope = Scope { account_id: account_id.to_string(), livemode: mode.livemode() };
+    let scope = Scope {
+        account_id: account_id.to_string(),
+        livemode: mode.livemode(),
+    };
     opened
         .store
         .insert_api_key(NewApiKey {
@@ -146,7 +180,11 @@ pub async fn create_key(opened: &Opened, account_id: &str, mode: Mode, now: i64)
             created: now,
         })
         .await?;
-    Ok(CreatedKey { id: id.into_string(), secret, livemode: mode.livemode() })
+    Ok(CreatedKey {
+        id: id.into_string(),
+        secret,
+        livemode: mode.livemode(),
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; runs the
@@ -156,9 +194,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let purge = paylink_jobs::spawn_retention(state.store.clone(), state.clock.clone(), Duration::from_secs(3600));
+    let purge = paylink_jobs::spawn_retention(
+        state.store.clone(),
+        state.clock.clone(),
+        Duration::from_secs(3600),
+    );
     let app = paylink_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     purge.abort();
     result.map_err(AppError::Io)
 }

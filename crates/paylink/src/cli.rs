@@ -12,7 +12,11 @@ use serde_json::json;
 use crate::app::{self, AppError, DataOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "paylink", version, about = "paylink: self-hosted, security-first payment links with a Stripe-shaped API.")]
+#[command(
+    name = "paylink",
+    version,
+    about = "paylink: self-hosted, security-first payment links with a Stripe-shaped API."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,7 +38,10 @@ pub struct DataArgs {
 
 impl DataArgs {
     fn options(&self) -> DataOptions {
-        DataOptions { data_dir: self.data_dir.clone(), database_url: self.database_url.clone().filter(|s| !s.is_empty()) }
+        DataOptions {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone().filter(|s| !s.is_empty()),
+        }
     }
 }
 
@@ -53,7 +60,9 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
     }
 }
 
@@ -121,9 +130,12 @@ pub enum KeysCommand {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("PAYLINK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_env("PAYLINK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("PAYLINK_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -135,7 +147,10 @@ fn init_logging() {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -155,13 +170,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -179,7 +195,11 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Init(data) => {
             let opened = app::open(&data.options()).await?;
             let report = opened.store.migrate().await?;
-            println!("Initialised {} (schema version {})", data.data_dir.display(), report.current);
+            println!(
+                "Initialised {} (schema version {})",
+                data.data_dir.display(),
+                report.current
+            );
             Ok(())
         }
         Command::Migrate(data) => {
@@ -187,7 +207,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let store = app::open_store(&opts).await?;
             let report = store.migrate().await?;
             if report.applied.is_empty() {
-                println!("Database is up to date (schema version {}).", report.current);
+                println!(
+                    "Database is up to date (schema version {}).",
+                    report.current
+                );
             } else {
                 for (v, name) in &report.applied {
                     println!("Applied migration {v} ({name})");
@@ -195,17 +218,31 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::Account(AccountCommand::Create { data, name, owner_email, json }) => {
+        Command::Account(AccountCommand::Create {
+            data,
+            name,
+            owner_email,
+            json,
+        }) => {
             let opened = app::open(&data.options()).await?;
-            let account = app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
+            let account =
+                app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
             if json {
-                println!("{}", json!({"id": account.id, "object": "account", "name": account.name, "created": account.created}));
+                println!(
+                    "{}",
+                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created})
+                );
             } else {
                 println!("{}", account.id);
             }
             Ok(())
         }
-        Command::Keys(KeysCommand::Create { data, account, mode, json }) => {
+        Command::Keys(KeysCommand::Create {
+            data,
+            account,
+            mode,
+            json,
+        }) => {
             let opened = app::open(&data.options()).await?;
             let mode = match mode {
                 ModeArg::Test => Mode::Test,
@@ -219,7 +256,10 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 );
             } else {
                 println!("{}", key.secret.expose());
-                eprintln!("This key ({}) is shown once and only its hash is stored: keep it now.", key.id);
+                eprintln!(
+                    "This key ({}) is shown once and only its hash is stored: keep it now.",
+                    key.id
+                );
             }
             Ok(())
         }
@@ -242,14 +282,20 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let public_url = args.public_url(bound);
             let state = app::state(&opened, &public_url, clock.clone());
             let demo = crate::demo::seed(&opened, &state, clock.now()).await?;
-            println!("paylink demo is running (data in {}).", args.data.data_dir.display());
+            println!(
+                "paylink demo is running (data in {}).",
+                args.data.data_dir.display()
+            );
             println!();
             println!("  API base:         {public_url}/v1");
             println!("  Test secret key:  {}", demo.secret);
             println!("  Payment link:     {}", demo.link_url);
             println!("  Promotion code:   {}", demo.promo_code);
             println!();
-            println!("  Try:  curl {public_url}/v1/payment_links -u {}:", demo.secret);
+            println!(
+                "  Try:  curl {public_url}/v1/payment_links -u {}:",
+                demo.secret
+            );
             println!("  The buyer's checkout page at the link URL is not part of this build yet.");
             println!();
             println!("Press Ctrl-C to stop.");

@@ -23,22 +23,38 @@ async fn post(state: &AppState, key: &str, path: &str, form: &str) -> Result<Val
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form.to_string()))
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let resp = paylink_web::router(state.clone()).oneshot(req).await.map_err(|e| AppError::Invalid(e.to_string()))?;
+    let resp = paylink_web::router(state.clone())
+        .oneshot(req)
+        .await
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.map_err(|e| AppError::Invalid(e.to_string()))?;
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| AppError::Invalid(e.to_string()))?;
     if !status.is_success() {
-        return Err(AppError::Invalid(format!("demo setup failed at {path}: {v}")));
+        return Err(AppError::Invalid(format!(
+            "demo setup failed at {path}: {v}"
+        )));
     }
     Ok(v)
 }
 
 fn field(v: &Value, name: &str) -> Result<String, AppError> {
-    v[name].as_str().map(str::to_string).ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
+    v[name]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
 }
 
 pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, AppError> {
-    let account = app::create_account(&opened.store, "Demo Shop", "owner@demo.paylink.invalid", now).await?;
+    let account = app::create_account(
+        &opened.store,
+        "Demo Shop",
+        "owner@demo.paylink.invalid",
+        now,
+    )
+    .await?;
     let key = app::create_key(opened, &account.id, Mode::Test, now).await?;
     let secret = key.secret.expose().to_string();
     let price = post(
@@ -49,8 +65,23 @@ pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, A
     )
     .await?;
     let price_id = field(&price, "id")?;
-    let coupon = post(state, &secret, "/v1/coupons", "percent_off=10&name=Demo%2010%25").await?;
-    let promo = post(state, &secret, "/v1/promotion_codes", &format!("promotion[type]=coupon&promotion[coupon]={}&code=DEMO10", field(&coupon, "id")?)).await?;
+    let coupon = post(
+        state,
+        &secret,
+        "/v1/coupons",
+        "percent_off=10&name=Demo%2010%25",
+    )
+    .await?;
+    let promo = post(
+        state,
+        &secret,
+        "/v1/promotion_codes",
+        &format!(
+            "promotion[type]=coupon&promotion[coupon]={}&code=DEMO10",
+            field(&coupon, "id")?
+        ),
+    )
+    .await?;
     let link = post(
         state,
         &secret,
@@ -58,5 +89,9 @@ pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, A
         &format!("line_items[0][price]={price_id}&line_items[0][quantity]=1&line_items[0][adjustable_quantity][enabled]=true&allow_promotion_codes=true&metadata[source]=demo"),
     )
     .await?;
-    Ok(Demo { secret, link_url: field(&link, "url")?, promo_code: field(&promo, "code")? })
+    Ok(Demo {
+        secret,
+        link_url: field(&link, "url")?,
+        promo_code: field(&promo, "code")?,
+    })
 }

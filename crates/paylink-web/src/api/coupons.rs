@@ -36,7 +36,11 @@ pub fn create_params() -> Kind {
     ])
 }
 pub fn update_params() -> Kind {
-    obj(vec![f("name", string(40), "Name shown to buyers.").unsettable(), metadata(), expand()])
+    obj(vec![
+        f("name", string(40), "Name shown to buyers.").unsettable(),
+        metadata(),
+        expand(),
+    ])
 }
 pub fn retrieve_params() -> Kind {
     obj(vec![expand()])
@@ -61,26 +65,57 @@ pub struct Create {
     expand: Option<Vec<String>>,
 }
 
-pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Create>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let now = state.now();
     let discount = match (p.percent_off, p.amount_off) {
         (Some(pct), None) => {
             if p.currency.is_some() {
-                return Err(ApiError::invalid(Some("currency".into()), "currency can only be set together with amount_off."));
+                return Err(ApiError::invalid(
+                    Some("currency".into()),
+                    "currency can only be set together with amount_off.",
+                ));
             }
-            Discount::Percent(PercentOff::parse(&pct).map_err(|e| ApiError::invalid(Some("percent_off".into()), e.to_string()))?)
+            Discount::Percent(
+                PercentOff::parse(&pct)
+                    .map_err(|e| ApiError::invalid(Some("percent_off".into()), e.to_string()))?,
+            )
         }
         (None, Some(a)) => {
-            let c = p.currency.as_deref().ok_or_else(|| ApiError::invalid(Some("currency".into()), "Missing required param: currency (required with amount_off)."))?;
+            let c = p.currency.as_deref().ok_or_else(|| {
+                ApiError::invalid(
+                    Some("currency".into()),
+                    "Missing required param: currency (required with amount_off).",
+                )
+            })?;
             let cur = currency("currency", c)?;
-            Discount::Amount(Money::new(a, cur).map_err(|e| ApiError::invalid(Some("amount_off".into()), e.to_string()))?)
+            Discount::Amount(
+                Money::new(a, cur)
+                    .map_err(|e| ApiError::invalid(Some("amount_off".into()), e.to_string()))?,
+            )
         }
-        (Some(_), Some(_)) => return Err(ApiError::invalid(Some("amount_off".into()), "You may only specify one of these parameters: amount_off, percent_off.")),
-        (None, None) => return Err(ApiError::invalid(Some("percent_off".into()), "Missing required param: percent_off (or amount_off).")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                Some("amount_off".into()),
+                "You may only specify one of these parameters: amount_off, percent_off.",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                Some("percent_off".into()),
+                "Missing required param: percent_off (or amount_off).",
+            ))
+        }
     };
     if p.redeem_by.is_some_and(|r| r <= now) {
-        return Err(ApiError::invalid(Some("redeem_by".into()), "redeem_by must be in the future."));
+        return Err(ApiError::invalid(
+            Some("redeem_by".into()),
+            "redeem_by must be in the future.",
+        ));
     }
     let id = match p.id {
         Some(id) => {
@@ -99,18 +134,39 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
         max_redemptions: p.max_redemptions,
         redeem_by: p.redeem_by,
         times_redeemed: 0,
-        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+        metadata: p
+            .metadata
+            .as_ref()
+            .map(Metadata::from_map)
+            .transpose()
+            .map_err(rule)?
+            .unwrap_or_default(),
     };
     match state.store.create_coupon(&auth.scope, &coupon).await {
-        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("id".into()), "Coupon already exists.")),
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::invalid_code(
+                "resource_already_exists",
+                Some("id".into()),
+                "Coupon already exists.",
+            ))
+        }
         other => other?,
     }
     Ok(ok(objects::coupon(&coupon, now)))
 }
 
-pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let c = state.store.get_coupon(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "coupon", &id))?;
+    let c = state
+        .store
+        .get_coupon(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "coupon", &id))?;
     Ok(ok(objects::coupon(&c, state.now())))
 }
 
@@ -123,7 +179,12 @@ pub struct Update {
     expand: Option<Vec<String>>,
 }
 
-pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<Update>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let c = state
         .store
@@ -143,12 +204,25 @@ pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Au
     Ok(ok(objects::coupon(&c, state.now())))
 }
 
-pub async fn delete(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(_): Input<Empty>) -> Result<Response, ApiError> {
-    state.store.delete_coupon(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "coupon", &id))?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(_): Input<Empty>,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .delete_coupon(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "coupon", &id))?;
     Ok(ok(objects::deleted("coupon", &id)))
 }
 
-pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<ListArgs>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<ListArgs>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let now = state.now();
     let page = state.store.list_coupons(&auth.scope, &p.query()?).await?;

@@ -51,36 +51,228 @@ fn ep(
     response: Resp,
     handler: fn() -> MethodRouter<AppState>,
 ) -> Endpoint {
-    Endpoint { method, path, operation, summary, params, response, handler }
+    Endpoint {
+        method,
+        path,
+        operation,
+        summary,
+        params,
+        response,
+        handler,
+    }
 }
 
 static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
     use axum::routing::{delete, get, post};
     use Method as M;
     vec![
-        ep(M::POST, "/v1/products", "PostProducts", "Create a product", products::create_params(), Resp::Object("product"), || post(products::create)),
-        ep(M::GET, "/v1/products", "GetProducts", "List products", products::list_params(), Resp::List("product"), || get(products::list)),
-        ep(M::GET, "/v1/products/{id}", "GetProductsId", "Retrieve a product", products::retrieve_params(), Resp::Object("product"), || get(products::retrieve)),
-        ep(M::POST, "/v1/products/{id}", "PostProductsId", "Update a product", products::update_params(), Resp::Object("product"), || post(products::update)),
-        ep(M::DELETE, "/v1/products/{id}", "DeleteProductsId", "Delete a product (archived instead when it has prices)", products::delete_params(), Resp::Object("deleted_product"), || delete(products::delete)),
-        ep(M::POST, "/v1/prices", "PostPrices", "Create a price", prices::create_params(), Resp::Object("price"), || post(prices::create)),
-        ep(M::GET, "/v1/prices", "GetPrices", "List prices", prices::list_params(), Resp::List("price"), || get(prices::list)),
-        ep(M::GET, "/v1/prices/{id}", "GetPricesId", "Retrieve a price", prices::retrieve_params(), Resp::Object("price"), || get(prices::retrieve)),
-        ep(M::POST, "/v1/prices/{id}", "PostPricesId", "Update a price", prices::update_params(), Resp::Object("price"), || post(prices::update)),
-        ep(M::POST, "/v1/coupons", "PostCoupons", "Create a coupon", coupons::create_params(), Resp::Object("coupon"), || post(coupons::create)),
-        ep(M::GET, "/v1/coupons", "GetCoupons", "List coupons", coupons::list_params(), Resp::List("coupon"), || get(coupons::list)),
-        ep(M::GET, "/v1/coupons/{id}", "GetCouponsId", "Retrieve a coupon", coupons::retrieve_params(), Resp::Object("coupon"), || get(coupons::retrieve)),
-        ep(M::POST, "/v1/coupons/{id}", "PostCouponsId", "Update a coupon", coupons::update_params(), Resp::Object("coupon"), || post(coupons::update)),
-        ep(M::DELETE, "/v1/coupons/{id}", "DeleteCouponsId", "Delete a coupon", coupons::delete_params(), Resp::Object("deleted_coupon"), || delete(coupons::delete)),
-        ep(M::POST, "/v1/promotion_codes", "PostPromotionCodes", "Create a promotion code", promotion_codes::create_params(), Resp::Object("promotion_code"), || post(promotion_codes::create)),
-        ep(M::GET, "/v1/promotion_codes", "GetPromotionCodes", "List promotion codes", promotion_codes::list_params(), Resp::List("promotion_code"), || get(promotion_codes::list)),
-        ep(M::GET, "/v1/promotion_codes/{id}", "GetPromotionCodesId", "Retrieve a promotion code", promotion_codes::retrieve_params(), Resp::Object("promotion_code"), || get(promotion_codes::retrieve)),
-        ep(M::POST, "/v1/promotion_codes/{id}", "PostPromotionCodesId", "Update a promotion code", promotion_codes::update_params(), Resp::Object("promotion_code"), || post(promotion_codes::update)),
-        ep(M::POST, "/v1/payment_links", "PostPaymentLinks", "Create a payment link", payment_links::create_params(), Resp::Object("payment_link"), || post(payment_links::create)),
-        ep(M::GET, "/v1/payment_links", "GetPaymentLinks", "List payment links", payment_links::list_params(), Resp::List("payment_link"), || get(payment_links::list)),
-        ep(M::GET, "/v1/payment_links/{id}", "GetPaymentLinksId", "Retrieve a payment link", payment_links::retrieve_params(), Resp::Object("payment_link"), || get(payment_links::retrieve)),
-        ep(M::POST, "/v1/payment_links/{id}", "PostPaymentLinksId", "Update a payment link (a link is never deleted: set active=false)", payment_links::update_params(), Resp::Object("payment_link"), || post(payment_links::update)),
-        ep(M::GET, "/v1/payment_links/{id}/line_items", "GetPaymentLinksIdLineItems", "List a payment link's line items", payment_links::line_items_params(), Resp::List("item"), || get(payment_links::line_items)),
+        ep(
+            M::POST,
+            "/v1/products",
+            "PostProducts",
+            "Create a product",
+            products::create_params(),
+            Resp::Object("product"),
+            || post(products::create),
+        ),
+        ep(
+            M::GET,
+            "/v1/products",
+            "GetProducts",
+            "List products",
+            products::list_params(),
+            Resp::List("product"),
+            || get(products::list),
+        ),
+        ep(
+            M::GET,
+            "/v1/products/{id}",
+            "GetProductsId",
+            "Retrieve a product",
+            products::retrieve_params(),
+            Resp::Object("product"),
+            || get(products::retrieve),
+        ),
+        ep(
+            M::POST,
+            "/v1/products/{id}",
+            "PostProductsId",
+            "Update a product",
+            products::update_params(),
+            Resp::Object("product"),
+            || post(products::update),
+        ),
+        ep(
+            M::DELETE,
+            "/v1/products/{id}",
+            "DeleteProductsId",
+            "Delete a product (archived instead when it has prices)",
+            products::delete_params(),
+            Resp::Object("deleted_product"),
+            || delete(products::delete),
+        ),
+        ep(
+            M::POST,
+            "/v1/prices",
+            "PostPrices",
+            "Create a price",
+            prices::create_params(),
+            Resp::Object("price"),
+            || post(prices::create),
+        ),
+        ep(
+            M::GET,
+            "/v1/prices",
+            "GetPrices",
+            "List prices",
+            prices::list_params(),
+            Resp::List("price"),
+            || get(prices::list),
+        ),
+        ep(
+            M::GET,
+            "/v1/prices/{id}",
+            "GetPricesId",
+            "Retrieve a price",
+            prices::retrieve_params(),
+            Resp::Object("price"),
+            || get(prices::retrieve),
+        ),
+        ep(
+            M::POST,
+            "/v1/prices/{id}",
+            "PostPricesId",
+            "Update a price",
+            prices::update_params(),
+            Resp::Object("price"),
+            || post(prices::update),
+        ),
+        ep(
+            M::POST,
+            "/v1/coupons",
+            "PostCoupons",
+            "Create a coupon",
+            coupons::create_params(),
+            Resp::Object("coupon"),
+            || post(coupons::create),
+        ),
+        ep(
+            M::GET,
+            "/v1/coupons",
+            "GetCoupons",
+            "List coupons",
+            coupons::list_params(),
+            Resp::List("coupon"),
+            || get(coupons::list),
+        ),
+        ep(
+            M::GET,
+            "/v1/coupons/{id}",
+            "GetCouponsId",
+            "Retrieve a coupon",
+            coupons::retrieve_params(),
+            Resp::Object("coupon"),
+            || get(coupons::retrieve),
+        ),
+        ep(
+            M::POST,
+            "/v1/coupons/{id}",
+            "PostCouponsId",
+            "Update a coupon",
+            coupons::update_params(),
+            Resp::Object("coupon"),
+            || post(coupons::update),
+        ),
+        ep(
+            M::DELETE,
+            "/v1/coupons/{id}",
+            "DeleteCouponsId",
+            "Delete a coupon",
+            coupons::delete_params(),
+            Resp::Object("deleted_coupon"),
+            || delete(coupons::delete),
+        ),
+        ep(
+            M::POST,
+            "/v1/promotion_codes",
+            "PostPromotionCodes",
+            "Create a promotion code",
+            promotion_codes::create_params(),
+            Resp::Object("promotion_code"),
+            || post(promotion_codes::create),
+        ),
+        ep(
+            M::GET,
+            "/v1/promotion_codes",
+            "GetPromotionCodes",
+            "List promotion codes",
+            promotion_codes::list_params(),
+            Resp::List("promotion_code"),
+            || get(promotion_codes::list),
+        ),
+        ep(
+            M::GET,
+            "/v1/promotion_codes/{id}",
+            "GetPromotionCodesId",
+            "Retrieve a promotion code",
+            promotion_codes::retrieve_params(),
+            Resp::Object("promotion_code"),
+            || get(promotion_codes::retrieve),
+        ),
+        ep(
+            M::POST,
+            "/v1/promotion_codes/{id}",
+            "PostPromotionCodesId",
+            "Update a promotion code",
+            promotion_codes::update_params(),
+            Resp::Object("promotion_code"),
+            || post(promotion_codes::update),
+        ),
+        ep(
+            M::POST,
+            "/v1/payment_links",
+            "PostPaymentLinks",
+            "Create a payment link",
+            payment_links::create_params(),
+            Resp::Object("payment_link"),
+            || post(payment_links::create),
+        ),
+        ep(
+            M::GET,
+            "/v1/payment_links",
+            "GetPaymentLinks",
+            "List payment links",
+            payment_links::list_params(),
+            Resp::List("payment_link"),
+            || get(payment_links::list),
+        ),
+        ep(
+            M::GET,
+            "/v1/payment_links/{id}",
+            "GetPaymentLinksId",
+            "Retrieve a payment link",
+            payment_links::retrieve_params(),
+            Resp::Object("payment_link"),
+            || get(payment_links::retrieve),
+        ),
+        ep(
+            M::POST,
+            "/v1/payment_links/{id}",
+            "PostPaymentLinksId",
+            "Update a payment link (a link is never deleted: set active=false)",
+            payment_links::update_params(),
+            Resp::Object("payment_link"),
+            || post(payment_links::update),
+        ),
+        ep(
+            M::GET,
+            "/v1/payment_links/{id}/line_items",
+            "GetPaymentLinksIdLineItems",
+            "List a payment link's line items",
+            payment_links::line_items_params(),
+            Resp::List("item"),
+            || get(payment_links::line_items),
+        ),
     ]
 });
 
@@ -90,12 +282,17 @@ pub fn endpoints() -> &'static [Endpoint] {
 
 /// The parameter schema of `method` on the route `path`.
 pub fn params_for(method: &Method, path: &str) -> Option<&'static Kind> {
-    ENDPOINTS.iter().find(|e| e.method == *method && e.path == path).map(|e| &e.params)
+    ENDPOINTS
+        .iter()
+        .find(|e| e.method == *method && e.path == path)
+        .map(|e| &e.params)
 }
 
 /// The router of every endpoint in the table.
 pub fn routes() -> Router<AppState> {
-    ENDPOINTS.iter().fold(Router::new(), |r, e| r.route(e.path, (e.handler)()))
+    ENDPOINTS
+        .iter()
+        .fold(Router::new(), |r, e| r.route(e.path, (e.handler)()))
 }
 
 /// A 200 JSON answer.
@@ -105,7 +302,9 @@ pub fn ok(v: Value) -> Response {
 
 /// A fresh id of `kind`.
 pub fn new_id(kind: IdKind) -> Result<String, ApiError> {
-    Id::generate(kind).map(Id::into_string).map_err(ApiError::internal)
+    Id::generate(kind)
+        .map(Id::into_string)
+        .map_err(ApiError::internal)
 }
 
 /// The pagination parameters every list takes.
@@ -120,7 +319,10 @@ pub struct ListArgs {
 impl ListArgs {
     pub fn query(&self) -> Result<ListQuery, ApiError> {
         if self.starting_after.is_some() && self.ending_before.is_some() {
-            return Err(ApiError::invalid(Some("ending_before".into()), "You may only specify one of these parameters: starting_after, ending_before."));
+            return Err(ApiError::invalid(
+                Some("ending_before".into()),
+                "You may only specify one of these parameters: starting_after, ending_before.",
+            ));
         }
         Ok(ListQuery {
             limit: self.limit.unwrap_or(10),
@@ -135,7 +337,10 @@ pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<
     let list = expand.clone().unwrap_or_default();
     for (i, e) in list.iter().enumerate() {
         if !allowed.contains(&e.as_str()) {
-            return Err(ApiError::invalid(Some(format!("expand[{i}]")), format!("This property cannot be expanded ({e}).")));
+            return Err(ApiError::invalid(
+                Some(format!("expand[{i}]")),
+                format!("This property cannot be expanded ({e})."),
+            ));
         }
     }
     Ok(list)
@@ -143,15 +348,26 @@ pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<
 
 /// Checks a merchant-chosen object id (`id` on create).
 pub fn custom_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(ApiError::invalid(Some("id".into()), "id must be 1 to 255 characters of letters, digits, '_' and '-'."));
+    if id.is_empty()
+        || id.len() > 255
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ApiError::invalid(
+            Some("id".into()),
+            "id must be 1 to 255 characters of letters, digits, '_' and '-'.",
+        ));
     }
     Ok(())
 }
 
 /// Parses a currency parameter.
 pub fn currency(param: &str, code: &str) -> Result<paylink_domain::Currency, ApiError> {
-    code.parse().map_err(|e: paylink_domain::currency::UnknownCurrency| ApiError::invalid(Some(param.to_string()), e.to_string()))
+    code.parse()
+        .map_err(|e: paylink_domain::currency::UnknownCurrency| {
+            ApiError::invalid(Some(param.to_string()), e.to_string())
+        })
 }
 
 #[cfg(test)]
@@ -162,7 +378,12 @@ mod tests {
     fn every_endpoint_is_unique_and_builds() {
         let mut seen = std::collections::HashSet::new();
         for e in endpoints() {
-            assert!(seen.insert((e.method.clone(), e.path)), "{} {} twice", e.method, e.path);
+            assert!(
+                seen.insert((e.method.clone(), e.path)),
+                "{} {} twice",
+                e.method,
+                e.path
+            );
             let _ = (e.handler)();
             assert!(matches!(e.params, Kind::Obj(_)), "{} {}", e.method, e.path);
         }

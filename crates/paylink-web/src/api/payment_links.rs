@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use paylink_domain::catalog::{
-    check_custom_fields, check_http_url, check_link_prices, AdjustableQuantity, AfterCompletion, CustomField, LinkLineItem,
-    Metadata, PaymentLink, RuleError, MAX_ADJUSTABLE_QUANTITY, MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
+    check_custom_fields, check_http_url, check_link_prices, AdjustableQuantity, AfterCompletion,
+    CustomField, LinkLineItem, Metadata, PaymentLink, RuleError, MAX_ADJUSTABLE_QUANTITY,
+    MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
 };
 use paylink_domain::IdKind;
 use paylink_store::payment_links::LinkFilter;
@@ -29,23 +30,55 @@ const MAX_QTY: i64 = MAX_ADJUSTABLE_QUANTITY;
 
 fn adjustable_schema() -> Kind {
     obj(vec![
-        req("enabled", Kind::Bool, "Whether the buyer may change the quantity."),
+        req(
+            "enabled",
+            Kind::Bool,
+            "Whether the buyer may change the quantity.",
+        ),
         f("minimum", int(0, MAX_QTY), "Smallest quantity (default 1)."),
-        f("maximum", int(1, MAX_QTY), "Largest quantity (default 99, at most 999)."),
+        f(
+            "maximum",
+            int(1, MAX_QTY),
+            "Largest quantity (default 99, at most 999).",
+        ),
     ])
 }
 
 fn after_completion_schema() -> Kind {
     obj(vec![
-        req("type", one_of(&["hosted_confirmation", "redirect"]), "What the buyer sees after paying."),
-        f("hosted_confirmation", obj(vec![f("custom_message", string(500), "Message on the confirmation page.")]), "Settings of the confirmation page."),
-        f("redirect", obj(vec![req("url", string(2048), "Where to send the buyer; {CHECKOUT_SESSION_ID} is replaced by the session id.")]), "Redirect settings."),
+        req(
+            "type",
+            one_of(&["hosted_confirmation", "redirect"]),
+            "What the buyer sees after paying.",
+        ),
+        f(
+            "hosted_confirmation",
+            obj(vec![f(
+                "custom_message",
+                string(500),
+                "Message on the confirmation page.",
+            )]),
+            "Settings of the confirmation page.",
+        ),
+        f(
+            "redirect",
+            obj(vec![req(
+                "url",
+                string(2048),
+                "Where to send the buyer; {CHECKOUT_SESSION_ID} is replaced by the session id.",
+            )]),
+            "Redirect settings.",
+        ),
     ])
 }
 
 fn text_bounds_schema() -> Kind {
     obj(vec![
-        f("default_value", string(255), "Value filled in for the buyer."),
+        f(
+            "default_value",
+            string(255),
+            "Value filled in for the buyer.",
+        ),
         f("maximum_length", int(1, 255), "Longest answer."),
         f("minimum_length", int(1, 255), "Shortest answer."),
     ])
@@ -55,14 +88,47 @@ fn custom_fields_schema() -> Kind {
     arr(
         obj(vec![
             req("key", string(200), "Identifier of the field, alphanumeric."),
-            req("label", obj(vec![req("type", one_of(&["custom"]), "Always custom."), req("custom", string(50), "The label shown.")]), "The field's label."),
-            req("type", one_of(&["dropdown", "numeric", "text"]), "Kind of field."),
-            f("optional", Kind::Bool, "Whether the buyer may leave it empty (default false)."),
-            f("dropdown", obj(vec![
-                f("default_value", string(100), "Value selected at first."),
-                req("options", arr(obj(vec![req("label", string(100), "Shown to the buyer."), req("value", string(100), "Stored value, alphanumeric.")]), 200), "The choices (1 to 200)."),
-            ]), "Settings of a dropdown."),
-            f("numeric", text_bounds_schema(), "Settings of a numeric field."),
+            req(
+                "label",
+                obj(vec![
+                    req("type", one_of(&["custom"]), "Always custom."),
+                    req("custom", string(50), "The label shown."),
+                ]),
+                "The field's label.",
+            ),
+            req(
+                "type",
+                one_of(&["dropdown", "numeric", "text"]),
+                "Kind of field.",
+            ),
+            f(
+                "optional",
+                Kind::Bool,
+                "Whether the buyer may leave it empty (default false).",
+            ),
+            f(
+                "dropdown",
+                obj(vec![
+                    f("default_value", string(100), "Value selected at first."),
+                    req(
+                        "options",
+                        arr(
+                            obj(vec![
+                                req("label", string(100), "Shown to the buyer."),
+                                req("value", string(100), "Stored value, alphanumeric."),
+                            ]),
+                            200,
+                        ),
+                        "The choices (1 to 200).",
+                    ),
+                ]),
+                "Settings of a dropdown.",
+            ),
+            f(
+                "numeric",
+                text_bounds_schema(),
+                "Settings of a numeric field.",
+            ),
             f("text", text_bounds_schema(), "Settings of a text field."),
         ]),
         MAX_CUSTOM_FIELDS,
@@ -72,18 +138,46 @@ fn custom_fields_schema() -> Kind {
 fn restrictions_schema() -> Kind {
     obj(vec![req(
         "completed_sessions",
-        obj(vec![req("limit", int(1, 1_000_000), "The link deactivates itself after this many completed payments.")]),
+        obj(vec![req(
+            "limit",
+            int(1, 1_000_000),
+            "The link deactivates itself after this many completed payments.",
+        )]),
         "Limit on completed checkout sessions.",
     )])
 }
 
 fn common_fields() -> Vec<Field> {
     vec![
-        f("after_completion", after_completion_schema(), "Behaviour after the purchase (default hosted_confirmation)."),
-        f("allow_promotion_codes", Kind::Bool, "Whether the checkout page accepts promotion codes (default false)."),
-        f("billing_address_collection", one_of(&["auto", "required"]), "Whether to ask for a billing address (default auto)."),
-        f("phone_number_collection", obj(vec![req("enabled", Kind::Bool, "Whether to ask for a phone number.")]), "Phone number collection."),
-        f("submit_type", one_of(&["auto", "book", "donate", "pay", "subscribe"]), "Wording of the pay button (default auto)."),
+        f(
+            "after_completion",
+            after_completion_schema(),
+            "Behaviour after the purchase (default hosted_confirmation).",
+        ),
+        f(
+            "allow_promotion_codes",
+            Kind::Bool,
+            "Whether the checkout page accepts promotion codes (default false).",
+        ),
+        f(
+            "billing_address_collection",
+            one_of(&["auto", "required"]),
+            "Whether to ask for a billing address (default auto).",
+        ),
+        f(
+            "phone_number_collection",
+            obj(vec![req(
+                "enabled",
+                Kind::Bool,
+                "Whether to ask for a phone number.",
+            )]),
+            "Phone number collection.",
+        ),
+        f(
+            "submit_type",
+            one_of(&["auto", "book", "donate", "pay", "subscribe"]),
+            "Wording of the pay button (default auto).",
+        ),
         metadata(),
         expand(),
     ]
@@ -91,13 +185,36 @@ fn common_fields() -> Vec<Field> {
 
 pub fn create_params() -> Kind {
     let mut fields = vec![
-        req("line_items", arr(obj(vec![
-            req("price", string(255), "The price of this line item."),
-            req("quantity", int(0, MAX_QTY), "Quantity, 1 to 999 (0 allowed with an adjustable quantity)."),
-            f("adjustable_quantity", adjustable_schema(), "Lets the buyer change the quantity."),
-        ]), MAX_LINE_ITEMS), "What the link sells: 1 to 20 line items in one currency."),
-        f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
-        f("inactive_message", string(500), "Shown when the link is inactive."),
+        req(
+            "line_items",
+            arr(
+                obj(vec![
+                    req("price", string(255), "The price of this line item."),
+                    req(
+                        "quantity",
+                        int(0, MAX_QTY),
+                        "Quantity, 1 to 999 (0 allowed with an adjustable quantity).",
+                    ),
+                    f(
+                        "adjustable_quantity",
+                        adjustable_schema(),
+                        "Lets the buyer change the quantity.",
+                    ),
+                ]),
+                MAX_LINE_ITEMS,
+            ),
+            "What the link sells: 1 to 20 line items in one currency.",
+        ),
+        f(
+            "custom_fields",
+            custom_fields_schema(),
+            "Up to 3 questions for the buyer.",
+        ),
+        f(
+            "inactive_message",
+            string(500),
+            "Shown when the link is inactive.",
+        ),
         f("restrictions", restrictions_schema(), "Limits of the link."),
     ];
     fields.extend(common_fields());
@@ -106,14 +223,43 @@ pub fn create_params() -> Kind {
 
 pub fn update_params() -> Kind {
     let mut fields = vec![
-        f("active", Kind::Bool, "Whether the link accepts buyers; a link is deactivated, never deleted."),
-        f("line_items", arr(obj(vec![
-            req("id", string(255), "The id of an existing line item; items left out are removed."),
-            f("quantity", int(0, MAX_QTY), "New quantity."),
-            f("adjustable_quantity", adjustable_schema(), "New adjustable quantity settings."),
-        ]), MAX_LINE_ITEMS), "The link's line items after the update."),
-        f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer.").unsettable(),
-        f("inactive_message", string(500), "Shown when the link is inactive.").unsettable(),
+        f(
+            "active",
+            Kind::Bool,
+            "Whether the link accepts buyers; a link is deactivated, never deleted.",
+        ),
+        f(
+            "line_items",
+            arr(
+                obj(vec![
+                    req(
+                        "id",
+                        string(255),
+                        "The id of an existing line item; items left out are removed.",
+                    ),
+                    f("quantity", int(0, MAX_QTY), "New quantity."),
+                    f(
+                        "adjustable_quantity",
+                        adjustable_schema(),
+                        "New adjustable quantity settings.",
+                    ),
+                ]),
+                MAX_LINE_ITEMS,
+            ),
+            "The link's line items after the update.",
+        ),
+        f(
+            "custom_fields",
+            custom_fields_schema(),
+            "Up to 3 questions for the buyer.",
+        )
+        .unsettable(),
+        f(
+            "inactive_message",
+            string(500),
+            "Shown when the link is inactive.",
+        )
+        .unsettable(),
         f("restrictions", restrictions_schema(), "Limits of the link.").unsettable(),
     ];
     fields.extend(common_fields());
@@ -125,7 +271,11 @@ pub fn retrieve_params() -> Kind {
 }
 
 pub fn list_params() -> Kind {
-    crate::schema::list_params(vec![f("active", Kind::Bool, "Only active (or inactive) links.")])
+    crate::schema::list_params(vec![f(
+        "active",
+        Kind::Bool,
+        "Only active (or inactive) links.",
+    )])
 }
 
 pub fn line_items_params() -> Kind {
@@ -191,7 +341,10 @@ fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
     match a.kind.as_str() {
         "redirect" => {
             if a.hosted_confirmation.is_some() {
-                return Err(RuleError::new("after_completion[hosted_confirmation]", "hosted_confirmation can't be set when type is redirect."));
+                return Err(RuleError::new(
+                    "after_completion[hosted_confirmation]",
+                    "hosted_confirmation can't be set when type is redirect.",
+                ));
             }
             let r = a.redirect.ok_or_else(|| RuleError::new("after_completion[redirect]", "Missing required param: after_completion[redirect] (required when type is redirect)."))?;
             check_http_url(&r.url, "after_completion[redirect][url]")?;
@@ -199,19 +352,37 @@ fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
         }
         _ => {
             if a.redirect.is_some() {
-                return Err(RuleError::new("after_completion[redirect]", "redirect can't be set when type is hosted_confirmation."));
+                return Err(RuleError::new(
+                    "after_completion[redirect]",
+                    "redirect can't be set when type is hosted_confirmation.",
+                ));
             }
-            Ok(AfterCompletion::HostedConfirmation { custom_message: a.hosted_confirmation.and_then(|h| h.custom_message) })
+            Ok(AfterCompletion::HostedConfirmation {
+                custom_message: a.hosted_confirmation.and_then(|h| h.custom_message),
+            })
         }
     }
 }
 
 /// Renders a link, with its line items when `expand` asks for them.
-async fn render(state: &AppState, scope: &Scope, l: &PaymentLink, with_items: bool) -> Result<Value, ApiError> {
+async fn render(
+    state: &AppState,
+    scope: &Scope,
+    l: &PaymentLink,
+    with_items: bool,
+) -> Result<Value, ApiError> {
     let items = if with_items {
-        let q = ListQuery { limit: 100, starting_after: None, ending_before: None };
+        let q = ListQuery {
+            limit: 100,
+            starting_after: None,
+            ending_before: None,
+        };
         let (data, has_more) = items_page(state, scope, l, &q).await?;
-        Some(objects::list(&format!("/v1/payment_links/{}/line_items", l.id), data, has_more))
+        Some(objects::list(
+            &format!("/v1/payment_links/{}/line_items", l.id),
+            data,
+            has_more,
+        ))
     } else {
         None
     };
@@ -220,10 +391,21 @@ async fn render(state: &AppState, scope: &Scope, l: &PaymentLink, with_items: bo
 
 /// One page of a link's line items (at most 20 exist, so paging is done
 /// in memory over the ordered list).
-async fn items_page(state: &AppState, scope: &Scope, l: &PaymentLink, q: &ListQuery) -> Result<(Vec<Value>, bool), ApiError> {
+async fn items_page(
+    state: &AppState,
+    scope: &Scope,
+    l: &PaymentLink,
+    q: &ListQuery,
+) -> Result<(Vec<Value>, bool), ApiError> {
     let all = &l.line_items;
     let position = |id: &str, param: &str| {
-        all.iter().position(|i| i.id == id).ok_or_else(|| ApiError::invalid_code("resource_missing", Some(param.into()), format!("{param} does not name a line item of this payment link.")))
+        all.iter().position(|i| i.id == id).ok_or_else(|| {
+            ApiError::invalid_code(
+                "resource_missing",
+                Some(param.into()),
+                format!("{param} does not name a line item of this payment link."),
+            )
+        })
     };
     let limit = usize::try_from(q.limit).unwrap_or(10);
     let (start, end) = match (&q.starting_after, &q.ending_before) {
@@ -237,7 +419,11 @@ async fn items_page(state: &AppState, scope: &Scope, l: &PaymentLink, q: &ListQu
         }
         (None, None) => (0, limit.min(all.len())),
     };
-    let has_more = if q.ending_before.is_some() { start > 0 } else { end < all.len() };
+    let has_more = if q.ending_before.is_some() {
+        start > 0
+    } else {
+        end < all.len()
+    };
     let mut data = Vec::new();
     for item in all.get(start..end).unwrap_or(&[]) {
         let price = state.store.get_price(scope, &item.price).await?;
@@ -247,11 +433,24 @@ async fn items_page(state: &AppState, scope: &Scope, l: &PaymentLink, q: &ListQu
     Ok((data, has_more))
 }
 
-pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Create>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
     let mut items = Vec::with_capacity(p.line_items.len());
     for (i, it) in p.line_items.into_iter().enumerate() {
-        items.push(LinkLineItem::new(i, new_id(IdKind::LineItem)?, it.price, it.quantity, it.adjustable_quantity).map_err(rule)?);
+        items.push(
+            LinkLineItem::new(
+                i,
+                new_id(IdKind::LineItem)?,
+                it.price,
+                it.quantity,
+                it.adjustable_quantity,
+            )
+            .map_err(rule)?,
+        );
     }
     let ids: Vec<String> = items.iter().map(|i| i.price.clone()).collect();
     let prices = state.store.get_prices(&auth.scope, &ids).await?;
@@ -266,24 +465,52 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
         currency,
         line_items: items,
         allow_promotion_codes: p.allow_promotion_codes.unwrap_or(false),
-        after_completion: p.after_completion.map(after_completion).transpose().map_err(rule)?.unwrap_or(AfterCompletion::HostedConfirmation { custom_message: None }),
+        after_completion: p
+            .after_completion
+            .map(after_completion)
+            .transpose()
+            .map_err(rule)?
+            .unwrap_or(AfterCompletion::HostedConfirmation {
+                custom_message: None,
+            }),
         inactive_message: p.inactive_message,
         completed_sessions_limit: p.restrictions.map(|r| r.completed_sessions.limit),
         completed_sessions_count: 0,
         custom_fields,
-        billing_address_collection: p.billing_address_collection.unwrap_or_else(|| "auto".into()),
+        billing_address_collection: p
+            .billing_address_collection
+            .unwrap_or_else(|| "auto".into()),
         phone_number_collection: p.phone_number_collection.is_some_and(|e| e.enabled),
         submit_type: p.submit_type.unwrap_or_else(|| "auto".into()),
-        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+        metadata: p
+            .metadata
+            .as_ref()
+            .map(Metadata::from_map)
+            .transpose()
+            .map_err(rule)?
+            .unwrap_or_default(),
     };
     state.store.create_payment_link(&auth.scope, &link).await?;
-    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+    Ok(ok(
+        render(&state, &auth.scope, &link, !exp.is_empty()).await?
+    ))
 }
 
-pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
-    let link = state.store.get_payment_link(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
-    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+    let link = state
+        .store
+        .get_payment_link(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+    Ok(ok(
+        render(&state, &auth.scope, &link, !exp.is_empty()).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -325,12 +552,26 @@ fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
                 .line_items
                 .iter()
                 .find(|it| it.id == u.id)
-                .ok_or_else(|| RuleError::new(format!("line_items[{i}][id]"), format!("No such line item: '{}'", u.id)))?;
+                .ok_or_else(|| {
+                    RuleError::new(
+                        format!("line_items[{i}][id]"),
+                        format!("No such line item: '{}'", u.id),
+                    )
+                })?;
             if next.iter().any(|n: &LinkLineItem| n.id == u.id) {
-                return Err(RuleError::new(format!("line_items[{i}][id]"), "Each line item can be listed only once."));
+                return Err(RuleError::new(
+                    format!("line_items[{i}][id]"),
+                    "Each line item can be listed only once.",
+                ));
             }
             let adjustable = u.adjustable_quantity.or(current.adjustable_quantity);
-            next.push(LinkLineItem::new(i, current.id.clone(), current.price.clone(), u.quantity.unwrap_or(current.quantity), adjustable)?);
+            next.push(LinkLineItem::new(
+                i,
+                current.id.clone(),
+                current.price.clone(),
+                u.quantity.unwrap_or(current.quantity),
+                adjustable,
+            )?);
         }
         l.line_items = next;
         items_changed = true;
@@ -369,14 +610,26 @@ fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
     Ok(items_changed)
 }
 
-pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(mut p): Input<Update>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(mut p): Input<Update>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand.take(), &["line_items"])?;
     let link = state
         .store
-        .update_payment_link(&auth.scope, &id, |l| apply_update(l, p), |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()))
+        .update_payment_link(
+            &auth.scope,
+            &id,
+            |l| apply_update(l, p),
+            |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
-    Ok(ok(render(&state, &auth.scope, &link, !exp.is_empty()).await?))
+    Ok(ok(
+        render(&state, &auth.scope, &link, !exp.is_empty()).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -386,9 +639,20 @@ pub struct List {
     active: Option<bool>,
 }
 
-pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<List>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.page.expand, &["data.line_items"])?;
-    let page = state.store.list_payment_links(&auth.scope, &LinkFilter { active: p.active }, &p.page.query()?).await?;
+    let page = state
+        .store
+        .list_payment_links(
+            &auth.scope,
+            &LinkFilter { active: p.active },
+            &p.page.query()?,
+        )
+        .await?;
     let mut data = Vec::with_capacity(page.data.len());
     for l in &page.data {
         data.push(render(&state, &auth.scope, l, !exp.is_empty()).await?);
@@ -396,9 +660,22 @@ pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth
     Ok(ok(objects::list("/v1/payment_links", data, page.has_more)))
 }
 
-pub async fn line_items(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<ListArgs>) -> Result<Response, ApiError> {
+pub async fn line_items(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<ListArgs>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let link = state.store.get_payment_link(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+    let link = state
+        .store
+        .get_payment_link(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
     let (data, has_more) = items_page(&state, &auth.scope, &link, &p.query()?).await?;
-    Ok(ok(objects::list(&format!("/v1/payment_links/{id}/line_items"), data, has_more)))
+    Ok(ok(objects::list(
+        &format!("/v1/payment_links/{id}/line_items"),
+        data,
+        has_more,
+    )))
 }

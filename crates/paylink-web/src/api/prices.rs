@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{check_unit_amount, CustomUnitAmount, Metadata, Price, PriceAmount, RuleError};
+use paylink_domain::catalog::{
+    check_unit_amount, CustomUnitAmount, Metadata, Price, PriceAmount, RuleError,
+};
 use paylink_domain::money::MAX_AMOUNT;
 use paylink_domain::IdKind;
 use paylink_store::catalog::{PriceFilter, PriceProduct};
@@ -50,7 +52,12 @@ pub fn create_params() -> Kind {
 pub fn update_params() -> Kind {
     obj(vec![
         f("active", Kind::Bool, "Whether the price can be used."),
-        f("nickname", string(5000), "A brief description of the price.").unsettable(),
+        f(
+            "nickname",
+            string(5000),
+            "A brief description of the price.",
+        )
+        .unsettable(),
         f("lookup_key", string(200), "A key to find the price by.").unsettable(),
         metadata(),
         expand(),
@@ -99,36 +106,79 @@ pub struct Create {
 
 /// Renders a price, expanding its product when asked (`product` or, in a
 /// list, `data.product`).
-pub(crate) async fn render(state: &AppState, scope: &Scope, p: &Price, expand_product: bool) -> Result<Value, ApiError> {
+pub(crate) async fn render(
+    state: &AppState,
+    scope: &Scope,
+    p: &Price,
+    expand_product: bool,
+) -> Result<Value, ApiError> {
     let product = if expand_product {
-        Some(objects::product(&state.store.get_product(scope, &p.product).await?))
+        Some(objects::product(
+            &state.store.get_product(scope, &p.product).await?,
+        ))
     } else {
         None
     };
     Ok(objects::price(p, product))
 }
 
-pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Create>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;
     let cur = currency("currency", &p.currency)?;
-    let amount = match (p.unit_amount, p.custom_unit_amount) {
-        (Some(a), None) => PriceAmount::Fixed(check_unit_amount(a).map_err(rule)?),
-        (None, Some(c)) => {
-            if !c.enabled {
-                return Err(ApiError::invalid(Some("custom_unit_amount[enabled]".into()), "custom_unit_amount[enabled] must be true."));
+    let amount =
+        match (p.unit_amount, p.custom_unit_amount) {
+            (Some(a), None) => PriceAmount::Fixed(check_unit_amount(a).map_err(rule)?),
+            (None, Some(c)) => {
+                if !c.enabled {
+                    return Err(ApiError::invalid(
+                        Some("custom_unit_amount[enabled]".into()),
+                        "custom_unit_amount[enabled] must be true.",
+                    ));
+                }
+                PriceAmount::Custom(
+                    CustomUnitAmount::new(cur, c.minimum, c.maximum, c.preset).map_err(rule)?,
+                )
             }
-            PriceAmount::Custom(CustomUnitAmount::new(cur, c.minimum, c.maximum, c.preset).map_err(rule)?)
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(Some("custom_unit_amount".into()), "You may only specify one of these parameters: unit_amount, custom_unit_amount."))
-        }
-        (None, None) => return Err(ApiError::invalid(Some("unit_amount".into()), "Missing required param: unit_amount (or custom_unit_amount).")),
-    };
+            (Some(_), Some(_)) => return Err(ApiError::invalid(
+                Some("custom_unit_amount".into()),
+                "You may only specify one of these parameters: unit_amount, custom_unit_amount.",
+            )),
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    Some("unit_amount".into()),
+                    "Missing required param: unit_amount (or custom_unit_amount).",
+                ))
+            }
+        };
     let product = match (p.product, p.product_data) {
         (Some(id), None) => PriceProduct::Existing(id),
-        (None, Some(d)) => PriceProduct::New(Box::new(new_product(&state, auth.scope.livemode, d.id, d.name, d.active, d.metadata.as_ref()).map_err(|e| e.nested_in("product_data"))?)),
-        (Some(_), Some(_)) => return Err(ApiError::invalid(Some("product_data".into()), "You may only specify one of these parameters: product, product_data.")),
-        (None, None) => return Err(ApiError::invalid(Some("product".into()), "Missing required param: product (or product_data).")),
+        (None, Some(d)) => PriceProduct::New(Box::new(
+            new_product(
+                &state,
+                auth.scope.livemode,
+                d.id,
+                d.name,
+                d.active,
+                d.metadata.as_ref(),
+            )
+            .map_err(|e| e.nested_in("product_data"))?,
+        )),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                Some("product_data".into()),
+                "You may only specify one of these parameters: product, product_data.",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                Some("product".into()),
+                "Missing required param: product (or product_data).",
+            ))
+        }
     };
     let product_id = match &product {
         PriceProduct::Existing(id) => id.clone(),
@@ -144,19 +194,44 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
         nickname: p.nickname,
         active: p.active.unwrap_or(true),
         lookup_key: p.lookup_key,
-        metadata: p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+        metadata: p
+            .metadata
+            .as_ref()
+            .map(Metadata::from_map)
+            .transpose()
+            .map_err(rule)?
+            .unwrap_or_default(),
     };
     match state.store.create_price(&auth.scope, product, &price).await {
-        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("product_data[id]".into()), "A product with this id already exists.")),
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::invalid_code(
+                "resource_already_exists",
+                Some("product_data[id]".into()),
+                "A product with this id already exists.",
+            ))
+        }
         other => other?,
     }
-    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+    Ok(ok(
+        render(&state, &auth.scope, &price, !exp.is_empty()).await?
+    ))
 }
 
-pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;
-    let price = state.store.get_price(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "price", &id))?;
-    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+    let price = state
+        .store
+        .get_price(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "price", &id))?;
+    Ok(ok(
+        render(&state, &auth.scope, &price, !exp.is_empty()).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -171,7 +246,12 @@ pub struct Update {
     expand: Option<Vec<String>>,
 }
 
-pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<Update>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;
     let price = state
         .store
@@ -194,7 +274,9 @@ pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Au
         })
         .await
         .map_err(|e| ApiError::from_store(e, "price", &id))?;
-    Ok(ok(render(&state, &auth.scope, &price, !exp.is_empty()).await?))
+    Ok(ok(
+        render(&state, &auth.scope, &price, !exp.is_empty()).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -206,13 +288,24 @@ pub struct List {
     currency: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<List>,
+) -> Result<Response, ApiError> {
     let exp = expansions(&p.page.expand, &["data.product"])?;
     if let Some(c) = &p.currency {
         currency("currency", c)?;
     }
-    let filter = PriceFilter { active: p.active, product: p.product, currency: p.currency.map(|c| c.to_ascii_lowercase()) };
-    let page = state.store.list_prices(&auth.scope, &filter, &p.page.query()?).await?;
+    let filter = PriceFilter {
+        active: p.active,
+        product: p.product,
+        currency: p.currency.map(|c| c.to_ascii_lowercase()),
+    };
+    let page = state
+        .store
+        .list_prices(&auth.scope, &filter, &p.page.query()?)
+        .await?;
     let mut data = Vec::with_capacity(page.data.len());
     for price in &page.data {
         data.push(render(&state, &auth.scope, price, !exp.is_empty()).await?);

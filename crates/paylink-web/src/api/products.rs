@@ -21,12 +21,28 @@ use crate::AppState;
 
 pub fn create_params() -> Kind {
     obj(vec![
-        f("id", string(255), "An identifier of your choice; generated when omitted."),
+        f(
+            "id",
+            string(255),
+            "An identifier of your choice; generated when omitted.",
+        ),
         req("name", string(5000), "The product's name, shown to buyers."),
-        f("active", Kind::Bool, "Whether the product can be sold (default true)."),
-        f("description", string(40000), "A description shown to buyers."),
+        f(
+            "active",
+            Kind::Bool,
+            "Whether the product can be sold (default true).",
+        ),
+        f(
+            "description",
+            string(40000),
+            "A description shown to buyers.",
+        ),
         f("images", arr(string(2048), 8), "Up to 8 image URLs."),
-        f("url", string(2048), "A publicly accessible web page for the product."),
+        f(
+            "url",
+            string(2048),
+            "A publicly accessible web page for the product.",
+        ),
         metadata(),
         expand(),
     ])
@@ -35,10 +51,25 @@ pub fn update_params() -> Kind {
     obj(vec![
         f("name", string(5000), "The product's name."),
         f("active", Kind::Bool, "Whether the product can be sold."),
-        f("description", string(40000), "A description shown to buyers.").unsettable(),
+        f(
+            "description",
+            string(40000),
+            "A description shown to buyers.",
+        )
+        .unsettable(),
         f("images", arr(string(2048), 8), "Up to 8 image URLs.").unsettable(),
-        f("url", string(2048), "A publicly accessible web page for the product.").unsettable(),
-        f("default_price", string(255), "An active price of this product to make its default.").unsettable(),
+        f(
+            "url",
+            string(2048),
+            "A publicly accessible web page for the product.",
+        )
+        .unsettable(),
+        f(
+            "default_price",
+            string(255),
+            "An active price of this product to make its default.",
+        )
+        .unsettable(),
         metadata(),
         expand(),
     ])
@@ -50,11 +81,18 @@ pub fn delete_params() -> Kind {
     obj(vec![])
 }
 pub fn list_params() -> Kind {
-    crate::schema::list_params(vec![f("active", Kind::Bool, "Only products that are (or are not) active.")])
+    crate::schema::list_params(vec![f(
+        "active",
+        Kind::Bool,
+        "Only products that are (or are not) active.",
+    )])
 }
 
 fn check_images(images: &[String]) -> Result<(), RuleError> {
-    images.iter().enumerate().try_for_each(|(i, u)| check_http_url(u, &format!("images[{i}]")))
+    images
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, u)| check_http_url(u, &format!("images[{i}]")))
 }
 
 #[derive(Deserialize)]
@@ -70,9 +108,19 @@ pub struct Create {
 }
 
 /// Builds a product from create parameters (also used by `product_data`).
-pub fn new_product(state: &AppState, livemode: bool, id: Option<String>, name: String, active: Option<bool>, metadata: Option<&BTreeMap<String, String>>) -> Result<Product, ApiError> {
+pub fn new_product(
+    state: &AppState,
+    livemode: bool,
+    id: Option<String>,
+    name: String,
+    active: Option<bool>,
+    metadata: Option<&BTreeMap<String, String>>,
+) -> Result<Product, ApiError> {
     if name.trim().is_empty() {
-        return Err(ApiError::invalid(Some("name".into()), "name can't be blank."));
+        return Err(ApiError::invalid(
+            Some("name".into()),
+            "name can't be blank.",
+        ));
     }
     let id = match id {
         Some(id) => {
@@ -91,7 +139,11 @@ pub fn new_product(state: &AppState, livemode: bool, id: Option<String>, name: S
         description: None,
         active: active.unwrap_or(true),
         images: Vec::new(),
-        metadata: metadata.map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default(),
+        metadata: metadata
+            .map(Metadata::from_map)
+            .transpose()
+            .map_err(rule)?
+            .unwrap_or_default(),
         default_price: None,
         url: None,
     })
@@ -101,9 +153,20 @@ pub(crate) fn rule(e: RuleError) -> ApiError {
     ApiError::invalid(Some(e.param), e.message)
 }
 
-pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Create>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let mut product = new_product(&state, auth.scope.livemode, p.id, p.name, p.active, p.metadata.as_ref())?;
+    let mut product = new_product(
+        &state,
+        auth.scope.livemode,
+        p.id,
+        p.name,
+        p.active,
+        p.metadata.as_ref(),
+    )?;
     product.description = p.description;
     let images = p.images.unwrap_or_default();
     check_images(&images).map_err(rule)?;
@@ -113,15 +176,30 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
     }
     product.url = p.url;
     match state.store.create_product(&auth.scope, &product).await {
-        Err(StoreError::Conflict) => return Err(ApiError::invalid_code("resource_already_exists", Some("id".into()), "A product with this id already exists.")),
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::invalid_code(
+                "resource_already_exists",
+                Some("id".into()),
+                "A product with this id already exists.",
+            ))
+        }
         other => other?,
     };
     Ok(ok(objects::product(&product)))
 }
 
-pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let product = state.store.get_product(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "product", &id))?;
+    let product = state
+        .store
+        .get_product(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product", &id))?;
     Ok(ok(objects::product(&product)))
 }
 
@@ -147,7 +225,12 @@ pub struct Update {
     expand: Option<Vec<String>>,
 }
 
-pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<Update>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let now = state.now();
     let product = state
@@ -195,10 +278,21 @@ pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Au
 #[derive(Deserialize)]
 pub struct Empty {}
 
-pub async fn delete(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(_): Input<Empty>) -> Result<Response, ApiError> {
-    match state.store.delete_product(&auth.scope, &id, state.now()).await {
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(_): Input<Empty>,
+) -> Result<Response, ApiError> {
+    match state
+        .store
+        .delete_product(&auth.scope, &id, state.now())
+        .await
+    {
         Ok(ProductDeletion::Deleted) => Ok(ok(objects::deleted("product", &id))),
-        Ok(ProductDeletion::Archived(p)) => Ok(ok(serde_json::json!({"id": p.id, "object": "product", "deleted": false}))),
+        Ok(ProductDeletion::Archived(p)) => Ok(ok(
+            serde_json::json!({"id": p.id, "object": "product", "deleted": false}),
+        )),
         Err(e) => Err(ApiError::from_store(e, "product", &id)),
     }
 }
@@ -210,9 +304,20 @@ pub struct List {
     active: Option<bool>,
 }
 
-pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<List>,
+) -> Result<Response, ApiError> {
     expansions(&p.page.expand, &[])?;
-    let page = state.store.list_products(&auth.scope, &ProductFilter { active: p.active }, &p.page.query()?).await?;
+    let page = state
+        .store
+        .list_products(
+            &auth.scope,
+            &ProductFilter { active: p.active },
+            &p.page.query()?,
+        )
+        .await?;
     let page = page.map(|x| objects::product(&x));
     Ok(ok(objects::list("/v1/products", page.data, page.has_more)))
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{check_promotion_code, Metadata, PromotionCode, PromotionRestrictions};
+use paylink_domain::catalog::{
+    check_promotion_code, Metadata, PromotionCode, PromotionRestrictions,
+};
 use paylink_domain::money::MAX_AMOUNT;
 use paylink_domain::{IdKind, Money};
 use paylink_store::catalog::PromotionCodeFilter;
@@ -42,7 +44,11 @@ pub fn create_params() -> Kind {
     ])
 }
 pub fn update_params() -> Kind {
-    obj(vec![f("active", Kind::Bool, "Whether the code can be used."), metadata(), expand()])
+    obj(vec![
+        f("active", Kind::Bool, "Whether the code can be used."),
+        metadata(),
+        expand(),
+    ])
 }
 pub fn retrieve_params() -> Kind {
     obj(vec![expand()])
@@ -50,7 +56,11 @@ pub fn retrieve_params() -> Kind {
 pub fn list_params() -> Kind {
     crate::schema::list_params(vec![
         f("active", Kind::Bool, "Only active (or inactive) codes."),
-        f("code", string(500), "Only the code with this text (any letter case)."),
+        f(
+            "code",
+            string(500),
+            "Only the code with this text (any letter case).",
+        ),
         f("coupon", string(255), "Only codes of this coupon."),
     ])
 }
@@ -84,31 +94,63 @@ pub struct Create {
 fn generated_code() -> Result<String, ApiError> {
     const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
     let bytes = paylink_domain::id::random_bytes::<8>().map_err(ApiError::internal)?;
-    Ok(bytes.iter().filter_map(|b| ALPHABET.get(usize::from(b % 32)).map(|c| char::from(*c))).collect())
+    Ok(bytes
+        .iter()
+        .filter_map(|b| ALPHABET.get(usize::from(b % 32)).map(|c| char::from(*c)))
+        .collect())
 }
 
-pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<Create>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Create>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let now = state.now();
     let coupon_id = match (p.promotion.and_then(|pr| pr.coupon), p.coupon) {
         (Some(c), None) | (None, Some(c)) => c,
-        (Some(_), Some(_)) => return Err(ApiError::invalid(Some("coupon".into()), "You may only specify one of these parameters: promotion[coupon], coupon.")),
-        (None, None) => return Err(ApiError::invalid(Some("promotion[coupon]".into()), "Missing required param: promotion[coupon].")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                Some("coupon".into()),
+                "You may only specify one of these parameters: promotion[coupon], coupon.",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                Some("promotion[coupon]".into()),
+                "Missing required param: promotion[coupon].",
+            ))
+        }
     };
-    let coupon = state.store.get_coupon(&auth.scope, &coupon_id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::no_such("coupon", &coupon_id, Some("promotion[coupon]")),
-        other => other.into(),
-    })?;
+    let coupon = state
+        .store
+        .get_coupon(&auth.scope, &coupon_id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                ApiError::no_such("coupon", &coupon_id, Some("promotion[coupon]"))
+            }
+            other => other.into(),
+        })?;
     if p.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::invalid(Some("expires_at".into()), "expires_at must be in the future."));
+        return Err(ApiError::invalid(
+            Some("expires_at".into()),
+            "expires_at must be in the future.",
+        ));
     }
     if let (Some(e), Some(r)) = (p.expires_at, coupon.redeem_by) {
         if e > r {
-            return Err(ApiError::invalid(Some("expires_at".into()), "expires_at can't be later than the coupon's redeem_by."));
+            return Err(ApiError::invalid(
+                Some("expires_at".into()),
+                "expires_at can't be later than the coupon's redeem_by.",
+            ));
         }
     }
     let restrictions = match p.restrictions {
-        None => PromotionRestrictions { minimum_amount: None, first_time_transaction: false },
+        None => PromotionRestrictions {
+            minimum_amount: None,
+            first_time_transaction: false,
+        },
         Some(r) => {
             let minimum_amount = match (r.minimum_amount, r.minimum_amount_currency) {
                 (Some(a), Some(c)) => {
@@ -119,14 +161,23 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
                 (Some(_), None) => return Err(ApiError::invalid(Some("restrictions[minimum_amount_currency]".into()), "Missing required param: restrictions[minimum_amount_currency] (required with minimum_amount).")),
                 (None, Some(_)) => return Err(ApiError::invalid(Some("restrictions[minimum_amount]".into()), "Missing required param: restrictions[minimum_amount] (required with minimum_amount_currency).")),
             };
-            PromotionRestrictions { minimum_amount, first_time_transaction: r.first_time_transaction.unwrap_or(false) }
+            PromotionRestrictions {
+                minimum_amount,
+                first_time_transaction: r.first_time_transaction.unwrap_or(false),
+            }
         }
     };
     let chosen = p.code.is_some();
     if let Some(c) = &p.code {
         check_promotion_code(c).map_err(rule)?;
     }
-    let metadata = p.metadata.as_ref().map(Metadata::from_map).transpose().map_err(rule)?.unwrap_or_default();
+    let metadata = p
+        .metadata
+        .as_ref()
+        .map(Metadata::from_map)
+        .transpose()
+        .map_err(rule)?
+        .unwrap_or_default();
     let mut code = p.code.map_or_else(generated_code, Ok)?;
     // A generated code may, rarely, collide with an existing one: draw again.
     for attempt in 0..5 {
@@ -146,7 +197,11 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
         match state.store.create_promotion_code(&auth.scope, &promo).await {
             Ok(()) => return Ok(ok(objects::promotion_code(&promo))),
             Err(StoreError::Conflict) if chosen || attempt == 4 => {
-                return Err(ApiError::invalid_code("resource_already_exists", Some("code".into()), "A promotion code with this code already exists in this account."));
+                return Err(ApiError::invalid_code(
+                    "resource_already_exists",
+                    Some("code".into()),
+                    "A promotion code with this code already exists in this account.",
+                ));
             }
             Err(StoreError::Conflict) => code = generated_code()?,
             Err(e) => return Err(e.into()),
@@ -155,9 +210,18 @@ pub async fn create(State(state): State<AppState>, Extension(auth): Extension<Au
     Err(ApiError::internal("promotion code generation loop ended"))
 }
 
-pub async fn retrieve(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<RetrieveArgs>) -> Result<Response, ApiError> {
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let promo = state.store.get_promotion_code(&auth.scope, &id).await.map_err(|e| ApiError::from_store(e, "promotion_code", &id))?;
+    let promo = state
+        .store
+        .get_promotion_code(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "promotion_code", &id))?;
     Ok(ok(objects::promotion_code(&promo)))
 }
 
@@ -169,7 +233,12 @@ pub struct Update {
     expand: Option<Vec<String>>,
 }
 
-pub async fn update(State(state): State<AppState>, Extension(auth): Extension<Auth>, Path(id): Path<String>, Input(p): Input<Update>) -> Result<Response, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<Update>,
+) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
     let promo = state
         .store
@@ -198,10 +267,25 @@ pub struct List {
     coupon: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, Extension(auth): Extension<Auth>, Input(p): Input<List>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<List>,
+) -> Result<Response, ApiError> {
     expansions(&p.page.expand, &[])?;
-    let filter = PromotionCodeFilter { active: p.active, code: p.code, coupon: p.coupon };
-    let page = state.store.list_promotion_codes(&auth.scope, &filter, &p.page.query()?).await?;
+    let filter = PromotionCodeFilter {
+        active: p.active,
+        code: p.code,
+        coupon: p.coupon,
+    };
+    let page = state
+        .store
+        .list_promotion_codes(&auth.scope, &filter, &p.page.query()?)
+        .await?;
     let page = page.map(|x| objects::promotion_code(&x));
-    Ok(ok(objects::list("/v1/promotion_codes", page.data, page.has_more)))
+    Ok(ok(objects::list(
+        "/v1/promotion_codes",
+        page.data,
+        page.has_more,
+    )))
 }

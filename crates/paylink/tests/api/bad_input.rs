@@ -1,0 +1,253 @@
+//! Malformed requests get a Stripe-shaped 4xx, never a 500, and change
+//! nothing.
+
+use crate::both;
+use crate::helpers::*;
+
+async fn malformed_bodies(app: TestApp) {
+    let post_raw = |ct: &'static str, body: Vec<u8>| {
+        app.client
+            .post(app.url("/v1/products"))
+            .bearer_auth(&app.key)
+            .header("content-type", ct)
+            .body(body)
+    };
+    let r = app
+        .send(post_raw("application/json", b"{\"name\": ".to_vec()))
+        .await;
+    r.assert_error(400, None);
+    let r = app
+        .send(post_raw("application/json", b"[\"name\"]".to_vec()))
+        .await;
+    r.assert_error(400, None);
+    let r = app.send(post_raw("text/plain", b"name=x".to_vec())).await;
+    r.assert_error(400, None);
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            b"name=a&name=b".to_vec(),
+        ))
+        .await;
+    r.assert_error(400, Some("name"));
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            b"name=a&metadata=x&metadata[k]=v".to_vec(),
+        ))
+        .await;
+    r.assert_error(400, Some("metadata[k]"));
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            b"name[=a".to_vec(),
+        ))
+        .await;
+    r.assert_error(400, Some("name["));
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            vec![b'a'; 300 * 1024],
+        ))
+        .await;
+    r.assert_error(413, None);
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            b"name=%FF%FE".to_vec(),
+        ))
+        .await;
+    assert!(r.status == 200 || r.status == 400, "{r:?}");
+    let r = app
+        .send(
+            app.client
+                .post(app.url("/v1/products?name=x"))
+                .bearer_auth(&app.key)
+                .form(&[("name", "y")]),
+        )
+        .await;
+    r.assert_error(400, None);
+    let deep = format!("name=a&metadata{}=1", "[a]".repeat(10));
+    let r = app
+        .send(post_raw(
+            "application/x-www-form-urlencoded",
+            deep.into_bytes(),
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    let products = app.get("/v1/products").await;
+    assert!(products.ok()["data"].as_array().unwrap().len() <= 1);
+}
+both!(malformed_bodies);
+
+async fn unknown_routes_and_methods(app: TestApp) {
+    let r = app.get("/v1/charges").await;
+    r.assert_error(404, None);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Unrecognized request URL"));
+    let r = app
+        .send(
+            app.client
+                .put(app.url("/v1/products"))
+                .bearer_auth(&app.key),
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.body["error"]["type"], "invalid_request_error");
+    let r = app
+        .send(
+            app.client
+                .get(app.url("/v1/products"))
+                .bearer_auth(&app.key)
+                .header("stripe-account", "acct_x"),
+        )
+        .await;
+    r.assert_error(400, None);
+}
+both!(unknown_routes_and_methods);
+
+/// A battery of hostile values into every parameter of every POST
+/// endpoint: each answer is a 2xx or a 4xx with Stripe's error shape.
+async fn hostile_values_never_500(app: TestApp) {
+    let price = app.price("usd", 1000).await;
+    let coupon = app.coupon_pct("10").await;
+    let link = app
+        .post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}]}),
+        )
+        .await
+        .id();
+    let hostile = [
+        "",
+        " ",
+        "-1",
+        "0",
+        "1e309",
+        "99999999999999999999999999",
+        "NaN",
+        "true",
+        "null",
+        "[]",
+        "{}",
+        "\u{0}",
+        "'; DROP TABLE products; --",
+        "<script>alert(1)</script>",
+        "🙂🙂🙂",
+        "%00",
+        "../../etc/passwd",
+        "4242424242424242",
+    ];
+    let paths = [
+        (
+            "/v1/products".to_string(),
+            vec![
+                "name",
+                "active",
+                "description",
+                "images[0]",
+                "metadata[k]",
+                "url",
+                "id",
+            ],
+        ),
+        (
+            "/v1/prices".to_string(),
+            vec![
+                "currency",
+                "unit_amount",
+                "product",
+                "custom_unit_amount[enabled]",
+                "custom_unit_amount[minimum]",
+                "product_data[name]",
+                "nickname",
+            ],
+        ),
+        (
+            "/v1/coupons".to_string(),
+            vec![
+                "percent_off",
+                "amount_off",
+                "currency",
+                "duration",
+                "max_redemptions",
+                "redeem_by",
+                "name",
+                "id",
+            ],
+        ),
+        (
+            "/v1/promotion_codes".to_string(),
+            vec![
+                "code",
+                "coupon",
+                "promotion[coupon]",
+                "promotion[type]",
+                "max_redemptions",
+                "expires_at",
+                "restrictions[minimum_amount]",
+            ],
+        ),
+        (
+            "/v1/payment_links".to_string(),
+            vec![
+                "line_items[0][price]",
+                "line_items[0][quantity]",
+                "line_items[0][adjustable_quantity][maximum]",
+                "after_completion[type]",
+                "restrictions[completed_sessions][limit]",
+                "custom_fields[0][key]",
+                "submit_type",
+            ],
+        ),
+        (
+            format!("/v1/payment_links/{link}"),
+            vec![
+                "active",
+                "line_items[0][id]",
+                "line_items[0][quantity]",
+                "inactive_message",
+                "metadata",
+                "restrictions",
+            ],
+        ),
+        (format!("/v1/coupons/{coupon}"), vec!["name", "metadata"]),
+        (
+            format!("/v1/prices/{price}"),
+            vec!["active", "nickname", "lookup_key"],
+        ),
+    ];
+    for (path, params) in &paths {
+        for param in params {
+            for value in hostile {
+                let body = encode(&[(param.to_string(), value.to_string())]);
+                let r = app
+                    .send(
+                        app.client
+                            .post(app.url(path))
+                            .bearer_auth(&app.key)
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(body),
+                    )
+                    .await;
+                assert!(r.status < 500, "{path} {param}={value:?}: {r:?}");
+                if r.status >= 400 {
+                    assert!(
+                        r.body["error"]["message"].is_string(),
+                        "{path} {param}={value:?}: {r:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Nothing secret-looking was echoed into an error as a card number.
+    let r = app
+        .post(
+            "/v1/products",
+            json!({"name": "a", "bogus": "4242424242424242"}),
+        )
+        .await;
+    r.assert_error(400, Some("bogus"));
+}
+both!(hostile_values_never_500);

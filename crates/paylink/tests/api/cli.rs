@@ -1,0 +1,318 @@
+//! The command line, run as a process against the same data directory (or
+//! PostgreSQL schema) as an in-process server.
+
+use std::process::{Command, Output};
+
+use crate::both;
+use crate::helpers::*;
+
+fn paylink(app: &TestApp, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
+    cmd.args(args).arg("--data-dir").arg(&app.opts.data_dir);
+    cmd.env_remove("PAYLINK_DATABASE_URL")
+        .env_remove("PAYLINK_MASTER_KEY")
+        .env("PAYLINK_LOG", "warn");
+    if let Some(url) = &app.opts.database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+async fn account_and_key_commands(app: TestApp) {
+    let out = stdout(&paylink(
+        &app,
+        &[
+            "account",
+            "create",
+            "--name",
+            "Corner Shop",
+            "--owner-email",
+            "owner@corner.example",
+            "--json",
+        ],
+    ));
+    let acct: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let acct_id = acct["id"].as_str().unwrap().to_string();
+    assert!(acct_id.starts_with("acct_"), "{out}");
+    assert_eq!(acct["name"], "Corner Shop");
+    let plain = stdout(&paylink(
+        &app,
+        &[
+            "account",
+            "create",
+            "--name",
+            "Second",
+            "--owner-email",
+            "s@corner.example",
+        ],
+    ));
+    assert!(
+        plain.trim().starts_with("acct_") && plain.trim().lines().count() == 1,
+        "{plain}"
+    );
+
+    let out = stdout(&paylink(
+        &app,
+        &[
+            "keys",
+            "create",
+            "--account",
+            &acct_id,
+            "--mode",
+            "test",
+            "--json",
+        ],
+    ));
+    let key: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(key["id"].as_str().unwrap().starts_with("key_"));
+    assert!(
+        secret.starts_with("sk_test_") && secret.len() >= 40,
+        "{secret}"
+    );
+    let live = stdout(&paylink(
+        &app,
+        &["keys", "create", "--account", &acct_id, "--mode", "live"],
+    ));
+    assert!(live.trim().starts_with("sk_live_"));
+
+    // The key works against the server, in its own account and mode.
+    let r = app
+        .post_as(&secret, "/v1/products", json!({"name": "From CLI key"}))
+        .await;
+    assert_eq!(r.ok()["livemode"], false);
+    assert_eq!(
+        app.get_as(&secret, "/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        app.get_as(live.trim(), "/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Only a hash of the key is stored.
+    match app.db {
+        Db::Sqlite => {
+            let mut bytes = std::fs::read(app.opts.sqlite_path()).unwrap();
+            bytes.extend(
+                std::fs::read(app.opts.data_dir.join("paylink.db-wal")).unwrap_or_default(),
+            );
+            let needle = secret.as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "key found in the database file"
+            );
+            let tail = &secret.as_bytes()[8..];
+            assert!(
+                !bytes.windows(tail.len()).any(|w| w == tail),
+                "key body found in the database file"
+            );
+        }
+        Db::Postgres => {
+            let url = app.opts.database_url.clone().unwrap();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let rows: Vec<(String, String, String)> =
+                sqlx::query_as("SELECT id, key_hash, last4 FROM api_keys")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+            assert!(rows.len() >= 4);
+            assert!(rows.iter().all(|(id, h, l)| !secret.contains(h.as_str())
+                && !h.contains(&secret[8..])
+                && !id.contains(&secret[8..])
+                && l.len() == 4));
+        }
+    }
+
+    // Bad input: one clear line, non-zero exit.
+    let bad = paylink(
+        &app,
+        &[
+            "account",
+            "create",
+            "--name",
+            "X",
+            "--owner-email",
+            "not-an-email",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--owner-email is not a valid email address"),
+        "{err}"
+    );
+    let bad = paylink(
+        &app,
+        &["keys", "create", "--account", "acct_nope", "--mode", "test"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no such account"));
+    let bad = paylink(
+        &app,
+        &["keys", "create", "--account", &acct_id, "--mode", "prod"],
+    );
+    assert!(!bad.status.success());
+
+    let m = stdout(&paylink(&app, &["migrate"]));
+    assert!(m.contains("up to date"), "{m}");
+}
+both!(account_and_key_commands);
+
+#[test]
+fn files_are_private_and_loose_key_files_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_paylink"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("PAYLINK_DATABASE_URL")
+            .env_remove("PAYLINK_MASTER_KEY")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["init"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("paylink.key")), 0o600);
+    assert_eq!(mode(&data.join("paylink.db")), 0o600);
+    std::fs::set_permissions(
+        data.join("paylink.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let o = run(&["migrate"]);
+    assert!(o.status.success(), "migrate needs no key");
+    let o = run(&[
+        "account",
+        "create",
+        "--name",
+        "A",
+        "--owner-email",
+        "a@b.example",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("readable or writable by group or others") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let o = Command::new(env!("CARGO_BIN_EXE_paylink"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--data-dir",
+        "--database-url",
+        "--listen",
+        "--public-url",
+        "PAYLINK_DATA_DIR",
+        "PAYLINK_DATABASE_URL",
+        "PAYLINK_LISTEN",
+        "PAYLINK_PUBLIC_URL",
+        "127.0.0.1:8080",
+        "./paylink-data",
+    ] {
+        assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_paylink"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for cmd in ["serve", "init", "migrate", "demo", "account", "keys"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+}
+
+/// `paylink demo` starts a server and prints a working key and link.
+#[test]
+fn demo_prints_a_working_setup() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paylink"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("demo"))
+        .env_remove("PAYLINK_DATABASE_URL")
+        .env_remove("PAYLINK_MASTER_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    while let Some(Ok(line)) = lines.next() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    let field = |label: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| panic!("no {label} in:\n{printed}"))
+    };
+    let base = field("API base:");
+    let key = field("Test secret key:");
+    let link = field("Payment link:");
+    assert!(key.starts_with("sk_test_"));
+    let id = link.rsplit('/').next().unwrap().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let got: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{base}/payment_links/{id}?expand[]=line_items"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got["id"], id.as_str(), "{got}");
+    assert_eq!(got["url"], link.as_str());
+    assert_eq!(got["allow_promotion_codes"], true);
+    assert_eq!(got["line_items"]["data"][0]["price"]["unit_amount"], 2500);
+    assert_eq!(field("Promotion code:"), "DEMO10");
+}

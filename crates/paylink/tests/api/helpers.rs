@@ -1,0 +1,288 @@
+//! `spawn_app`: the real application on a random port against a fresh
+//! database (a temporary SQLite file, or a fresh PostgreSQL schema), with a
+//! real HTTP client and a test and live key for a fresh account.
+
+use std::sync::Arc;
+
+use paylink::app::{self, DataOptions, Opened};
+use paylink_crypto::Mode;
+use paylink_domain::ManualClock;
+use serde_json::Value;
+
+pub use paylink_domain::Clock;
+pub use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub opened: Opened,
+    pub opts: DataOptions,
+    pub clock: Arc<ManualClock>,
+    pub account: String,
+    pub key: String,
+    pub live_key: String,
+    pub db: Db,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status and JSON body (Null if the body is not JSON).
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+impl Resp {
+    /// Asserts a Stripe-shaped error with this status and param.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, param: Option<&str>) {
+        assert_eq!(self.status, status, "{self:?}");
+        let err = &self.body["error"];
+        assert!(err["type"].is_string(), "no error type: {self:?}");
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message: {self:?}"
+        );
+        assert_eq!(err["param"].as_str(), param, "{self:?}");
+    }
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "{self:?}");
+        &self.body
+    }
+    pub fn id(&self) -> String {
+        self.ok()["id"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn random_suffix() -> String {
+    let b = paylink_domain::id::random_bytes::<8>()
+        .map(u64::from_le_bytes)
+        .unwrap_or(0);
+    format!("{b:016x}")
+}
+
+/// The URL of a fresh, empty PostgreSQL schema.
+pub async fn fresh_pg_url() -> String {
+    let base = std::env::var("PAYLINK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into());
+    let schema = format!("pltest_{}", random_suffix());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at PAYLINK_TEST_DATABASE_URL is not reachable: {e}")
+        });
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("create schema: {e}"));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options[search_path]={schema}")
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let database_url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(fresh_pg_url().await),
+    };
+    let opts = DataOptions {
+        data_dir: dir.path().join("data"),
+        database_url,
+    };
+    let opened = app::open(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
+    let clock = Arc::new(ManualClock::new(1_795_000_000));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let base = format!("http://{addr}");
+    let state = app::state(&opened, &base, clock.clone() as Arc<dyn Clock>);
+    tokio::spawn(async move {
+        let _ = app::serve(listener, state, std::future::pending()).await;
+    });
+    let now = clock.now();
+    let account = app::create_account(&opened.store, "Test Shop", "owner@shop.example", now)
+        .await
+        .unwrap_or_else(|e| panic!("account: {e}"));
+    let key = app::create_key(&opened, &account.id, Mode::Test, now)
+        .await
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    let live = app::create_key(&opened, &account.id, Mode::Live, now)
+        .await
+        .unwrap_or_else(|e| panic!("key: {e}"));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        account: account.id,
+        key: key.secret.expose().to_string(),
+        live_key: live.secret.expose().to_string(),
+        opened,
+        opts,
+        clock,
+        db,
+        _dir: dir,
+    }
+}
+
+/// Flattens a JSON object into Stripe's bracket notation.
+pub fn form(v: &Value) -> Vec<(String, String)> {
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, x)| {
+                walk(
+                    &if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}[{k}]")
+                    },
+                    x,
+                    out,
+                )
+            }),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| walk(&format!("{prefix}[{i}]"), x, out)),
+            Value::String(s) => out.push((prefix.to_string(), s.clone())),
+            Value::Null => out.push((prefix.to_string(), String::new())),
+            other => out.push((prefix.to_string(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, &mut out);
+    out
+}
+
+pub fn encode(pairs: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+impl TestApp {
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let r = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            body,
+            headers,
+            bytes,
+        }
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+    /// POST with form-encoded `params` (a JSON object) as the test key.
+    pub async fn post(&self, path: &str, params: Value) -> Resp {
+        self.post_as(&self.key, path, params).await
+    }
+    pub async fn post_as(&self, key: &str, path: &str, params: Value) -> Resp {
+        let body = encode(&form(&params));
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(key)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+    /// POST with a JSON body.
+    pub async fn post_json(&self, path: &str, params: Value) -> Resp {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(&self.key)
+                .json(&params),
+        )
+        .await
+    }
+    pub async fn get(&self, path: &str) -> Resp {
+        self.get_as(&self.key, path).await
+    }
+    pub async fn get_as(&self, key: &str, path: &str) -> Resp {
+        self.send(self.client.get(self.url(path)).bearer_auth(key))
+            .await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.delete_as(&self.key, path).await
+    }
+    pub async fn delete_as(&self, key: &str, path: &str) -> Resp {
+        self.send(self.client.delete(self.url(path)).bearer_auth(key))
+            .await
+    }
+    /// A second account with its own test key.
+    pub async fn other_account(&self) -> (String, String) {
+        let now = self.clock.now();
+        let a = app::create_account(&self.opened.store, "Other Shop", "other@shop.example", now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let k = app::create_key(&self.opened, &a.id, Mode::Test, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (a.id, k.secret.expose().to_string())
+    }
+
+    // Fixtures.
+    pub async fn product(&self, name: &str) -> String {
+        self.post("/v1/products", json!({"name": name})).await.id()
+    }
+    pub async fn price(&self, currency: &str, amount: i64) -> String {
+        let p = self.product("Thing").await;
+        self.post(
+            "/v1/prices",
+            json!({"product": p, "currency": currency, "unit_amount": amount}),
+        )
+        .await
+        .id()
+    }
+    pub async fn coupon_pct(&self, pct: &str) -> String {
+        self.post("/v1/coupons", json!({"percent_off": pct}))
+            .await
+            .id()
+    }
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await
+            }
+            #[tokio::test]
+            #[cfg_attr(not(pg_tests), ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it")]
+            async fn postgres() {
+                super::$name($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await
+            }
+        }
+    };
+}

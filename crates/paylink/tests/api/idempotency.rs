@@ -1,0 +1,186 @@
+//! `Idempotency-Key`: replay, mismatch, in-flight conflict, release on
+//! failure, 24-hour expiry and purge.
+
+use paylink_store::Scope;
+
+use crate::both;
+use crate::helpers::*;
+
+impl TestApp {
+    async fn post_idem(&self, key: &str, path: &str, params: serde_json::Value) -> Resp {
+        let body = encode(&form(&params));
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(&self.key)
+                .header("idempotency-key", key)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+}
+
+async fn replay_is_byte_for_byte(app: TestApp) {
+    let first = app
+        .post_idem("k-1", "/v1/products", json!({"name": "Once"}))
+        .await;
+    first.ok();
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    app.clock.advance(3600);
+    let again = app
+        .post_idem("k-1", "/v1/products", json!({"name": "Once"}))
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.headers["idempotency-key"], "k-1");
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both!(replay_is_byte_for_byte);
+
+async fn same_key_other_params_is_400(app: TestApp) {
+    app.post_idem("k-2", "/v1/products", json!({"name": "A"}))
+        .await
+        .ok();
+    let r = app
+        .post_idem("k-2", "/v1/products", json!({"name": "B"}))
+        .await;
+    r.assert_error(400, None);
+    assert_eq!(r.body["error"]["type"], "idempotency_error");
+    // Another endpoint with the same key is another request too.
+    app.post_idem("k-2", "/v1/coupons", json!({"percent_off": 5}))
+        .await
+        .assert_error(400, None);
+    // Keys are per account and mode: another account may use it freely.
+    let (_, other) = app.other_account().await;
+    let r = app
+        .send(
+            app.client
+                .post(app.url("/v1/products"))
+                .bearer_auth(&other)
+                .header("idempotency-key", "k-2")
+                .form(&[("name", "B")]),
+        )
+        .await;
+    r.ok();
+}
+both!(same_key_other_params_is_400);
+
+async fn in_flight_key_is_409(app: TestApp) {
+    let scope = Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    // Another request holds the key (claimed, not finished).
+    app.opened
+        .store
+        .claim_idempotency(
+            &scope,
+            "busy",
+            "fingerprint-of-another-request",
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let r = app
+        .post_idem("busy", "/v1/products", json!({"name": "A"}))
+        .await;
+    r.assert_error(409, None);
+    assert_eq!(r.body["error"]["type"], "idempotency_error");
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+both!(in_flight_key_is_409);
+
+async fn concurrent_same_key_creates_one_object(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.post_idem("race", "/v1/products", json!({"name": "Raced"}))
+                .await
+        }));
+    }
+    let mut bodies = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            200 => bodies.push(r.bytes),
+            409 => assert_eq!(r.body["error"]["type"], "idempotency_error"),
+            other => panic!("unexpected {other}: {r:?}"),
+        }
+    }
+    assert!(!bodies.is_empty());
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "replays differ");
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both!(concurrent_same_key_creates_one_object);
+
+async fn failed_request_releases_the_key(app: TestApp) {
+    app.post_idem("fix-me", "/v1/products", json!({"name": ""}))
+        .await
+        .assert_error(400, Some("name"));
+    app.post_idem("fix-me", "/v1/products", json!({"name": "Fixed"}))
+        .await
+        .ok();
+    let bad_key = "x".repeat(256);
+    app.post_idem(&bad_key, "/v1/products", json!({"name": "a"}))
+        .await
+        .assert_error(400, None);
+}
+both!(failed_request_releases_the_key);
+
+async fn records_expire_after_24h_and_are_purged(app: TestApp) {
+    app.post_idem("daily", "/v1/products", json!({"name": "Day 1"}))
+        .await
+        .ok();
+    app.clock.advance(24 * 3600 - 1);
+    app.post_idem("daily", "/v1/products", json!({"name": "Other"}))
+        .await
+        .assert_error(400, None);
+    app.clock.advance(1);
+    assert_eq!(
+        app.opened
+            .store
+            .idempotency_due(app.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let report = paylink_jobs::purge_once(&app.opened.store, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.idempotency_records, 1);
+    assert_eq!(
+        app.opened
+            .store
+            .idempotency_due(app.clock.now())
+            .await
+            .unwrap(),
+        0
+    );
+    let r = app
+        .post_idem("daily", "/v1/products", json!({"name": "Day 2"}))
+        .await;
+    assert_eq!(r.ok()["name"], "Day 2");
+}
+both!(records_expire_after_24h_and_are_purged);

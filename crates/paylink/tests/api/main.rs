@@ -1,0 +1,25 @@
+//! The integration suite: one test binary that drives the real application
+//! over HTTP (and the CLI as a process), each case on SQLite and on
+//! PostgreSQL.
+// Tests report failure by panicking.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod coupons;
+mod idempotency;
+mod openapi;
+mod pagination;
+mod payment_links;
+mod prices;
+mod products;
+mod promotion_codes;
+mod sdk;

@@ -1,0 +1,351 @@
+use crate::both;
+use crate::helpers::*;
+
+async fn payment_link_lifecycle(app: TestApp) {
+    let price = app.price("eur", 2500).await;
+    let price2 = app.price("eur", 900).await;
+    let r = app
+        .post(
+            "/v1/payment_links",
+            json!({
+                "line_items": [
+                    {"price": price, "quantity": 2, "adjustable_quantity": {"enabled": true}},
+                    {"price": price2, "quantity": 1},
+                ],
+                "allow_promotion_codes": true,
+                "after_completion": {"type": "redirect", "redirect": {"url": "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"}},
+                "custom_fields": [
+                    {"key": "size", "label": {"type": "custom", "custom": "Size"}, "type": "dropdown", "dropdown": {"options": [{"label": "Small", "value": "S"}, {"label": "Large", "value": "L"}]}},
+                    {"key": "engraving", "label": {"type": "custom", "custom": "Engraving"}, "type": "text", "optional": true, "text": {"maximum_length": 20}},
+                ],
+                "inactive_message": "Sold out!",
+                "restrictions": {"completed_sessions": {"limit": 50}},
+                "billing_address_collection": "required",
+                "phone_number_collection": {"enabled": true},
+                "submit_type": "donate",
+                "metadata": {"campaign": "summer"},
+                "expand": ["line_items"],
+            }),
+        )
+        .await;
+    let l = r.ok().clone();
+    let id = l["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("plink_"));
+    assert_eq!(l["url"], format!("{}/l/{id}", app.base));
+    assert_eq!(l["active"], true);
+    assert_eq!(l["currency"], "eur");
+    assert_eq!(l["allow_promotion_codes"], true);
+    assert_eq!(l["after_completion"]["type"], "redirect");
+    assert_eq!(
+        l["after_completion"]["redirect"]["url"],
+        "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"
+    );
+    assert_eq!(l["custom_fields"].as_array().unwrap().len(), 2);
+    assert_eq!(l["custom_fields"][1]["optional"], true);
+    assert_eq!(
+        l["restrictions"],
+        json!({"completed_sessions": {"count": 0, "limit": 50}})
+    );
+    assert_eq!(l["phone_number_collection"], json!({"enabled": true}));
+    assert_eq!(l["submit_type"], "donate");
+    assert_eq!(l["billing_address_collection"], "required");
+    assert_eq!(l["inactive_message"], "Sold out!");
+    let items = l["line_items"]["data"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[0]["adjustable_quantity"],
+        json!({"enabled": true, "minimum": 1, "maximum": 99})
+    );
+    assert_eq!(items[0]["quantity"], 2);
+    assert_eq!(items[0]["amount_subtotal"], 5000);
+    assert_eq!(items[0]["price"]["id"], price.as_str());
+    assert_eq!(items[0]["description"], "Thing");
+    assert_eq!(items[1]["adjustable_quantity"], serde_json::Value::Null);
+
+    // Retrieve without expand has no line_items; with expand it has them.
+    let plain = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert!(plain.ok().get("line_items").is_none());
+    let mut without = l.clone();
+    without.as_object_mut().unwrap().remove("line_items");
+    assert_eq!(plain.ok(), &without);
+    assert_eq!(
+        app.get(&format!("/v1/payment_links/{id}?expand[]=line_items"))
+            .await
+            .ok(),
+        &l
+    );
+
+    // Line items listing paginates.
+    let li = app
+        .get(&format!("/v1/payment_links/{id}/line_items?limit=1"))
+        .await;
+    assert_eq!(li.ok()["has_more"], true);
+    let first = li.body["data"][0]["id"].as_str().unwrap().to_string();
+    let li2 = app
+        .get(&format!(
+            "/v1/payment_links/{id}/line_items?limit=1&starting_after={first}"
+        ))
+        .await;
+    assert_eq!(li2.ok()["has_more"], false);
+    assert_eq!(li2.body["data"][0]["price"]["id"], price2.as_str());
+
+    // Update: quantities, removal of an item, deactivation, unsetting.
+    let up = app
+        .post(&format!("/v1/payment_links/{id}"), json!({"line_items": [{"id": first, "quantity": 3}], "active": false, "restrictions": "", "inactive_message": "", "custom_fields": "", "metadata": {"campaign": "autumn"}, "expand": ["line_items"]}))
+        .await;
+    let up = up.ok();
+    assert_eq!(up["active"], false);
+    assert_eq!(up["restrictions"], serde_json::Value::Null);
+    assert_eq!(up["inactive_message"], serde_json::Value::Null);
+    assert_eq!(up["custom_fields"], json!([]));
+    assert_eq!(up["metadata"], json!({"campaign": "autumn"}));
+    assert_eq!(up["line_items"]["data"].as_array().unwrap().len(), 1);
+    assert_eq!(up["line_items"]["data"][0]["quantity"], 3);
+    assert_eq!(up["line_items"]["data"][0]["id"], first.as_str());
+
+    // A link is never deleted.
+    let d = app.delete(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(d.status, 405, "{d:?}");
+    assert_eq!(d.body["error"]["type"], "invalid_request_error");
+
+    // Lists filter on active and expand line items.
+    let other = app
+        .post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}]}),
+        )
+        .await
+        .id();
+    let active = app
+        .get("/v1/payment_links?active=true&expand[]=data.line_items")
+        .await;
+    assert_eq!(active.ok()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(active.body["data"][0]["id"], other.as_str());
+    assert_eq!(
+        active.body["data"][0]["line_items"]["data"][0]["quantity"],
+        1
+    );
+    let defaults = &active.body["data"][0];
+    assert_eq!(
+        defaults["after_completion"],
+        json!({"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": null}, "redirect": null})
+    );
+    assert_eq!(defaults["allow_promotion_codes"], false);
+    assert_eq!(defaults["billing_address_collection"], "auto");
+    assert_eq!(defaults["submit_type"], "auto");
+    assert_eq!(defaults["restrictions"], serde_json::Value::Null);
+}
+both!(payment_link_lifecycle);
+
+async fn payment_link_custom_amount_and_json(app: TestApp) {
+    let product = app.product("Donation").await;
+    let price = app.post("/v1/prices", json!({"product": product, "currency": "usd", "custom_unit_amount": {"enabled": true, "minimum": 100}})).await.id();
+    let r = app.post_json("/v1/payment_links", json!({"line_items": [{"price": price, "quantity": 1}], "submit_type": "donate", "after_completion": {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "Thank you!"}}})).await;
+    assert_eq!(
+        r.ok()["after_completion"]["hosted_confirmation"]["custom_message"],
+        "Thank you!"
+    );
+    let fixed = app.price("usd", 100).await;
+    app.post(
+        "/v1/payment_links",
+        json!({"line_items": [{"price": price, "quantity": 1}, {"price": fixed, "quantity": 1}]}),
+    )
+    .await
+    .assert_error(400, Some("line_items[0][price]"));
+    app.post(
+        "/v1/payment_links",
+        json!({"line_items": [{"price": price, "quantity": 2}]}),
+    )
+    .await
+    .assert_error(400, Some("line_items[0][quantity]"));
+}
+both!(payment_link_custom_amount_and_json);
+
+async fn payment_link_bad_input(app: TestApp) {
+    let price = app.price("eur", 2500).await;
+    let usd = app.price("usd", 2500).await;
+    let inactive = app.price("eur", 100).await;
+    app.post(&format!("/v1/prices/{inactive}"), json!({"active": false}))
+        .await
+        .ok();
+    let item = json!({"price": price, "quantity": 1});
+    let with = |extra: serde_json::Value| {
+        let mut base = json!({"line_items": [item.clone()]});
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    };
+    let field = |key: &str, kind: &str| json!({"key": key, "label": {"type": "custom", "custom": "L"}, "type": kind});
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (json!({}), "line_items"),
+        (
+            json!({"line_items": (0..21).map(|_| item.clone()).collect::<Vec<_>>()}),
+            "line_items",
+        ),
+        (
+            json!({"line_items": [{"quantity": 1}]}),
+            "line_items[0][price]",
+        ),
+        (
+            json!({"line_items": [{"price": price}]}),
+            "line_items[0][quantity]",
+        ),
+        (
+            json!({"line_items": [{"price": "price_nope", "quantity": 1}]}),
+            "line_items[0][price]",
+        ),
+        (
+            json!({"line_items": [{"price": inactive, "quantity": 1}]}),
+            "line_items[0][price]",
+        ),
+        (
+            json!({"line_items": [item.clone(), {"price": usd, "quantity": 1}]}),
+            "line_items[1][price]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 1000}]}),
+            "line_items[0][quantity]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 0}]}),
+            "line_items[0][quantity]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 1, "adjustable_quantity": {"enabled": true, "maximum": 1000}}]}),
+            "line_items[0][adjustable_quantity][maximum]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 1, "adjustable_quantity": {"enabled": true, "minimum": 5, "maximum": 2}}]}),
+            "line_items[0][adjustable_quantity][maximum]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 20, "adjustable_quantity": {"enabled": true, "maximum": 10}}]}),
+            "line_items[0][quantity]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 1, "adjustable_quantity": {"maximum": 10}}]}),
+            "line_items[0][adjustable_quantity][enabled]",
+        ),
+        (
+            json!({"line_items": [{"price": price, "quantity": 1, "tax_rates": ["x"]}]}),
+            "line_items[0][tax_rates]",
+        ),
+        (
+            with(json!({"after_completion": {"type": "redirect"}})),
+            "after_completion[redirect]",
+        ),
+        (
+            with(
+                json!({"after_completion": {"type": "redirect", "redirect": {"url": "javascript:alert(1)"}}}),
+            ),
+            "after_completion[redirect][url]",
+        ),
+        (
+            with(json!({"after_completion": {"type": "elsewhere"}})),
+            "after_completion[type]",
+        ),
+        (
+            with(
+                json!({"after_completion": {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "m".repeat(501)}}}),
+            ),
+            "after_completion[hosted_confirmation][custom_message]",
+        ),
+        (
+            with(
+                json!({"custom_fields": [field("a", "text"), field("b", "text"), field("c", "text"), field("d", "text")]}),
+            ),
+            "custom_fields",
+        ),
+        (
+            with(json!({"custom_fields": [field("a", "dropdown")]})),
+            "custom_fields[0][dropdown]",
+        ),
+        (
+            with(json!({"custom_fields": [field("a b", "text")]})),
+            "custom_fields[0][key]",
+        ),
+        (
+            with(json!({"custom_fields": [field("a", "text"), field("a", "numeric")]})),
+            "custom_fields[1][key]",
+        ),
+        (
+            with(json!({"custom_fields": [field("a", "color")]})),
+            "custom_fields[0][type]",
+        ),
+        (
+            with(json!({"restrictions": {"completed_sessions": {"limit": 0}}})),
+            "restrictions[completed_sessions][limit]",
+        ),
+        (
+            with(json!({"billing_address_collection": "sometimes"})),
+            "billing_address_collection",
+        ),
+        (with(json!({"submit_type": "buy"})), "submit_type"),
+        (
+            with(json!({"allow_promotion_codes": "1"})),
+            "allow_promotion_codes",
+        ),
+        (
+            with(json!({"inactive_message": "x".repeat(501)})),
+            "inactive_message",
+        ),
+        (with(json!({"expand": ["data.line_items"]})), "expand[0]"),
+        (
+            with(json!({"shipping_address_collection": {"allowed_countries": ["FR"]}})),
+            "shipping_address_collection",
+        ),
+    ];
+    for (params, param) in cases {
+        app.post("/v1/payment_links", params)
+            .await
+            .assert_error(400, Some(param));
+    }
+    // Empty objects can only be sent as JSON.
+    app.post_json(
+        "/v1/payment_links",
+        with(json!({"restrictions": {"completed_sessions": {}}})),
+    )
+    .await
+    .assert_error(400, Some("restrictions[completed_sessions][limit]"));
+    app.post_json("/v1/payment_links", json!({"line_items": []}))
+        .await
+        .assert_error(400, Some("line_items"));
+    assert_eq!(
+        app.get("/v1/payment_links").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let link = app
+        .post("/v1/payment_links", json!({"line_items": [item.clone()]}))
+        .await
+        .id();
+    app.post(
+        &format!("/v1/payment_links/{link}"),
+        json!({"line_items": [{"id": "li_nope", "quantity": 2}]}),
+    )
+    .await
+    .assert_error(400, Some("line_items[0][id]"));
+    app.post(
+        &format!("/v1/payment_links/{link}"),
+        json!({"line_items": [{"price": price}]}),
+    )
+    .await
+    .assert_error(400, Some("line_items[0][price]"));
+    app.post(
+        &format!("/v1/payment_links/{link}"),
+        json!({"active": "no"}),
+    )
+    .await
+    .assert_error(400, Some("active"));
+    app.get("/v1/payment_links/plink_nope")
+        .await
+        .assert_error(404, None);
+    app.get("/v1/payment_links/plink_nope/line_items")
+        .await
+        .assert_error(404, None);
+}
+both!(payment_link_bad_input);
