@@ -183,3 +183,52 @@ async fn other_accounts_objects_are_404(app: TestApp) {
     );
 }
 both!(other_accounts_objects_are_404);
+
+/// Deny by default: every route of the endpoint table refuses a request
+/// without a key before looking at anything else.
+async fn every_endpoint_requires_a_key(app: TestApp) {
+    for e in paylink_web::api::endpoints() {
+        let path = e.path.replace("{id}", "prod_x");
+        let r = app
+            .send(
+                app.client
+                    .request(e.method.clone(), app.url(&path))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("name=x"),
+            )
+            .await;
+        r.assert_error(401, None);
+    }
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+both!(every_endpoint_requires_a_key);
+
+async fn security_headers_on_every_response(app: TestApp) {
+    let responses = [
+        app.get("/v1/products").await,
+        app.send(app.client.get(app.url("/v1/products"))).await,
+        app.get("/v1/nothing-here").await,
+        app.send(app.client.get(app.url("/v1/openapi.json"))).await,
+    ];
+    for r in responses {
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{r:?}");
+        assert_eq!(r.headers["cache-control"], "no-store");
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+        assert_eq!(r.headers["referrer-policy"], "no-referrer");
+        assert_eq!(
+            r.headers["content-security-policy"],
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+        assert!(r.headers["request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_"));
+    }
+}
+both!(security_headers_on_every_response);
