@@ -123,6 +123,31 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// The SQLite settings in force on a pooled connection (journal_mode,
+    /// synchronous, foreign_keys, secure_delete), for checks and tests.
+    /// Empty on PostgreSQL.
+    pub async fn sqlite_settings(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::new();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await?;
+        out.push((
+            "journal_mode_wal",
+            i64::from(mode.eq_ignore_ascii_case("wal")),
+        ));
+        for p in ["synchronous", "foreign_keys", "secure_delete"] {
+            let v: i64 = sqlx::query_scalar(&format!("PRAGMA {p}"))
+                .fetch_one(&mut *conn)
+                .await?;
+            out.push((p, v));
+        }
+        Ok(out)
+    }
+
     /// A cheap liveness check.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

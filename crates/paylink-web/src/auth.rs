@@ -79,6 +79,9 @@ fn masked(key: &str) -> String {
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match authenticate(&state, req.headers()).await {
         Ok(auth) => {
+            if let Err(secs) = state.limiter.check(&auth.key_id, std::time::Instant::now()) {
+                return ApiError::rate_limited(secs).into_response();
+            }
             tracing::debug!(account = %auth.scope.account_id, livemode = auth.scope.livemode, key = %auth.key_id, "authenticated");
             req.extensions_mut().insert(auth);
             next.run(req).await

@@ -39,6 +39,8 @@ pub struct ApiError {
     param: Option<String>,
     /// Logged, never sent.
     cause: Option<String>,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -56,6 +58,7 @@ impl ApiError {
             message: message.into(),
             param,
             cause: None,
+            retry_after: None,
         }
     }
     /// 400: a parameter is wrong (or the request as a whole, if `param` is None).
@@ -164,6 +167,18 @@ impl ApiError {
             None,
         )
     }
+    /// 429: too many requests for this key; retry after `secs`.
+    pub fn rate_limited(secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::RateLimit,
+            Some("rate_limit"),
+            "Too many requests hit the API too quickly. Please slow down and retry after the time given in Retry-After.",
+            None,
+        );
+        e.retry_after = Some(secs);
+        e
+    }
     /// 500: the cause is logged with the request id; the client sees neither.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
@@ -256,12 +271,19 @@ impl IntoResponse for ApiError {
             );
         }
         let body = self.body();
-        (
+        let mut resp = (
             self.status,
             crate::json_response_headers(),
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        resp
     }
 }
 
@@ -293,6 +315,7 @@ mod tests {
             ),
             (ApiError::idempotency_in_flight(), 409, "idempotency_error"),
             (ApiError::body_too_large(1024), 413, "invalid_request_error"),
+            (ApiError::rate_limited(1), 429, "rate_limit_error"),
             (ApiError::internal("db down"), 500, "api_error"),
             (StoreError::Conflict.into(), 400, "invalid_request_error"),
             (StoreError::Corrupt("x".into()).into(), 500, "api_error"),

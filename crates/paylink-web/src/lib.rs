@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod objects;
 pub mod openapi;
 pub mod params;
+pub mod rate_limit;
 pub mod request_id;
 pub mod schema;
 
@@ -46,6 +47,8 @@ pub struct Inner {
     /// Base of public URLs (payment links), without a trailing slash.
     pub public_url: String,
     pub clock: Arc<dyn Clock>,
+    /// Per-key request rate limit.
+    pub limiter: rate_limit::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -56,17 +59,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// `api_rate` is the per-key limit in requests per second (0: none).
     pub fn new(
         store: Store,
         api_key_pepper: Secret<Vec<u8>>,
         public_url: &str,
         clock: Arc<dyn Clock>,
+        api_rate: u32,
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
             api_key_pepper,
             public_url: public_url.trim_end_matches('/').to_string(),
             clock,
+            limiter: rate_limit::RateLimiter::new(api_rate),
         }))
     }
     pub fn now(&self) -> i64 {

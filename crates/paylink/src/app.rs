@@ -106,13 +106,19 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
     Ok(Opened { store, keys })
 }
 
-/// The application state for a store and key file.
-pub fn state(opened: &Opened, public_url: &str, clock: Arc<dyn Clock>) -> AppState {
+/// Default per-key API rate limit, requests per second (Stripe's live-mode
+/// figure).
+pub const DEFAULT_API_RATE: u32 = 100;
+
+/// The application state for a store and key file; `api_rate` is the
+/// per-key limit in requests per second (0: none).
+pub fn state(opened: &Opened, public_url: &str, clock: Arc<dyn Clock>, api_rate: u32) -> AppState {
     AppState::new(
         opened.store.clone(),
         opened.keys.current().derive(API_KEY_PEPPER),
         public_url,
         clock,
+        api_rate,
     )
 }
 

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// (default: http://<listen>).
     #[arg(long, env = "PAYLINK_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Requests per second allowed per API key (burst of the same size;
+    /// counted per instance); 0 disables the limit.
+    #[arg(long, env = "PAYLINK_API_RATE_LIMIT", default_value_t = app::DEFAULT_API_RATE)]
+    pub api_rate_limit: u32,
 }
 
 impl ServeArgs {
@@ -267,7 +271,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let opened = app::open(&args.data.options()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             let bound = listener.local_addr()?;
-            let state = app::state(&opened, &args.public_url(bound), clock);
+            let state = app::state(&opened, &args.public_url(bound), clock, args.api_rate_limit);
             tracing::info!(address = %bound, backend = ?opened.store.backend(), "paylink listening");
             println!("paylink listening on http://{bound}");
             app::serve(listener, state, shutdown_signal()).await
@@ -280,7 +284,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             let bound = listener.local_addr()?;
             let public_url = args.public_url(bound);
-            let state = app::state(&opened, &public_url, clock.clone());
+            let state = app::state(&opened, &public_url, clock.clone(), args.api_rate_limit);
             let demo = crate::demo::seed(&opened, &state, clock.now()).await?;
             println!(
                 "paylink demo is running (data in {}).",

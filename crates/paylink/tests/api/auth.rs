@@ -232,3 +232,43 @@ async fn security_headers_on_every_response(app: TestApp) {
     }
 }
 both!(security_headers_on_every_response);
+
+/// Past the per-key rate, requests get a 429 `rate_limit_error` with
+/// `Retry-After`; another key is not affected.
+async fn rate_limit_is_per_key(db: Db) {
+    let app = spawn_app_with(db, 5).await;
+    let mut limited = None;
+    for _ in 0..30 {
+        let r = app.get("/v1/products").await;
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        r.ok();
+    }
+    let r = limited.expect("no 429 after 30 requests at a limit of 5/s");
+    assert_eq!(r.body["error"]["type"], "rate_limit_error");
+    assert!(
+        r.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    app.get_as(&app.live_key, "/v1/products").await.ok();
+}
+
+#[tokio::test]
+async fn rate_limit_is_per_key_sqlite() {
+    rate_limit_is_per_key(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
+)]
+async fn rate_limit_is_per_key_postgres() {
+    rate_limit_is_per_key(Db::Postgres).await;
+}

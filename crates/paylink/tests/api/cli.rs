@@ -316,3 +316,30 @@ fn demo_prints_a_working_setup() {
     assert_eq!(got["line_items"]["data"][0]["price"]["unit_amount"], 2500);
     assert_eq!(field("Promotion code:"), "DEMO10");
 }
+
+/// SQLite runs with WAL, synchronous=FULL (2), foreign keys and
+/// secure_delete on every pooled connection.
+#[tokio::test]
+async fn sqlite_settings_are_in_force() {
+    let app = spawn_app(Db::Sqlite).await;
+    // Use several connections of the pool at once, then check one.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = app.opened.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.sqlite_settings().await.unwrap()
+        }));
+    }
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert_eq!(
+            s,
+            vec![
+                ("journal_mode_wal", 1),
+                ("synchronous", 2),
+                ("foreign_keys", 1),
+                ("secure_delete", 1)
+            ]
+        );
+    }
+}

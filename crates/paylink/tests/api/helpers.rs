@@ -95,6 +95,11 @@ pub async fn fresh_pg_url() -> String {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, 0).await
+}
+
+/// `spawn_app` with a per-key API rate limit (0: none).
+pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let database_url = match db {
         Db::Sqlite => None,
@@ -115,7 +120,7 @@ pub async fn spawn_app(db: Db) -> TestApp {
         .local_addr()
         .unwrap_or_else(|e| panic!("addr: {e}"));
     let base = format!("http://{addr}");
-    let state = app::state(&opened, &base, clock.clone() as Arc<dyn Clock>);
+    let state = app::state(&opened, &base, clock.clone() as Arc<dyn Clock>, api_rate);
     tokio::spawn(async move {
         let _ = app::serve(listener, state, std::future::pending()).await;
     });
