@@ -21,6 +21,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// The (year, month) of a unix time, in UTC (proleptic Gregorian calendar;
+/// Howard Hinnant's `civil_from_days`).
+pub fn year_month(unix: i64) -> (i64, u32) {
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, u32::try_from(month).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn year_month_of_known_dates() {
+        assert_eq!(super::year_month(0), (1970, 1));
+        assert_eq!(super::year_month(1_795_000_000), (2026, 11));
+        assert_eq!(super::year_month(951_782_400), (2000, 2)); // 2000-02-29
+        assert_eq!(super::year_month(1_704_067_199), (2023, 12));
+        assert_eq!(super::year_month(1_704_067_200), (2024, 1));
+    }
+}
+
 /// A clock that only moves when told to (for tests).
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);

@@ -3,9 +3,11 @@
 //! invalid value cannot exist.
 
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod currency;
 pub mod id;
+pub mod locale;
 pub mod money;
 
 pub use clock::{Clock, ManualClock, SystemClock};

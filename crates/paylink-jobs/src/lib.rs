@@ -1,5 +1,5 @@
-//! Background work. Today: the retention purge of idempotency records
-//! (kept 24 hours). Jobs are stateless and safe to run in several instances
+//! Background work: expiring checkout sessions after 24 hours (which gives
+//! back what they reserved) and purging idempotency records after 24 hours. Jobs are stateless and safe to run in several instances
 //! at once: each pass is one bounded DELETE.
 
 use std::sync::Arc;
@@ -8,15 +8,20 @@ use std::time::Duration;
 use paylink_domain::Clock;
 use paylink_store::{Store, StoreError};
 
-/// What one purge pass removed.
+/// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PurgeReport {
     pub idempotency_records: u64,
+    /// Open checkout sessions past their expiry, now expired (their
+    /// reservations released).
+    pub expired_sessions: u64,
 }
 
-/// Runs one retention pass at `now`.
+/// Runs one pass at `now`: expire due checkout sessions, purge old
+/// idempotency records.
 pub async fn purge_once(store: &Store, now: i64) -> Result<PurgeReport, StoreError> {
     Ok(PurgeReport {
+        expired_sessions: store.expire_due_sessions(now).await?,
         idempotency_records: store.purge_idempotency(now).await?,
     })
 }
@@ -32,10 +37,11 @@ pub fn spawn_retention(
         loop {
             tick.tick().await;
             match purge_once(&store, clock.now()).await {
-                Ok(r) if r.idempotency_records > 0 => {
+                Ok(r) if r != PurgeReport::default() => {
                     tracing::info!(
                         idempotency_records = r.idempotency_records,
-                        "retention purge"
+                        expired_sessions = r.expired_sessions,
+                        "background pass"
                     )
                 }
                 Ok(_) => {}

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod catalog;
+pub mod checkout;
 pub mod db;
 pub mod error;
 pub mod idempotency;

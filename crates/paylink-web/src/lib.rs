@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod checkout;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -25,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 use paylink_crypto::Secret;
 use paylink_domain::Clock;
+use paylink_providers::Provider;
 use paylink_store::Store;
 
 pub use error::ApiError;
@@ -49,6 +51,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Per-key request rate limit.
     pub limiter: rate_limit::RateLimiter,
+    /// The payment provider buyers pay through.
+    pub provider: Arc<dyn Provider>,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +70,7 @@ impl AppState {
         public_url: &str,
         clock: Arc<dyn Clock>,
         api_rate: u32,
+        provider: Arc<dyn Provider>,
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
@@ -73,6 +78,7 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').to_string(),
             clock,
             limiter: rate_limit::RateLimiter::new(api_rate),
+            provider,
         }))
     }
     pub fn now(&self) -> i64 {
@@ -108,10 +114,13 @@ async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // Pages set their own policy; everything else gets the strictest.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
     resp
 }
 
@@ -141,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(|| async { "ok" }))
         .merge(api)
+        .merge(checkout::routes())
         .fallback(fallback)
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_id::middleware))

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
 use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
+use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::api_keys::NewApiKey;
 use paylink_store::{Scope, Store};
 use paylink_web::AppState;
@@ -112,14 +113,62 @@ pub const DEFAULT_API_RATE: u32 = 100;
 
 /// The application state for a store and key file; `api_rate` is the
 /// per-key limit in requests per second (0: none).
-pub fn state(opened: &Opened, public_url: &str, clock: Arc<dyn Clock>, api_rate: u32) -> AppState {
+pub fn state(
+    opened: &Opened,
+    public_url: &str,
+    clock: Arc<dyn Clock>,
+    api_rate: u32,
+    sim: SimConfig,
+) -> AppState {
     AppState::new(
         opened.store.clone(),
         opened.keys.current().derive(API_KEY_PEPPER),
         public_url,
         clock,
         api_rate,
+        Arc::new(SimClient::new(sim)),
     )
+}
+
+/// The sim provider's configuration: its origin, and its API key and
+/// webhook secret derived from the master key (so paylink and the sim it
+/// runs agree without storing them).
+pub fn sim_config(
+    opened: &Opened,
+    sim_origin: &str,
+    public_url: &str,
+    clock: Arc<dyn Clock>,
+) -> SimConfig {
+    let k = opened.keys.current().derive("paylink/sim-api-key/v1");
+    let mut first = [0u8; 16];
+    for (d, s) in first.iter_mut().zip(k.expose().iter()) {
+        *d = *s;
+    }
+    let api_key = format!(
+        "sk_sim_{}",
+        paylink_domain::id::base62_128(u128::from_le_bytes(first))
+    );
+    SimConfig {
+        origin: sim_origin.trim_end_matches('/').to_string(),
+        api_key: Arc::new(Secret::new(api_key)),
+        webhook_secret: Arc::new(
+            opened
+                .keys
+                .current()
+                .derive("paylink/sim-webhook-secret/v1"),
+        ),
+        webhook_url: format!("{}/webhooks/sim", public_url.trim_end_matches('/')),
+        clock,
+    }
+}
+
+/// Serves the sim provider's pages and API on `listener`.
+pub fn spawn_sim(listener: tokio::net::TcpListener, cfg: SimConfig) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, paylink_providers::sim::router(cfg)).await {
+            tracing::error!(error = %e, "sim provider stopped");
+        }
+    })
 }
 
 /// A new merchant account.
@@ -203,7 +252,7 @@ pub async fn serve(
     let purge = paylink_jobs::spawn_retention(
         state.store.clone(),
         state.clock.clone(),
-        Duration::from_secs(3600),
+        Duration::from_secs(60),
     );
     let app = paylink_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

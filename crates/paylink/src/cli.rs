@@ -60,6 +60,12 @@ pub struct ServeArgs {
     /// counted per instance); 0 disables the limit.
     #[arg(long, env = "PAYLINK_API_RATE_LIMIT", default_value_t = app::DEFAULT_API_RATE)]
     pub api_rate_limit: u32,
+    /// Address of the built-in `sim` payment provider (its own origin).
+    #[arg(long, env = "PAYLINK_SIM_LISTEN", default_value = "127.0.0.1:8081")]
+    pub sim_listen: SocketAddr,
+    /// Public base URL of the sim provider (default: http://<sim-listen>).
+    #[arg(long, env = "PAYLINK_SIM_PUBLIC_URL")]
+    pub sim_public_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -67,6 +73,28 @@ impl ServeArgs {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"))
+    }
+
+    /// Binds both listeners and builds the state with the sim running.
+    async fn start(
+        &self,
+        opened: &app::Opened,
+        clock: std::sync::Arc<dyn paylink_domain::Clock>,
+    ) -> Result<(tokio::net::TcpListener, String, paylink_web::AppState), AppError> {
+        let listener = tokio::net::TcpListener::bind(self.listen).await?;
+        let bound = listener.local_addr()?;
+        let sim_listener = tokio::net::TcpListener::bind(self.sim_listen).await?;
+        let sim_bound = sim_listener.local_addr()?;
+        let public_url = self.public_url(bound);
+        let sim_origin = self
+            .sim_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{sim_bound}"));
+        let sim = app::sim_config(opened, &sim_origin, &public_url, clock.clone());
+        app::spawn_sim(sim_listener, sim.clone());
+        let state = app::state(opened, &public_url, clock, self.api_rate_limit, sim);
+        tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
+        Ok((listener, public_url, state))
     }
 }
 
@@ -269,11 +297,11 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Serve(args) => {
             let opened = app::open(&args.data.options()).await?;
-            let listener = tokio::net::TcpListener::bind(args.listen).await?;
-            let bound = listener.local_addr()?;
-            let state = app::state(&opened, &args.public_url(bound), clock, args.api_rate_limit);
-            tracing::info!(address = %bound, backend = ?opened.store.backend(), "paylink listening");
-            println!("paylink listening on http://{bound}");
+            let (listener, public_url, state) = args.start(&opened, clock).await?;
+            println!(
+                "paylink listening on {public_url} (sim provider on {})",
+                state.provider.origin()
+            );
             app::serve(listener, state, shutdown_signal()).await
         }
         Command::Demo(mut args) => {
@@ -281,10 +309,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 args.data.data_dir = PathBuf::from("./paylink-demo-data");
             }
             let opened = app::open(&args.data.options()).await?;
-            let listener = tokio::net::TcpListener::bind(args.listen).await?;
-            let bound = listener.local_addr()?;
-            let public_url = args.public_url(bound);
-            let state = app::state(&opened, &public_url, clock.clone(), args.api_rate_limit);
+            let (listener, public_url, state) = args.start(&opened, clock.clone()).await?;
             let demo = crate::demo::seed(&opened, &state, clock.now()).await?;
             println!(
                 "paylink demo is running (data in {}).",
@@ -296,11 +321,15 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             println!("  Payment link:     {}", demo.link_url);
             println!("  Promotion code:   {}", demo.promo_code);
             println!();
+            println!("  Open the payment link in a browser and pay with a test card:");
+            println!("    4242 4242 4242 4242  succeeds        4000 0000 0000 0002  is declined");
+            println!("    4000 0000 0000 9995  insufficient    4000 0025 0000 3155  3-D Secure challenge");
+            println!("    (any future expiry, any 3-digit CVC, any name)");
+            println!();
             println!(
-                "  Try:  curl {public_url}/v1/payment_links -u {}:",
+                "  Try:  curl {public_url}/v1/payment_intents -u {}:",
                 demo.secret
             );
-            println!("  The buyer's checkout page at the link URL is not part of this build yet.");
             println!();
             println!("Press Ctrl-C to stop.");
             app::serve(listener, state, shutdown_signal()).await

@@ -20,6 +20,8 @@ pub enum Db {
 
 pub struct TestApp {
     pub base: String,
+    pub sim_base: String,
+    pub sim: paylink_providers::sim::SimConfig,
     pub client: reqwest::Client,
     pub opened: Opened,
     pub opts: DataOptions,
@@ -120,7 +122,24 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
         .local_addr()
         .unwrap_or_else(|e| panic!("addr: {e}"));
     let base = format!("http://{addr}");
-    let state = app::state(&opened, &base, clock.clone() as Arc<dyn Clock>, api_rate);
+    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let sim_base = format!(
+        "http://{}",
+        sim_listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"))
+    );
+    let sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>);
+    app::spawn_sim(sim_listener, sim.clone());
+    let state = app::state(
+        &opened,
+        &base,
+        clock.clone() as Arc<dyn Clock>,
+        api_rate,
+        sim.clone(),
+    );
     tokio::spawn(async move {
         let _ = app::serve(listener, state, std::future::pending()).await;
     });
@@ -136,6 +155,8 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
         .unwrap_or_else(|e| panic!("key: {e}"));
     TestApp {
         base,
+        sim_base,
+        sim,
         client: reqwest::Client::new(),
         account: account.id,
         key: key.secret.expose().to_string(),

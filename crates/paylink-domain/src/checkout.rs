@@ -1,0 +1,325 @@
+//! Checkout sessions, payments, customers and refunds: their states and the
+//! arithmetic of an order. Pure rules; the store persists them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Metadata;
+use crate::currency::Currency;
+use crate::money::{Discount, Money, MoneyError};
+
+/// A session expires 24 hours after it was opened (Stripe's default).
+pub const SESSION_TTL_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Complete => "complete",
+            SessionStatus::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(SessionStatus::Open),
+            "complete" => Some(SessionStatus::Complete),
+            "expired" => Some(SessionStatus::Expired),
+            _ => None,
+        }
+    }
+    /// Only an open session moves, and only to complete or expired.
+    pub fn can_become(self, next: SessionStatus) -> bool {
+        self == SessionStatus::Open && next != SessionStatus::Open
+    }
+}
+
+/// One line of an order, as priced when the session was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub id: String,
+    pub price: String,
+    pub product: String,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub amount_subtotal: i64,
+    pub amount_discount: i64,
+    pub amount_total: i64,
+}
+
+/// The amounts of an order, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal: Money,
+    pub discount: Money,
+    pub total: Money,
+}
+
+/// Prices an order: each line's subtotal, the discount spread over the
+/// lines in proportion to their subtotals (the rounding remainder goes to
+/// the last discounted line, so lines add up to the order exactly), and the
+/// total. `lines` holds (unit amount, quantity) with `amount_subtotal` etc.
+/// filled in by this function.
+pub fn price_order(
+    currency: Currency,
+    lines: &mut [OrderLine],
+    discount: Option<Discount>,
+) -> Result<Totals, MoneyError> {
+    let mut subtotal = Money::zero(currency);
+    for l in lines.iter_mut() {
+        let line = Money::new(l.unit_amount, currency)?.checked_mul(l.quantity)?;
+        l.amount_subtotal = line.amount();
+        subtotal = subtotal.checked_add(line)?;
+    }
+    let discount = match discount {
+        Some(d) => d.amount_off(subtotal)?,
+        None => Money::zero(currency),
+    };
+    let mut left = discount.amount();
+    let count = lines.len();
+    for (i, l) in lines.iter_mut().enumerate() {
+        let share = if i + 1 == count || subtotal.amount() == 0 {
+            left
+        } else {
+            let s = i128::from(discount.amount()) * i128::from(l.amount_subtotal)
+                / i128::from(subtotal.amount());
+            i64::try_from(s)
+                .map_err(|_| MoneyError::Overflow)?
+                .min(left)
+        };
+        let share = share.min(l.amount_subtotal);
+        l.amount_discount = share;
+        l.amount_total = l.amount_subtotal - share;
+        left -= share;
+    }
+    let total = subtotal.checked_sub(discount)?;
+    Ok(Totals {
+        subtotal,
+        discount,
+        total,
+    })
+}
+
+/// A buyer's postal address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A buyer's answer to a link's custom field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomFieldAnswer {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub expires_at: i64,
+    pub payment_link: String,
+    pub status: SessionStatus,
+    pub paid: bool,
+    pub currency: Currency,
+    pub amount_subtotal: i64,
+    pub amount_discount: i64,
+    pub amount_total: i64,
+    pub promotion_code: Option<String>,
+    pub coupon: Option<String>,
+    pub customer_email: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_phone: Option<String>,
+    pub customer_address: Option<Address>,
+    pub custom_fields: Vec<CustomFieldAnswer>,
+    pub line_items: Vec<OrderLine>,
+    pub metadata: Metadata,
+    pub customer: Option<String>,
+    pub payment_intent: Option<String>,
+    pub provider: String,
+    pub provider_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub amount: i64,
+    pub amount_refunded: i64,
+    pub currency: Currency,
+    pub status: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub customer: Option<String>,
+    pub checkout_session: String,
+    pub payment_link: String,
+    pub metadata: Metadata,
+}
+
+impl PaymentIntent {
+    /// How much may still be refunded.
+    pub fn refundable(&self) -> i64 {
+        (self.amount - self.amount_refunded).max(0)
+    }
+}
+
+/// Checks a refund of `amount` (all that is left when `None`) against what
+/// remains; returns the amount to refund.
+pub fn refund_amount(pi: &PaymentIntent, amount: Option<i64>) -> Result<i64, String> {
+    let left = pi.refundable();
+    if pi.status != "succeeded" {
+        return Err(format!(
+            "PaymentIntent {} has not succeeded, so it can't be refunded.",
+            pi.id
+        ));
+    }
+    if left == 0 {
+        return Err(format!(
+            "Charge for PaymentIntent {} has already been refunded.",
+            pi.id
+        ));
+    }
+    let a = amount.unwrap_or(left);
+    if a < 1 {
+        return Err("The refund amount must be at least 1.".into());
+    }
+    if a > left {
+        return Err(format!(
+            "Refund amount ({a}) is greater than the amount that can still be refunded ({left})."
+        ));
+    }
+    Ok(a)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub payment_intent: String,
+    pub amount: i64,
+    pub currency: Currency,
+    pub reason: Option<String>,
+    pub status: String,
+    pub metadata: Metadata,
+}
+
+/// The key a buyer's email is found by (case-insensitive).
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::PercentOff;
+
+    fn line(unit: i64, qty: i64) -> OrderLine {
+        OrderLine {
+            id: "li".into(),
+            price: "p".into(),
+            product: "prod".into(),
+            description: "d".into(),
+            quantity: qty,
+            unit_amount: unit,
+            amount_subtotal: 0,
+            amount_discount: 0,
+            amount_total: 0,
+        }
+    }
+
+    fn eur() -> Currency {
+        "eur".parse().unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn discount_is_spread_and_adds_up() -> Result<(), MoneyError> {
+        let mut lines = vec![line(1000, 3), line(333, 1), line(1, 1)];
+        let pct = Discount::Percent(PercentOff::parse("10").unwrap_or_else(|_| unreachable!()));
+        let t = price_order(eur(), &mut lines, Some(pct))?;
+        assert_eq!(t.subtotal.amount(), 3334);
+        assert_eq!(t.discount.amount(), 333);
+        assert_eq!(t.total.amount(), 3001);
+        assert_eq!(lines.iter().map(|l| l.amount_discount).sum::<i64>(), 333);
+        assert_eq!(lines.iter().map(|l| l.amount_total).sum::<i64>(), 3001);
+        assert!(lines
+            .iter()
+            .all(|l| l.amount_total >= 0 && l.amount_discount <= l.amount_subtotal));
+        Ok(())
+    }
+
+    #[test]
+    fn amount_off_larger_than_order_gives_zero_total() -> Result<(), MoneyError> {
+        let mut lines = vec![line(300, 1)];
+        let t = price_order(
+            eur(),
+            &mut lines,
+            Some(Discount::Amount(Money::new(500, eur())?)),
+        )?;
+        assert_eq!((t.discount.amount(), t.total.amount()), (300, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn state_machine() {
+        assert!(SessionStatus::Open.can_become(SessionStatus::Complete));
+        assert!(SessionStatus::Open.can_become(SessionStatus::Expired));
+        assert!(!SessionStatus::Complete.can_become(SessionStatus::Expired));
+        assert!(!SessionStatus::Expired.can_become(SessionStatus::Complete));
+        assert!(!SessionStatus::Open.can_become(SessionStatus::Open));
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_is_left() {
+        let mut pi = PaymentIntent {
+            id: "pi".into(),
+            livemode: false,
+            created: 0,
+            amount: 1000,
+            amount_refunded: 0,
+            currency: eur(),
+            status: "succeeded".into(),
+            card_brand: None,
+            card_last4: None,
+            customer: None,
+            checkout_session: "cs".into(),
+            payment_link: "pl".into(),
+            metadata: Metadata::default(),
+        };
+        assert_eq!(refund_amount(&pi, None), Ok(1000));
+        assert_eq!(refund_amount(&pi, Some(400)), Ok(400));
+        pi.amount_refunded = 700;
+        assert!(refund_amount(&pi, Some(400)).is_err());
+        assert_eq!(refund_amount(&pi, None), Ok(300));
+        assert!(refund_amount(&pi, Some(0)).is_err());
+        pi.amount_refunded = 1000;
+        assert!(refund_amount(&pi, None).is_err());
+    }
+}

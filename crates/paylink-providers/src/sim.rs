@@ -1,0 +1,737 @@
+//! The `sim` provider: a hosted checkout on its own listener and origin
+//! that behaves like a real one in test mode. It takes the card on its own
+//! page (Luhn, expiry and CVC checked, errors beside the fields), applies
+//! the test cards' outcomes, runs a 3-D Secure challenge page, sends paylink
+//! a signed webhook and sends the buyer back. paylink only ever receives a
+//! payment-method token, the brand and the last four digits.
+//!
+//! paylink calls the sim's API (`/v1/payments`, `/v1/refunds`) with a sim
+//! secret key (`sk_sim_…`) that the sim checks on every call.
+//!
+//! The sim keeps its own records in memory: it is a test provider. paylink's
+//! records (sessions, payments, refunds) are in paylink's database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use maud::{html, Markup, DOCTYPE};
+use paylink_crypto::Secret;
+use paylink_domain::{Clock, Currency};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::sim_cards::{self, CardError, Outcome};
+use crate::{
+    BoxFuture, HostedPayment, HostedPaymentRequest, Provider, ProviderError, ProviderEvent,
+};
+
+/// Shared configuration of the sim server and of paylink's client for it.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Origin of the sim's pages and API, e.g. `http://127.0.0.1:8081`.
+    pub origin: String,
+    /// The secret key paylink presents to the sim.
+    pub api_key: Arc<Secret<String>>,
+    /// The key the sim signs its webhooks with.
+    pub webhook_secret: Arc<Secret<Vec<u8>>>,
+    /// Where the sim posts its webhooks (paylink's `/webhooks/sim`).
+    pub webhook_url: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("origin", &self.origin)
+            .field("webhook_url", &self.webhook_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SimStatus {
+    RequiresPaymentMethod,
+    RequiresAction { brand: String, last4: String },
+    Succeeded { brand: String, last4: String },
+}
+
+#[derive(Debug, Clone)]
+struct SimPayment {
+    id: String,
+    req: CreatePayment,
+    status: SimStatus,
+    refunded: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+struct CreatePayment {
+    session_id: String,
+    amount: i64,
+    currency: String,
+    description: String,
+    merchant_name: String,
+    return_url: String,
+    cancel_url: String,
+    require_3ds: bool,
+}
+
+struct SimState {
+    cfg: SimConfig,
+    payments: Mutex<HashMap<String, SimPayment>>,
+    refunds: Mutex<HashMap<String, String>>,
+    http: reqwest::Client,
+}
+
+fn random_id(prefix: &str) -> String {
+    let v = paylink_domain::id::random_bytes::<16>()
+        .map(u128::from_le_bytes)
+        .unwrap_or(0);
+    format!("{prefix}{}", paylink_domain::id::base62_128(v))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;background:#f3f4f6;margin:0;color:#111827}\
+main{max-width:26rem;margin:3rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}\
+h1{font-size:1.1rem;margin:0 0 .25rem}.amount{font-size:1.8rem;font-weight:600;margin:.25rem 0 1.5rem}\
+label{display:block;font-size:.85rem;margin:.75rem 0 .25rem;color:#374151}\
+input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #d1d5db;border-radius:6px;font-size:1rem}\
+input[aria-invalid=true]{border-color:#dc2626}.row{display:flex;gap:.75rem}.row>div{flex:1}\
+.err{color:#dc2626;font-size:.8rem;margin-top:.25rem}.alert{background:#fef2f2;color:#991b1b;padding:.75rem;border-radius:6px;margin-bottom:1rem}\
+button{width:100%;margin-top:1.25rem;padding:.75rem;border:0;border-radius:6px;background:#111827;color:#fff;font-size:1rem;cursor:pointer}\
+button.secondary{background:#e5e7eb;color:#111827}.badge{display:inline-block;background:#fef3c7;color:#92400e;font-size:.7rem;padding:.1rem .4rem;border-radius:4px}\
+.muted{color:#6b7280;font-size:.8rem}a{color:#4f46e5}";
+
+fn page(title: &str, body: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href="/assets/sim.css";
+            }
+            body { main { (body) } }
+        }
+    };
+    let mut resp = Html(markup.into_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+fn amount_text(p: &CreatePayment) -> String {
+    p.currency
+        .parse::<Currency>()
+        .map(|c| c.format(p.amount))
+        .unwrap_or_else(|_| format!("{} {}", p.amount, p.currency))
+}
+
+/// Errors of the card form, by field.
+#[derive(Default)]
+struct FormErrors {
+    alert: Option<String>,
+    number: Option<String>,
+    exp: Option<String>,
+    cvc: Option<String>,
+    name: Option<String>,
+}
+
+fn card_page(p: &SimPayment, errors: &FormErrors, name: &str, exp: &str) -> Response {
+    let field_err =
+        |e: &Option<String>| html! { @if let Some(m) = e { div class="err" role="alert" { (m) } } };
+    page(
+        "Pay — sim",
+        html! {
+            span class="badge" { "TEST MODE · sim provider" }
+            h1 { "Pay " (p.req.merchant_name) }
+            p class="muted" { (p.req.description) }
+            div class="amount" { (amount_text(&p.req)) }
+            @if let Some(a) = &errors.alert { div class="alert" role="alert" { (a) } }
+            form method="post" action={ "/pay/" (p.id) } novalidate {
+                label for="number" { "Card number" }
+                input id="number" name="number" autocomplete="cc-number" inputmode="numeric" placeholder="4242 4242 4242 4242" aria-invalid=(errors.number.is_some()) required;
+                (field_err(&errors.number))
+                div class="row" {
+                    div {
+                        label for="exp" { "Expiry (MM / YY)" }
+                        input id="exp" name="exp" autocomplete="cc-exp" inputmode="numeric" placeholder="MM / YY" value=(exp) aria-invalid=(errors.exp.is_some()) required;
+                        (field_err(&errors.exp))
+                    }
+                    div {
+                        label for="cvc" { "CVC" }
+                        input id="cvc" name="cvc" autocomplete="cc-csc" inputmode="numeric" placeholder="123" aria-invalid=(errors.cvc.is_some()) required;
+                        (field_err(&errors.cvc))
+                    }
+                }
+                label for="cc-name" { "Name on card" }
+                input id="cc-name" name="name" autocomplete="cc-name" value=(name) aria-invalid=(errors.name.is_some()) required;
+                (field_err(&errors.name))
+                button id="pay" type="submit" { "Pay " (amount_text(&p.req)) }
+            }
+            p class="muted" { a href=(p.req.cancel_url) { "Cancel and return" } }
+            p class="muted" { "Test cards: 4242 4242 4242 4242 succeeds · 4000 0000 0000 0002 is declined · 4000 0000 0000 9995 has insufficient funds · 4000 0025 0000 3155 asks for 3-D Secure." }
+        },
+    )
+}
+
+fn parse_exp(s: &str) -> Option<(u32, u32)> {
+    let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let (m, y) = cleaned.split_once('/')?;
+    let m: u32 = m.parse().ok()?;
+    let y: u32 = match y.len() {
+        2 => 2000 + y.parse::<u32>().ok()?,
+        4 => y.parse().ok()?,
+        _ => return None,
+    };
+    Some((m, y))
+}
+
+fn form_map(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+impl SimState {
+    fn payment(&self, id: &str) -> Option<SimPayment> {
+        lock(&self.payments).get(id).cloned()
+    }
+    fn set_status(&self, id: &str, status: SimStatus) {
+        if let Some(p) = lock(&self.payments).get_mut(id) {
+            p.status = status;
+        }
+    }
+
+    /// Marks the payment succeeded, tells paylink (retrying in the
+    /// background if it is not reachable) and sends the buyer back.
+    async fn succeed(self: &Arc<Self>, p: &SimPayment, brand: String, last4: String) -> Response {
+        self.set_status(
+            &p.id,
+            SimStatus::Succeeded {
+                brand: brand.clone(),
+                last4: last4.clone(),
+            },
+        );
+        let event = json!({
+            "id": random_id("evt_sim_"),
+            "type": "payment.succeeded",
+            "created": self.cfg.clock.now(),
+            "data": {
+                "payment": p.id,
+                "session": p.req.session_id,
+                "amount": p.req.amount,
+                "currency": p.req.currency,
+                "payment_method": random_id("pm_sim_"),
+                "card": {"brand": brand, "last4": last4},
+            }
+        })
+        .to_string();
+        if !self.deliver(&event).await {
+            let me = self.clone();
+            tokio::spawn(async move {
+                for wait in [1u64, 2, 4, 8, 16, 32] {
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    if me.deliver(&event).await {
+                        return;
+                    }
+                }
+                tracing::error!("sim: webhook not delivered after retries");
+            });
+        }
+        Redirect::to(&p.req.return_url).into_response()
+    }
+
+    async fn deliver(&self, event: &str) -> bool {
+        let sig = crate::signature::sign(
+            &self.cfg.webhook_secret,
+            self.cfg.clock.now(),
+            event.as_bytes(),
+        );
+        match self
+            .http
+            .post(&self.cfg.webhook_url)
+            .header("content-type", "application/json")
+            .header("sim-signature", sig)
+            .body(event.to_string())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                tracing::warn!(status = r.status().as_u16(), "sim: webhook refused");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "sim: webhook not delivered");
+                false
+            }
+        }
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        paylink_crypto::ct_eq(presented.as_bytes(), self.cfg.api_key.expose().as_bytes())
+    }
+}
+
+fn api_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"type": "invalid_request_error", "message": message}})),
+    )
+        .into_response()
+}
+
+async fn create_payment(
+    State(s): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !s.authorized(&headers) {
+        return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
+    }
+    let Ok(req) = serde_json::from_slice::<CreatePayment>(&body) else {
+        return api_error(StatusCode::BAD_REQUEST, "Invalid payment request.");
+    };
+    if req.amount < 0 || req.currency.parse::<Currency>().is_err() {
+        return api_error(StatusCode::BAD_REQUEST, "Invalid amount or currency.");
+    }
+    let id = random_id("simpay_");
+    let url = format!("{}/pay/{id}", s.cfg.origin);
+    lock(&s.payments).insert(
+        id.clone(),
+        SimPayment {
+            id: id.clone(),
+            req,
+            status: SimStatus::RequiresPaymentMethod,
+            refunded: 0,
+        },
+    );
+    Json(json!({"id": id, "url": url})).into_response()
+}
+
+#[derive(Deserialize)]
+struct RefundReq {
+    payment: String,
+    amount: i64,
+    idempotency_key: String,
+}
+
+async fn create_refund(
+    State(s): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !s.authorized(&headers) {
+        return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
+    }
+    let Ok(req) = serde_json::from_slice::<RefundReq>(&body) else {
+        return api_error(StatusCode::BAD_REQUEST, "Invalid refund request.");
+    };
+    if let Some(id) = lock(&s.refunds).get(&req.idempotency_key) {
+        return Json(json!({"id": id})).into_response();
+    }
+    let mut payments = lock(&s.payments);
+    let Some(p) = payments.get_mut(&req.payment) else {
+        return api_error(StatusCode::NOT_FOUND, "No such payment.");
+    };
+    if !matches!(p.status, SimStatus::Succeeded { .. })
+        || req.amount < 1
+        || p.refunded + req.amount > p.req.amount
+    {
+        return api_error(StatusCode::BAD_REQUEST, "This refund is not possible.");
+    }
+    p.refunded += req.amount;
+    let id = random_id("simre_");
+    lock(&s.refunds).insert(req.idempotency_key, id.clone());
+    Json(json!({"id": id})).into_response()
+}
+
+async fn show_card_page(State(s): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
+    match s.payment(&id) {
+        None => page(
+            "Not found",
+            html! { h1 { "This payment page does not exist." } },
+        )
+        .into_response(),
+        Some(p) if matches!(p.status, SimStatus::Succeeded { .. }) => {
+            Redirect::to(&p.req.return_url).into_response()
+        }
+        Some(p) => card_page(&p, &FormErrors::default(), "", ""),
+    }
+}
+
+async fn submit_card(
+    State(s): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(p) = s.payment(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Not found",
+                html! { h1 { "This payment page does not exist." } },
+            ),
+        )
+            .into_response();
+    };
+    if matches!(p.status, SimStatus::Succeeded { .. }) {
+        return Redirect::to(&p.req.return_url).into_response();
+    }
+    let form = form_map(&body);
+    let get = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (number, exp, cvc, name) = (get("number"), get("exp"), get("cvc"), get("name"));
+    let mut errors = FormErrors::default();
+    if name.is_empty() {
+        errors.name = Some("Enter the name on the card.".into());
+    }
+    let (now_year, now_month) = paylink_domain::clock::year_month(s.cfg.clock.now());
+    let checked = match parse_exp(&exp) {
+        None => {
+            errors.exp = Some(CardError::InvalidExpiry.to_string());
+            sim_cards::digits(&number)
+                .filter(|d| sim_cards::luhn_valid(d))
+                .map(|_| None)
+                .ok_or(CardError::InvalidNumber)
+        }
+        Some((m, y)) => sim_cards::validate(
+            &number,
+            m,
+            y,
+            &cvc,
+            u32::try_from(now_year).unwrap_or(0),
+            now_month,
+        )
+        .map(Some),
+    };
+    let card = match checked {
+        Ok(card) => card,
+        Err(CardError::InvalidNumber) => {
+            errors.number = Some(CardError::InvalidNumber.to_string());
+            None
+        }
+        Err(e @ (CardError::InvalidExpiry | CardError::Expired)) => {
+            errors.exp = Some(e.to_string());
+            None
+        }
+        Err(CardError::InvalidCvc) => {
+            errors.cvc = Some(CardError::InvalidCvc.to_string());
+            None
+        }
+    };
+    let Some((digits, brand)) = card.filter(|_| errors.name.is_none() && errors.exp.is_none())
+    else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            card_page(&p, &errors, &name, &exp),
+        )
+            .into_response();
+    };
+    let last4 = digits
+        .get(digits.len().saturating_sub(4)..)
+        .unwrap_or("")
+        .to_string();
+    match sim_cards::outcome(&digits, p.req.require_3ds) {
+        Outcome::Succeeds => s.succeed(&p, brand.as_str().into(), last4).await,
+        Outcome::Declined => {
+            errors.alert = Some("Your card was declined. Try another card.".into());
+            (
+                StatusCode::PAYMENT_REQUIRED,
+                card_page(&p, &errors, &name, &exp),
+            )
+                .into_response()
+        }
+        Outcome::InsufficientFunds => {
+            errors.alert = Some("Your card has insufficient funds. Try another card.".into());
+            (
+                StatusCode::PAYMENT_REQUIRED,
+                card_page(&p, &errors, &name, &exp),
+            )
+                .into_response()
+        }
+        Outcome::RequiresChallenge => {
+            s.set_status(
+                &p.id,
+                SimStatus::RequiresAction {
+                    brand: brand.as_str().into(),
+                    last4,
+                },
+            );
+            Redirect::to(&format!("/3ds/{}", p.id)).into_response()
+        }
+    }
+}
+
+async fn show_challenge(State(s): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
+    let Some(p) = s.payment(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Not found",
+                html! { h1 { "This payment page does not exist." } },
+            ),
+        )
+            .into_response();
+    };
+    let SimStatus::RequiresAction { last4, .. } = &p.status else {
+        return Redirect::to(&format!("/pay/{id}")).into_response();
+    };
+    page(
+        "3-D Secure — sim",
+        html! {
+            span class="badge" { "TEST MODE · 3-D Secure" }
+            h1 { "Confirm this payment" }
+            p { "Your bank asks you to confirm the payment of " strong { (amount_text(&p.req)) } " to " (p.req.merchant_name) " with the card ending in " (last4) "." }
+            form method="post" action={ "/3ds/" (id) } {
+                input type="hidden" name="action" value="approve";
+                button id="approve" type="submit" { "Complete authentication" }
+            }
+            form method="post" action={ "/3ds/" (id) } {
+                input type="hidden" name="action" value="fail";
+                button id="fail" class="secondary" type="submit" { "Fail authentication" }
+            }
+        },
+    )
+}
+
+async fn answer_challenge(
+    State(s): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(p) = s.payment(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Not found",
+                html! { h1 { "This payment page does not exist." } },
+            ),
+        )
+            .into_response();
+    };
+    let SimStatus::RequiresAction { brand, last4 } = p.status.clone() else {
+        return Redirect::to(&format!("/pay/{id}")).into_response();
+    };
+    if form_map(&body).get("action").map(String::as_str) == Some("approve") {
+        return s.succeed(&p, brand, last4).await;
+    }
+    s.set_status(&id, SimStatus::RequiresPaymentMethod);
+    let errors = FormErrors { alert: Some("We are unable to authenticate your payment method. Choose another payment method and try again.".into()), ..FormErrors::default() };
+    (StatusCode::PAYMENT_REQUIRED, card_page(&p, &errors, "", "")).into_response()
+}
+
+/// The sim's HTTP server.
+pub fn router(cfg: SimConfig) -> Router {
+    let state = Arc::new(SimState {
+        cfg,
+        payments: Mutex::new(HashMap::new()),
+        refunds: Mutex::new(HashMap::new()),
+        http: reqwest::Client::new(),
+    });
+    Router::new()
+        .route("/v1/payments", post(create_payment))
+        .route("/v1/refunds", post(create_refund))
+        .route("/pay/{id}", get(show_card_page).post(submit_card))
+        .route("/3ds/{id}", get(show_challenge).post(answer_challenge))
+        .route(
+            "/assets/sim.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }),
+        )
+        .with_state(state)
+}
+
+/// paylink's client for the sim.
+pub struct SimClient {
+    cfg: SimConfig,
+    http: reqwest::Client,
+}
+
+impl SimClient {
+    pub fn new(cfg: SimConfig) -> Self {
+        Self {
+            cfg,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct EventCard {
+    brand: String,
+    last4: String,
+}
+
+#[derive(Deserialize)]
+struct EventData {
+    payment: String,
+    session: String,
+    amount: i64,
+    currency: String,
+    card: EventCard,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: serde_json::Value,
+}
+
+impl Provider for SimClient {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    fn origin(&self) -> String {
+        self.cfg.origin.clone()
+    }
+
+    fn create_payment(
+        &self,
+        req: HostedPaymentRequest,
+    ) -> BoxFuture<'_, Result<HostedPayment, ProviderError>> {
+        Box::pin(async move {
+            let body = CreatePayment {
+                session_id: req.session_id,
+                amount: req.amount,
+                currency: req.currency,
+                description: req.description,
+                merchant_name: req.merchant_name,
+                return_url: req.return_url,
+                cancel_url: req.cancel_url,
+                require_3ds: req.require_3ds,
+            };
+            let resp = self
+                .http
+                .post(format!("{}/v1/payments", self.cfg.origin))
+                .bearer_auth(self.cfg.api_key.expose())
+                .json(&body)
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
+            if !resp.status().is_success() {
+                return Err(ProviderError::Refused(format!(
+                    "sim answered {}",
+                    resp.status()
+                )));
+            }
+            let c: Created = resp.json().await.map_err(|_| ProviderError::BadPayload)?;
+            Ok(HostedPayment {
+                provider_ref: c.id,
+                redirect_url: c.url,
+            })
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        signature_header: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<ProviderEvent, ProviderError> {
+        if !crate::signature::verify(&self.cfg.webhook_secret, signature_header, body, now) {
+            return Err(ProviderError::BadSignature);
+        }
+        let e: Event = serde_json::from_slice(body).map_err(|_| ProviderError::BadPayload)?;
+        if e.kind != "payment.succeeded" {
+            return Ok(ProviderEvent::Other {
+                event_id: e.id,
+                kind: e.kind,
+            });
+        }
+        let d: EventData = serde_json::from_value(e.data).map_err(|_| ProviderError::BadPayload)?;
+        Ok(ProviderEvent::PaymentSucceeded {
+            event_id: e.id,
+            session_id: d.session,
+            provider_ref: d.payment,
+            amount: d.amount,
+            currency: d.currency,
+            card_brand: d.card.brand,
+            card_last4: d.card.last4,
+        })
+    }
+
+    fn refund(
+        &self,
+        provider_ref: &str,
+        amount: i64,
+        idempotency_key: &str,
+    ) -> BoxFuture<'_, Result<String, ProviderError>> {
+        let body =
+            json!({"payment": provider_ref, "amount": amount, "idempotency_key": idempotency_key});
+        Box::pin(async move {
+            let resp = self
+                .http
+                .post(format!("{}/v1/refunds", self.cfg.origin))
+                .bearer_auth(self.cfg.api_key.expose())
+                .json(&body)
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
+            if !resp.status().is_success() {
+                return Err(ProviderError::Refused(format!(
+                    "sim answered {}",
+                    resp.status()
+                )));
+            }
+            let c: serde_json::Value = resp.json().await.map_err(|_| ProviderError::BadPayload)?;
+            c["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or(ProviderError::BadPayload)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_exp;
+
+    #[test]
+    fn expiry_formats() {
+        assert_eq!(parse_exp("12 / 30"), Some((12, 2030)));
+        assert_eq!(parse_exp("1/2031"), Some((1, 2031)));
+        assert_eq!(parse_exp("12"), None);
+        assert_eq!(parse_exp("ab/cd"), None);
+    }
+}

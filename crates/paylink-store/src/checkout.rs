@@ -1,0 +1,938 @@
+//! Checkout sessions, payments, customers and refunds.
+//!
+//! Limits hold under any interleaving because each is *reserved* inside
+//! the transaction that opens a session, with a conditional UPDATE that
+//! only succeeds while the limit has room (or a unique claim, for
+//! first-purchase codes): a link's completed-sessions limit, a promotion
+//! code's and a coupon's `max_redemptions`. Completion turns the
+//! reservation into a count; expiry gives it back. A provider event is
+//! recorded under a unique key in the same transaction that completes the
+//! session, so it takes effect once however often it is delivered.
+
+use paylink_domain::catalog::{Metadata, PaymentLink};
+use paylink_domain::checkout::{
+    email_key, Address, CheckoutSession, CustomFieldAnswer, Customer, OrderLine, PaymentIntent,
+    Refund, SessionStatus,
+};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::catalog::{currency_of, metadata_of};
+use crate::db::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::Scope;
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The link is inactive or its completed-sessions limit is taken.
+    LinkUnavailable,
+    /// The promotion code (or its coupon) has no redemption left.
+    PromotionExhausted,
+    /// The buyer's email already made a purchase (first-purchase code).
+    NotFirstTransaction,
+}
+
+/// The outcome of a provider's "payment succeeded" event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The session is now complete and this payment was recorded.
+    Recorded { payment_intent: String },
+    /// This event was processed before.
+    DuplicateEvent,
+    /// The session was already complete (another event completed it).
+    AlreadyComplete,
+}
+
+/// A successful payment as the provider reports it.
+pub struct PaidEvent<'a> {
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub session_id: &'a str,
+    pub provider_ref: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub card_brand: Option<&'a str>,
+    pub card_last4: Option<&'a str>,
+    pub payment_intent_id: &'a str,
+    pub new_customer_id: &'a str,
+    pub now: i64,
+}
+
+/// Account settings shown on the checkout page and used by providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub name: String,
+    pub primary_color: String,
+    pub require_3ds: bool,
+}
+
+const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref";
+
+fn opt_json<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    col: &str,
+) -> Result<Option<T>, StoreError> {
+    let s: Option<String> = row.try_get(col)?;
+    Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
+}
+
+fn session_of(row: &AnyRow) -> Result<CheckoutSession, StoreError> {
+    let status: String = row.try_get("status")?;
+    let currency: String = row.try_get("currency")?;
+    let fields: String = row.try_get("custom_fields")?;
+    let lines: String = row.try_get("line_items")?;
+    let payment_status: String = row.try_get("payment_status")?;
+    Ok(CheckoutSession {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        expires_at: row.try_get("expires_at")?,
+        payment_link: row.try_get("payment_link_id")?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt("session status".into()))?,
+        paid: payment_status == "paid",
+        currency: currency_of(&currency)?,
+        amount_subtotal: row.try_get("amount_subtotal")?,
+        amount_discount: row.try_get("amount_discount")?,
+        amount_total: row.try_get("amount_total")?,
+        promotion_code: row.try_get("promotion_code_id")?,
+        coupon: row.try_get("coupon_id")?,
+        customer_email: row.try_get("customer_email")?,
+        customer_name: row.try_get("customer_name")?,
+        customer_phone: row.try_get("customer_phone")?,
+        customer_address: opt_json::<Address>(row, "customer_address")?,
+        custom_fields: serde_json::from_str::<Vec<CustomFieldAnswer>>(&fields)?,
+        line_items: serde_json::from_str::<Vec<OrderLine>>(&lines)?,
+        metadata: metadata_of(row)?,
+        customer: row.try_get("customer_id")?,
+        payment_intent: row.try_get("payment_intent_id")?,
+        provider: row.try_get("provider")?,
+        provider_ref: row.try_get("provider_ref")?,
+    })
+}
+
+const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata";
+
+fn pi_of(row: &AnyRow) -> Result<PaymentIntent, StoreError> {
+    let currency: String = row.try_get("currency")?;
+    Ok(PaymentIntent {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        amount: row.try_get("amount")?,
+        amount_refunded: row.try_get("amount_refunded")?,
+        currency: currency_of(&currency)?,
+        status: row.try_get("status")?,
+        card_brand: row.try_get("card_brand")?,
+        card_last4: row.try_get("card_last4")?,
+        customer: row.try_get("customer_id")?,
+        checkout_session: row.try_get("checkout_session_id")?,
+        payment_link: row.try_get("payment_link_id")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+const CUSTOMER_COLS: &str = "id, livemode, created, email, name, phone, address, metadata";
+
+fn customer_of(row: &AnyRow) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        address: opt_json::<Address>(row, "address")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+const REFUND_COLS: &str =
+    "id, livemode, created, payment_intent_id, amount, currency, reason, status, metadata";
+
+fn refund_of(row: &AnyRow) -> Result<Refund, StoreError> {
+    let currency: String = row.try_get("currency")?;
+    Ok(Refund {
+        id: row.try_get("id")?,
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        payment_intent: row.try_get("payment_intent_id")?,
+        amount: row.try_get("amount")?,
+        currency: currency_of(&currency)?,
+        reason: row.try_get("reason")?,
+        status: row.try_get("status")?,
+        metadata: metadata_of(row)?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(v)?)
+}
+
+/// Filters of the session list.
+#[derive(Debug, Default, Clone)]
+pub struct SessionFilter {
+    pub payment_link: Option<String>,
+    pub status: Option<String>,
+    pub payment_intent: Option<String>,
+}
+
+impl Store {
+    /// Finds a payment link by id alone (public checkout pages), with the
+    /// scope it belongs to.
+    pub async fn find_link_public(&self, id: &str) -> Result<(Scope, PaymentLink), StoreError> {
+        let mut sql = Sql::new("SELECT account_id, livemode FROM payment_links WHERE id = ");
+        sql.bind(id);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        // Ids are random and unique in practice; refuse ambiguity outright.
+        let [row] = rows.as_slice() else {
+            return Err(StoreError::NotFound);
+        };
+        let scope = Scope {
+            account_id: row.try_get("account_id")?,
+            livemode: get_bool(row, "livemode")?,
+        };
+        let link = self.get_payment_link(&scope, id).await?;
+        Ok((scope, link))
+    }
+
+    pub async fn account_settings(&self, account_id: &str) -> Result<AccountSettings, StoreError> {
+        let mut sql = Sql::new("SELECT name, primary_color, require_3ds FROM accounts WHERE id = ");
+        sql.bind(account_id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(AccountSettings {
+            name: row.try_get("name")?,
+            primary_color: row.try_get("primary_color")?,
+            require_3ds: get_bool(&row, "require_3ds")?,
+        })
+    }
+
+    pub async fn update_account_settings(
+        &self,
+        account_id: &str,
+        primary_color: Option<&str>,
+        require_3ds: Option<bool>,
+    ) -> Result<AccountSettings, StoreError> {
+        let mut tx = self.write().await?;
+        if let Some(c) = primary_color {
+            let mut up = Sql::new("UPDATE accounts SET primary_color = ");
+            up.bind(c).push(" WHERE id = ").bind(account_id);
+            up.query().execute(tx.conn()).await?;
+        }
+        if let Some(r) = require_3ds {
+            let mut up = Sql::new("UPDATE accounts SET require_3ds = ");
+            up.bind(r).push(" WHERE id = ").bind(account_id);
+            up.query().execute(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        self.account_settings(account_id).await
+    }
+
+    /// Whether a buyer with this email already paid in this account.
+    async fn has_paid_before(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM payment_intents p JOIN customers c ON c.account_id = p.account_id AND c.livemode = p.livemode AND c.id = p.customer_id WHERE p.account_id = ");
+        sql.bind(scope.account_id.as_str())
+            .push(" AND p.livemode = ")
+            .bind(scope.livemode)
+            .push(" AND c.email_key = ")
+            .bind(key);
+        let n: i64 = sql.query().fetch_one(tx.conn()).await?.try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// Opens a session, reserving a place under every limit it touches.
+    /// `first_time` says the promotion code demands a first purchase.
+    pub async fn open_session(
+        &self,
+        scope: &Scope,
+        s: &CheckoutSession,
+        first_time: bool,
+    ) -> Result<Result<(), OpenRefusal>, StoreError> {
+        let mut tx = self.write().await?;
+        let mut up =
+            Sql::new("UPDATE payment_links SET reserved_sessions = reserved_sessions + 1 WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(s.payment_link.as_str())
+            .push(" AND active = 1 AND (completed_sessions_limit IS NULL OR completed_sessions_count + reserved_sessions < completed_sessions_limit)");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Ok(Err(OpenRefusal::LinkUnavailable));
+        }
+        if let Some(promo) = &s.promotion_code {
+            let mut up = Sql::new("UPDATE promotion_codes SET reserved = reserved + 1 WHERE ");
+            up.scope(scope)
+                .push(" AND id = ")
+                .bind(promo.as_str())
+                .push(" AND active = 1 AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND (expires_at IS NULL OR expires_at > ")
+                .bind(s.created)
+                .push(")");
+            if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+                return Ok(Err(OpenRefusal::PromotionExhausted));
+            }
+        }
+        if let Some(coupon) = &s.coupon {
+            let mut up = Sql::new("UPDATE coupons SET reserved = reserved + 1 WHERE ");
+            up.scope(scope)
+                .push(" AND id = ")
+                .bind(coupon.as_str())
+                .push(" AND deleted = 0 AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND (redeem_by IS NULL OR redeem_by > ")
+                .bind(s.created)
+                .push(")");
+            if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+                return Ok(Err(OpenRefusal::PromotionExhausted));
+            }
+        }
+        let mut claim: Option<String> = None;
+        if first_time {
+            let key = email_key(s.customer_email.as_deref().unwrap_or(""));
+            if key.is_empty() || Self::has_paid_before(&mut tx, scope, &key).await? {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            }
+            let mut ins = Sql::new("INSERT INTO first_time_claims (account_id, livemode, email_key, session_id) VALUES (");
+            ins.values(vec![
+                scope.account_id.as_str().into(),
+                scope.livemode.into(),
+                key.as_str().into(),
+                s.id.as_str().into(),
+            ])
+            .push(") ON CONFLICT DO NOTHING");
+            if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            }
+            claim = Some(key);
+        }
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO checkout_sessions (account_id, {SESSION_COLS}) VALUES ("
+        ));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            s.id.as_str().into(),
+            s.livemode.into(),
+            s.created.into(),
+            s.expires_at.into(),
+            s.payment_link.as_str().into(),
+            s.status.as_str().into(),
+            (if s.paid { "paid" } else { "unpaid" }).into(),
+            s.currency.code().into(),
+            s.amount_subtotal.into(),
+            s.amount_discount.into(),
+            s.amount_total.into(),
+            s.promotion_code.clone().into(),
+            s.coupon.clone().into(),
+            claim.into(),
+            s.customer_email.clone().into(),
+            s.customer_name.clone().into(),
+            s.customer_phone.clone().into(),
+            s.customer_address.as_ref().map(json).transpose()?.into(),
+            json(&s.custom_fields)?.into(),
+            json(&s.line_items)?.into(),
+            json(&s.metadata)?.into(),
+            s.customer.clone().into(),
+            s.payment_intent.clone().into(),
+            s.provider.as_str().into(),
+            s.provider_ref.clone().into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Records the provider's reference for a session's hosted payment.
+    pub async fn set_session_provider_ref(
+        &self,
+        scope: &Scope,
+        id: &str,
+        provider_ref: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE checkout_sessions SET provider_ref = ");
+        up.bind(provider_ref)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<CheckoutSession, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {SESSION_COLS} FROM checkout_sessions WHERE "
+        ));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        session_of(&row)
+    }
+
+    /// Finds a session by id alone (provider callbacks and return pages).
+    pub async fn find_session_public(
+        &self,
+        id: &str,
+    ) -> Result<(Scope, CheckoutSession), StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT account_id, {SESSION_COLS} FROM checkout_sessions WHERE id = "
+        ));
+        sql.bind(id);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let [row] = rows.as_slice() else {
+            return Err(StoreError::NotFound);
+        };
+        Ok((
+            Scope {
+                account_id: row.try_get("account_id")?,
+                livemode: get_bool(row, "livemode")?,
+            },
+            session_of(row)?,
+        ))
+    }
+
+    pub async fn list_sessions(
+        &self,
+        scope: &Scope,
+        f: &SessionFilter,
+        q: &ListQuery,
+    ) -> Result<Page<CheckoutSession>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(l) = &f.payment_link {
+            filters.push(("payment_link_id", l.into()));
+        }
+        if let Some(s) = &f.status {
+            filters.push(("status", s.into()));
+        }
+        if let Some(p) = &f.payment_intent {
+            filters.push(("payment_intent_id", p.into()));
+        }
+        self.list_rows(
+            "checkout_sessions",
+            SESSION_COLS,
+            scope,
+            &filters,
+            q,
+            session_of,
+        )
+        .await
+    }
+
+    /// Gives back what an open session reserved. Runs inside `tx`.
+    async fn release(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        completed: bool,
+    ) -> Result<(), StoreError> {
+        let mut up = Sql::new(if completed {
+            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1, completed_sessions_count = completed_sessions_count + 1, active = CASE WHEN completed_sessions_limit IS NOT NULL AND completed_sessions_count + 1 >= completed_sessions_limit THEN 0 ELSE active END WHERE "
+        } else {
+            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1 WHERE "
+        });
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(s.payment_link.as_str());
+        up.query().execute(tx.conn()).await?;
+        let count = if completed {
+            ", times_redeemed = times_redeemed + 1"
+        } else {
+            ""
+        };
+        if let Some(p) = &s.promotion_code {
+            let mut up = Sql::new(&format!(
+                "UPDATE promotion_codes SET reserved = reserved - 1{count} WHERE "
+            ));
+            up.scope(scope).push(" AND id = ").bind(p.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
+        if let Some(c) = &s.coupon {
+            let mut up = Sql::new(&format!(
+                "UPDATE coupons SET reserved = reserved - 1{count} WHERE "
+            ));
+            up.scope(scope).push(" AND id = ").bind(c.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
+        if !completed {
+            let mut del = Sql::new("DELETE FROM first_time_claims WHERE ");
+            del.scope(scope)
+                .push(" AND session_id = ")
+                .bind(s.id.as_str());
+            del.query().execute(tx.conn()).await?;
+        }
+        Ok(())
+    }
+
+    async fn lock_session(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<CheckoutSession, StoreError> {
+        let mut sel = Sql::new(&format!(
+            "SELECT {SESSION_COLS} FROM checkout_sessions WHERE "
+        ));
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        session_of(&row)
+    }
+
+    /// Expires an open session and releases its reservations. Returns the
+    /// session as it is afterwards; a session that is not open is returned
+    /// unchanged with `false`.
+    pub async fn expire_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(CheckoutSession, bool), StoreError> {
+        let mut tx = self.write().await?;
+        let mut s = self.lock_session(&mut tx, scope, id).await?;
+        if !s.status.can_become(SessionStatus::Expired) {
+            return Ok((s, false));
+        }
+        let mut up = Sql::new("UPDATE checkout_sessions SET status = 'expired' WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open'");
+        up.query().execute(tx.conn()).await?;
+        Self::release(&mut tx, scope, &s, false).await?;
+        tx.commit().await?;
+        s.status = SessionStatus::Expired;
+        Ok((s, true))
+    }
+
+    /// Expires every open session whose time is up. Returns how many.
+    pub async fn expire_due_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let mut sql = Sql::new("SELECT account_id, livemode, id FROM checkout_sessions WHERE status = 'open' AND expires_at <= ");
+        sql.bind(now).push(" LIMIT 500");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let mut n = 0;
+        for r in rows {
+            let scope = Scope {
+                account_id: r.try_get("account_id")?,
+                livemode: get_bool(&r, "livemode")?,
+            };
+            let id: String = r.try_get("id")?;
+            if self.expire_session(&scope, &id).await?.1 {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// How many open sessions are past their expiry (due for the job).
+    pub async fn sessions_due(&self, now: i64) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT COUNT(*) FROM checkout_sessions WHERE status = 'open' AND expires_at <= ",
+        );
+        sql.bind(now);
+        Ok(sql.query().fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    /// Applies a provider's "payment succeeded" event, exactly once.
+    pub async fn complete_session(&self, e: PaidEvent<'_>) -> Result<Completion, StoreError> {
+        let (scope, _) = self.find_session_public(e.session_id).await?;
+        let mut tx = self.write().await?;
+        let mut ins =
+            Sql::new("INSERT INTO provider_events (provider, event_id, received) VALUES (");
+        ins.values(vec![e.provider.into(), e.event_id.into(), e.now.into()])
+            .push(") ON CONFLICT DO NOTHING");
+        if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Ok(Completion::DuplicateEvent);
+        }
+        let s = self.lock_session(&mut tx, &scope, e.session_id).await?;
+        if s.status == SessionStatus::Complete {
+            tx.commit().await?;
+            return Ok(Completion::AlreadyComplete);
+        }
+        if s.status != SessionStatus::Open {
+            return Err(StoreError::Corrupt(format!(
+                "payment {} arrived for {} session {}",
+                e.provider_ref,
+                s.status.as_str(),
+                s.id
+            )));
+        }
+        if s.amount_total != e.amount || s.currency.code() != e.currency {
+            return Err(StoreError::Corrupt(format!(
+                "payment {} does not match session {}",
+                e.provider_ref, s.id
+            )));
+        }
+        // The buyer becomes (or is found as) a customer, by email.
+        let key = s.customer_email.as_deref().map(email_key);
+        let mut customer_id: Option<String> = None;
+        if let Some(k) = &key {
+            let mut sel = Sql::new("SELECT id FROM customers WHERE ");
+            sel.scope(&scope)
+                .push(" AND email_key = ")
+                .bind(k.as_str())
+                .push(" AND deleted = 0 ORDER BY seq LIMIT 1");
+            customer_id = sel
+                .query()
+                .fetch_optional(tx.conn())
+                .await?
+                .map(|r| r.try_get::<String, _>(0))
+                .transpose()?;
+        }
+        let customer_id = match customer_id {
+            Some(c) => c,
+            None => {
+                let mut ins = Sql::new(&format!(
+                    "INSERT INTO customers (account_id, email_key, {CUSTOMER_COLS}) VALUES ("
+                ));
+                ins.values(vec![
+                    scope.account_id.as_str().into(),
+                    key.clone().into(),
+                    e.new_customer_id.into(),
+                    scope.livemode.into(),
+                    e.now.into(),
+                    s.customer_email.clone().into(),
+                    s.customer_name.clone().into(),
+                    s.customer_phone.clone().into(),
+                    s.customer_address.as_ref().map(json).transpose()?.into(),
+                    json(&Metadata::default())?.into(),
+                ])
+                .push(")");
+                ins.query().execute(tx.conn()).await?;
+                e.new_customer_id.to_string()
+            }
+        };
+        let mut pi = Sql::new(&format!(
+            "INSERT INTO payment_intents (account_id, provider, provider_ref, {PI_COLS}) VALUES ("
+        ));
+        pi.values(vec![
+            scope.account_id.as_str().into(),
+            e.provider.into(),
+            e.provider_ref.into(),
+            e.payment_intent_id.into(),
+            scope.livemode.into(),
+            e.now.into(),
+            s.amount_total.into(),
+            0i64.into(),
+            s.currency.code().into(),
+            "succeeded".into(),
+            e.card_brand.into(),
+            e.card_last4.into(),
+            Some(customer_id.clone()).into(),
+            s.id.as_str().into(),
+            s.payment_link.as_str().into(),
+            json(&s.metadata)?.into(),
+        ])
+        .push(")");
+        pi.query().execute(tx.conn()).await?;
+        let mut up = Sql::new("UPDATE checkout_sessions SET status = 'complete', payment_status = 'paid', customer_id = ");
+        up.bind(customer_id.as_str())
+            .push(", payment_intent_id = ")
+            .bind(e.payment_intent_id)
+            .push(", provider_ref = ")
+            .bind(e.provider_ref)
+            .push(" WHERE ")
+            .scope(&scope)
+            .push(" AND id = ")
+            .bind(s.id.as_str())
+            .push(" AND status = 'open'");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "session {} changed under its lock",
+                s.id
+            )));
+        }
+        Self::release(&mut tx, &scope, &s, true).await?;
+        tx.commit().await?;
+        Ok(Completion::Recorded {
+            payment_intent: e.payment_intent_id.to_string(),
+        })
+    }
+
+    pub async fn get_payment_intent(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<PaymentIntent, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {PI_COLS} FROM payment_intents WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        pi_of(&row)
+    }
+
+    /// The provider and its reference for a payment.
+    pub async fn payment_provider_ref(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(String, String), StoreError> {
+        let mut sql = Sql::new("SELECT provider, provider_ref FROM payment_intents WHERE ");
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((row.try_get("provider")?, row.try_get("provider_ref")?))
+    }
+
+    pub async fn list_payment_intents(
+        &self,
+        scope: &Scope,
+        customer: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Page<PaymentIntent>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(c) = customer {
+            filters.push(("customer_id", c.into()));
+        }
+        self.list_rows("payment_intents", PI_COLS, scope, &filters, q, pi_of)
+            .await
+    }
+
+    pub async fn get_customer(&self, scope: &Scope, id: &str) -> Result<Customer, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE "));
+        sql.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0");
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        customer_of(&row)
+    }
+
+    pub async fn list_customers(
+        &self,
+        scope: &Scope,
+        email: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Page<Customer>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = vec![("deleted", Bind::I64(0))];
+        if let Some(e) = email {
+            filters.push(("email_key", email_key(e).into()));
+        }
+        self.list_rows("customers", CUSTOMER_COLS, scope, &filters, q, customer_of)
+            .await
+    }
+
+    pub async fn update_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut Customer) -> Result<(), paylink_domain::catalog::RuleError>,
+    ) -> Result<Customer, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE "));
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0")
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut c = customer_of(&row)?;
+        f(&mut c)?;
+        let mut up = Sql::new("UPDATE customers SET email = ");
+        up.bind(c.email.clone())
+            .push(", email_key = ")
+            .bind(c.email.as_deref().map(email_key))
+            .push(", name = ")
+            .bind(c.name.clone())
+            .push(", phone = ")
+            .bind(c.phone.clone())
+            .push(", address = ")
+            .bind(c.address.as_ref().map(json).transpose()?)
+            .push(", metadata = ")
+            .bind(json(&c.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Deletes a customer: personal fields are cleared and the object is
+    /// gone from the API; payments keep their amounts and dates.
+    pub async fn delete_customer(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE customers SET deleted = 1, email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await
+    }
+
+    /// Reserves `amount` of a payment for a refund (under the payment's row
+    /// lock, so concurrent refunds can't exceed it) and records the refund
+    /// as pending. `amount` of `None` means all that is left.
+    pub async fn begin_refund(
+        &self,
+        scope: &Scope,
+        payment_intent: &str,
+        amount: Option<i64>,
+        reason: Option<&str>,
+        refund_id: &str,
+        metadata: &Metadata,
+        now: i64,
+    ) -> Result<Refund, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sel = Sql::new(&format!("SELECT {PI_COLS} FROM payment_intents WHERE "));
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(payment_intent)
+            .push(self.for_update());
+        let row = sel
+            .query()
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let pi = pi_of(&row)?;
+        let amount = paylink_domain::checkout::refund_amount(&pi, amount)
+            .map_err(|m| paylink_domain::catalog::RuleError::new("amount", m))?;
+        let mut up = Sql::new("UPDATE payment_intents SET amount_refunded = amount_refunded + ");
+        up.bind(amount)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(payment_intent)
+            .push(" AND amount_refunded + ")
+            .bind(amount)
+            .push(" <= amount");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Err(paylink_domain::catalog::RuleError::new(
+                "amount",
+                "The refund amount is greater than what can still be refunded.",
+            )
+            .into());
+        }
+        let refund = Refund {
+            id: refund_id.to_string(),
+            livemode: scope.livemode,
+            created: now,
+            payment_intent: payment_intent.to_string(),
+            amount,
+            currency: pi.currency,
+            reason: reason.map(str::to_string),
+            status: "pending".into(),
+            metadata: metadata.clone(),
+        };
+        let mut ins = Sql::new(&format!(
+            "INSERT INTO refunds (account_id, {REFUND_COLS}) VALUES ("
+        ));
+        ins.values(vec![
+            scope.account_id.as_str().into(),
+            refund.id.as_str().into(),
+            refund.livemode.into(),
+            now.into(),
+            payment_intent.into(),
+            amount.into(),
+            pi.currency.code().into(),
+            refund.reason.clone().into(),
+            "pending".into(),
+            json(metadata)?.into(),
+        ])
+        .push(")");
+        ins.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(refund)
+    }
+
+    /// Settles a pending refund: succeeded (with the provider's reference)
+    /// or failed (the reserved amount goes back to the payment).
+    pub async fn finish_refund(
+        &self,
+        scope: &Scope,
+        refund: &Refund,
+        provider_ref: Option<&str>,
+    ) -> Result<Refund, StoreError> {
+        let mut tx = self.write().await?;
+        let status = if provider_ref.is_some() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        let mut up = Sql::new("UPDATE refunds SET status = ");
+        up.bind(status)
+            .push(", provider_ref = ")
+            .bind(provider_ref)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(refund.id.as_str());
+        up.query().execute(tx.conn()).await?;
+        if provider_ref.is_none() {
+            let mut back =
+                Sql::new("UPDATE payment_intents SET amount_refunded = amount_refunded - ");
+            back.bind(refund.amount)
+                .push(" WHERE ")
+                .scope(scope)
+                .push(" AND id = ")
+                .bind(refund.payment_intent.as_str());
+            back.query().execute(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        Ok(Refund {
+            status: status.into(),
+            ..refund.clone()
+        })
+    }
+
+    pub async fn get_refund(&self, scope: &Scope, id: &str) -> Result<Refund, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {REFUND_COLS} FROM refunds WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        let row = sql
+            .query()
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        refund_of(&row)
+    }
+
+    pub async fn list_refunds(
+        &self,
+        scope: &Scope,
+        payment_intent: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Page<Refund>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(p) = payment_intent {
+            filters.push(("payment_intent_id", p.into()));
+        }
+        self.list_rows("refunds", REFUND_COLS, scope, &filters, q, refund_of)
+            .await
+    }
+}

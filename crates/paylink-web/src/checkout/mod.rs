@@ -1,0 +1,604 @@
+//! The buyer's side: the public checkout page of a payment link
+//! (`/l/{id}`), the return page after paying (`/checkout/{session}`), and
+//! the provider's signed webhook (`/webhooks/{provider}`). Works with
+//! JavaScript off; loads nothing from any other origin.
+
+pub mod order;
+pub mod pages;
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use paylink_domain::catalog::{AfterCompletion, PaymentLink, Price, Product};
+use paylink_domain::checkout::{CheckoutSession, SessionStatus, SESSION_TTL_SECS};
+use paylink_domain::locale::{self, Style};
+use paylink_domain::IdKind;
+use paylink_providers::{HostedPaymentRequest, ProviderError, ProviderEvent};
+use paylink_store::catalog::PromotionCodeFilter;
+use paylink_store::checkout::{AccountSettings, Completion, OpenRefusal, PaidEvent};
+use paylink_store::{ListQuery, Scope, StoreError};
+use serde::Deserialize;
+
+use self::order::{field, Form, PageLine};
+use self::pages::Merchant;
+use crate::api::new_id;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Largest checkout form accepted.
+const FORM_LIMIT: usize = 64 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/l/{id}", get(show).post(submit))
+        .route("/checkout/{session}", get(return_page))
+        .route("/webhooks/{provider}", post(webhook))
+        .route(
+            "/assets/checkout.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    pages::CSS,
+                )
+            }),
+        )
+}
+
+fn nonce() -> String {
+    let v = paylink_domain::id::random_bytes::<16>()
+        .map(u128::from_le_bytes)
+        .unwrap_or(0);
+    paylink_domain::id::base62_128(v)
+}
+
+/// An HTML answer with the page's CSP: own styles plus one nonce'd
+/// `<style>`, no scripts, forms only to here and the provider's origin.
+fn html(status: StatusCode, body: String, nonce: &str, provider_origin: &str) -> Response {
+    let csp = format!(
+        "default-src 'none'; style-src 'self' 'nonce-{nonce}'; img-src 'self'; form-action 'self' {provider_origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut resp = (status, Html(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+fn style_of(headers: &HeaderMap) -> Style {
+    locale::style_for(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
+}
+
+fn page_error(state: &AppState, status: StatusCode, e: impl std::fmt::Display) -> Response {
+    tracing::error!(cause = %e, "checkout page failed");
+    let m = Merchant {
+        name: "paylink",
+        color: "#374151",
+        livemode: true,
+        nonce: "",
+    };
+    let id = crate::request_id::current().unwrap_or_default();
+    let body = pages::layout(
+        "Error",
+        &m,
+        maud::html! { h1 { "Something went wrong" } p { "Please try again in a moment. Reference: " (id) } },
+    );
+    html(status, body, "", &state.provider.origin())
+}
+
+/// Everything a link's page needs.
+struct Loaded {
+    scope: Scope,
+    link: PaymentLink,
+    settings: AccountSettings,
+    prices: Vec<Price>,
+    products: Vec<Product>,
+}
+
+impl Loaded {
+    fn lines(&self) -> Vec<PageLine<'_>> {
+        self.link
+            .line_items
+            .iter()
+            .enumerate()
+            .filter_map(|(index, item)| {
+                let price = self.prices.iter().find(|p| p.id == item.price)?;
+                let product = self.products.iter().find(|p| p.id == price.product)?;
+                Some(PageLine {
+                    index,
+                    item,
+                    price,
+                    product,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Option<Loaded>, StoreError> {
+    let (scope, link) = match state.store.find_link_public(id).await {
+        Ok(x) => x,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let settings = state.store.account_settings(&scope.account_id).await?;
+    let ids: Vec<String> = link.line_items.iter().map(|i| i.price.clone()).collect();
+    let prices = state.store.get_prices(&scope, &ids).await?;
+    let mut products = Vec::new();
+    for p in &prices {
+        if !products.iter().any(|x: &Product| x.id == p.product) {
+            products.push(state.store.get_product(&scope, &p.product).await?);
+        }
+    }
+    Ok(Some(Loaded {
+        scope,
+        link,
+        settings,
+        prices,
+        products,
+    }))
+}
+
+async fn find_promo(
+    state: &AppState,
+    scope: &Scope,
+    code: &str,
+) -> Result<
+    Option<(
+        paylink_domain::catalog::PromotionCode,
+        paylink_domain::catalog::Coupon,
+    )>,
+    StoreError,
+> {
+    if code.is_empty() || code.chars().count() > 500 {
+        return Ok(None);
+    }
+    let filter = PromotionCodeFilter {
+        code: Some(code.to_string()),
+        ..Default::default()
+    };
+    let page = state
+        .store
+        .list_promotion_codes(
+            scope,
+            &filter,
+            &ListQuery {
+                limit: 1,
+                starting_after: None,
+                ending_before: None,
+            },
+        )
+        .await?;
+    let Some(promo) = page.data.into_iter().next() else {
+        return Ok(None);
+    };
+    match state.store.get_coupon(scope, &promo.coupon).await {
+        Ok(c) => Ok(Some((promo, c))),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn unavailable(state: &AppState, l: &Loaded) -> Response {
+    let n = nonce();
+    let m = Merchant {
+        name: &l.settings.name,
+        color: &l.settings.primary_color,
+        livemode: l.scope.livemode,
+        nonce: &n,
+    };
+    html(
+        StatusCode::GONE,
+        pages::unavailable(l.link.inactive_message.as_deref(), &m),
+        &n,
+        &state.provider.origin(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Prefill {
+    prefilled_email: Option<String>,
+    prefilled_promo_code: Option<String>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(prefill): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let prefill = Prefill {
+        prefilled_email: prefill.get("prefilled_email").cloned(),
+        prefilled_promo_code: prefill.get("prefilled_promo_code").cloned(),
+    };
+    let l = match load(&state, &id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::not_found(),
+                "",
+                &state.provider.origin(),
+            )
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if !l.link.accepts_buyers() {
+        return unavailable(&state, &l);
+    }
+    let mut form = Form::new();
+    if let Some(e) = prefill.prefilled_email.filter(|e| e.len() <= 254) {
+        form.insert("email".into(), e);
+    }
+    let promo_typed = prefill
+        .prefilled_promo_code
+        .filter(|_| l.link.allow_promotion_codes)
+        .unwrap_or_default();
+    render(
+        &state,
+        &l,
+        &form,
+        &promo_typed,
+        false,
+        &headers,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render(
+    state: &AppState,
+    l: &Loaded,
+    form: &Form,
+    promo_typed: &str,
+    paying: bool,
+    headers: &HeaderMap,
+    alert: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let promo = match find_promo(state, &l.scope, promo_typed).await {
+        Ok(p) => p,
+        Err(e) => return page_error(state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let lines = l.lines();
+    let order = order::build(
+        &l.link,
+        &lines,
+        form,
+        promo_typed,
+        promo,
+        state.now(),
+        paying,
+    );
+    let n = nonce();
+    let m = Merchant {
+        name: &l.settings.name,
+        color: &l.settings.primary_color,
+        livemode: l.scope.livemode,
+        nonce: &n,
+    };
+    let body = pages::checkout(
+        &l.link,
+        &m,
+        &lines,
+        &order,
+        form,
+        promo_typed,
+        style_of(headers),
+        &state.public_url,
+        alert,
+    );
+    html(status, body, &n, &state.provider.origin())
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > FORM_LIMIT {
+        return page_error(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "checkout form too large",
+        );
+    }
+    let form: Form = form_urlencoded::parse(&body)
+        .into_owned()
+        .filter(|(k, v)| k.len() <= 100 && v.len() <= 2000 && !v.contains('\0'))
+        .collect();
+    let l = match load(&state, &id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::not_found(),
+                "",
+                &state.provider.origin(),
+            )
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if !l.link.accepts_buyers() {
+        return unavailable(&state, &l);
+    }
+    let promo_typed = field(&form, "promo");
+    if field(&form, "action") != "pay" {
+        return render(
+            &state,
+            &l,
+            &form,
+            &promo_typed,
+            false,
+            &headers,
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let promo = match find_promo(&state, &l.scope, &promo_typed).await {
+        Ok(p) => p,
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let lines = l.lines();
+    let order = order::build(
+        &l.link,
+        &lines,
+        &form,
+        &promo_typed,
+        promo,
+        state.now(),
+        true,
+    );
+    let (Some(totals), true) = (order.totals, order.errors.is_empty()) else {
+        return render(
+            &state,
+            &l,
+            &form,
+            &promo_typed,
+            true,
+            &headers,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let now = state.now();
+    let session_id = match new_id(IdKind::CheckoutSession) {
+        Ok(id) => id,
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e.status()),
+    };
+    let first_time = order
+        .promotion
+        .as_ref()
+        .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
+    let session = CheckoutSession {
+        id: session_id.clone(),
+        livemode: l.scope.livemode,
+        created: now,
+        expires_at: now + SESSION_TTL_SECS,
+        payment_link: l.link.id.clone(),
+        status: SessionStatus::Open,
+        paid: false,
+        currency: l.link.currency,
+        amount_subtotal: totals.subtotal.amount(),
+        amount_discount: totals.discount.amount(),
+        amount_total: totals.total.amount(),
+        promotion_code: order.promotion.as_ref().map(|(p, _)| p.id.clone()),
+        coupon: order.promotion.as_ref().map(|(_, c)| c.id.clone()),
+        customer_email: order.email.as_ref().map(|e| e.as_str().to_string()),
+        customer_name: order.name.clone(),
+        customer_phone: order.phone.clone(),
+        customer_address: order.address.clone(),
+        custom_fields: order.answers.clone(),
+        line_items: order.lines.clone(),
+        metadata: l.link.metadata.clone(),
+        customer: None,
+        payment_intent: None,
+        provider: state.provider.name().to_string(),
+        provider_ref: None,
+    };
+    match state
+        .store
+        .open_session(&l.scope, &session, first_time)
+        .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(OpenRefusal::LinkUnavailable)) => return unavailable(&state, &l),
+        Ok(Err(refusal)) => {
+            let msg = match refusal {
+                OpenRefusal::NotFirstTransaction => {
+                    "This promotion code is only valid for a first purchase."
+                }
+                _ => "This promotion code has been used up.",
+            };
+            return render(
+                &state,
+                &l,
+                &form,
+                &promo_typed,
+                true,
+                &headers,
+                Some(msg),
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+    let description = lines
+        .iter()
+        .map(|x| x.product.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let req = HostedPaymentRequest {
+        session_id: session_id.clone(),
+        account_id: l.scope.account_id.clone(),
+        livemode: l.scope.livemode,
+        amount: totals.total.amount(),
+        currency: l.link.currency.code().to_string(),
+        description,
+        merchant_name: l.settings.name.clone(),
+        return_url: format!("{}/checkout/{session_id}", state.public_url),
+        cancel_url: format!("{}/l/{}", state.public_url, l.link.id),
+        require_3ds: l.settings.require_3ds,
+    };
+    let hosted = match state.provider.create_payment(req).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, session = %session_id, "provider refused the payment");
+            if let Err(e) = state.store.expire_session(&l.scope, &session_id).await {
+                tracing::error!(error = %e, "could not release a failed session");
+            }
+            return render(&state, &l, &form, &promo_typed, true, &headers, Some("The payment provider is not available right now. Nothing was charged; please try again."), StatusCode::SERVICE_UNAVAILABLE).await;
+        }
+    };
+    if let Err(e) = state
+        .store
+        .set_session_provider_ref(&l.scope, &session_id, &hosted.provider_ref)
+        .await
+    {
+        return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
+    Redirect::to(&hosted.redirect_url).into_response()
+}
+
+async fn return_page(
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (scope, s) = match state.store.find_session_public(&session).await {
+        Ok(x) => x,
+        Err(StoreError::NotFound) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::not_found(),
+                "",
+                &state.provider.origin(),
+            )
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let (settings, link) = match (
+        state.store.account_settings(&scope.account_id).await,
+        state.store.get_payment_link(&scope, &s.payment_link).await,
+    ) {
+        (Ok(a), Ok(l)) => (a, l),
+        (Err(e), _) | (_, Err(e)) => {
+            return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e)
+        }
+    };
+    let message = match &link.after_completion {
+        AfterCompletion::Redirect { .. } if s.status == SessionStatus::Complete => {
+            if let Some(url) = link.after_completion.redirect_for(&s.id) {
+                return Redirect::to(&url).into_response();
+            }
+            None
+        }
+        AfterCompletion::HostedConfirmation { custom_message } => custom_message.clone(),
+        AfterCompletion::Redirect { .. } => None,
+    };
+    let n = nonce();
+    let m = Merchant {
+        name: &settings.name,
+        color: &settings.primary_color,
+        livemode: scope.livemode,
+        nonce: &n,
+    };
+    let (body, processing) = pages::confirmation(&s, &m, message.as_deref(), style_of(&headers));
+    let mut resp = html(StatusCode::OK, body, &n, &state.provider.origin());
+    if processing {
+        resp.headers_mut()
+            .insert(header::REFRESH, HeaderValue::from_static("2"));
+    }
+    resp
+}
+
+async fn webhook(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if provider != state.provider.name() {
+        return ApiError::not_found_route(&format!("/webhooks/{provider}")).into_response();
+    }
+    let sig = headers
+        .get("sim-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let event = match state.provider.verify_webhook(sig, &body, state.now()) {
+        Ok(e) => e,
+        Err(ProviderError::BadSignature) => {
+            tracing::warn!("webhook with a bad or stale signature refused");
+            return ApiError::invalid(None, "Invalid or stale webhook signature.").into_response();
+        }
+        Err(e) => return ApiError::invalid(None, e.to_string()).into_response(),
+    };
+    let ProviderEvent::PaymentSucceeded {
+        event_id,
+        session_id,
+        provider_ref,
+        amount,
+        currency,
+        card_brand,
+        card_last4,
+    } = event
+    else {
+        return received();
+    };
+    let (Ok(pi), Ok(cus)) = (new_id(IdKind::PaymentIntent), new_id(IdKind::Customer)) else {
+        return ApiError::internal("id generation failed").into_response();
+    };
+    let paid = PaidEvent {
+        provider: state.provider.name(),
+        event_id: &event_id,
+        session_id: &session_id,
+        provider_ref: &provider_ref,
+        amount,
+        currency: &currency,
+        card_brand: Some(&card_brand),
+        card_last4: Some(&card_last4),
+        payment_intent_id: &pi,
+        new_customer_id: &cus,
+        now: state.now(),
+    };
+    match state.store.complete_session(paid).await {
+        Ok(Completion::Recorded { payment_intent }) => {
+            tracing::info!(session = %session_id, payment_intent = %payment_intent, "payment recorded");
+            received()
+        }
+        Ok(Completion::DuplicateEvent | Completion::AlreadyComplete) => received(),
+        Err(StoreError::NotFound) => {
+            ApiError::no_such("checkout session", &session_id, None).into_response()
+        }
+        Err(StoreError::Corrupt(why)) => {
+            tracing::error!(reason = %why, "provider event refused");
+            (StatusCode::UNPROCESSABLE_ENTITY, crate::json_response_headers(), r#"{"error":{"type":"invalid_request_error","message":"This event does not match its checkout session."}}"#).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn received() -> Response {
+    (
+        StatusCode::OK,
+        crate::json_response_headers(),
+        r#"{"received":true}"#,
+    )
+        .into_response()
+}
