@@ -184,3 +184,139 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
     }
     v
 }
+
+use paylink_domain::checkout::{
+    Address, CheckoutSession, Customer, OrderLine, PaymentIntent, Refund,
+};
+
+fn address(a: &Option<Address>) -> Value {
+    a.as_ref().map_or(Value::Null, |a| {
+        json!({"line1": a.line1, "line2": a.line2, "city": a.city, "postal_code": a.postal_code, "state": a.state, "country": a.country})
+    })
+}
+
+/// A line of a session's order as Stripe's `item`.
+pub fn order_line(l: &OrderLine, currency: &str, price_obj: Option<Value>) -> Value {
+    json!({
+        "id": l.id,
+        "object": "item",
+        "adjustable_quantity": null,
+        "amount_discount": l.amount_discount,
+        "amount_subtotal": l.amount_subtotal,
+        "amount_tax": 0,
+        "amount_total": l.amount_total,
+        "currency": currency,
+        "description": l.description,
+        "price": price_obj.unwrap_or_else(|| json!(l.price)),
+        "quantity": l.quantity,
+    })
+}
+
+pub fn checkout_session(s: &CheckoutSession, line_items: Option<Value>) -> Value {
+    let fields: Vec<Value> = s
+        .custom_fields
+        .iter()
+        .map(|f| {
+            let value = json!({"value": f.value});
+            json!({
+                "key": f.key,
+                "type": f.kind,
+                "text": if f.kind == "text" { value.clone() } else { Value::Null },
+                "numeric": if f.kind == "numeric" { value.clone() } else { Value::Null },
+                "dropdown": if f.kind == "dropdown" { value } else { Value::Null },
+            })
+        })
+        .collect();
+    let discounts: Vec<Value> = match (&s.promotion_code, &s.coupon) {
+        (None, None) => Vec::new(),
+        (p, c) => vec![json!({"coupon": c, "promotion_code": p})],
+    };
+    let mut v = json!({
+        "id": s.id,
+        "object": "checkout.session",
+        "amount_subtotal": s.amount_subtotal,
+        "amount_total": s.amount_total,
+        "created": s.created,
+        "currency": s.currency.code(),
+        "custom_fields": fields,
+        "customer": s.customer,
+        "customer_details": {
+            "email": s.customer_email,
+            "name": s.customer_name,
+            "phone": s.customer_phone,
+            "address": address(&s.customer_address),
+        },
+        "discounts": discounts,
+        "expires_at": s.expires_at,
+        "livemode": s.livemode,
+        "metadata": s.metadata,
+        "mode": "payment",
+        "payment_intent": s.payment_intent,
+        "payment_link": s.payment_link,
+        "payment_status": if s.paid { "paid" } else { "unpaid" },
+        "status": s.status.as_str(),
+        "total_details": {"amount_discount": s.amount_discount, "amount_shipping": 0, "amount_tax": 0},
+    });
+    if let (Some(items), Value::Object(m)) = (line_items, &mut v) {
+        m.insert("line_items".into(), items);
+    }
+    v
+}
+
+pub fn payment_intent(p: &PaymentIntent) -> Value {
+    json!({
+        "id": p.id,
+        "object": "payment_intent",
+        "amount": p.amount,
+        "amount_received": p.amount,
+        "amount_refunded": p.amount_refunded,
+        "created": p.created,
+        "currency": p.currency.code(),
+        "customer": p.customer,
+        "livemode": p.livemode,
+        "metadata": p.metadata,
+        "payment_method_details": {"type": "card", "card": {"brand": p.card_brand, "last4": p.card_last4}},
+        "payment_method_types": ["card"],
+        "status": p.status,
+    })
+}
+
+pub fn customer(c: &Customer) -> Value {
+    json!({
+        "id": c.id,
+        "object": "customer",
+        "address": address(&c.address),
+        "created": c.created,
+        "email": c.email,
+        "livemode": c.livemode,
+        "metadata": c.metadata,
+        "name": c.name,
+        "phone": c.phone,
+    })
+}
+
+pub fn refund(r: &Refund) -> Value {
+    json!({
+        "id": r.id,
+        "object": "refund",
+        "amount": r.amount,
+        "created": r.created,
+        "currency": r.currency.code(),
+        "metadata": r.metadata,
+        "payment_intent": r.payment_intent,
+        "reason": r.reason,
+        "status": r.status,
+    })
+}
+
+pub fn account(id: &str, s: &paylink_store::checkout::AccountSettings) -> Value {
+    json!({
+        "id": id,
+        "object": "account",
+        "business_profile": {"name": s.name},
+        "settings": {
+            "branding": {"primary_color": s.primary_color},
+            "card_payments": {"request_three_d_secure": if s.require_3ds { "any" } else { "automatic" }},
+        },
+    })
+}

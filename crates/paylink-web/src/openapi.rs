@@ -46,215 +46,108 @@ fn list_of(component: &'static str) -> Out {
 }
 
 /// Every object shape the API returns.
+#[rustfmt::skip]
 pub fn components() -> Vec<(&'static str, Out)> {
     use Out::*;
-    let text_bounds = || {
-        null(Obj(vec![
-            ("default_value", null(Str)),
-            ("maximum_length", null(Int)),
-            ("minimum_length", null(Int)),
-        ]))
-    };
+    let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));
+    let value = || null(Obj(vec![("value", null(Str))]));
     vec![
-        (
-            "product",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("product")),
-                ("active", Bool),
-                ("created", Int),
-                ("updated", Int),
-                ("default_price", null(Str)),
-                ("description", null(Str)),
-                ("images", arr(Str)),
-                ("livemode", Bool),
-                ("metadata", Map),
-                ("name", Str),
-                ("url", null(Str)),
-            ]),
-        ),
-        (
-            "deleted_product",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("product")),
-                ("deleted", Bool),
-            ]),
-        ),
-        (
-            "price",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("price")),
-                ("active", Bool),
-                ("billing_scheme", Lit("per_unit")),
-                ("created", Int),
-                ("currency", Str),
-                (
-                    "custom_unit_amount",
-                    null(Obj(vec![
-                        ("minimum", null(Int)),
-                        ("maximum", null(Int)),
-                        ("preset", null(Int)),
-                    ])),
-                ),
-                ("livemode", Bool),
-                ("lookup_key", null(Str)),
-                ("metadata", Map),
-                ("nickname", null(Str)),
-                ("product", Any(vec![Str, Ref("product")])),
-                ("recurring", null(Str)),
-                ("tax_behavior", Lit("unspecified")),
-                ("type", Lit("one_time")),
-                ("unit_amount", null(Int)),
-                ("unit_amount_decimal", null(Str)),
-            ]),
-        ),
-        (
-            "coupon",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("coupon")),
-                ("amount_off", null(Int)),
-                ("created", Int),
-                ("currency", null(Str)),
-                ("duration", Lit("once")),
-                ("duration_in_months", null(Int)),
-                ("livemode", Bool),
-                ("max_redemptions", null(Int)),
-                ("metadata", Map),
-                ("name", null(Str)),
-                ("percent_off", null(Num)),
-                ("redeem_by", null(Int)),
-                ("times_redeemed", Int),
-                ("valid", Bool),
-            ]),
-        ),
-        (
-            "deleted_coupon",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("coupon")),
-                ("deleted", Bool),
-            ]),
-        ),
-        (
-            "promotion_code",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("promotion_code")),
-                ("active", Bool),
-                ("code", Str),
-                ("created", Int),
-                ("customer", null(Str)),
-                ("expires_at", null(Int)),
-                ("livemode", Bool),
-                ("max_redemptions", null(Int)),
-                ("metadata", Map),
-                (
-                    "promotion",
-                    Obj(vec![("type", Lit("coupon")), ("coupon", Str)]),
-                ),
-                (
-                    "restrictions",
-                    Obj(vec![
-                        ("first_time_transaction", Bool),
-                        ("minimum_amount", null(Int)),
-                        ("minimum_amount_currency", null(Str)),
-                    ]),
-                ),
-                ("times_redeemed", Int),
-            ]),
-        ),
-        (
-            "item",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("item")),
-                (
-                    "adjustable_quantity",
-                    null(Obj(vec![
-                        ("enabled", Bool),
-                        ("minimum", null(Int)),
-                        ("maximum", null(Int)),
-                    ])),
-                ),
-                ("amount_discount", Int),
-                ("amount_subtotal", Int),
-                ("amount_tax", Int),
-                ("amount_total", Int),
-                ("currency", Str),
-                ("description", null(Str)),
-                ("price", Ref("price")),
-                ("quantity", Int),
-            ]),
-        ),
-        (
-            "payment_link",
-            Obj(vec![
-                ("id", Str),
-                ("object", Lit("payment_link")),
-                ("active", Bool),
-                (
-                    "after_completion",
-                    Obj(vec![
-                        ("type", Str),
-                        (
-                            "hosted_confirmation",
-                            null(Obj(vec![("custom_message", null(Str))])),
-                        ),
-                        ("redirect", null(Obj(vec![("url", Str)]))),
-                    ]),
-                ),
-                ("allow_promotion_codes", Bool),
-                ("billing_address_collection", Str),
-                ("currency", Str),
-                (
-                    "custom_fields",
-                    arr(Obj(vec![
-                        ("key", Str),
-                        ("label", Obj(vec![("type", Lit("custom")), ("custom", Str)])),
-                        ("type", Str),
-                        ("optional", Bool),
-                        (
-                            "dropdown",
-                            null(Obj(vec![
-                                ("default_value", null(Str)),
-                                ("options", arr(Obj(vec![("label", Str), ("value", Str)]))),
-                            ])),
-                        ),
-                        ("numeric", text_bounds()),
-                        ("text", text_bounds()),
-                    ])),
-                ),
-                ("inactive_message", null(Str)),
-                ("livemode", Bool),
-                ("metadata", Map),
-                ("phone_number_collection", Obj(vec![("enabled", Bool)])),
-                (
-                    "restrictions",
-                    null(Obj(vec![(
-                        "completed_sessions",
-                        Obj(vec![("count", Int), ("limit", Int)]),
-                    )])),
-                ),
-                ("submit_type", Str),
-                ("url", Str),
-                ("line_items", Opt(Box::new(list_of("item")))),
-            ]),
-        ),
-        (
-            "error",
-            Obj(vec![(
-                "error",
-                Obj(vec![
-                    ("type", Str),
-                    ("code", Opt(Box::new(Str))),
-                    ("message", Str),
-                    ("param", Opt(Box::new(Str))),
-                ]),
-            )]),
-        ),
+        ("product", Obj(vec![
+            ("id", Str), ("object", Lit("product")), ("active", Bool), ("created", Int), ("updated", Int),
+            ("default_price", null(Str)), ("description", null(Str)), ("images", arr(Str)), ("livemode", Bool),
+            ("metadata", Map), ("name", Str), ("url", null(Str)),
+        ])),
+        ("deleted_product", Obj(vec![("id", Str), ("object", Lit("product")), ("deleted", Bool)])),
+        ("price", Obj(vec![
+            ("id", Str), ("object", Lit("price")), ("active", Bool), ("billing_scheme", Lit("per_unit")), ("created", Int),
+            ("currency", Str),
+            ("custom_unit_amount", null(Obj(vec![("minimum", null(Int)), ("maximum", null(Int)), ("preset", null(Int))]))),
+            ("livemode", Bool), ("lookup_key", null(Str)), ("metadata", Map), ("nickname", null(Str)),
+            ("product", Any(vec![Str, Ref("product")])), ("recurring", null(Str)), ("tax_behavior", Lit("unspecified")),
+            ("type", Lit("one_time")), ("unit_amount", null(Int)), ("unit_amount_decimal", null(Str)),
+        ])),
+        ("coupon", Obj(vec![
+            ("id", Str), ("object", Lit("coupon")), ("amount_off", null(Int)), ("created", Int), ("currency", null(Str)),
+            ("duration", Lit("once")), ("duration_in_months", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
+            ("metadata", Map), ("name", null(Str)), ("percent_off", null(Num)), ("redeem_by", null(Int)),
+            ("times_redeemed", Int), ("valid", Bool),
+        ])),
+        ("deleted_coupon", Obj(vec![("id", Str), ("object", Lit("coupon")), ("deleted", Bool)])),
+        ("promotion_code", Obj(vec![
+            ("id", Str), ("object", Lit("promotion_code")), ("active", Bool), ("code", Str), ("created", Int),
+            ("customer", null(Str)), ("expires_at", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
+            ("metadata", Map), ("promotion", Obj(vec![("type", Lit("coupon")), ("coupon", Str)])),
+            ("restrictions", Obj(vec![
+                ("first_time_transaction", Bool), ("minimum_amount", null(Int)), ("minimum_amount_currency", null(Str)),
+            ])),
+            ("times_redeemed", Int),
+        ])),
+        ("item", Obj(vec![
+            ("id", Str), ("object", Lit("item")),
+            ("adjustable_quantity", null(Obj(vec![("enabled", Bool), ("minimum", null(Int)), ("maximum", null(Int))]))),
+            ("amount_discount", Int), ("amount_subtotal", Int), ("amount_tax", Int), ("amount_total", Int),
+            ("currency", Str), ("description", null(Str)), ("price", Any(vec![Str, Ref("price")])), ("quantity", Int),
+        ])),
+        ("payment_link", Obj(vec![
+            ("id", Str), ("object", Lit("payment_link")), ("active", Bool),
+            ("after_completion", Obj(vec![
+                ("type", Str),
+                ("hosted_confirmation", null(Obj(vec![("custom_message", null(Str))]))),
+                ("redirect", null(Obj(vec![("url", Str)]))),
+            ])),
+            ("allow_promotion_codes", Bool), ("billing_address_collection", Str), ("currency", Str),
+            ("custom_fields", arr(Obj(vec![
+                ("key", Str), ("label", Obj(vec![("type", Lit("custom")), ("custom", Str)])), ("type", Str), ("optional", Bool),
+                ("dropdown", null(Obj(vec![("default_value", null(Str)), ("options", arr(Obj(vec![("label", Str), ("value", Str)])))]))),
+                ("numeric", text_bounds()), ("text", text_bounds()),
+            ]))),
+            ("inactive_message", null(Str)), ("livemode", Bool), ("metadata", Map),
+            ("phone_number_collection", Obj(vec![("enabled", Bool)])),
+            ("restrictions", null(Obj(vec![("completed_sessions", Obj(vec![("count", Int), ("limit", Int)]))]))),
+            ("submit_type", Str), ("url", Str),
+            ("line_items", Opt(Box::new(list_of("item")))),
+        ])),
+        ("address", Obj(vec![
+            ("line1", null(Str)), ("line2", null(Str)), ("city", null(Str)), ("postal_code", null(Str)),
+            ("state", null(Str)), ("country", null(Str)),
+        ])),
+        ("checkout.session", Obj(vec![
+            ("id", Str), ("object", Lit("checkout.session")), ("amount_subtotal", Int), ("amount_total", Int),
+            ("created", Int), ("currency", Str),
+            ("custom_fields", arr(Obj(vec![("key", Str), ("type", Str), ("text", value()), ("numeric", value()), ("dropdown", value())]))),
+            ("customer", null(Str)),
+            ("customer_details", Obj(vec![("email", null(Str)), ("name", null(Str)), ("phone", null(Str)), ("address", null(Ref("address")))])),
+            ("discounts", arr(Obj(vec![("coupon", null(Str)), ("promotion_code", null(Str))]))),
+            ("expires_at", Int), ("livemode", Bool), ("metadata", Map), ("mode", Lit("payment")),
+            ("payment_intent", null(Str)), ("payment_link", Str), ("payment_status", Str), ("status", Str),
+            ("total_details", Obj(vec![("amount_discount", Int), ("amount_shipping", Int), ("amount_tax", Int)])),
+            ("line_items", Opt(Box::new(list_of("item")))),
+        ])),
+        ("payment_intent", Obj(vec![
+            ("id", Str), ("object", Lit("payment_intent")), ("amount", Int), ("amount_received", Int), ("amount_refunded", Int),
+            ("created", Int), ("currency", Str), ("customer", null(Str)), ("livemode", Bool), ("metadata", Map),
+            ("payment_method_details", Obj(vec![("type", Lit("card")), ("card", Obj(vec![("brand", null(Str)), ("last4", null(Str))]))])),
+            ("payment_method_types", arr(Str)), ("status", Str),
+        ])),
+        ("customer", Obj(vec![
+            ("id", Str), ("object", Lit("customer")), ("address", null(Ref("address"))), ("created", Int),
+            ("email", null(Str)), ("livemode", Bool), ("metadata", Map), ("name", null(Str)), ("phone", null(Str)),
+        ])),
+        ("deleted_customer", Obj(vec![("id", Str), ("object", Lit("customer")), ("deleted", Bool)])),
+        ("refund", Obj(vec![
+            ("id", Str), ("object", Lit("refund")), ("amount", Int), ("created", Int), ("currency", Str),
+            ("metadata", Map), ("payment_intent", Str), ("reason", null(Str)), ("status", Str),
+        ])),
+        ("account", Obj(vec![
+            ("id", Str), ("object", Lit("account")), ("business_profile", Obj(vec![("name", Str)])),
+            ("settings", Obj(vec![
+                ("branding", Obj(vec![("primary_color", Str)])),
+                ("card_payments", Obj(vec![("request_three_d_secure", Str)])),
+            ])),
+        ])),
+        ("error", Obj(vec![("error", Obj(vec![
+            ("type", Str), ("code", Opt(Box::new(Str))), ("message", Str), ("param", Opt(Box::new(Str))),
+        ]))])),
     ]
 }
 
@@ -347,10 +240,11 @@ fn out_schema(o: &Out) -> Value {
     }
 }
 
-fn response_schema(r: &Resp) -> Value {
+fn response_content(r: &Resp) -> Value {
     match r {
-        Resp::Object(c) => out_schema(&Out::Ref(c)),
-        Resp::List(c) => out_schema(&list_of(c)),
+        Resp::Object(c) => json!({"application/json": {"schema": out_schema(&Out::Ref(c))}}),
+        Resp::List(c) => json!({"application/json": {"schema": out_schema(&list_of(c))}}),
+        Resp::Image(mime) => json!({ *mime: {"schema": {"type": "string", "format": "binary"}} }),
     }
 }
 
@@ -381,7 +275,7 @@ pub fn document(server_url: &str) -> Value {
             "summary": e.summary,
             "security": [{"bearerAuth": []}, {"basicAuth": []}],
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": response_schema(&e.response)}}},
+                "200": {"description": "Success", "content": response_content(&e.response)},
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}},
             },
         });

@@ -1,0 +1,631 @@
+//! Checkout sessions, payments (`payment_intents`), customers, refunds and
+//! QR codes of payment links.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use paylink_domain::catalog::{Metadata, RuleError};
+use paylink_domain::checkout::Address;
+use paylink_domain::{Email, IdKind};
+use paylink_store::checkout::SessionFilter;
+use paylink_store::StoreError;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::products::{rule, Empty, RetrieveArgs};
+use super::{expansions, new_id, ok, ListArgs};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{double_option, Input};
+use crate::objects;
+use crate::schema::*;
+use crate::AppState;
+
+pub fn expand_params() -> Kind {
+    obj(vec![expand()])
+}
+pub fn session_list_params() -> Kind {
+    crate::schema::list_params(vec![
+        f(
+            "payment_link",
+            string(255),
+            "Only sessions of this payment link.",
+        ),
+        f(
+            "status",
+            one_of(&["open", "complete", "expired"]),
+            "Only sessions in this status.",
+        ),
+        f(
+            "payment_intent",
+            string(255),
+            "Only the session of this payment.",
+        ),
+    ])
+}
+pub fn pi_list_params() -> Kind {
+    crate::schema::list_params(vec![f(
+        "customer",
+        string(255),
+        "Only payments of this customer.",
+    )])
+}
+pub fn customer_list_params() -> Kind {
+    crate::schema::list_params(vec![f(
+        "email",
+        string(512),
+        "Only customers with this email (any letter case).",
+    )])
+}
+fn address_schema() -> Kind {
+    obj(vec![
+        f("line1", string(200), "Address line 1."),
+        f("line2", string(200), "Address line 2."),
+        f("city", string(100), "City."),
+        f("postal_code", string(20), "Postal code."),
+        f("state", string(100), "State or region."),
+        f(
+            "country",
+            string(2),
+            "Two-letter country code (ISO 3166-1 alpha-2).",
+        ),
+    ])
+}
+pub fn customer_update_params() -> Kind {
+    obj(vec![
+        f("email", string(254), "The customer's email address.").unsettable(),
+        f("name", string(256), "The customer's name.").unsettable(),
+        f("phone", string(30), "The customer's phone number.").unsettable(),
+        f("address", address_schema(), "The customer's address.").unsettable(),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn refund_create_params() -> Kind {
+    obj(vec![
+        req("payment_intent", string(255), "The payment to refund."),
+        f(
+            "amount",
+            int(1, paylink_domain::money::MAX_AMOUNT),
+            "Amount to refund in minor units (default: all that is left).",
+        ),
+        f(
+            "reason",
+            one_of(&["duplicate", "fraudulent", "requested_by_customer"]),
+            "Why the payment is refunded.",
+        ),
+        metadata(),
+        expand(),
+    ])
+}
+pub fn refund_list_params() -> Kind {
+    crate::schema::list_params(vec![f(
+        "payment_intent",
+        string(255),
+        "Only refunds of this payment.",
+    )])
+}
+
+// ------------------------------------------------------------- sessions
+
+async fn render_session(
+    state: &AppState,
+    auth: &Auth,
+    s: &paylink_domain::checkout::CheckoutSession,
+    with_items: bool,
+) -> Result<Value, ApiError> {
+    let items = if with_items {
+        let data = s
+            .line_items
+            .iter()
+            .map(|l| objects::order_line(l, s.currency.code(), None))
+            .collect();
+        Some(objects::list(
+            &format!("/v1/checkout/sessions/{}/line_items", s.id),
+            data,
+            false,
+        ))
+    } else {
+        None
+    };
+    let _ = (state, auth);
+    Ok(objects::checkout_session(s, items))
+}
+
+#[derive(Deserialize)]
+pub struct SessionList {
+    #[serde(flatten)]
+    page: ListArgs,
+    payment_link: Option<String>,
+    status: Option<String>,
+    payment_intent: Option<String>,
+}
+
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<SessionList>,
+) -> Result<Response, ApiError> {
+    let exp = expansions(&p.page.expand, &["data.line_items"])?;
+    let filter = SessionFilter {
+        payment_link: p.payment_link,
+        status: p.status,
+        payment_intent: p.payment_intent,
+    };
+    let page = state
+        .store
+        .list_sessions(&auth.scope, &filter, &p.page.query()?)
+        .await?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for s in &page.data {
+        data.push(render_session(&state, &auth, s, !exp.is_empty()).await?);
+    }
+    Ok(ok(objects::list(
+        "/v1/checkout/sessions",
+        data,
+        page.has_more,
+    )))
+}
+
+pub async fn retrieve_session(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["line_items"])?;
+    let s = state
+        .store
+        .get_session(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
+    Ok(ok(render_session(&state, &auth, &s, !exp.is_empty()).await?))
+}
+
+pub async fn session_line_items(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<ListArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let q = p.query()?;
+    let s = state
+        .store
+        .get_session(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
+    let all = &s.line_items;
+    let pos = |cursor: &str, param: &str| {
+        all.iter().position(|l| l.id == cursor).ok_or_else(|| {
+            ApiError::invalid_code(
+                "resource_missing",
+                Some(param.into()),
+                format!("{param} does not name a line item of this session."),
+            )
+        })
+    };
+    let limit = usize::try_from(q.limit).unwrap_or(10);
+    let (start, end) = match (&q.starting_after, &q.ending_before) {
+        (Some(c), _) => {
+            let s = pos(c, "starting_after")? + 1;
+            (s, (s + limit).min(all.len()))
+        }
+        (None, Some(c)) => {
+            let e = pos(c, "ending_before")?;
+            (e.saturating_sub(limit), e)
+        }
+        (None, None) => (0, limit.min(all.len())),
+    };
+    let has_more = if q.ending_before.is_some() {
+        start > 0
+    } else {
+        end < all.len()
+    };
+    let data = all
+        .get(start..end)
+        .unwrap_or(&[])
+        .iter()
+        .map(|l| objects::order_line(l, s.currency.code(), None))
+        .collect();
+    Ok(ok(objects::list(
+        &format!("/v1/checkout/sessions/{id}/line_items"),
+        data,
+        has_more,
+    )))
+}
+
+pub async fn expire_session(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    let exp = expansions(&p.expand, &["line_items"])?;
+    let (s, changed) = state
+        .store
+        .expire_session(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
+    if !changed {
+        return Err(ApiError::invalid_code(
+            "checkout_session_not_open",
+            None,
+            format!(
+                "Only open checkout sessions can be expired; this one is {}.",
+                s.status.as_str()
+            ),
+        ));
+    }
+    Ok(ok(render_session(&state, &auth, &s, !exp.is_empty()).await?))
+}
+
+// ------------------------------------------------------ payment intents
+
+#[derive(Deserialize)]
+pub struct PiList {
+    #[serde(flatten)]
+    page: ListArgs,
+    customer: Option<String>,
+}
+
+pub async fn list_payment_intents(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<PiList>,
+) -> Result<Response, ApiError> {
+    expansions(&p.page.expand, &[])?;
+    let page = state
+        .store
+        .list_payment_intents(&auth.scope, p.customer.as_deref(), &p.page.query()?)
+        .await?;
+    let page = page.map(|x| objects::payment_intent(&x));
+    Ok(ok(objects::list(
+        "/v1/payment_intents",
+        page.data,
+        page.has_more,
+    )))
+}
+
+pub async fn retrieve_payment_intent(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let pi = state
+        .store
+        .get_payment_intent(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_intent", &id))?;
+    Ok(ok(objects::payment_intent(&pi)))
+}
+
+// ------------------------------------------------------------ customers
+
+#[derive(Deserialize)]
+pub struct CustomerList {
+    #[serde(flatten)]
+    page: ListArgs,
+    email: Option<String>,
+}
+
+pub async fn list_customers(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<CustomerList>,
+) -> Result<Response, ApiError> {
+    expansions(&p.page.expand, &[])?;
+    let page = state
+        .store
+        .list_customers(&auth.scope, p.email.as_deref(), &p.page.query()?)
+        .await?;
+    let page = page.map(|x| objects::customer(&x));
+    Ok(ok(objects::list("/v1/customers", page.data, page.has_more)))
+}
+
+pub async fn retrieve_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let c = state
+        .store
+        .get_customer(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    Ok(ok(objects::customer(&c)))
+}
+
+#[derive(Deserialize)]
+pub struct CustomerUpdate {
+    #[serde(default, deserialize_with = "double_option")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    address: Option<Option<Address>>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn update_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<CustomerUpdate>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let email = match p.email {
+        Some(Some(e)) => Some(Some(
+            Email::parse(&e)
+                .map_err(|_| ApiError::invalid(Some("email".into()), "Invalid email address."))?
+                .as_str()
+                .to_string(),
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(Some(a)) = &p.address {
+        if a.country
+            .as_deref()
+            .is_some_and(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(ApiError::invalid(
+                Some("address[country]".into()),
+                "country must be a two-letter code.",
+            ));
+        }
+    }
+    let c = state
+        .store
+        .update_customer(&auth.scope, &id, |c| -> Result<(), RuleError> {
+            if let Some(e) = email {
+                c.email = e;
+            }
+            if let Some(n) = p.name {
+                c.name = n;
+            }
+            if let Some(ph) = p.phone {
+                c.phone = ph;
+            }
+            if let Some(a) = p.address {
+                c.address = a.map(|a| Address {
+                    country: a.country.map(|c| c.to_ascii_uppercase()),
+                    ..a
+                });
+            }
+            match p.metadata {
+                Some(Some(m)) => c.metadata.apply(&m)?,
+                Some(None) => c.metadata = Metadata::default(),
+                None => {}
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    Ok(ok(objects::customer(&c)))
+}
+
+pub async fn delete_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(_): Input<Empty>,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .delete_customer(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    Ok(ok(objects::deleted("customer", &id)))
+}
+
+// -------------------------------------------------------------- refunds
+
+#[derive(Deserialize)]
+pub struct RefundCreate {
+    payment_intent: String,
+    amount: Option<i64>,
+    reason: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+    expand: Option<Vec<String>>,
+}
+
+/// Reserves the amount under the payment's lock (so concurrent refunds
+/// can't exceed what was paid), asks the provider, then settles: succeeded,
+/// or failed with the amount given back.
+pub async fn create_refund(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<RefundCreate>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let metadata = p
+        .metadata
+        .as_ref()
+        .map(Metadata::from_map)
+        .transpose()
+        .map_err(rule)?
+        .unwrap_or_default();
+    let id = new_id(IdKind::Refund)?;
+    let refund = state
+        .store
+        .begin_refund(
+            &auth.scope,
+            &p.payment_intent,
+            p.amount,
+            p.reason.as_deref(),
+            &id,
+            &metadata,
+            state.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                ApiError::no_such("payment_intent", &p.payment_intent, Some("payment_intent"))
+            }
+            other => other.into(),
+        })?;
+    let (provider, provider_ref) = state
+        .store
+        .payment_provider_ref(&auth.scope, &p.payment_intent)
+        .await?;
+    let outcome = if provider == state.provider.name() {
+        state
+            .provider
+            .refund(&provider_ref, refund.amount, &refund.id)
+            .await
+            .map_err(|e| e.to_string())
+    } else {
+        Err(format!(
+            "payments of provider {provider} can't be refunded by this instance"
+        ))
+    };
+    let settled = match outcome {
+        Ok(r) => {
+            state
+                .store
+                .finish_refund(&auth.scope, &refund, Some(&r))
+                .await?
+        }
+        Err(why) => {
+            tracing::error!(refund = %refund.id, reason = %why, "refund failed at the provider");
+            state
+                .store
+                .finish_refund(&auth.scope, &refund, None)
+                .await?
+        }
+    };
+    Ok(ok(objects::refund(&settled)))
+}
+
+#[derive(Deserialize)]
+pub struct RefundList {
+    #[serde(flatten)]
+    page: ListArgs,
+    payment_intent: Option<String>,
+}
+
+pub async fn list_refunds(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<RefundList>,
+) -> Result<Response, ApiError> {
+    expansions(&p.page.expand, &[])?;
+    let page = state
+        .store
+        .list_refunds(&auth.scope, p.payment_intent.as_deref(), &p.page.query()?)
+        .await?;
+    let page = page.map(|x| objects::refund(&x));
+    Ok(ok(objects::list("/v1/refunds", page.data, page.has_more)))
+}
+
+pub async fn retrieve_refund(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let r = state
+        .store
+        .get_refund(&auth.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "refund", &id))?;
+    Ok(ok(objects::refund(&r)))
+}
+
+// ----------------------------------------------------------------- QR
+
+async fn link_url(state: &AppState, auth: &Auth, id: &str) -> Result<String, ApiError> {
+    let link = state
+        .store
+        .get_payment_link(&auth.scope, id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_link", id))?;
+    Ok(objects::link_url(&state.public_url, &link))
+}
+
+fn qr(url: &str) -> Result<qrcode::QrCode, ApiError> {
+    qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .map_err(ApiError::internal)
+}
+
+pub async fn qr_svg(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(_): Input<Empty>,
+) -> Result<Response, ApiError> {
+    let code = qr(&link_url(&state, &auth, &id).await?)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build();
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        svg,
+    )
+        .into_response())
+}
+
+/// A PNG of the code: 8 pixels a module, 4 modules of quiet zone.
+pub fn qr_png_bytes(code: &qrcode::QrCode) -> Result<Vec<u8>, ApiError> {
+    const SCALE: usize = 8;
+    const QUIET: usize = 4;
+    let w = code.width();
+    let colors = code.to_colors();
+    let side = (w + 2 * QUIET) * SCALE;
+    let mut pixels = vec![255u8; side * side];
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = (i % w + QUIET, i / w + QUIET);
+            for dy in 0..SCALE {
+                let row = (my * SCALE + dy) * side;
+                for dx in 0..SCALE {
+                    if let Some(p) = pixels.get_mut(row + mx * SCALE + dx) {
+                        *p = 0;
+                    }
+                }
+            }
+        }
+    }
+    let side32 = u32::try_from(side).map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, side32, side32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut writer = enc.write_header().map_err(ApiError::internal)?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(ApiError::internal)?;
+    writer.finish().map_err(ApiError::internal)?;
+    Ok(out)
+}
+
+pub async fn qr_png(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(_): Input<Empty>,
+) -> Result<Response, ApiError> {
+    let code = qr(&link_url(&state, &auth, &id).await?)?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "image/png")],
+        qr_png_bytes(&code)?,
+    )
+        .into_response())
+}
