@@ -417,41 +417,28 @@ async fn submit_card(
         errors.name = Some("Enter the name on the card.".into());
     }
     let (now_year, now_month) = paylink_domain::clock::year_month(s.cfg.clock.now());
-    let checked = match parse_exp(&exp) {
-        None => {
-            errors.exp = Some(CardError::InvalidExpiry.to_string());
-            sim_cards::digits(&number)
-                .filter(|d| sim_cards::luhn_valid(d))
-                .map(|_| None)
-                .ok_or(CardError::InvalidNumber)
-        }
-        Some((m, y)) => sim_cards::validate(
-            &number,
-            m,
-            y,
-            &cvc,
-            u32::try_from(now_year).unwrap_or(0),
-            now_month,
-        )
-        .map(Some),
-    };
+    let checked = sim_cards::validate(
+        &number,
+        parse_exp(&exp),
+        &cvc,
+        u32::try_from(now_year).unwrap_or(0),
+        now_month,
+    );
     let card = match checked {
-        Ok(card) => card,
-        Err(CardError::InvalidNumber) => {
-            errors.number = Some(CardError::InvalidNumber.to_string());
-            None
-        }
-        Err(e @ (CardError::InvalidExpiry | CardError::Expired)) => {
-            errors.exp = Some(e.to_string());
-            None
-        }
-        Err(CardError::InvalidCvc) => {
-            errors.cvc = Some(CardError::InvalidCvc.to_string());
+        Ok(card) => Some(card),
+        Err(problems) => {
+            for e in problems {
+                let msg = Some(e.to_string());
+                match e {
+                    CardError::InvalidNumber => errors.number = msg,
+                    CardError::InvalidExpiry | CardError::Expired => errors.exp = msg,
+                    CardError::InvalidCvc => errors.cvc = msg,
+                }
+            }
             None
         }
     };
-    let Some((digits, brand)) = card.filter(|_| errors.name.is_none() && errors.exp.is_none())
-    else {
+    let Some((digits, brand)) = card.filter(|_| errors.name.is_none()) else {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             card_page(&p, &errors, &name, &exp),
@@ -715,8 +702,8 @@ impl Provider for SimClient {
                 )));
             }
             let c: serde_json::Value = resp.json().await.map_err(|_| ProviderError::BadPayload)?;
-            c["id"]
-                .as_str()
+            c.get("id")
+                .and_then(serde_json::Value::as_str)
                 .map(str::to_string)
                 .ok_or(ProviderError::BadPayload)
         })

@@ -91,29 +91,42 @@ pub fn brand(digits: &str) -> Brand {
 }
 
 /// Checks number, expiry (month 1–12, `year` as four digits, not before
-/// `now_year`/`now_month`) and CVC length.
+/// `now_year`/`now_month`) and CVC length, reporting every problem at once
+/// (one per field).
 pub fn validate(
     number: &str,
-    exp_month: u32,
-    exp_year: u32,
+    exp: Option<(u32, u32)>,
     cvc: &str,
     now_year: u32,
     now_month: u32,
-) -> Result<(String, Brand), CardError> {
-    let d = digits(number)
-        .filter(|d| (13..=19).contains(&d.len()) && luhn_valid(d))
-        .ok_or(CardError::InvalidNumber)?;
-    if !(1..=12).contains(&exp_month) || !(2000..=2100).contains(&exp_year) {
-        return Err(CardError::InvalidExpiry);
+) -> Result<(String, Brand), Vec<CardError>> {
+    let mut errors = Vec::new();
+    let d = digits(number).filter(|d| (13..=19).contains(&d.len()) && luhn_valid(d));
+    if d.is_none() {
+        errors.push(CardError::InvalidNumber);
     }
-    if (exp_year, exp_month) < (now_year, now_month) {
-        return Err(CardError::Expired);
+    match exp {
+        Some((m, y)) if (1..=12).contains(&m) && (2000..=2100).contains(&y) => {
+            if (y, m) < (now_year, now_month) {
+                errors.push(CardError::Expired);
+            }
+        }
+        _ => errors.push(CardError::InvalidExpiry),
     }
-    let b = brand(&d);
-    if cvc.len() != b.cvc_len() || !cvc.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(CardError::InvalidCvc);
+    let b = d.as_deref().map_or(Brand::Unknown, brand);
+    let cvc_ok = cvc.bytes().all(|c| c.is_ascii_digit())
+        && if d.is_some() {
+            cvc.len() == b.cvc_len()
+        } else {
+            (3..=4).contains(&cvc.len())
+        };
+    if !cvc_ok {
+        errors.push(CardError::InvalidCvc);
     }
-    Ok((d, b))
+    match d {
+        Some(d) if errors.is_empty() => Ok((d, b)),
+        _ => Err(errors),
+    }
 }
 
 /// The outcome of a valid card number, per the documented test cards.
@@ -175,30 +188,39 @@ mod tests {
 
     #[test]
     fn validation() {
+        let v = |n: &str, m: u32, y: u32, c: &str| validate(n, Some((m, y)), c, 2026, 11);
         assert_eq!(
-            validate("4242 4242 4242 4242", 12, 2030, "123", 2026, 11).map(|(_, b)| b),
+            v("4242 4242 4242 4242", 12, 2030, "123").map(|(_, b)| b),
             Ok(Brand::Visa)
         );
         assert_eq!(
-            validate("4242424242424241", 12, 2030, "123", 2026, 11),
-            Err(CardError::InvalidNumber)
+            v("4242424242424241", 12, 2030, "123"),
+            Err(vec![CardError::InvalidNumber])
         );
         assert_eq!(
-            validate("4242424242424242", 13, 2030, "123", 2026, 11),
-            Err(CardError::InvalidExpiry)
+            v("4242424242424242", 13, 2030, "123"),
+            Err(vec![CardError::InvalidExpiry])
         );
         assert_eq!(
-            validate("4242424242424242", 10, 2026, "123", 2026, 11),
-            Err(CardError::Expired)
+            v("4242424242424242", 10, 2026, "123"),
+            Err(vec![CardError::Expired])
         );
-        assert!(validate("4242424242424242", 11, 2026, "123", 2026, 11).is_ok());
+        assert!(v("4242424242424242", 11, 2026, "123").is_ok());
         assert_eq!(
-            validate("4242424242424242", 12, 2030, "12", 2026, 11),
-            Err(CardError::InvalidCvc)
+            v("4242424242424242", 12, 2030, "12"),
+            Err(vec![CardError::InvalidCvc])
         );
         assert_eq!(
-            validate("378282246310005", 12, 2030, "1234", 2026, 11).map(|(_, b)| b),
+            v("378282246310005", 12, 2030, "1234").map(|(_, b)| b),
             Ok(Brand::Amex)
+        );
+        assert_eq!(
+            validate("1234", None, "1", 2026, 11),
+            Err(vec![
+                CardError::InvalidNumber,
+                CardError::InvalidExpiry,
+                CardError::InvalidCvc
+            ])
         );
     }
 }

@@ -171,6 +171,17 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     Ok(serde_json::to_string(v)?)
 }
 
+/// A refund to begin.
+pub struct NewRefund<'a> {
+    pub payment_intent: &'a str,
+    /// `None` refunds all that is left.
+    pub amount: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub refund_id: &'a str,
+    pub metadata: &'a Metadata,
+    pub now: i64,
+}
+
 /// Filters of the session list.
 #[derive(Debug, Default, Clone)]
 pub struct SessionFilter {
@@ -796,19 +807,22 @@ impl Store {
         tx.commit().await
     }
 
-    /// Reserves `amount` of a payment for a refund (under the payment's row
-    /// lock, so concurrent refunds can't exceed it) and records the refund
-    /// as pending. `amount` of `None` means all that is left.
+    /// Reserves the amount of a payment for a refund (under the payment's
+    /// row lock, so concurrent refunds can't exceed it) and records the
+    /// refund as pending.
     pub async fn begin_refund(
         &self,
         scope: &Scope,
-        payment_intent: &str,
-        amount: Option<i64>,
-        reason: Option<&str>,
-        refund_id: &str,
-        metadata: &Metadata,
-        now: i64,
+        r: NewRefund<'_>,
     ) -> Result<Refund, StoreError> {
+        let NewRefund {
+            payment_intent,
+            amount,
+            reason,
+            refund_id,
+            metadata,
+            now,
+        } = r;
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {PI_COLS} FROM payment_intents WHERE "));
         sel.scope(scope)

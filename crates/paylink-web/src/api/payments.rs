@@ -10,7 +10,7 @@ use axum::Extension;
 use paylink_domain::catalog::{Metadata, RuleError};
 use paylink_domain::checkout::Address;
 use paylink_domain::{Email, IdKind};
-use paylink_store::checkout::SessionFilter;
+use paylink_store::checkout::{NewRefund, SessionFilter};
 use paylink_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -462,12 +462,14 @@ pub async fn create_refund(
         .store
         .begin_refund(
             &auth.scope,
-            &p.payment_intent,
-            p.amount,
-            p.reason.as_deref(),
-            &id,
-            &metadata,
-            state.now(),
+            NewRefund {
+                payment_intent: &p.payment_intent,
+                amount: p.amount,
+                reason: p.reason.as_deref(),
+                refund_id: &id,
+                metadata: &metadata,
+                now: state.now(),
+            },
         )
         .await
         .map_err(|e| match e {

@@ -9,16 +9,19 @@
     clippy::indexing_slicing
 )]
 
+mod buyer;
 mod helpers;
 
 mod auth;
 mod bad_input;
+mod checkout;
 mod cli;
 mod coupons;
 mod idempotency;
 mod openapi;
 mod pagination;
 mod payment_links;
+mod payments;
 mod prices;
 mod products;
 mod promotion_codes;

@@ -1,0 +1,112 @@
+//! A buyer, over plain HTTP: fills the checkout form of a link, then the
+//! sim's card form, following redirects by hand so each step is checked.
+
+use crate::helpers::*;
+
+pub struct Buyer {
+    pub client: reqwest::Client,
+}
+
+/// Where a step ended.
+#[derive(Debug)]
+pub struct Step {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+pub const CARD_OK: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+pub const CARD_NO_FUNDS: &str = "4000000000009995";
+pub const CARD_3DS: &str = "4000002500003155";
+
+impl Buyer {
+    pub fn new() -> Self {
+        Buyer {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Step {
+        let r = self.client.post(url).form(form).send().await.unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        Step {
+            status,
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Step {
+        let r = self
+            .client
+            .get(url)
+            .header("accept-language", "en-US")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        Step {
+            status,
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    /// Submits the checkout form with `action=pay`; on success returns the
+    /// sim's card page URL.
+    pub async fn checkout(&self, app: &TestApp, link: &str, fields: &[(&str, &str)]) -> Step {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("action", "pay"));
+        self.post(&app.url(&format!("/l/{link}")), &form).await
+    }
+
+    /// Pays on the sim's card page.
+    pub async fn card(&self, sim_url: &str, number: &str) -> Step {
+        self.post(
+            sim_url,
+            &[
+                ("number", number),
+                ("exp", "12 / 30"),
+                ("cvc", "123"),
+                ("name", "Ann Buyer"),
+            ],
+        )
+        .await
+    }
+
+    /// The whole flow with a card that succeeds; returns the session id.
+    pub async fn pay(&self, app: &TestApp, link: &str, fields: &[(&str, &str)]) -> String {
+        let s = self.checkout(app, link, fields).await;
+        assert_eq!(s.status, 303, "checkout: {}", s.body);
+        let sim = s.location.unwrap();
+        assert!(sim.starts_with(&app.sim_base), "{sim}");
+        let paid = self.card(&sim, CARD_OK).await;
+        assert_eq!(paid.status, 303, "card: {}", paid.body);
+        let ret = paid.location.unwrap();
+        ret.rsplit('/').next().unwrap().to_string()
+    }
+}
+
+impl TestApp {
+    /// A link selling `amount` in `currency`, with extra link params.
+    pub async fn link_with(&self, currency: &str, amount: i64, extra: serde_json::Value) -> String {
+        let price = self.price(currency, amount).await;
+        let mut params = json!({"line_items": [{"price": price, "quantity": 1, "adjustable_quantity": {"enabled": true, "maximum": 10}}]});
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        self.post("/v1/payment_links", params).await.id()
+    }
+}

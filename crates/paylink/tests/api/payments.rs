@@ -1,0 +1,443 @@
+//! Limits under concurrency, refunds, expiry, customers, QR codes.
+
+use std::sync::Arc;
+
+use crate::both;
+use crate::buyer::*;
+use crate::helpers::*;
+
+/// 200 buyers at once against a link limited to 50 completed sessions:
+/// exactly 50 get to pay, all 50 complete, and the link turns inactive.
+async fn link_limit_holds_under_concurrency(app: TestApp) {
+    let link = app.link_with("eur", 500, json!({"restrictions": {"completed_sessions": {"limit": 50}}, "inactive_message": "All gone"})).await;
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (app, link) = (app.clone(), link.clone());
+        tasks.push(tokio::spawn(async move {
+            let b = Buyer::new();
+            let email = format!("buyer{i}@example.com");
+            let s = b.checkout(&app, &link, &[("email", email.as_str())]).await;
+            if s.status != 303 {
+                assert_eq!(s.status, 410, "{}", s.body);
+                return false;
+            }
+            let paid = b.card(&s.location.unwrap(), CARD_OK).await;
+            assert_eq!(paid.status, 303, "{}", paid.body);
+            true
+        }));
+    }
+    let mut paid = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            paid += 1;
+        }
+    }
+    assert_eq!(paid, 50);
+    let l = app.get(&format!("/v1/payment_links/{link}")).await;
+    assert_eq!(
+        l.ok()["restrictions"]["completed_sessions"],
+        json!({"count": 50, "limit": 50})
+    );
+    assert_eq!(l.body["active"], false);
+    let pis = app.get("/v1/payment_intents?limit=100").await;
+    assert_eq!(pis.ok()["data"].as_array().unwrap().len(), 50);
+    let gone = Buyer::new().get(&app.url(&format!("/l/{link}"))).await;
+    assert_eq!(gone.status, 410);
+    assert!(gone.body.contains("All gone"));
+}
+both!(link_limit_holds_under_concurrency);
+
+/// A code with max_redemptions 10 under 100 concurrent checkouts is
+/// redeemed exactly 10 times.
+async fn promotion_code_limit_holds_under_concurrency(app: TestApp) {
+    let link = app
+        .link_with("usd", 1000, json!({"allow_promotion_codes": true}))
+        .await;
+    let coupon = app.coupon_pct("50").await;
+    app.post(
+        "/v1/promotion_codes",
+        json!({"code": "HALF", "coupon": coupon, "max_redemptions": 10}),
+    )
+    .await
+    .ok();
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let (app, link) = (app.clone(), link.clone());
+        tasks.push(tokio::spawn(async move {
+            let b = Buyer::new();
+            let email = format!("p{i}@example.com");
+            let s = b
+                .checkout(&app, &link, &[("email", email.as_str()), ("promo", "HALF")])
+                .await;
+            match s.status {
+                303 => {
+                    assert_eq!(b.card(&s.location.unwrap(), CARD_OK).await.status, 303);
+                    true
+                }
+                409 | 422 => {
+                    assert!(s.body.contains("used up"), "{}", s.body);
+                    false
+                }
+                other => panic!("unexpected {other}: {}", s.body),
+            }
+        }));
+    }
+    let mut redeemed = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            redeemed += 1;
+        }
+    }
+    assert_eq!(redeemed, 10);
+    let promo = app.get("/v1/promotion_codes?code=HALF").await;
+    assert_eq!(promo.ok()["data"][0]["times_redeemed"], 10);
+    let pis = app.get("/v1/payment_intents?limit=100").await;
+    assert!(pis.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["amount"] == 500));
+    assert_eq!(pis.body["data"].as_array().unwrap().len(), 10);
+}
+both!(promotion_code_limit_holds_under_concurrency);
+
+async fn first_time_code_is_per_email(app: TestApp) {
+    let link = app
+        .link_with("usd", 1000, json!({"allow_promotion_codes": true}))
+        .await;
+    let coupon = app.coupon_pct("20").await;
+    app.post("/v1/promotion_codes", json!({"code": "WELCOME", "coupon": coupon, "restrictions": {"first_time_transaction": true}})).await.ok();
+    let b = Buyer::new();
+    // Ten concurrent first checkouts by the same email: one gets the code.
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (app, link) = (app.clone(), link.clone());
+        tasks.push(tokio::spawn(async move {
+            Buyer::new()
+                .checkout(
+                    &app,
+                    &link,
+                    &[("email", "new@example.com"), ("promo", "WELCOME")],
+                )
+                .await
+        }));
+    }
+    let mut opened = Vec::new();
+    for t in tasks {
+        let s = t.await.unwrap();
+        if s.status == 303 {
+            opened.push(s.location.unwrap());
+        } else {
+            assert!(
+                s.body.contains("only valid for a first purchase"),
+                "{}",
+                s.body
+            );
+        }
+    }
+    assert_eq!(opened.len(), 1);
+    assert_eq!(b.card(&opened[0], CARD_OK).await.status, 303);
+    // After paying, the same email (any case) can't use it again; another can.
+    let again = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "NEW@example.com"), ("promo", "WELCOME")],
+        )
+        .await;
+    assert!(again.body.contains("only valid for a first purchase"));
+    let other = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "other@example.com"), ("promo", "WELCOME")],
+        )
+        .await;
+    assert_eq!(other.status, 303);
+    // A buyer who paid before without the code isn't a first-time buyer.
+    b.pay(&app, &link, &[("email", "old@example.com")]).await;
+    let old = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "old@example.com"), ("promo", "WELCOME")],
+        )
+        .await;
+    assert!(old.body.contains("only valid for a first purchase"));
+}
+both!(first_time_code_is_per_email);
+
+async fn refunds_never_exceed_the_payment(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    b.pay(&app, &link, &[("email", "r@example.com")]).await;
+    let pi = app.get("/v1/payment_intents").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 300, "reason": "requested_by_customer", "metadata": {"ticket": "42"}})).await;
+    let r = r.ok().clone();
+    assert_eq!(
+        (
+            r["amount"].as_i64(),
+            r["status"].as_str(),
+            r["reason"].as_str()
+        ),
+        (Some(300), Some("succeeded"), Some("requested_by_customer"))
+    );
+    assert!(r["id"].as_str().unwrap().starts_with("re_"));
+    app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 701}))
+        .await
+        .assert_error(400, Some("amount"));
+    app.post("/v1/refunds", json!({"payment_intent": "pi_nope"}))
+        .await
+        .assert_error(404, Some("payment_intent"));
+    app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 0}))
+        .await
+        .assert_error(400, Some("amount"));
+    app.post(
+        "/v1/refunds",
+        json!({"payment_intent": pi, "reason": "bored"}),
+    )
+    .await
+    .assert_error(400, Some("reason"));
+    // Twenty concurrent refunds of 100 against the 700 left: exactly 7 pass.
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, pi) = (app.clone(), pi.clone());
+        tasks.push(tokio::spawn(async move {
+            app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            200 => ok += 1,
+            400 => assert_eq!(r.body["error"]["param"], "amount"),
+            other => panic!("unexpected {other}: {r:?}"),
+        }
+    }
+    assert_eq!(ok, 7);
+    let p = app.get(&format!("/v1/payment_intents/{pi}")).await;
+    assert_eq!(p.ok()["amount_refunded"], 1000);
+    let list = app
+        .get(&format!("/v1/refunds?payment_intent={pi}&limit=100"))
+        .await;
+    let total: i64 = list.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 1000);
+    app.post("/v1/refunds", json!({"payment_intent": pi}))
+        .await
+        .assert_error(400, Some("amount"));
+    let one = app
+        .get(&format!("/v1/refunds/{}", r["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(one.ok()["metadata"], json!({"ticket": "42"}));
+}
+both!(refunds_never_exceed_the_payment);
+
+async fn expiry_releases_reservations(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({"restrictions": {"completed_sessions": {"limit": 1}}, "allow_promotion_codes": true})).await;
+    let coupon = app.coupon_pct("10").await;
+    app.post(
+        "/v1/promotion_codes",
+        json!({"code": "ONCE", "coupon": coupon, "max_redemptions": 1}),
+    )
+    .await
+    .ok();
+    let b = Buyer::new();
+    let first = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "a@example.com"), ("promo", "ONCE")],
+        )
+        .await;
+    assert_eq!(first.status, 303);
+    // The only place is reserved.
+    assert_eq!(
+        b.checkout(&app, &link, &[("email", "b@example.com")])
+            .await
+            .status,
+        410
+    );
+    let sid = app.get("/v1/checkout/sessions").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = app
+        .post(&format!("/v1/checkout/sessions/{sid}/expire"), json!({}))
+        .await;
+    assert_eq!(e.ok()["status"], "expired");
+    app.post(&format!("/v1/checkout/sessions/{sid}/expire"), json!({}))
+        .await
+        .assert_error(400, None);
+    // Paying an expired session records nothing.
+    let late = b.card(&first.location.unwrap(), CARD_OK).await;
+    assert_eq!(late.status, 303);
+    assert_eq!(
+        app.get(&format!("/v1/checkout/sessions/{sid}")).await.ok()["status"],
+        "expired"
+    );
+    assert_eq!(
+        app.get("/v1/payment_intents").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Place and code are free again; a session left open expires after 24 h.
+    let second = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "b@example.com"), ("promo", "ONCE")],
+        )
+        .await;
+    assert_eq!(second.status, 303, "{}", second.body);
+    app.clock.advance(24 * 3600);
+    assert_eq!(
+        app.opened
+            .store
+            .sessions_due(app.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let report = paylink_jobs::purge_once(&app.opened.store, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.expired_sessions, 1);
+    let third = b
+        .pay(
+            &app,
+            &link,
+            &[("email", "c@example.com"), ("promo", "ONCE")],
+        )
+        .await;
+    let s = app.get(&format!("/v1/checkout/sessions/{third}")).await;
+    assert_eq!(s.ok()["status"], "complete");
+    assert_eq!(s.body["total_details"]["amount_discount"], 100);
+    let listed = app
+        .get(&format!(
+            "/v1/checkout/sessions?payment_link={link}&status=expired"
+        ))
+        .await;
+    assert_eq!(listed.ok()["data"].as_array().unwrap().len(), 2);
+}
+both!(expiry_releases_reservations);
+
+async fn customers_api(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    b.pay(&app, &link, &[("email", "Cus@Example.com")]).await;
+    let list = app.get("/v1/customers?email=cus@example.com").await;
+    let c = list.ok()["data"][0].clone();
+    let id = c["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("cus_"));
+    let up = app.post(&format!("/v1/customers/{id}"), json!({"name": "Cus Tomer", "phone": "+1 555 0100", "address": {"line1": "1 Main St", "country": "us"}, "metadata": {"vip": "yes"}})).await;
+    assert_eq!(up.ok()["name"], "Cus Tomer");
+    assert_eq!(up.body["address"]["country"], "US");
+    app.post(&format!("/v1/customers/{id}"), json!({"email": "nope"}))
+        .await
+        .assert_error(400, Some("email"));
+    app.post(
+        &format!("/v1/customers/{id}"),
+        json!({"address": {"country": "usa"}}),
+    )
+    .await
+    .assert_error(400, Some("address[country]"));
+    let pi = app
+        .get(&format!("/v1/payment_intents?customer={id}"))
+        .await
+        .ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.delete(&format!("/v1/customers/{id}")).await.ok(),
+        &json!({"id": id, "object": "customer", "deleted": true})
+    );
+    app.get(&format!("/v1/customers/{id}"))
+        .await
+        .assert_error(404, None);
+    // The payment keeps its amount and date.
+    assert_eq!(
+        app.get(&format!("/v1/payment_intents/{pi}")).await.ok()["amount"],
+        1000
+    );
+    // Another account sees none of it.
+    let (_, other) = app.other_account().await;
+    app.get_as(&other, &format!("/v1/payment_intents/{pi}"))
+        .await
+        .assert_error(404, None);
+    let sid = app.get("/v1/checkout/sessions").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get_as(&other, &format!("/v1/checkout/sessions/{sid}"))
+        .await
+        .assert_error(404, None);
+    app.post_as(&other, "/v1/refunds", json!({"payment_intent": pi}))
+        .await
+        .assert_error(404, Some("payment_intent"));
+    assert_eq!(
+        app.get_as(&other, "/v1/checkout/sessions").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+both!(customers_api);
+
+async fn qr_codes_and_account(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let svg = app.get(&format!("/v1/payment_links/{link}/qr.svg")).await;
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.headers["content-type"], "image/svg+xml");
+    assert!(String::from_utf8_lossy(&svg.bytes).contains("<svg"));
+    let png = app.get(&format!("/v1/payment_links/{link}/qr.png")).await;
+    assert_eq!(png.headers["content-type"], "image/png");
+    assert!(png.bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.bytes.clone()));
+    let info = decoder.read_info().unwrap();
+    assert!(info.info().width >= 200 && info.info().width == info.info().height);
+    app.send(
+        app.client
+            .get(app.url(&format!("/v1/payment_links/{link}/qr.png"))),
+    )
+    .await
+    .assert_error(401, None);
+    app.get("/v1/payment_links/plink_nope/qr.svg")
+        .await
+        .assert_error(404, None);
+    let acct = app.get("/v1/account").await;
+    assert_eq!(acct.ok()["id"], app.account.as_str());
+    let up = app
+        .post(
+            "/v1/account",
+            json!({"settings": {"branding": {"primary_color": "#FF0000"}}}),
+        )
+        .await;
+    assert_eq!(up.ok()["settings"]["branding"]["primary_color"], "#ff0000");
+    app.post(
+        "/v1/account",
+        json!({"settings": {"branding": {"primary_color": "red;}"}}}),
+    )
+    .await
+    .assert_error(400, Some("settings[branding][primary_color]"));
+    let page = Buyer::new().get(&app.url(&format!("/l/{link}"))).await;
+    assert!(page.body.contains("--brand:#ff0000"));
+}
+both!(qr_codes_and_account);
