@@ -43,6 +43,9 @@ pub enum Completion {
     DuplicateEvent,
     /// The session was already complete (another event completed it).
     AlreadyComplete,
+    /// The buyer paid after the session expired: nothing is recorded and
+    /// the payment must be given back.
+    SessionExpired,
 }
 
 /// A successful payment as the provider reports it.
@@ -579,12 +582,9 @@ impl Store {
             return Ok(Completion::AlreadyComplete);
         }
         if s.status != SessionStatus::Open {
-            return Err(StoreError::Corrupt(format!(
-                "payment {} arrived for {} session {}",
-                e.provider_ref,
-                s.status.as_str(),
-                s.id
-            )));
+            // Keep the event recorded: the refund below happens once.
+            tx.commit().await?;
+            return Ok(Completion::SessionExpired);
         }
         if s.amount_total != e.amount || s.currency.code() != e.currency {
             return Err(StoreError::Corrupt(format!(

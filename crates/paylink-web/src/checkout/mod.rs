@@ -583,6 +583,23 @@ async fn webhook(
             received()
         }
         Ok(Completion::DuplicateEvent | Completion::AlreadyComplete) => received(),
+        Ok(Completion::SessionExpired) => {
+            // The limits it reserved are already given back, so the payment
+            // can't be kept: refund it in full, once (keyed by the event).
+            match state
+                .provider
+                .refund(&provider_ref, amount, &event_id)
+                .await
+            {
+                Ok(r) => {
+                    tracing::warn!(session = %session_id, refund = %r, "payment for an expired session refunded")
+                }
+                Err(e) => {
+                    tracing::error!(session = %session_id, error = %e, "payment for an expired session could not be refunded; refund it at the provider")
+                }
+            }
+            received()
+        }
         Err(StoreError::NotFound) => {
             ApiError::no_such("checkout session", &session_id, None).into_response()
         }

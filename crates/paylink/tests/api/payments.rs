@@ -282,8 +282,10 @@ async fn expiry_releases_reservations(app: TestApp) {
     app.post(&format!("/v1/checkout/sessions/{sid}/expire"), json!({}))
         .await
         .assert_error(400, None);
-    // Paying an expired session records nothing.
-    let late = b.card(&first.location.unwrap(), CARD_OK).await;
+    // Paying an expired session records nothing, and the provider gives
+    // the money back: the sim refuses a second refund of it in full.
+    let sim_url = first.location.unwrap();
+    let late = b.card(&sim_url, CARD_OK).await;
     assert_eq!(late.status, 303);
     assert_eq!(
         app.get(&format!("/v1/checkout/sessions/{sid}")).await.ok()["status"],
@@ -295,6 +297,20 @@ async fn expiry_releases_reservations(app: TestApp) {
             .unwrap()
             .len(),
         0
+    );
+    let simpay = sim_url.rsplit('/').next().unwrap();
+    let again = app
+        .client
+        .post(format!("{}/v1/refunds", app.sim_base))
+        .bearer_auth(app.sim.api_key.expose())
+        .json(&json!({"payment": simpay, "amount": 1, "idempotency_key": "probe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        400,
+        "the late payment was already refunded in full"
     );
     // Place and code are free again; a session left open expires after 24 h.
     let second = b
