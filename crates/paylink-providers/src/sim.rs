@@ -114,7 +114,19 @@ button{width:100%;margin-top:1.25rem;padding:.75rem;border:0;border-radius:6px;b
 button.secondary{background:#e5e7eb;color:#111827}.badge{display:inline-block;background:#fef3c7;color:#92400e;font-size:.7rem;padding:.1rem .4rem;border-radius:4px}\
 .muted{color:#6b7280;font-size:.8rem}a{color:#4f46e5}";
 
-fn page(title: &str, body: Markup) -> Response {
+/// The origin (`scheme://host:port`) of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    url.get(..end).unwrap_or(url)
+}
+
+/// A sim page. `return_to` is where the buyer is sent after a form post:
+/// its origin joins `form-action`, since browsers check redirects that
+/// follow a form submission against it.
+fn page(title: &str, return_to: Option<&str>, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -129,7 +141,14 @@ fn page(title: &str, body: Markup) -> Response {
     };
     let mut resp = Html(markup.into_string()).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
+    let targets = return_to
+        .map(origin_of)
+        .filter(|o| o.starts_with("http://") || o.starts_with("https://"))
+        .unwrap_or("");
+    let csp = format!("default-src 'none'; style-src 'self'; form-action 'self' {targets}; frame-ancestors 'none'; base-uri 'none'");
+    if let Ok(v) = HeaderValue::from_str(csp.trim()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -164,6 +183,7 @@ fn card_page(p: &SimPayment, errors: &FormErrors, name: &str, exp: &str) -> Resp
         |e: &Option<String>| html! { @if let Some(m) = e { div class="err" role="alert" { (m) } } };
     page(
         "Pay — sim",
+        Some(&p.req.return_url),
         html! {
             span class="badge" { "TEST MODE · sim provider" }
             h1 { "Pay " (p.req.merchant_name) }
@@ -377,6 +397,7 @@ async fn show_card_page(State(s): State<Arc<SimState>>, Path(id): Path<String>) 
     match s.payment(&id) {
         None => page(
             "Not found",
+            None,
             html! { h1 { "This payment page does not exist." } },
         )
         .into_response(),
@@ -397,6 +418,7 @@ async fn submit_card(
             StatusCode::NOT_FOUND,
             page(
                 "Not found",
+                None,
                 html! { h1 { "This payment page does not exist." } },
             ),
         )
@@ -486,6 +508,7 @@ async fn show_challenge(State(s): State<Arc<SimState>>, Path(id): Path<String>) 
             StatusCode::NOT_FOUND,
             page(
                 "Not found",
+                None,
                 html! { h1 { "This payment page does not exist." } },
             ),
         )
@@ -496,6 +519,7 @@ async fn show_challenge(State(s): State<Arc<SimState>>, Path(id): Path<String>) 
     };
     page(
         "3-D Secure — sim",
+        Some(&p.req.return_url),
         html! {
             span class="badge" { "TEST MODE · 3-D Secure" }
             h1 { "Confirm this payment" }
@@ -522,6 +546,7 @@ async fn answer_challenge(
             StatusCode::NOT_FOUND,
             page(
                 "Not found",
+                None,
                 html! { h1 { "This payment page does not exist." } },
             ),
         )
@@ -712,7 +737,16 @@ impl Provider for SimClient {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_exp;
+    use super::{origin_of, parse_exp};
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/checkout/cs_1"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin_of("https://pay.example"), "https://pay.example");
+    }
 
     #[test]
     fn expiry_formats() {

@@ -14,6 +14,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod browser;
 mod checkout;
 mod cli;
 mod coupons;

@@ -129,6 +129,76 @@ async fn openapi_document_matches_responses(app: TestApp) {
         app.delete(&format!("/v1/products/{p2}")).await.ok(),
         "deleted_product",
     );
+    // The payments side: a paid session, its payment, customer and refund.
+    let plink = app.link_with("eur", 1500, json!({"allow_promotion_codes": true, "billing_address_collection": "required", "custom_fields": [{"key": "note", "label": {"type": "custom", "custom": "Note"}, "type": "text", "optional": true}]})).await;
+    let b = crate::buyer::Buyer::new();
+    let sid = b
+        .pay(
+            &app,
+            &plink,
+            &[
+                ("email", "doc@example.com"),
+                ("name", "Doc"),
+                ("line1", "1 Main"),
+                ("city", "Town"),
+                ("postal_code", "1000"),
+                ("country", "BE"),
+                ("custom_note", "hi"),
+            ],
+        )
+        .await;
+    let s = app
+        .get(&format!("/v1/checkout/sessions/{sid}?expand[]=line_items"))
+        .await;
+    check(s.ok(), "checkout.session");
+    for x in app
+        .get("/v1/checkout/sessions?expand[]=data.line_items")
+        .await
+        .ok()["data"]
+        .as_array()
+        .unwrap()
+    {
+        check(x, "checkout.session");
+    }
+    for x in app
+        .get(&format!("/v1/checkout/sessions/{sid}/line_items"))
+        .await
+        .ok()["data"]
+        .as_array()
+        .unwrap()
+    {
+        check(x, "item");
+    }
+    let pi = s.body["payment_intent"].as_str().unwrap().to_string();
+    check(
+        app.get(&format!("/v1/payment_intents/{pi}")).await.ok(),
+        "payment_intent",
+    );
+    let cus = s.body["customer"].as_str().unwrap().to_string();
+    check(
+        app.get(&format!("/v1/customers/{cus}")).await.ok(),
+        "customer",
+    );
+    check(
+        app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
+            .await
+            .ok(),
+        "refund",
+    );
+    for (list, component) in [
+        ("/v1/payment_intents", "payment_intent"),
+        ("/v1/customers", "customer"),
+        ("/v1/refunds", "refund"),
+    ] {
+        for x in app.get(list).await.ok()["data"].as_array().unwrap() {
+            check(x, component);
+        }
+    }
+    check(app.get("/v1/account").await.ok(), "account");
+    check(
+        app.delete(&format!("/v1/customers/{cus}")).await.ok(),
+        "deleted_customer",
+    );
     check(&app.get("/v1/products/nope").await.body, "error");
     check(&app.post("/v1/products", json!({})).await.body, "error");
 }
