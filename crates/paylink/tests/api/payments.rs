@@ -457,3 +457,125 @@ async fn qr_codes_and_account(app: TestApp) {
     assert!(page.body.contains("--brand:#ff0000"));
 }
 both!(qr_codes_and_account);
+
+async fn sim_api_requires_its_key(app: TestApp) {
+    let body = json!({"session_id": "cs_x", "amount": 100, "currency": "eur", "description": "d", "merchant_name": "m", "return_url": "http://x/", "cancel_url": "http://x/", "require_3ds": false});
+    for key in [
+        None,
+        Some("sk_sim_wrong"),
+        Some(&app.sim.api_key.expose()[..app.sim.api_key.expose().len() - 1]),
+    ] {
+        let mut req = app
+            .client
+            .post(format!("{}/v1/payments", app.sim_base))
+            .json(&body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 401);
+    }
+    let ok = app
+        .client
+        .post(format!("{}/v1/payments", app.sim_base))
+        .bearer_auth(app.sim.api_key.expose())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+both!(sim_api_requires_its_key);
+
+/// Two instances on one PostgreSQL database (separate connection pools, as
+/// separate processes would have): buyers on both, and the provider's
+/// webhook retried against both at once, still give exact limits and one
+/// payment per session.
+#[tokio::test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
+)]
+async fn two_instances_share_limits_and_events() {
+    let a = spawn_app(Db::Postgres).await;
+    let b_inst = paylink::app::open(&a.opts).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_base = format!("http://{}", listener.local_addr().unwrap());
+    let sim = paylink::app::sim_config(&b_inst, &a.sim_base, &a.base, a.clock.clone());
+    let state_b = paylink::app::state(&b_inst, &a.base, a.clock.clone(), 0, sim);
+    tokio::spawn(async move {
+        let _ = paylink::app::serve(listener, state_b, std::future::pending()).await;
+    });
+    let link = a
+        .link_with(
+            "eur",
+            700,
+            json!({"restrictions": {"completed_sessions": {"limit": 10}}}),
+        )
+        .await;
+    let a = Arc::new(a);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (a, link, b_base) = (a.clone(), link.clone(), b_base.clone());
+        tasks.push(tokio::spawn(async move {
+            let buyer = Buyer::new();
+            let base = if i % 2 == 0 { a.base.clone() } else { b_base };
+            let email = format!("m{i}@example.com");
+            let s = buyer
+                .post(
+                    &format!("{base}/l/{link}"),
+                    &[("email", email.as_str()), ("action", "pay")],
+                )
+                .await;
+            s.status == 303
+        }));
+    }
+    let mut opened = 0;
+    for t in tasks {
+        if t.await.unwrap() {
+            opened += 1;
+        }
+    }
+    assert_eq!(opened, 10);
+    // Each open session's payment event, delivered three times to each instance at once.
+    let sessions = a.get("/v1/checkout/sessions?status=open&limit=100").await;
+    let mut deliveries = Vec::new();
+    for s in sessions.ok()["data"].as_array().unwrap() {
+        let event = json!({"id": format!("evt_sim_{}", s["id"].as_str().unwrap()), "type": "payment.succeeded", "created": a.clock.now(), "data": {"payment": format!("simpay_{}", s["id"].as_str().unwrap()), "session": s["id"], "amount": 700, "currency": "eur", "payment_method": "pm_sim", "card": {"brand": "visa", "last4": "4242"}}}).to_string();
+        for n in 0..6 {
+            let (a, event, b_base) = (a.clone(), event.clone(), b_base.clone());
+            deliveries.push(tokio::spawn(async move {
+                let base = if n % 2 == 0 { a.base.clone() } else { b_base };
+                let sig = paylink_providers::signature::sign(
+                    &a.sim.webhook_secret,
+                    a.clock.now(),
+                    event.as_bytes(),
+                );
+                a.client
+                    .post(format!("{base}/webhooks/sim"))
+                    .header("sim-signature", sig)
+                    .body(event)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+    }
+    for d in deliveries {
+        assert_eq!(d.await.unwrap(), 200);
+    }
+    assert_eq!(
+        a.get("/v1/payment_intents?limit=100").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    let l = a.get(&format!("/v1/payment_links/{link}")).await;
+    assert_eq!(
+        l.ok()["restrictions"]["completed_sessions"],
+        json!({"count": 10, "limit": 10})
+    );
+    assert_eq!(l.body["active"], false);
+}
