@@ -264,6 +264,31 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Takes one redemption of a promotion code or coupon (`table`): the row
+    /// must be `usable`, before its `deadline` column, and have room under
+    /// `max_redemptions` counting redemptions and open reservations.
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_redemption(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        table: &str,
+        id: &str,
+        usable: &str,
+        deadline: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut up = Sql::new(&format!(
+            "UPDATE {table} SET reserved = reserved + 1 WHERE "
+        ));
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(&format!(" AND {usable} AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND ({deadline} IS NULL OR {deadline} > "))
+            .bind(now)
+            .push(")");
+        Ok(up.query().execute(tx.conn()).await?.rows_affected() == 1)
+    }
+
     /// Opens a session, reserving a place under every limit it touches.
     /// `first_time` says the promotion code demands a first purchase.
     pub async fn open_session(
@@ -282,28 +307,22 @@ impl Store {
         if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Ok(Err(OpenRefusal::LinkUnavailable));
         }
-        if let Some(promo) = &s.promotion_code {
-            let mut up = Sql::new("UPDATE promotion_codes SET reserved = reserved + 1 WHERE ");
-            up.scope(scope)
-                .push(" AND id = ")
-                .bind(promo.as_str())
-                .push(" AND active = 1 AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND (expires_at IS NULL OR expires_at > ")
-                .bind(s.created)
-                .push(")");
-            if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
-                return Ok(Err(OpenRefusal::PromotionExhausted));
-            }
-        }
-        if let Some(coupon) = &s.coupon {
-            let mut up = Sql::new("UPDATE coupons SET reserved = reserved + 1 WHERE ");
-            up.scope(scope)
-                .push(" AND id = ")
-                .bind(coupon.as_str())
-                .push(" AND deleted = 0 AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND (redeem_by IS NULL OR redeem_by > ")
-                .bind(s.created)
-                .push(")");
-            if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
-                return Ok(Err(OpenRefusal::PromotionExhausted));
+        let redemptions = [
+            (
+                s.promotion_code.as_deref(),
+                "promotion_codes",
+                "active = 1",
+                "expires_at",
+            ),
+            (s.coupon.as_deref(), "coupons", "deleted = 0", "redeem_by"),
+        ];
+        for (id, table, usable, deadline) in redemptions {
+            if let Some(id) = id {
+                if !Self::reserve_redemption(&mut tx, scope, table, id, usable, deadline, s.created)
+                    .await?
+                {
+                    return Ok(Err(OpenRefusal::PromotionExhausted));
+                }
             }
         }
         let mut claim: Option<String> = None;

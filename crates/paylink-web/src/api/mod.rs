@@ -171,6 +171,44 @@ impl ListArgs {
     }
 }
 
+/// One page of a short list held in memory (a link's or a session's line
+/// items), in its own order, by Stripe's cursors: the items of the page and
+/// `has_more`. `what` names the list in cursor errors.
+pub fn page_in_memory<'a, T>(
+    all: &'a [T],
+    id_of: impl Fn(&T) -> &str,
+    q: &ListQuery,
+    what: &str,
+) -> Result<(&'a [T], bool), ApiError> {
+    let position = |id: &str, param: &str| {
+        all.iter().position(|x| id_of(x) == id).ok_or_else(|| {
+            ApiError::invalid_code(
+                "resource_missing",
+                Some(param.into()),
+                format!("{param} does not name a line item of this {what}."),
+            )
+        })
+    };
+    let limit = usize::try_from(q.limit).unwrap_or(10);
+    let (start, end) = match (&q.starting_after, &q.ending_before) {
+        (Some(id), _) => {
+            let s = position(id, "starting_after")? + 1;
+            (s, (s + limit).min(all.len()))
+        }
+        (None, Some(id)) => {
+            let e = position(id, "ending_before")?;
+            (e.saturating_sub(limit), e)
+        }
+        (None, None) => (0, limit.min(all.len())),
+    };
+    let has_more = if q.ending_before.is_some() {
+        start > 0
+    } else {
+        end < all.len()
+    };
+    Ok((all.get(start..end).unwrap_or(&[]), has_more))
+}
+
 /// Checks `expand` against the paths this endpoint can expand.
 pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
     let list = expand.clone().unwrap_or_default();

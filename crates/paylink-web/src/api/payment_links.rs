@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::products::{rule, RetrieveArgs};
-use super::{expansions, new_id, ok, ListArgs};
+use super::{expansions, new_id, ok, page_in_memory, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
@@ -397,35 +397,9 @@ async fn items_page(
     l: &PaymentLink,
     q: &ListQuery,
 ) -> Result<(Vec<Value>, bool), ApiError> {
-    let all = &l.line_items;
-    let position = |id: &str, param: &str| {
-        all.iter().position(|i| i.id == id).ok_or_else(|| {
-            ApiError::invalid_code(
-                "resource_missing",
-                Some(param.into()),
-                format!("{param} does not name a line item of this payment link."),
-            )
-        })
-    };
-    let limit = usize::try_from(q.limit).unwrap_or(10);
-    let (start, end) = match (&q.starting_after, &q.ending_before) {
-        (Some(id), _) => {
-            let s = position(id, "starting_after")? + 1;
-            (s, (s + limit).min(all.len()))
-        }
-        (None, Some(id)) => {
-            let e = position(id, "ending_before")?;
-            (e.saturating_sub(limit), e)
-        }
-        (None, None) => (0, limit.min(all.len())),
-    };
-    let has_more = if q.ending_before.is_some() {
-        start > 0
-    } else {
-        end < all.len()
-    };
+    let (items, has_more) = page_in_memory(&l.line_items, |i| i.id.as_str(), q, "payment link")?;
     let mut data = Vec::new();
-    for item in all.get(start..end).unwrap_or(&[]) {
+    for item in items {
         let price = state.store.get_price(scope, &item.price).await?;
         let product = state.store.get_product(scope, &price.product).await?;
         data.push(objects::line_item(item, &price, &product.name));

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::products::{rule, Empty, RetrieveArgs};
-use super::{expansions, new_id, ok, ListArgs};
+use super::{expansions, new_id, ok, page_in_memory, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
@@ -198,36 +198,9 @@ pub async fn session_line_items(
         .get_session(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
-    let all = &s.line_items;
-    let pos = |cursor: &str, param: &str| {
-        all.iter().position(|l| l.id == cursor).ok_or_else(|| {
-            ApiError::invalid_code(
-                "resource_missing",
-                Some(param.into()),
-                format!("{param} does not name a line item of this session."),
-            )
-        })
-    };
-    let limit = usize::try_from(q.limit).unwrap_or(10);
-    let (start, end) = match (&q.starting_after, &q.ending_before) {
-        (Some(c), _) => {
-            let s = pos(c, "starting_after")? + 1;
-            (s, (s + limit).min(all.len()))
-        }
-        (None, Some(c)) => {
-            let e = pos(c, "ending_before")?;
-            (e.saturating_sub(limit), e)
-        }
-        (None, None) => (0, limit.min(all.len())),
-    };
-    let has_more = if q.ending_before.is_some() {
-        start > 0
-    } else {
-        end < all.len()
-    };
-    let data = all
-        .get(start..end)
-        .unwrap_or(&[])
+    let (lines, has_more) =
+        page_in_memory(&s.line_items, |l| l.id.as_str(), &q, "checkout session")?;
+    let data = lines
         .iter()
         .map(|l| objects::order_line(l, s.currency.code(), None))
         .collect();
