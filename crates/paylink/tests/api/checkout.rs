@@ -633,3 +633,34 @@ async fn webhooks_are_verified_and_applied_once(app: TestApp) {
     );
 }
 both!(webhooks_are_verified_and_applied_once);
+
+async fn redirect_after_completion(app: TestApp) {
+    let link = app
+        .link_with("eur", 1000, json!({"after_completion": {"type": "redirect", "redirect": {"url": "https://shop.example/thanks?cs={CHECKOUT_SESSION_ID}"}}}))
+        .await;
+    let b = Buyer::new();
+    let session = b.pay(&app, &link, &[("email", "r@example.com")]).await;
+    let back = b.get(&app.url(&format!("/checkout/{session}"))).await;
+    assert_eq!(back.status, 303);
+    assert_eq!(
+        back.location.as_deref(),
+        Some(format!("https://shop.example/thanks?cs={session}").as_str())
+    );
+    // Before the payment is confirmed, the return page waits (and refreshes).
+    let open = b.checkout(&app, &link, &[("email", "s@example.com")]).await;
+    assert_eq!(open.status, 303);
+    let sid = app.get("/v1/checkout/sessions?status=open").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .client
+        .get(app.url(&format!("/checkout/{sid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["refresh"], "2");
+    assert!(r.text().await.unwrap().contains("Processing your payment"));
+    assert_eq!(b.get(&app.url("/checkout/cs_nope")).await.status, 404);
+}
+both!(redirect_after_completion);
