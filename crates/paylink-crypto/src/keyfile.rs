@@ -95,6 +95,65 @@ impl KeyFile {
         k
     }
 
+    /// The master key of `version`, if the file still holds it.
+    pub fn get(&self, version: u32) -> Option<&MasterKey> {
+        self.keys.iter().find(|k| k.version == version)
+    }
+
+    /// The versions held, oldest first.
+    pub fn versions(&self) -> Vec<u32> {
+        self.keys.iter().map(|k| k.version).collect()
+    }
+
+    /// Adds a new master key version to the key file at `path` (written to a
+    /// temporary file with mode 0600, synced, then renamed over the old one)
+    /// and makes it current. Returns the new version.
+    pub fn add_version(&mut self, path: &Path) -> Result<u32, KeyFileError> {
+        let io = |source| KeyFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|_| KeyFileError::Rng)?;
+        let version = self.keys.iter().map(|k| k.version).max().unwrap_or(0) + 1;
+        self.keys.push(MasterKey {
+            version,
+            key: Secret::new(raw.to_vec()),
+        });
+        raw.zeroize();
+        let file = FileFormat {
+            format: FORMAT.into(),
+            keys: self
+                .keys
+                .iter()
+                .map(|k| FileKey {
+                    version: k.version,
+                    key: base64::engine::general_purpose::STANDARD.encode(k.key.expose()),
+                })
+                .collect(),
+        };
+        let mut body = serde_json::to_vec_pretty(&file)
+            .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;
+        for mut k in file.keys {
+            k.key.zeroize();
+        }
+        let tmp = path.with_extension("key.new");
+        let _ = std::fs::remove_file(&tmp);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io)?;
+        f.write_all(&body).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        body.zeroize();
+        std::fs::rename(&tmp, path).map_err(io)?;
+        Ok(version)
+    }
+
     /// Loads the key from `PAYLINK_MASTER_KEY` (base64 of 32 bytes) if
     /// given, else from `path`, creating the file (mode 0600) if missing.
     pub fn load_or_create(
@@ -219,6 +278,25 @@ mod tests {
                 KeyFile::load(&p),
                 Err(KeyFileError::Permissions(..))
             ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn add_version_keeps_old_keys() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("paylink.key");
+        let mut a = KeyFile::load_or_create(&p, None)?;
+        let v1 = a.current().derive("x");
+        assert_eq!(a.add_version(&p)?, 2);
+        let b = KeyFile::load(&p)?;
+        assert_eq!(b.versions(), vec![1, 2]);
+        assert_eq!(b.current().version, 2);
+        assert_eq!(b.get(1).map(|k| k.derive("x")), Some(v1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
         }
         Ok(())
     }

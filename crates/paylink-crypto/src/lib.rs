@@ -3,6 +3,7 @@
 //! comparison. No primitive is written here; RustCrypto provides them.
 
 pub mod api_key;
+pub mod envelope;
 pub mod keyfile;
 pub mod secret;
 

@@ -21,15 +21,15 @@ impl Store {
         owner_email: &str,
         created: i64,
     ) -> Result<Account, StoreError> {
+        // The owner's email is personal data: sealed with the account's key.
+        let sealed = self
+            .field_key(id)
+            .await?
+            .seal(&format!("accounts.owner_email:{id}"), owner_email)?;
         let mut tx = self.write().await?;
         let mut sql = Sql::new("INSERT INTO accounts (id, name, owner_email, created) VALUES (");
-        sql.values(vec![
-            id.into(),
-            name.into(),
-            owner_email.into(),
-            created.into(),
-        ])
-        .push(")");
+        sql.values(vec![id.into(), name.into(), sealed.into(), created.into()])
+            .push(")");
         sql.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Account {

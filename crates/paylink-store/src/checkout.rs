@@ -21,6 +21,7 @@ use crate::catalog::{currency_of, metadata_of};
 use crate::db::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::vault::FieldKey;
 use crate::Scope;
 
 /// Why a session could not be opened.
@@ -73,22 +74,17 @@ pub struct AccountSettings {
 
 const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref";
 
-fn opt_json<T: serde::de::DeserializeOwned>(
-    row: &AnyRow,
-    col: &str,
-) -> Result<Option<T>, StoreError> {
-    let s: Option<String> = row.try_get(col)?;
-    Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
-}
-
-fn session_of(row: &AnyRow) -> Result<CheckoutSession, StoreError> {
+/// A session row, its buyer's details opened with the account's key.
+fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, StoreError> {
+    let id: String = row.try_get("id")?;
+    let place = |c: &str| format!("checkout_sessions.{c}:{id}");
     let status: String = row.try_get("status")?;
     let currency: String = row.try_get("currency")?;
     let fields: String = row.try_get("custom_fields")?;
     let lines: String = row.try_get("line_items")?;
     let payment_status: String = row.try_get("payment_status")?;
     Ok(CheckoutSession {
-        id: row.try_get("id")?,
+        id: id.clone(),
         livemode: get_bool(row, "livemode")?,
         created: row.try_get("created")?,
         expires_at: row.try_get("expires_at")?,
@@ -102,11 +98,16 @@ fn session_of(row: &AnyRow) -> Result<CheckoutSession, StoreError> {
         amount_total: row.try_get("amount_total")?,
         promotion_code: row.try_get("promotion_code_id")?,
         coupon: row.try_get("coupon_id")?,
-        customer_email: row.try_get("customer_email")?,
-        customer_name: row.try_get("customer_name")?,
-        customer_phone: row.try_get("customer_phone")?,
-        customer_address: opt_json::<Address>(row, "customer_address")?,
-        custom_fields: serde_json::from_str::<Vec<CustomFieldAnswer>>(&fields)?,
+        customer_email: k.open_opt(&place("customer_email"), row.try_get("customer_email")?)?,
+        customer_name: k.open_opt(&place("customer_name"), row.try_get("customer_name")?)?,
+        customer_phone: k.open_opt(&place("customer_phone"), row.try_get("customer_phone")?)?,
+        customer_address: k
+            .open_opt(&place("customer_address"), row.try_get("customer_address")?)?
+            .map(|a| serde_json::from_str::<Address>(&a))
+            .transpose()?,
+        custom_fields: serde_json::from_str::<Vec<CustomFieldAnswer>>(
+            &k.open(&place("custom_fields"), &fields)?,
+        )?,
         line_items: serde_json::from_str::<Vec<OrderLine>>(&lines)?,
         metadata: metadata_of(row)?,
         customer: row.try_get("customer_id")?,
@@ -139,17 +140,43 @@ fn pi_of(row: &AnyRow) -> Result<PaymentIntent, StoreError> {
 
 const CUSTOMER_COLS: &str = "id, livemode, created, email, name, phone, address, metadata";
 
-fn customer_of(row: &AnyRow) -> Result<Customer, StoreError> {
+/// A customer row, its personal fields opened with the account's key.
+fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreError> {
+    let id: String = row.try_get("id")?;
+    let place = |c: &str| format!("customers.{c}:{id}");
     Ok(Customer {
-        id: row.try_get("id")?,
         livemode: get_bool(row, "livemode")?,
         created: row.try_get("created")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
-        phone: row.try_get("phone")?,
-        address: opt_json::<Address>(row, "address")?,
+        email: k.open_opt(&place("email"), row.try_get("email")?)?,
+        name: k.open_opt(&place("name"), row.try_get("name")?)?,
+        phone: k.open_opt(&place("phone"), row.try_get("phone")?)?,
+        address: k
+            .open_opt(&place("address"), row.try_get("address")?)?
+            .map(|a| serde_json::from_str::<Address>(&a))
+            .transpose()?,
         metadata: metadata_of(row)?,
+        id,
     })
+}
+
+/// The sealed form of a customer's personal fields for row `id`.
+fn seal_person(
+    k: &FieldKey,
+    table: &str,
+    cols: [&str; 4],
+    id: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    phone: Option<&str>,
+    address: Option<&Address>,
+) -> Result<[Option<String>; 4], StoreError> {
+    let place = |c: &str| format!("{table}.{c}:{id}");
+    Ok([
+        k.seal_opt(&place(cols[0]), email)?,
+        k.seal_opt(&place(cols[1]), name)?,
+        k.seal_opt(&place(cols[2]), phone)?,
+        k.seal_opt(&place(cols[3]), address.map(json).transpose()?.as_deref())?,
+    ])
 }
 
 const REFUND_COLS: &str =
@@ -297,6 +324,32 @@ impl Store {
         s: &CheckoutSession,
         first_time: bool,
     ) -> Result<Result<(), OpenRefusal>, StoreError> {
+        // Keys first: fetching one may write, which must not happen inside
+        // the transaction below.
+        let k = self.field_key(&scope.account_id).await?;
+        let email_blind = match &s.customer_email {
+            Some(e) if first_time => Some(self.blind(&email_key(e)).await?),
+            _ => None,
+        };
+        let [email, name, phone, address] = seal_person(
+            &k,
+            "checkout_sessions",
+            [
+                "customer_email",
+                "customer_name",
+                "customer_phone",
+                "customer_address",
+            ],
+            &s.id,
+            s.customer_email.as_deref(),
+            s.customer_name.as_deref(),
+            s.customer_phone.as_deref(),
+            s.customer_address.as_ref(),
+        )?;
+        let answers = k.seal(
+            &format!("checkout_sessions.custom_fields:{}", s.id),
+            &json(&s.custom_fields)?,
+        )?;
         let mut tx = self.write().await?;
         let mut up =
             Sql::new("UPDATE payment_links SET reserved_sessions = reserved_sessions + 1 WHERE ");
@@ -327,8 +380,10 @@ impl Store {
         }
         let mut claim: Option<String> = None;
         if first_time {
-            let key = email_key(s.customer_email.as_deref().unwrap_or(""));
-            if key.is_empty() || Self::has_paid_before(&mut tx, scope, &key).await? {
+            let Some(key) = email_blind else {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            };
+            if Self::has_paid_before(&mut tx, scope, &key).await? {
                 return Ok(Err(OpenRefusal::NotFirstTransaction));
             }
             let mut ins = Sql::new("INSERT INTO first_time_claims (account_id, livemode, email_key, session_id) VALUES (");
@@ -363,11 +418,11 @@ impl Store {
             s.promotion_code.clone().into(),
             s.coupon.clone().into(),
             claim.into(),
-            s.customer_email.clone().into(),
-            s.customer_name.clone().into(),
-            s.customer_phone.clone().into(),
-            s.customer_address.as_ref().map(json).transpose()?.into(),
-            json(&s.custom_fields)?.into(),
+            email.into(),
+            name.into(),
+            phone.into(),
+            address.into(),
+            answers.into(),
             json(&s.line_items)?.into(),
             json(&s.metadata)?.into(),
             s.customer.clone().into(),
@@ -413,7 +468,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        session_of(&row)
+        session_of(&row, &self.field_key(&scope.account_id).await?)
     }
 
     /// Finds a session by id alone (provider callbacks and return pages).
@@ -421,21 +476,18 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<(Scope, CheckoutSession), StoreError> {
-        let mut sql = Sql::new(&format!(
-            "SELECT account_id, {SESSION_COLS} FROM checkout_sessions WHERE id = "
-        ));
+        let mut sql = Sql::new("SELECT account_id, livemode FROM checkout_sessions WHERE id = ");
         sql.bind(id);
         let rows = sql.query().fetch_all(&self.pool).await?;
         let [row] = rows.as_slice() else {
             return Err(StoreError::NotFound);
         };
-        Ok((
-            Scope {
-                account_id: row.try_get("account_id")?,
-                livemode: get_bool(row, "livemode")?,
-            },
-            session_of(row)?,
-        ))
+        let scope = Scope {
+            account_id: row.try_get("account_id")?,
+            livemode: get_bool(row, "livemode")?,
+        };
+        let session = self.get_session(&scope, id).await?;
+        Ok((scope, session))
     }
 
     pub async fn list_sessions(
@@ -454,14 +506,10 @@ impl Store {
         if let Some(p) = &f.payment_intent {
             filters.push(("payment_intent_id", p.into()));
         }
-        self.list_rows(
-            "checkout_sessions",
-            SESSION_COLS,
-            scope,
-            &filters,
-            q,
-            session_of,
-        )
+        let k = self.field_key(&scope.account_id).await?;
+        self.list_rows("checkout_sessions", SESSION_COLS, scope, &filters, q, |r| {
+            session_of(r, &k)
+        })
         .await
     }
 
@@ -515,6 +563,7 @@ impl Store {
         tx: &mut WriteTx<'_>,
         scope: &Scope,
         id: &str,
+        k: &FieldKey,
     ) -> Result<CheckoutSession, StoreError> {
         let mut sel = Sql::new(&format!(
             "SELECT {SESSION_COLS} FROM checkout_sessions WHERE "
@@ -528,7 +577,7 @@ impl Store {
             .fetch_optional(tx.conn())
             .await?
             .ok_or(StoreError::NotFound)?;
-        session_of(&row)
+        session_of(&row, k)
     }
 
     /// Expires an open session and releases its reservations. Returns the
@@ -539,8 +588,9 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<(CheckoutSession, bool), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
         let mut tx = self.write().await?;
-        let mut s = self.lock_session(&mut tx, scope, id).await?;
+        let mut s = self.lock_session(&mut tx, scope, id, &k).await?;
         if !s.status.can_become(SessionStatus::Expired) {
             return Ok((s, false));
         }
@@ -586,7 +636,12 @@ impl Store {
 
     /// Applies a provider's "payment succeeded" event, exactly once.
     pub async fn complete_session(&self, e: PaidEvent<'_>) -> Result<Completion, StoreError> {
-        let (scope, _) = self.find_session_public(e.session_id).await?;
+        let (scope, before) = self.find_session_public(e.session_id).await?;
+        let k = self.field_key(&scope.account_id).await?;
+        let email_blind = match &before.customer_email {
+            Some(m) => Some(self.blind(&email_key(m)).await?),
+            None => None,
+        };
         let mut tx = self.write().await?;
         let mut ins =
             Sql::new("INSERT INTO provider_events (provider, event_id, received) VALUES (");
@@ -595,7 +650,7 @@ impl Store {
         if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Ok(Completion::DuplicateEvent);
         }
-        let s = self.lock_session(&mut tx, &scope, e.session_id).await?;
+        let s = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
         if s.status == SessionStatus::Complete {
             tx.commit().await?;
             return Ok(Completion::AlreadyComplete);
@@ -612,13 +667,12 @@ impl Store {
             )));
         }
         // The buyer becomes (or is found as) a customer, by email.
-        let key = s.customer_email.as_deref().map(email_key);
         let mut customer_id: Option<String> = None;
-        if let Some(k) = &key {
+        if let Some(b) = &email_blind {
             let mut sel = Sql::new("SELECT id FROM customers WHERE ");
             sel.scope(&scope)
                 .push(" AND email_key = ")
-                .bind(k.as_str())
+                .bind(b.as_str())
                 .push(" AND deleted = 0 ORDER BY seq LIMIT 1");
             customer_id = sel
                 .query()
@@ -630,19 +684,29 @@ impl Store {
         let customer_id = match customer_id {
             Some(c) => c,
             None => {
+                let [email, name, phone, address] = seal_person(
+                    &k,
+                    "customers",
+                    ["email", "name", "phone", "address"],
+                    e.new_customer_id,
+                    s.customer_email.as_deref(),
+                    s.customer_name.as_deref(),
+                    s.customer_phone.as_deref(),
+                    s.customer_address.as_ref(),
+                )?;
                 let mut ins = Sql::new(&format!(
                     "INSERT INTO customers (account_id, email_key, {CUSTOMER_COLS}) VALUES ("
                 ));
                 ins.values(vec![
                     scope.account_id.as_str().into(),
-                    key.clone().into(),
+                    email_blind.clone().into(),
                     e.new_customer_id.into(),
                     scope.livemode.into(),
                     e.now.into(),
-                    s.customer_email.clone().into(),
-                    s.customer_name.clone().into(),
-                    s.customer_phone.clone().into(),
-                    s.customer_address.as_ref().map(json).transpose()?.into(),
+                    email.into(),
+                    name.into(),
+                    phone.into(),
+                    address.into(),
                     json(&Metadata::default())?.into(),
                 ])
                 .push(")");
@@ -753,7 +817,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        customer_of(&row)
+        customer_of(&row, &self.field_key(&scope.account_id).await?)
     }
 
     pub async fn list_customers(
@@ -764,10 +828,13 @@ impl Store {
     ) -> Result<Page<Customer>, StoreError> {
         let mut filters: Vec<(&str, Bind)> = vec![("deleted", Bind::I64(0))];
         if let Some(e) = email {
-            filters.push(("email_key", email_key(e).into()));
+            filters.push(("email_key", self.blind(&email_key(e)).await?.into()));
         }
-        self.list_rows("customers", CUSTOMER_COLS, scope, &filters, q, customer_of)
-            .await
+        let k = self.field_key(&scope.account_id).await?;
+        self.list_rows("customers", CUSTOMER_COLS, scope, &filters, q, |r| {
+            customer_of(r, &k)
+        })
+        .await
     }
 
     pub async fn update_customer(
@@ -776,6 +843,8 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Customer) -> Result<(), paylink_domain::catalog::RuleError>,
     ) -> Result<Customer, StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
         let mut tx = self.write().await?;
         let mut sel = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE "));
         sel.scope(scope)
@@ -788,18 +857,32 @@ impl Store {
             .fetch_optional(tx.conn())
             .await?
             .ok_or(StoreError::NotFound)?;
-        let mut c = customer_of(&row)?;
+        let mut c = customer_of(&row, &k)?;
         f(&mut c)?;
+        let [email, name, phone, address] = seal_person(
+            &k,
+            "customers",
+            ["email", "name", "phone", "address"],
+            id,
+            c.email.as_deref(),
+            c.name.as_deref(),
+            c.phone.as_deref(),
+            c.address.as_ref(),
+        )?;
+        let email_blind = c
+            .email
+            .as_deref()
+            .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
         let mut up = Sql::new("UPDATE customers SET email = ");
-        up.bind(c.email.clone())
+        up.bind(email)
             .push(", email_key = ")
-            .bind(c.email.as_deref().map(email_key))
+            .bind(email_blind)
             .push(", name = ")
-            .bind(c.name.clone())
+            .bind(name)
             .push(", phone = ")
-            .bind(c.phone.clone())
+            .bind(phone)
             .push(", address = ")
-            .bind(c.address.as_ref().map(json).transpose()?)
+            .bind(address)
             .push(", metadata = ")
             .bind(json(&c.metadata)?)
             .push(" WHERE ")

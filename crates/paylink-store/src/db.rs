@@ -26,6 +26,8 @@ pub struct Store {
     /// SQLITE_BUSY when a deferred transaction upgrades to a write; reads are
     /// not blocked (WAL). PostgreSQL relies on row locks instead.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Keys for encrypted fields (set by [`Store::with_vault`]).
+    pub(crate) vault: Option<Arc<crate::vault::Vault>>,
 }
 
 /// A write transaction (holding SQLite's writer slot while it lives).
@@ -77,6 +79,7 @@ impl Store {
             pool,
             backend: Backend::Sqlite,
             write_lock: Some(Arc::new(Mutex::new(()))),
+            vault: None,
         })
     }
 
@@ -93,7 +96,14 @@ impl Store {
             pool,
             backend: Backend::Postgres,
             write_lock: None,
+            vault: None,
         })
+    }
+
+    /// This store, able to seal and open encrypted fields with `vault`.
+    pub fn with_vault(mut self, vault: Arc<crate::vault::Vault>) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     pub fn backend(&self) -> Backend {

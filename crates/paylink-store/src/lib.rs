@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod list;
 pub mod migrate;
 pub mod payment_links;
+pub mod vault;
 
 pub use db::{Backend, Store};
 pub use error::StoreError;

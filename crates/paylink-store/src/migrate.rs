@@ -25,6 +25,11 @@ const SQLITE: &[Migration] = &[
         name: "payments",
         sql: include_str!("../migrations/sqlite/0002_payments.sql"),
     },
+    Migration {
+        version: 3,
+        name: "data_keys",
+        sql: include_str!("../migrations/sqlite/0003_data_keys.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -37,6 +42,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "payments",
         sql: include_str!("../migrations/postgres/0002_payments.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "data_keys",
+        sql: include_str!("../migrations/postgres/0003_data_keys.sql"),
     },
 ];
 

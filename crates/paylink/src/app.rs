@@ -9,6 +9,7 @@ use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
 use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::api_keys::NewApiKey;
+use paylink_store::vault::Vault;
 use paylink_store::{Scope, Store};
 use paylink_web::AppState;
 
@@ -25,8 +26,11 @@ pub struct DataOptions {
 
 /// An opened installation: store (migrated) and keys.
 pub struct Opened {
+    /// The migrated store, able to seal and open personal data.
     pub store: Store,
-    pub keys: KeyFile,
+    /// The key file, when the master key comes from one (not from
+    /// `PAYLINK_MASTER_KEY`); rotation adds versions to it.
+    pub key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,44 +106,49 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
         .filter(|s| !s.is_empty())
         .map(Secret::new);
     let keys = KeyFile::load_or_create(&opts.key_path(), env_key.as_ref())?;
+    let key_path = env_key.is_none().then(|| opts.key_path());
     let store = open_store(opts).await?;
     store.migrate().await?;
-    Ok(Opened { store, keys })
+    let store = store.with_vault(Arc::new(Vault::new(keys, key_path.clone())));
+    Ok(Opened { store, key_path })
 }
 
 /// Default per-key API rate limit, requests per second (Stripe's live-mode
 /// figure).
 pub const DEFAULT_API_RATE: u32 = 100;
 
-/// The application state for a store and key file; `api_rate` is the
+/// The application state for an opened installation; `api_rate` is the
 /// per-key limit in requests per second (0: none).
-pub fn state(
+pub async fn state(
     opened: &Opened,
     public_url: &str,
     clock: Arc<dyn Clock>,
     api_rate: u32,
     sim: SimConfig,
-) -> AppState {
-    AppState::new(
+) -> Result<AppState, AppError> {
+    Ok(AppState::new(
         opened.store.clone(),
-        opened.keys.current().derive(API_KEY_PEPPER),
+        opened.store.instance_secret(API_KEY_PEPPER).await?,
         public_url,
         clock,
         api_rate,
         Arc::new(SimClient::new(sim)),
-    )
+    ))
 }
 
 /// The sim provider's configuration: its origin, and its API key and
-/// webhook secret derived from the master key (so paylink and the sim it
-/// runs agree without storing them).
-pub fn sim_config(
+/// webhook secret derived from the instance data key (so paylink and the
+/// sim it runs agree without storing them, across master key rotations).
+pub async fn sim_config(
     opened: &Opened,
     sim_origin: &str,
     public_url: &str,
     clock: Arc<dyn Clock>,
-) -> SimConfig {
-    let k = opened.keys.current().derive("paylink/sim-api-key/v1");
+) -> Result<SimConfig, AppError> {
+    let k = opened
+        .store
+        .instance_secret("paylink/sim-api-key/v1")
+        .await?;
     let mut first = [0u8; 16];
     for (d, s) in first.iter_mut().zip(k.expose().iter()) {
         *d = *s;
@@ -148,18 +157,18 @@ pub fn sim_config(
         "sk_sim_{}",
         paylink_domain::id::base62_128(u128::from_le_bytes(first))
     );
-    SimConfig {
+    Ok(SimConfig {
         origin: sim_origin.trim_end_matches('/').to_string(),
         api_key: Arc::new(Secret::new(api_key)),
         webhook_secret: Arc::new(
             opened
-                .keys
-                .current()
-                .derive("paylink/sim-webhook-secret/v1"),
+                .store
+                .instance_secret("paylink/sim-webhook-secret/v1")
+                .await?,
         ),
         webhook_url: format!("{}/webhooks/sim", public_url.trim_end_matches('/')),
         clock,
-    }
+    })
 }
 
 /// Serves the sim provider's pages and API on `listener`.
@@ -219,7 +228,7 @@ pub async fn create_key(
     let secret = PlaintextApiKey::generate(ApiKeyKind::Secret, mode)
         .map_err(|e| AppError::Invalid(e.to_string()))?;
     let id = Id::generate(IdKind::ApiKey).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let hash = secret.hash(&opened.keys.current().derive(API_KEY_PEPPER));
+    let hash = secret.hash(&opened.store.instance_secret(API_KEY_PEPPER).await?);
     let scope = Scope {
         account_id: account_id.to_string(),
         livemode: mode.livemode(),

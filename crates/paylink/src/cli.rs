@@ -90,9 +90,9 @@ impl ServeArgs {
             .sim_public_url
             .clone()
             .unwrap_or_else(|| format!("http://{sim_bound}"));
-        let sim = app::sim_config(opened, &sim_origin, &public_url, clock.clone());
+        let sim = app::sim_config(opened, &sim_origin, &public_url, clock.clone()).await?;
         app::spawn_sim(sim_listener, sim.clone());
-        let state = app::state(opened, &public_url, clock, self.api_rate_limit, sim);
+        let state = app::state(opened, &public_url, clock, self.api_rate_limit, sim).await?;
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
         Ok((listener, public_url, state))
     }

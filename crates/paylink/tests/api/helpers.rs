@@ -131,7 +131,9 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"))
     );
-    let sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>);
+    let sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>)
+        .await
+        .unwrap();
     app::spawn_sim(sim_listener, sim.clone());
     let state = app::state(
         &opened,
@@ -139,7 +141,9 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
         clock.clone() as Arc<dyn Clock>,
         api_rate,
         sim.clone(),
-    );
+    )
+    .await
+    .unwrap();
     tokio::spawn(async move {
         let _ = app::serve(listener, state, std::future::pending()).await;
     });
