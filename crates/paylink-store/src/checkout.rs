@@ -159,23 +159,28 @@ fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreError> {
     })
 }
 
-/// The sealed form of a customer's personal fields for row `id`.
+/// A person's fields, in the clear.
+struct Person<'a> {
+    email: Option<&'a str>,
+    name: Option<&'a str>,
+    phone: Option<&'a str>,
+    address: Option<&'a Address>,
+}
+
+/// The sealed form of a person's fields in `cols` of `table`, row `id`.
 fn seal_person(
     k: &FieldKey,
     table: &str,
     cols: [&str; 4],
     id: &str,
-    email: Option<&str>,
-    name: Option<&str>,
-    phone: Option<&str>,
-    address: Option<&Address>,
+    p: Person<'_>,
 ) -> Result<[Option<String>; 4], StoreError> {
     let place = |c: &str| format!("{table}.{c}:{id}");
     Ok([
-        k.seal_opt(&place(cols[0]), email)?,
-        k.seal_opt(&place(cols[1]), name)?,
-        k.seal_opt(&place(cols[2]), phone)?,
-        k.seal_opt(&place(cols[3]), address.map(json).transpose()?.as_deref())?,
+        k.seal_opt(&place(cols[0]), p.email)?,
+        k.seal_opt(&place(cols[1]), p.name)?,
+        k.seal_opt(&place(cols[2]), p.phone)?,
+        k.seal_opt(&place(cols[3]), p.address.map(json).transpose()?.as_deref())?,
     ])
 }
 
@@ -341,10 +346,12 @@ impl Store {
                 "customer_address",
             ],
             &s.id,
-            s.customer_email.as_deref(),
-            s.customer_name.as_deref(),
-            s.customer_phone.as_deref(),
-            s.customer_address.as_ref(),
+            Person {
+                email: s.customer_email.as_deref(),
+                name: s.customer_name.as_deref(),
+                phone: s.customer_phone.as_deref(),
+                address: s.customer_address.as_ref(),
+            },
         )?;
         let answers = k.seal(
             &format!("checkout_sessions.custom_fields:{}", s.id),
@@ -689,10 +696,12 @@ impl Store {
                     "customers",
                     ["email", "name", "phone", "address"],
                     e.new_customer_id,
-                    s.customer_email.as_deref(),
-                    s.customer_name.as_deref(),
-                    s.customer_phone.as_deref(),
-                    s.customer_address.as_ref(),
+                    Person {
+                        email: s.customer_email.as_deref(),
+                        name: s.customer_name.as_deref(),
+                        phone: s.customer_phone.as_deref(),
+                        address: s.customer_address.as_ref(),
+                    },
                 )?;
                 let mut ins = Sql::new(&format!(
                     "INSERT INTO customers (account_id, email_key, {CUSTOMER_COLS}) VALUES ("
@@ -864,10 +873,12 @@ impl Store {
             "customers",
             ["email", "name", "phone", "address"],
             id,
-            c.email.as_deref(),
-            c.name.as_deref(),
-            c.phone.as_deref(),
-            c.address.as_ref(),
+            Person {
+                email: c.email.as_deref(),
+                name: c.name.as_deref(),
+                phone: c.phone.as_deref(),
+                address: c.address.as_ref(),
+            },
         )?;
         let email_blind = c
             .email

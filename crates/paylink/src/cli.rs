@@ -158,6 +158,22 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a master key version to the key file and re-wrap every data key
+    /// under it, online (the server may keep running), in batches. If an
+    /// earlier run stopped midway, this resumes it without adding a version.
+    RotateMaster {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Data keys re-wrapped per transaction batch.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        batch: i64,
+    },
+    /// Show the master key versions and how many data keys each wraps; a
+    /// version that wraps none (and is not current) can be retired.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 fn init_logging() {
@@ -292,6 +308,70 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                     "This key ({}) is shown once and only its hash is stored: keep it now.",
                     key.id
                 );
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::RotateMaster { data, batch }) => {
+            let opened = app::open(&data.options()).await?;
+            let path = opened.key_path.clone().ok_or_else(|| {
+                AppError::Invalid("rotation needs a key file: PAYLINK_MASTER_KEY holds a single key; unset it to use --data-dir's key file".into())
+            })?;
+            let keys = paylink_crypto::KeyFile::load(&path)?;
+            let current = i64::from(keys.current().version);
+            let status = opened.store.data_key_status().await?;
+            let behind: i64 = status
+                .iter()
+                .filter(|(v, _)| *v < current)
+                .map(|(_, n)| n)
+                .sum();
+            let mut keys = keys;
+            if behind > 0 {
+                eprintln!("Resuming: {behind} data key(s) are still under an older master key than version {current}.");
+            } else {
+                let v = keys.add_version(&path)?;
+                eprintln!("Added master key version {v} to {}.", path.display());
+            }
+            let total: i64 = opened
+                .store
+                .data_key_status()
+                .await?
+                .iter()
+                .map(|(_, n)| n)
+                .sum();
+            let mut done: u64 = 0;
+            loop {
+                let n = opened.store.rewrap_data_keys(batch).await?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+                eprintln!("re-wrapped {done} of {total} data keys");
+            }
+            let now = keys.current().version;
+            println!("All data keys are under master key version {now}. Run `paylink keys status` to see which versions can be retired.");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Status { data }) => {
+            let opened = app::open(&data.options()).await?;
+            let status = opened.store.data_key_status().await?;
+            let versions = match &opened.key_path {
+                Some(p) => paylink_crypto::KeyFile::load(p)?.versions(),
+                None => vec![1],
+            };
+            let current = versions.iter().copied().max().unwrap_or(1);
+            for v in &versions {
+                let n = status
+                    .iter()
+                    .find(|(k, _)| *k == i64::from(*v))
+                    .map_or(0, |(_, n)| *n);
+                let note = if *v == current {
+                    "current".to_string()
+                } else if n == 0 {
+                    "unused: can be retired".to_string()
+                } else {
+                    "still in use: run `paylink keys rotate-master` to finish".to_string()
+                };
+                println!("master key version {v}: {n} data key(s) ({note})");
             }
             Ok(())
         }

@@ -18,6 +18,7 @@ mod browser;
 mod checkout;
 mod cli;
 mod coupons;
+mod encryption;
 mod idempotency;
 mod openapi;
 mod pagination;

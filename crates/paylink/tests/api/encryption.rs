@@ -1,0 +1,319 @@
+//! Personal data at rest: sealed with per-account keys, found by blind
+//! index, unreadable in the database file, its WAL or a dump; master key
+//! rotation online and resumable.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use crate::both;
+use crate::buyer::*;
+use crate::helpers::*;
+
+const CANARIES: [&str; 6] = [
+    "canary-7f3a@example.com",
+    "Zyxwvut Canaryperson",
+    "+33 6 99 88 77 66",
+    "42 Canarylane Road",
+    "canaryanswer9",
+    "owner-canary-55@example.com",
+];
+
+impl TestApp {
+    /// Every byte the database holds: the SQLite file and its WAL, or a
+    /// `pg_dump` of this test's schema.
+    fn raw_database(&self) -> Vec<u8> {
+        match self.db {
+            Db::Sqlite => {
+                let mut b = std::fs::read(self.opts.sqlite_path()).unwrap();
+                b.extend(
+                    std::fs::read(self.opts.data_dir.join("paylink.db-wal")).unwrap_or_default(),
+                );
+                b
+            }
+            Db::Postgres => {
+                let url = self.opts.database_url.clone().unwrap();
+                let (base, schema) = url.split_once("?options[search_path]=").unwrap();
+                let out = Command::new("pg_dump")
+                    .args(["--no-owner", "--schema", schema, "--dbname", base])
+                    .output()
+                    .expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE"),
+                    "the dump is empty"
+                );
+                out.stdout
+            }
+        }
+    }
+
+    async fn raw_exec(&self, sql: &str) {
+        let url = match &self.opts.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.opts.sqlite_path().display()),
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn canaries_are_never_stored_in_clear(app: TestApp) {
+    paylink::app::create_account(
+        &app.opened.store,
+        "Canary Shop",
+        CANARIES[5],
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let link = app
+        .link_with(
+            "eur",
+            1000,
+            json!({"billing_address_collection": "required", "phone_number_collection": {"enabled": true}, "custom_fields": [{"key": "note", "label": {"type": "custom", "custom": "Note"}, "type": "text"}]}),
+        )
+        .await;
+    let b = Buyer::new();
+    let sid = b
+        .pay(
+            &app,
+            &link,
+            &[
+                ("email", CANARIES[0]),
+                ("name", CANARIES[1]),
+                ("phone", CANARIES[2]),
+                ("line1", CANARIES[3]),
+                ("city", "Lyon"),
+                ("postal_code", "69001"),
+                ("country", "FR"),
+                ("custom_note", CANARIES[4]),
+            ],
+        )
+        .await;
+    // The API reads everything back…
+    let s = app.get(&format!("/v1/checkout/sessions/{sid}")).await;
+    let s = s.ok();
+    assert_eq!(s["customer_details"]["email"], CANARIES[0]);
+    assert_eq!(s["customer_details"]["name"], CANARIES[1]);
+    assert_eq!(s["customer_details"]["address"]["line1"], CANARIES[3]);
+    assert_eq!(s["custom_fields"][0]["text"]["value"], CANARIES[4]);
+    let by_email = app
+        .get(&format!(
+            "/v1/customers?email={}",
+            CANARIES[0].to_uppercase()
+        ))
+        .await;
+    assert_eq!(by_email.ok()["data"][0]["phone"], CANARIES[2]);
+    // …while the stored bytes hold none of it.
+    let raw = app.raw_database();
+    for c in CANARIES {
+        assert!(
+            !raw.windows(c.len()).any(|w| w == c.as_bytes()),
+            "{c:?} is stored in clear"
+        );
+        let lower = c.to_lowercase();
+        assert!(
+            !raw.windows(lower.len()).any(|w| w == lower.as_bytes()),
+            "{lower:?} is stored in clear"
+        );
+    }
+    // And the keys themselves are only stored wrapped: no instance or API
+    // secret appears either.
+    assert!(!raw.windows(app.key.len()).any(|w| w == app.key.as_bytes()));
+    let sim_key = app.sim.api_key.expose().as_bytes().to_vec();
+    assert!(!raw.windows(sim_key.len()).any(|w| w == sim_key.as_slice()));
+}
+both!(canaries_are_never_stored_in_clear);
+
+async fn sealed_values_do_not_move(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    b.pay(&app, &link, &[("email", "first@example.com")]).await;
+    b.pay(&app, &link, &[("email", "second@example.com")]).await;
+    let list = app.get("/v1/customers").await;
+    let ids: Vec<String> = list.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let (a, bid) = (&ids[0], &ids[1]);
+    // Copy one customer's sealed email onto the other's row, and another
+    // column's ciphertext into `name`.
+    app.raw_exec(&format!("UPDATE customers SET email = (SELECT email FROM customers WHERE id = '{a}') WHERE id = '{bid}'")).await;
+    let r = app.get(&format!("/v1/customers/{bid}")).await;
+    assert_eq!(r.status, 500);
+    assert!(!r.body.to_string().contains("example.com"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("request id"));
+    app.raw_exec(&format!(
+        "UPDATE customers SET name = email WHERE id = '{a}'"
+    ))
+    .await;
+    assert_eq!(app.get(&format!("/v1/customers/{a}")).await.status, 500);
+    // A value in clear is refused too, not served.
+    app.raw_exec(&format!("UPDATE checkout_sessions SET customer_email = 'plain@example.com' WHERE customer_id = '{a}'")).await;
+    assert_eq!(
+        app.get("/v1/checkout/sessions?status=complete&limit=100")
+            .await
+            .status,
+        500
+    );
+}
+both!(sealed_values_do_not_move);
+
+async fn rotation_under_traffic_loses_no_read(app: TestApp) {
+    // Several accounts, so several data keys.
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    let sid = b.pay(&app, &link, &[("email", "reader@example.com")]).await;
+    for i in 0..5 {
+        let (_, key) = app.other_account().await;
+        app.post_as(&key, "/v1/products", json!({"name": format!("p{i}")}))
+            .await
+            .ok();
+    }
+    let app = Arc::new(app);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (app, stop, sid) = (app.clone(), stop.clone(), sid.clone());
+        readers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let r = app.get(&format!("/v1/checkout/sessions/{sid}")).await;
+                assert_eq!(r.status, 200, "a read failed during rotation: {r:?}");
+                assert_eq!(r.body["customer_details"]["email"], "reader@example.com");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let path = app.opts.key_path();
+    let mut keys = paylink_crypto::KeyFile::load(&path).unwrap();
+    assert_eq!(keys.add_version(&path).unwrap(), 2);
+    let mut rewrapped = 0;
+    loop {
+        let n = app.opened.store.rewrap_data_keys(1).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        rewrapped += n;
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(reads > 0);
+    assert!(rewrapped >= 7, "{rewrapped}");
+    assert_eq!(
+        app.opened
+            .store
+            .data_key_status()
+            .await
+            .unwrap()
+            .iter()
+            .map(|(v, _)| *v)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    // New data after rotation, and old data, both read back.
+    b.pay(&app, &link, &[("email", "after@example.com")]).await;
+    assert_eq!(
+        app.get("/v1/customers?email=after@example.com").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/v1/customers?email=reader@example.com").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both!(rotation_under_traffic_loses_no_read);
+
+async fn interrupted_rotation_resumes(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    Buyer::new()
+        .pay(&app, &link, &[("email", "kept@example.com")])
+        .await;
+    app.other_account().await;
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(&app.opts.data_dir)
+            .env_remove("PAYLINK_MASTER_KEY")
+            .env("PAYLINK_LOG", "warn");
+        if let Some(u) = &app.opts.database_url {
+            cmd.arg("--database-url").arg(u);
+        }
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    // A rotation that stopped after adding version 2 and one re-wrap.
+    let path = app.opts.key_path();
+    paylink_crypto::KeyFile::load(&path)
+        .unwrap()
+        .add_version(&path)
+        .unwrap();
+    assert_eq!(app.opened.store.rewrap_data_keys(1).await.unwrap(), 1);
+    let (status, _) = run(&["keys", "status"]);
+    assert!(
+        status.contains("master key version 1:") && status.contains("still in use"),
+        "{status}"
+    );
+    // Reads still work mid-way.
+    assert_eq!(
+        app.get("/v1/customers?email=kept@example.com").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (out, err) = run(&["keys", "rotate-master", "--batch", "1"]);
+    assert!(err.contains("Resuming"), "{err}");
+    assert!(err.contains("re-wrapped"), "{err}");
+    assert!(out.contains("master key version 2"), "{out}");
+    assert_eq!(
+        paylink_crypto::KeyFile::load(&path).unwrap().versions(),
+        vec![1, 2],
+        "no version added when resuming"
+    );
+    let (status, _) = run(&["keys", "status"]);
+    assert!(
+        status.contains("master key version 1: 0 data key(s) (unused: can be retired)"),
+        "{status}"
+    );
+    assert!(status.contains("(current)"));
+    // A fresh rotation adds version 3.
+    let (_, err) = run(&["keys", "rotate-master"]);
+    assert!(err.contains("Added master key version 3"), "{err}");
+    assert_eq!(
+        app.get("/v1/customers?email=kept@example.com").await.ok()["data"][0]["email"],
+        "kept@example.com"
+    );
+}
+both!(interrupted_rotation_resumes);
