@@ -121,6 +121,28 @@ impl KeyFile {
             key: Secret::new(raw.to_vec()),
         });
         raw.zeroize();
+        self.write(path)?;
+        Ok(version)
+    }
+
+    /// Removes master key `version` from the key file at `path`. The
+    /// caller checks first that no data key is wrapped under it; the
+    /// current version can't be removed.
+    pub fn retire(&mut self, path: &Path, version: u32) -> Result<(), KeyFileError> {
+        if version == self.current().version || self.get(version).is_none() {
+            return Err(KeyFileError::Malformed(path.to_path_buf()));
+        }
+        self.keys.retain(|k| k.version != version);
+        self.write(path)
+    }
+
+    /// Writes the keys to `path`: a temporary file with mode 0600, synced,
+    /// then renamed over the old one.
+    fn write(&self, path: &Path) -> Result<(), KeyFileError> {
+        let io = |source| KeyFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = FileFormat {
             format: FORMAT.into(),
             keys: self
@@ -151,7 +173,7 @@ impl KeyFile {
         f.sync_all().map_err(io)?;
         body.zeroize();
         std::fs::rename(&tmp, path).map_err(io)?;
-        Ok(version)
+        Ok(())
     }
 
     /// Loads the key from `PAYLINK_MASTER_KEY` (base64 of 32 bytes) if
@@ -293,6 +315,10 @@ mod tests {
         assert_eq!(b.versions(), vec![1, 2]);
         assert_eq!(b.current().version, 2);
         assert_eq!(b.get(1).map(|k| k.derive("x")), Some(v1));
+        let mut c = b;
+        assert!(c.retire(&p, 2).is_err(), "the current version stays");
+        c.retire(&p, 1)?;
+        assert_eq!(KeyFile::load(&p)?.versions(), vec![2]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

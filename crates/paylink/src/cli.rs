@@ -174,6 +174,15 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Remove an old master key version from the key file, once no data key
+    /// is wrapped under it (see `keys status`).
+    Retire {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The version to remove.
+        #[arg(long)]
+        version: u32,
+    },
 }
 
 fn init_logging() {
@@ -349,6 +358,38 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             }
             let now = keys.current().version;
             println!("All data keys are under master key version {now}. Run `paylink keys status` to see which versions can be retired.");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Retire { data, version }) => {
+            let opened = app::open(&data.options()).await?;
+            let path = opened.key_path.clone().ok_or_else(|| {
+                AppError::Invalid(
+                    "PAYLINK_MASTER_KEY holds a single key: there is nothing to retire".into(),
+                )
+            })?;
+            let mut keys = paylink_crypto::KeyFile::load(&path)?;
+            if version == keys.current().version {
+                return Err(AppError::Invalid(format!(
+                    "master key version {version} is the current one and can't be retired"
+                )));
+            }
+            if keys.get(version).is_none() {
+                return Err(AppError::Invalid(format!(
+                    "the key file has no master key version {version}"
+                )));
+            }
+            let in_use = opened
+                .store
+                .data_key_status()
+                .await?
+                .iter()
+                .find(|(v, _)| *v == i64::from(version))
+                .map_or(0, |(_, n)| *n);
+            if in_use > 0 {
+                return Err(AppError::Invalid(format!("master key version {version} still wraps {in_use} data key(s): run `paylink keys rotate-master` first")));
+            }
+            keys.retire(&path, version)?;
+            println!("Retired master key version {version}.");
             Ok(())
         }
         Command::Keys(KeysCommand::Status { data }) => {

@@ -285,6 +285,22 @@ async fn interrupted_rotation_resumes(app: TestApp) {
         status.contains("master key version 1:") && status.contains("still in use"),
         "{status}"
     );
+    // Version 1 still wraps data keys: it can't be retired yet.
+    let mut refuse = Command::new(env!("CARGO_BIN_EXE_paylink"));
+    refuse
+        .args(["keys", "retire", "--version", "1", "--data-dir"])
+        .arg(&app.opts.data_dir)
+        .env_remove("PAYLINK_MASTER_KEY");
+    if let Some(u) = &app.opts.database_url {
+        refuse.arg("--database-url").arg(u);
+    }
+    let o = refuse.output().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("still wraps"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Reads still work mid-way.
     assert_eq!(
         app.get("/v1/customers?email=kept@example.com").await.ok()["data"]
@@ -308,7 +324,14 @@ async fn interrupted_rotation_resumes(app: TestApp) {
         "{status}"
     );
     assert!(status.contains("(current)"));
-    // A fresh rotation adds version 3.
+    // Version 1 can now be retired; the data reads on without it.
+    let (out, _) = run(&["keys", "retire", "--version", "1"]);
+    assert!(out.contains("Retired master key version 1."), "{out}");
+    assert_eq!(
+        paylink_crypto::KeyFile::load(&path).unwrap().versions(),
+        vec![2]
+    );
+    // A fresh rotation adds version 3; version 2 can't be retired before it is done.
     let (_, err) = run(&["keys", "rotate-master"]);
     assert!(err.contains("Added master key version 3"), "{err}");
     assert_eq!(
