@@ -109,10 +109,6 @@ impl KeyFile {
     /// temporary file with mode 0600, synced, then renamed over the old one)
     /// and makes it current. Returns the new version.
     pub fn add_version(&mut self, path: &Path) -> Result<u32, KeyFileError> {
-        let io = |source| KeyFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         let mut raw = [0u8; 32];
         getrandom::fill(&mut raw).map_err(|_| KeyFileError::Rng)?;
         let version = self.keys.iter().map(|k| k.version).max().unwrap_or(0) + 1;
