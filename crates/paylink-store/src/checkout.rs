@@ -223,6 +223,7 @@ pub struct SessionFilter {
     pub payment_link: Option<String>,
     pub status: Option<String>,
     pub payment_intent: Option<String>,
+    pub customer: Option<String>,
 }
 
 impl Store {
@@ -512,6 +513,9 @@ impl Store {
         }
         if let Some(p) = &f.payment_intent {
             filters.push(("payment_intent_id", p.into()));
+        }
+        if let Some(c) = &f.customer {
+            filters.push(("customer_id", c.into()));
         }
         let k = self.field_key(&scope.account_id).await?;
         self.list_rows("checkout_sessions", SESSION_COLS, scope, &filters, q, |r| {
@@ -908,14 +912,50 @@ impl Store {
     /// Deletes a customer: personal fields are cleared and the object is
     /// gone from the API; payments keep their amounts and dates.
     pub async fn delete_customer(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        self.redact_customer(scope, id, true).await
+    }
+
+    /// Erases a buyer's personal data: the customer's email, name, phone and
+    /// address, and in every checkout session of theirs the buyer's details
+    /// and custom-field answers, are replaced by empty tombstones. Amounts,
+    /// dates and ids stay for the books. `hide` also removes the customer
+    /// from the API (delete).
+    pub async fn redact_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        hide: bool,
+    ) -> Result<(), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
         let mut tx = self.write().await?;
-        let mut up = Sql::new("UPDATE customers SET deleted = 1, email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL WHERE ");
-        up.scope(scope)
+        let mut up = Sql::new("UPDATE customers SET email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL, deleted = ");
+        up.bind(hide)
+            .push(" WHERE ")
+            .scope(scope)
             .push(" AND id = ")
             .bind(id)
             .push(" AND deleted = 0");
         if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Err(StoreError::NotFound);
+        }
+        let mut sel = Sql::new("SELECT id FROM checkout_sessions WHERE ");
+        sel.scope(scope).push(" AND customer_id = ").bind(id);
+        let sessions: Vec<String> = sel
+            .query()
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        for sid in sessions {
+            let none = k.seal(&format!("checkout_sessions.custom_fields:{sid}"), "[]")?;
+            let mut up = Sql::new("UPDATE checkout_sessions SET customer_email = NULL, customer_name = NULL, customer_phone = NULL, customer_address = NULL, custom_fields = ");
+            up.bind(none)
+                .push(" WHERE ")
+                .scope(scope)
+                .push(" AND id = ")
+                .bind(sid.as_str());
+            up.query().execute(tx.conn()).await?;
         }
         tx.commit().await
     }

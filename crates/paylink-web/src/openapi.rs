@@ -134,6 +134,11 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("email", null(Str)), ("livemode", Bool), ("metadata", Map), ("name", null(Str)), ("phone", null(Str)),
         ])),
         ("deleted_customer", Obj(vec![("id", Str), ("object", Lit("customer")), ("deleted", Bool)])),
+        ("customer_export", Obj(vec![
+            ("object", Lit("customer_export")), ("exported_at", Int), ("customer", Ref("customer")),
+            ("checkout_sessions", arr(Ref("checkout.session"))), ("payment_intents", arr(Ref("payment_intent"))),
+            ("refunds", arr(Ref("refund"))),
+        ])),
         ("refund", Obj(vec![
             ("id", Str), ("object", Lit("refund")), ("amount", Int), ("created", Int), ("currency", Str),
             ("metadata", Map), ("payment_intent", Str), ("reason", null(Str)), ("status", Str),

@@ -106,6 +106,8 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::GET, "/v1/customers", "GetCustomers", "List customers", payments::customer_list_params(), Resp::List("customer"), || get(payments::list_customers)),
         ep(M::GET, "/v1/customers/{id}", "GetCustomersCustomer", "Retrieve a customer", payments::expand_params(), Resp::Object("customer"), || get(payments::retrieve_customer)),
         ep(M::POST, "/v1/customers/{id}", "PostCustomersCustomer", "Update a customer", payments::customer_update_params(), Resp::Object("customer"), || post(payments::update_customer)),
+        ep(M::POST, "/v1/customers/{id}/redact", "PostCustomersCustomerRedact", "Erase a customer's personal data (and their checkout sessions'); amounts and dates stay", payments::expand_params(), Resp::Object("customer"), || post(payments::redact_customer)),
+        ep(M::GET, "/v1/customers/{id}/export", "GetCustomersCustomerExport", "Everything held about a customer, as JSON", payments::expand_params(), Resp::Object("customer_export"), || get(payments::export_customer)),
         ep(M::DELETE, "/v1/customers/{id}", "DeleteCustomersCustomer", "Delete a customer (personal data cleared; payments keep amounts and dates)", obj(vec![]), Resp::Object("deleted_customer"), || delete(payments::delete_customer)),
         ep(M::POST, "/v1/refunds", "PostRefunds", "Refund a payment, in whole or in part, through the provider", payments::refund_create_params(), Resp::Object("refund"), || post(payments::create_refund)),
         ep(M::GET, "/v1/refunds", "GetRefunds", "List refunds", payments::refund_list_params(), Resp::List("refund"), || get(payments::list_refunds)),

@@ -154,6 +154,7 @@ pub async fn list_sessions(
         payment_link: p.payment_link,
         status: p.status,
         payment_intent: p.payment_intent,
+        customer: None,
     };
     let page = state
         .store
@@ -401,6 +402,115 @@ pub async fn delete_customer(
         .await
         .map_err(|e| ApiError::from_store(e, "customer", &id))?;
     Ok(ok(objects::deleted("customer", &id)))
+}
+
+/// Erases the customer's personal data (and that of their checkout
+/// sessions); amounts and dates stay.
+pub async fn redact_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    state
+        .store
+        .redact_customer(&auth.scope, &id, false)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    tracing::info!(customer = %id, "customer redacted");
+    let c = state.store.get_customer(&auth.scope, &id).await?;
+    Ok(ok(objects::customer(&c)))
+}
+
+/// Reads every page of a list.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(paylink_store::ListQuery) -> Fut,
+    Fut: std::future::Future<Output = Result<paylink_store::Page<T>, StoreError>>,
+    T: HasId,
+{
+    let mut out: Vec<T> = Vec::new();
+    loop {
+        let q = paylink_store::ListQuery {
+            limit: 100,
+            starting_after: out.last().map(|x| x.id().to_string()),
+            ending_before: None,
+        };
+        let p = page(q).await?;
+        let more = p.has_more;
+        out.extend(p.data);
+        if !more {
+            return Ok(out);
+        }
+    }
+}
+
+trait HasId {
+    fn id(&self) -> &str;
+}
+impl HasId for paylink_domain::checkout::CheckoutSession {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+impl HasId for paylink_domain::checkout::PaymentIntent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+impl HasId for paylink_domain::checkout::Refund {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Everything held about a customer, as JSON (a data subject's export).
+pub async fn export_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Path(id): Path<String>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let store = &state.store;
+    let scope = &auth.scope;
+    let c = store
+        .get_customer(scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    let filter = SessionFilter {
+        customer: Some(id.clone()),
+        ..SessionFilter::default()
+    };
+    let filter = &filter;
+    let sessions =
+        all_pages(|q| async move { store.list_sessions(scope, filter, &q).await }).await?;
+    let payments = all_pages(|q| {
+        let id = id.clone();
+        async move { store.list_payment_intents(scope, Some(&id), &q).await }
+    })
+    .await?;
+    let mut refunds = Vec::new();
+    for pi in &payments {
+        let pid = pi.id.clone();
+        refunds.extend(
+            all_pages(|q| {
+                let pid = pid.clone();
+                async move { store.list_refunds(scope, Some(&pid), &q).await }
+            })
+            .await?,
+        );
+    }
+    tracing::info!(customer = %id, "customer exported");
+    Ok(ok(serde_json::json!({
+        "object": "customer_export",
+        "exported_at": state.now(),
+        "customer": objects::customer(&c),
+        "checkout_sessions": sessions.iter().map(|s| objects::checkout_session(s, None)).collect::<Vec<_>>(),
+        "payment_intents": payments.iter().map(objects::payment_intent).collect::<Vec<_>>(),
+        "refunds": refunds.iter().map(objects::refund).collect::<Vec<_>>(),
+    })))
 }
 
 // -------------------------------------------------------------- refunds

@@ -340,3 +340,96 @@ async fn interrupted_rotation_resumes(app: TestApp) {
     );
 }
 both!(interrupted_rotation_resumes);
+
+async fn redaction_and_export(app: TestApp) {
+    let link = app
+        .link_with("eur", 1000, json!({"billing_address_collection": "required", "custom_fields": [{"key": "note", "label": {"type": "custom", "custom": "Note"}, "type": "text"}]}))
+        .await;
+    let b = Buyer::new();
+    let fields = [
+        ("email", CANARIES[0]),
+        ("name", CANARIES[1]),
+        ("line1", CANARIES[3]),
+        ("city", "Lyon"),
+        ("postal_code", "69001"),
+        ("country", "FR"),
+        ("custom_note", CANARIES[4]),
+    ];
+    b.pay(&app, &link, &fields).await;
+    b.pay(&app, &link, &fields).await;
+    let cus = app.get("/v1/customers").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pi = app.get("/v1/payment_intents").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
+        .await
+        .ok();
+    // The export holds everything about the buyer.
+    let export = app.get(&format!("/v1/customers/{cus}/export")).await;
+    let e = export.ok().clone();
+    assert_eq!(e["object"], "customer_export");
+    assert_eq!(e["customer"]["email"], CANARIES[0]);
+    assert_eq!(e["checkout_sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        e["checkout_sessions"][0]["custom_fields"][0]["text"]["value"],
+        CANARIES[4]
+    );
+    assert_eq!(e["payment_intents"].as_array().unwrap().len(), 2);
+    assert_eq!(e["refunds"].as_array().unwrap().len(), 1);
+    let doc = paylink_web::openapi::components()
+        .into_iter()
+        .find(|(n, _)| *n == "customer_export")
+        .unwrap()
+        .1;
+    paylink_web::openapi::conforms(&e, &doc, "customer_export").unwrap();
+    // Redaction leaves tombstones and keeps the books.
+    let r = app
+        .post(&format!("/v1/customers/{cus}/redact"), json!({}))
+        .await;
+    let r = r.ok();
+    assert_eq!(
+        (
+            r["email"].is_null(),
+            r["name"].is_null(),
+            r["address"].is_null()
+        ),
+        (true, true, true)
+    );
+    let after = app.get(&format!("/v1/customers/{cus}/export")).await;
+    let text = after.ok().to_string();
+    for c in CANARIES {
+        assert!(!text.contains(c), "{c} survived redaction");
+    }
+    assert_eq!(after.body["payment_intents"][0]["amount"], 1000);
+    assert_eq!(after.body["checkout_sessions"][0]["amount_total"], 1000);
+    assert_eq!(
+        after.body["checkout_sessions"][0]["custom_fields"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(&format!("/v1/payment_intents/{pi}")).await.ok()["amount_refunded"],
+        100
+    );
+    // The email no longer finds the customer.
+    assert_eq!(
+        app.get(&format!("/v1/customers?email={}", CANARIES[0]))
+            .await
+            .ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    app.post("/v1/customers/cus_nope/redact", json!({}))
+        .await
+        .assert_error(404, None);
+    let (_, other) = app.other_account().await;
+    app.get_as(&other, &format!("/v1/customers/{cus}/export"))
+        .await
+        .assert_error(404, None);
+}
+both!(redaction_and_export);
