@@ -19,6 +19,7 @@ pub enum IdKind {
     WebhookEndpoint,
     ApiKey,
     LineItem,
+    AuditEntry,
 }
 
 impl IdKind {
@@ -38,6 +39,7 @@ impl IdKind {
             IdKind::WebhookEndpoint => "we_",
             IdKind::ApiKey => "key_",
             IdKind::LineItem => "li_",
+            IdKind::AuditEntry => "audit_",
         }
     }
 }

@@ -120,6 +120,18 @@ impl Store {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// Serialises appends to the audit chain inside `tx` (PostgreSQL: a
+    /// transaction-scoped advisory lock; SQLite's single writer already
+    /// does).
+    pub(crate) async fn lock_audit_chain(&self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7243520)")
+                .execute(tx.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// `FOR UPDATE` where the backend has row locks (SQLite's single writer
     /// already serialises the transaction).
     pub fn for_update(&self) -> &'static str {

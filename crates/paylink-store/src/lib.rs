@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
 pub mod catalog;
 pub mod checkout;
 pub mod db;

@@ -30,6 +30,11 @@ const SQLITE: &[Migration] = &[
         name: "data_keys",
         sql: include_str!("../migrations/sqlite/0003_data_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "audit_log",
+        sql: include_str!("../migrations/sqlite/0004_audit_log.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -47,6 +52,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "data_keys",
         sql: include_str!("../migrations/postgres/0003_data_keys.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "audit_log",
+        sql: include_str!("../migrations/postgres/0004_audit_log.sql"),
     },
 ];
 

@@ -9,6 +9,7 @@ use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
 use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::api_keys::NewApiKey;
+use paylink_store::audit::AuditEvent;
 use paylink_store::vault::Vault;
 use paylink_store::{Scope, Store};
 use paylink_web::AppState;
@@ -196,9 +197,20 @@ pub async fn create_account(
     let email = Email::parse(owner_email)
         .map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
     let id = Id::generate(IdKind::Account).map_err(|e| AppError::Invalid(e.to_string()))?;
-    Ok(store
+    let account = store
         .create_account(id.as_str(), name, email.as_str(), now)
-        .await?)
+        .await?;
+    store
+        .audit(AuditEvent {
+            account_id: Some(&account.id),
+            actor: "cli",
+            action: "account.created",
+            target: Some(&account.id),
+            detail: serde_json::json!({}),
+            now,
+        })
+        .await?;
+    Ok(account)
 }
 
 /// A newly created API key: its id and the plaintext, shown once.
@@ -242,6 +254,17 @@ pub async fn create_key(
             key_hash: &hash.0,
             last4: &secret.last4(),
             created: now,
+        })
+        .await?;
+    opened
+        .store
+        .audit(AuditEvent {
+            account_id: Some(account_id),
+            actor: "cli",
+            action: "api_key.created",
+            target: Some(id.as_str()),
+            detail: serde_json::json!({"type": "secret", "livemode": mode.livemode(), "last4": secret.last4()}),
+            now,
         })
         .await?;
     Ok(CreatedKey {

@@ -115,6 +115,24 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain; name the first entry that was edited, removed
+    /// or reordered (exit status 1), or report it intact.
+    Verify(DataArgs),
+    /// Print the entries as JSON lines, oldest first.
+    Export {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only the entries of this account.
+        #[arg(long)]
+        account: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -357,6 +375,17 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 eprintln!("re-wrapped {done} of {total} data keys");
             }
             let now = keys.current().version;
+            opened
+                .store
+                .audit(paylink_store::audit::AuditEvent {
+                    account_id: None,
+                    actor: "cli",
+                    action: "keys.master_rotated",
+                    target: None,
+                    detail: serde_json::json!({"version": now, "rewrapped": done}),
+                    now: clock.now(),
+                })
+                .await?;
             println!("All data keys are under master key version {now}. Run `paylink keys status` to see which versions can be retired.");
             Ok(())
         }
@@ -389,6 +418,17 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 return Err(AppError::Invalid(format!("master key version {version} still wraps {in_use} data key(s): run `paylink keys rotate-master` first")));
             }
             keys.retire(&path, version)?;
+            opened
+                .store
+                .audit(paylink_store::audit::AuditEvent {
+                    account_id: None,
+                    actor: "cli",
+                    action: "keys.master_retired",
+                    target: None,
+                    detail: serde_json::json!({"version": version}),
+                    now: clock.now(),
+                })
+                .await?;
             println!("Retired master key version {version}.");
             Ok(())
         }
@@ -413,6 +453,28 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                     "still in use: run `paylink keys rotate-master` to finish".to_string()
                 };
                 println!("master key version {v}: {n} data key(s) ({note})");
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify(data)) => {
+            let opened = app::open(&data.options()).await?;
+            match opened.store.verify_audit().await? {
+                paylink_store::audit::AuditCheck::Intact { entries } => {
+                    println!("audit log intact: {entries} entries");
+                    Ok(())
+                }
+                paylink_store::audit::AuditCheck::Broken { seq, id, reason } => Err(
+                    AppError::Invalid(format!("audit log broken at entry #{seq} ({id}): {reason}")),
+                ),
+            }
+        }
+        Command::Audit(AuditCommand::Export { data, account }) => {
+            let opened = app::open(&data.options()).await?;
+            for e in opened.store.audit_entries(account.as_deref()).await? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&e).map_err(|e| AppError::Invalid(e.to_string()))?
+                );
             }
             Ok(())
         }

@@ -88,5 +88,25 @@ pub async fn update(
             three_ds,
         )
         .await?;
+    let changed: Vec<&str> = [
+        color.is_some().then_some("branding.primary_color"),
+        three_ds
+            .is_some()
+            .then_some("card_payments.request_three_d_secure"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    state
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: Some(&auth.scope.account_id),
+            actor: &auth.key_id,
+            action: "account.settings_updated",
+            target: Some(&auth.scope.account_id),
+            detail: serde_json::json!({"changed": changed}),
+            now: state.now(),
+        })
+        .await?;
     Ok(ok(objects::account(&auth.scope.account_id, &s)))
 }

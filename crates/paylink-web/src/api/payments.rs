@@ -10,6 +10,7 @@ use axum::Extension;
 use paylink_domain::catalog::{Metadata, RuleError};
 use paylink_domain::checkout::Address;
 use paylink_domain::{Email, IdKind};
+use paylink_store::audit::AuditEvent;
 use paylink_store::checkout::{NewRefund, SessionFilter};
 use paylink_store::StoreError;
 use serde::Deserialize;
@@ -418,7 +419,17 @@ pub async fn redact_customer(
         .redact_customer(&auth.scope, &id, false)
         .await
         .map_err(|e| ApiError::from_store(e, "customer", &id))?;
-    tracing::info!(customer = %id, "customer redacted");
+    state
+        .store
+        .audit(AuditEvent {
+            account_id: Some(&auth.scope.account_id),
+            actor: &auth.key_id,
+            action: "customer.redacted",
+            target: Some(&id),
+            detail: serde_json::json!({"livemode": auth.scope.livemode}),
+            now: state.now(),
+        })
+        .await?;
     let c = state.store.get_customer(&auth.scope, &id).await?;
     Ok(ok(objects::customer(&c)))
 }
@@ -502,7 +513,17 @@ pub async fn export_customer(
             .await?,
         );
     }
-    tracing::info!(customer = %id, "customer exported");
+    state
+        .store
+        .audit(AuditEvent {
+            account_id: Some(&auth.scope.account_id),
+            actor: &auth.key_id,
+            action: "customer.exported",
+            target: Some(&id),
+            detail: serde_json::json!({"livemode": auth.scope.livemode}),
+            now: state.now(),
+        })
+        .await?;
     Ok(ok(serde_json::json!({
         "object": "customer_export",
         "exported_at": state.now(),

@@ -50,17 +50,6 @@ impl TestApp {
             }
         }
     }
-
-    async fn raw_exec(&self, sql: &str) {
-        let url = match &self.opts.database_url {
-            Some(u) => u.clone(),
-            None => format!("sqlite://{}", self.opts.sqlite_path().display()),
-        };
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-    }
 }
 
 async fn canaries_are_never_stored_in_clear(app: TestApp) {

@@ -267,6 +267,18 @@ impl TestApp {
         self.send(self.client.delete(self.url(path)).bearer_auth(key))
             .await
     }
+    /// Runs SQL straight on the test's database (to tamper with it).
+    pub async fn raw_exec(&self, sql: &str) {
+        let url = match &self.opts.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.opts.sqlite_path().display()),
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// A second account with its own test key.
     pub async fn other_account(&self) -> (String, String) {
         let now = self.clock.now();

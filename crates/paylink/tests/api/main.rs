@@ -12,6 +12,7 @@
 mod buyer;
 mod helpers;
 
+mod audit;
 mod auth;
 mod bad_input;
 mod browser;
