@@ -9,6 +9,7 @@ pub mod currency;
 pub mod id;
 pub mod locale;
 pub mod money;
+pub mod redact;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;

@@ -134,6 +134,24 @@ async fn openapi_json(State(state): State<AppState>) -> Response {
     (json_response_headers(), doc.to_string()).into_response()
 }
 
+/// Catches a panic in a handler: the message is logged (scrubbed, like
+/// every log line) and the client gets an opaque 500 with the request id.
+pub fn catch_panics(
+) -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response>
+{
+    fn answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        ApiError::internal(format!("handler panicked: {what}")).into_response()
+    }
+    tower_http::catch_panic::CatchPanicLayer::custom(
+        answer as fn(Box<dyn std::any::Any + Send + 'static>) -> Response,
+    )
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
@@ -152,7 +170,44 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(checkout::routes())
         .fallback(fallback)
+        .layer(catch_panics())
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    #[allow(clippy::panic)]
+    async fn boom() -> &'static str {
+        panic!("secret-ish detail 4242424242424242")
+    }
+
+    #[tokio::test]
+    async fn panics_become_an_opaque_500() -> Result<(), Box<dyn std::error::Error>> {
+        let app = axum::Router::new()
+            .route("/boom", get(boom))
+            .layer(super::catch_panics())
+            .layer(axum::middleware::from_fn(super::request_id::middleware));
+        let resp = app
+            .oneshot(Request::get("/boom").body(Body::empty())?)
+            .await?;
+        assert_eq!(resp.status().as_u16(), 500);
+        let id = resp
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await?;
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains(&id) && id.starts_with("req_"), "{text}");
+        assert!(!text.contains("4242") && !text.contains("secret"), "{text}");
+        Ok(())
+    }
 }

@@ -18,6 +18,10 @@ use crate::app::{self, AppError, DataOptions};
     about = "paylink: self-hosted, security-first payment links with a Stripe-shaped API."
 )]
 pub struct Cli {
+    /// Also write logs to daily files in this directory (kept 14 days).
+    /// Every log line is scrubbed of card-like numbers and email addresses.
+    #[arg(long, global = true, env = "PAYLINK_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -203,25 +207,100 @@ pub enum KeysCommand {
     },
 }
 
-fn init_logging() {
+/// Log files are kept this many days (one file a day).
+const LOG_RETENTION_DAYS: usize = 14;
+
+/// A log writer that scrubs each formatted line before it is written.
+struct Scrubbed<M>(M);
+
+struct ScrubLine<W: std::io::Write> {
+    inner: W,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> std::io::Write for ScrubLine<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let text = String::from_utf8_lossy(&self.buf).into_owned();
+            self.buf.clear();
+            self.inner
+                .write_all(paylink_domain::redact::scrub(&text).as_bytes())?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for ScrubLine<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::MakeWriter<'a>
+    for Scrubbed<M>
+{
+    type Writer = ScrubLine<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubLine {
+            inner: self.0.make_writer(),
+            buf: Vec::new(),
+        }
+    }
+}
+
+fn init_logging(
+    log_dir: Option<&std::path::Path>,
+) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>, String> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("PAYLINK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("PAYLINK_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let (file, guard) = match log_dir {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("paylink")
+                .filename_suffix("log")
+                .max_log_files(LOG_RETENTION_DAYS)
+                .build(dir)
+                .map_err(|e| format!("--log-dir {}: {e}", dir.display()))?;
+            let (w, g) = tracing_appender::non_blocking(appender);
+            (Some(w), Some(g))
+        }
+        None => (None, None),
+    };
+    let inner = match file {
+        Some(w) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr.and(w)),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let writer = Scrubbed(inner);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer)
+        .with_ansi(log_dir.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    Ok(guard)
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let _log_guard = match init_logging(cli.log_dir.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -21,6 +21,7 @@ mod cli;
 mod coupons;
 mod encryption;
 mod idempotency;
+mod logs;
 mod openapi;
 mod pagination;
 mod payment_links;

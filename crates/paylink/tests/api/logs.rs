@@ -1,0 +1,154 @@
+//! What reaches the logs: a real `paylink serve` process, a full checkout,
+//! and its log files.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::both;
+use crate::buyer::*;
+use crate::helpers::*;
+
+async fn logs_hold_no_card_email_or_key(app: TestApp) {
+    let logs = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-listen",
+        "127.0.0.1:0",
+        "--api-rate-limit",
+        "0",
+        "--data-dir",
+    ])
+    .arg(&app.opts.data_dir)
+    .arg("--log-dir")
+    .arg(logs.path())
+    .env("PAYLINK_LOG", "debug")
+    .env_remove("PAYLINK_MASTER_KEY")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if let Some(u) = &app.opts.database_url {
+        cmd.arg("--database-url").arg(u);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "paylink listening on http://A (sim provider on http://B)"
+    let base = line.split_whitespace().nth(3).unwrap().to_string();
+    let sim_base = line
+        .trim_end()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        base.starts_with("http://") && sim_base.starts_with("http://"),
+        "{line}"
+    );
+
+    let http = reqwest::Client::new();
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&app.key)
+            .form(&form)
+            .send()
+    };
+    let price: serde_json::Value = post(
+        "/v1/prices",
+        vec![
+            ("currency", "eur".into()),
+            ("unit_amount", "1500".into()),
+            ("product_data[name]", "Logged".into()),
+        ],
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let link: serde_json::Value = post(
+        "/v1/payment_links",
+        vec![
+            ("line_items[0][price]", price["id"].as_str().unwrap().into()),
+            ("line_items[0][quantity]", "1".into()),
+        ],
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let link_id = link["id"].as_str().unwrap();
+    let b = Buyer::new();
+    let canary = "log-canary-31@example.com";
+    let s = b
+        .post(
+            &format!("{base}/l/{link_id}"),
+            &[("email", canary), ("action", "pay")],
+        )
+        .await;
+    assert_eq!(s.status, 303, "{}", s.body);
+    let sim_url = s.location.unwrap();
+    assert!(sim_url.starts_with(&sim_base));
+    let declined = b.card(&sim_url, CARD_DECLINED).await;
+    assert_eq!(declined.status, 402);
+    let paid = b.card(&sim_url, CARD_OK).await;
+    assert_eq!(paid.status, 303);
+    // Requests that put an email and a card number in a logged path.
+    http.get(format!("{base}/v1/customers/{canary}"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    http.get(format!("{base}/v1/products/4242424242424242"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    let pis: serde_json::Value = http
+        .get(format!("{base}/v1/payment_intents"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pis["data"][0]["amount"], 1500);
+
+    // Stop it gracefully so the log writer flushes.
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let mut text = String::new();
+    for f in std::fs::read_dir(logs.path()).unwrap() {
+        text.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap());
+    }
+    assert!(text.contains("handled"), "the log has the requests: {text}");
+    assert!(
+        text.contains("[REDACTED-EMAIL]") && text.contains("[REDACTED-PAN]"),
+        "the scrubber ran: {text}"
+    );
+    for secret in [
+        canary,
+        "4242424242424242",
+        "4242 4242 4242 4242",
+        "4000000000000002",
+        &app.key,
+        &app.key[8..],
+    ] {
+        assert!(!text.contains(secret), "{secret} reached the log");
+    }
+    assert!(
+        !text.to_lowercase().contains("authorization:") && !text.contains("Bearer "),
+        "no credentials in the log"
+    );
+}
+both!(logs_hold_no_card_email_or_key);
