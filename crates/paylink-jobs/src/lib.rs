@@ -1,6 +1,10 @@
-//! Background work: expiring checkout sessions after 24 hours (which gives
-//! back what they reserved) and purging idempotency records after 24 hours. Jobs are stateless and safe to run in several instances
-//! at once: each pass is one bounded DELETE.
+//! Background work and data retention. One pass, run every minute by
+//! `paylink serve` (and on demand by `paylink retention purge`):
+//! open checkout sessions past their 24 hours expire (giving back what they
+//! reserved); idempotency records go after 24 hours; the buyer details of
+//! abandoned checkouts are erased after 30 days; processed provider events
+//! are forgotten after 30 days. Each step is a bounded, idempotent update,
+//! safe to run in several instances at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,22 +12,91 @@ use std::time::Duration;
 use paylink_domain::Clock;
 use paylink_store::{Store, StoreError};
 
+const DAY: i64 = 86_400;
+
+/// Retention periods, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Buyer details of checkouts that expired unpaid.
+    pub abandoned_checkout_days: i64,
+    /// Processed provider events (exactly-once records).
+    pub provider_event_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            abandoned_checkout_days: 30,
+            provider_event_days: 30,
+        }
+    }
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PurgeReport {
-    pub idempotency_records: u64,
-    /// Open checkout sessions past their expiry, now expired (their
-    /// reservations released).
+    /// Open checkout sessions past their expiry, now expired.
     pub expired_sessions: u64,
+    pub idempotency_records: u64,
+    /// Abandoned checkouts whose buyer details were erased.
+    pub abandoned_checkouts: u64,
+    pub provider_events: u64,
 }
 
-/// Runs one pass at `now`: expire due checkout sessions, purge old
-/// idempotency records.
-pub async fn purge_once(store: &Store, now: i64) -> Result<PurgeReport, StoreError> {
+/// One line of `paylink retention status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionLine {
+    pub what: &'static str,
+    pub kept: String,
+    pub due: i64,
+}
+
+/// Runs one pass at `now`.
+pub async fn purge_once(store: &Store, now: i64, r: &Retention) -> Result<PurgeReport, StoreError> {
     Ok(PurgeReport {
         expired_sessions: store.expire_due_sessions(now).await?,
         idempotency_records: store.purge_idempotency(now).await?,
+        abandoned_checkouts: store
+            .purge_abandoned(now - r.abandoned_checkout_days * DAY)
+            .await?,
+        provider_events: store
+            .purge_provider_events(now - r.provider_event_days * DAY)
+            .await?,
     })
+}
+
+/// What each rule keeps and how much is due now.
+pub async fn status(
+    store: &Store,
+    now: i64,
+    r: &Retention,
+) -> Result<Vec<RetentionLine>, StoreError> {
+    Ok(vec![
+        RetentionLine {
+            what: "open checkout sessions (expire)",
+            kept: "24 hours".into(),
+            due: store.sessions_due(now).await?,
+        },
+        RetentionLine {
+            what: "idempotency records",
+            kept: "24 hours".into(),
+            due: store.idempotency_due(now).await?,
+        },
+        RetentionLine {
+            what: "buyer details of abandoned checkouts",
+            kept: format!("{} days after expiry", r.abandoned_checkout_days),
+            due: store
+                .abandoned_due(now - r.abandoned_checkout_days * DAY)
+                .await?,
+        },
+        RetentionLine {
+            what: "processed provider events",
+            kept: format!("{} days", r.provider_event_days),
+            due: store
+                .provider_events_due(now - r.provider_event_days * DAY)
+                .await?,
+        },
+    ])
 }
 
 /// Runs [`purge_once`] every `every` until the task is dropped.
@@ -31,21 +104,22 @@ pub fn spawn_retention(
     store: Store,
     clock: Arc<dyn Clock>,
     every: Duration,
+    r: Retention,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match purge_once(&store, clock.now()).await {
-                Ok(r) if r != PurgeReport::default() => {
-                    tracing::info!(
-                        idempotency_records = r.idempotency_records,
-                        expired_sessions = r.expired_sessions,
-                        "background pass"
-                    )
-                }
+            match purge_once(&store, clock.now(), &r).await {
+                Ok(rep) if rep != PurgeReport::default() => tracing::info!(
+                    expired_sessions = rep.expired_sessions,
+                    idempotency_records = rep.idempotency_records,
+                    abandoned_checkouts = rep.abandoned_checkouts,
+                    provider_events = rep.provider_events,
+                    "background pass"
+                ),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+                Err(e) => tracing::warn!(error = %e, "background pass failed; will retry"),
             }
         }
     })

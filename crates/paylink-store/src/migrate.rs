@@ -35,6 +35,11 @@ const SQLITE: &[Migration] = &[
         name: "audit_log",
         sql: include_str!("../migrations/sqlite/0004_audit_log.sql"),
     },
+    Migration {
+        version: 5,
+        name: "retention",
+        sql: include_str!("../migrations/sqlite/0005_retention.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -57,6 +62,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "audit_log",
         sql: include_str!("../migrations/postgres/0004_audit_log.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "retention",
+        sql: include_str!("../migrations/postgres/0005_retention.sql"),
     },
 ];
 

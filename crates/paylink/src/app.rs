@@ -275,16 +275,18 @@ pub async fn create_key(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; runs the
-/// retention purge alongside.
+/// background pass (expiry and retention) alongside, every minute.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    retention: paylink_jobs::Retention,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let purge = paylink_jobs::spawn_retention(
         state.store.clone(),
         state.clock.clone(),
         Duration::from_secs(60),
+        retention,
     );
     let app = paylink_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)

@@ -70,6 +70,29 @@ pub struct ServeArgs {
     /// Public base URL of the sim provider (default: http://<sim-listen>).
     #[arg(long, env = "PAYLINK_SIM_PUBLIC_URL")]
     pub sim_public_url: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long data is kept.
+#[derive(Args, Debug, Clone)]
+pub struct RetentionArgs {
+    /// Days the buyer details of an abandoned (expired, unpaid) checkout are
+    /// kept after it expired.
+    #[arg(long, env = "PAYLINK_RETENTION_ABANDONED_CHECKOUT_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub retention_abandoned_checkout_days: i64,
+    /// Days processed provider events are remembered (to ignore redeliveries).
+    #[arg(long, env = "PAYLINK_RETENTION_PROVIDER_EVENT_DAYS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(7..=3650))]
+    pub retention_provider_event_days: i64,
+}
+
+impl RetentionArgs {
+    fn periods(&self) -> paylink_jobs::Retention {
+        paylink_jobs::Retention {
+            abandoned_checkout_days: self.retention_abandoned_checkout_days,
+            provider_event_days: self.retention_provider_event_days,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -122,6 +145,27 @@ pub enum Command {
     /// Check or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// What the retention rules keep and what is due.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Show each rule and how much data is due for erasure now.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
+    /// Run one pass now (the server runs one every minute).
+    Purge {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -535,6 +579,24 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
+        Command::Retention(RetentionCommand::Status { data, retention }) => {
+            let opened = app::open(&data.options()).await?;
+            println!("log files: kept {LOG_RETENTION_DAYS} days (with --log-dir)");
+            for l in paylink_jobs::status(&opened.store, clock.now(), &retention.periods()).await? {
+                println!("{}: kept {}; due now: {}", l.what, l.kept, l.due);
+            }
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Purge { data, retention }) => {
+            let opened = app::open(&data.options()).await?;
+            let r =
+                paylink_jobs::purge_once(&opened.store, clock.now(), &retention.periods()).await?;
+            println!(
+                "expired {} session(s); erased {} abandoned checkout(s); removed {} idempotency record(s) and {} provider event(s)",
+                r.expired_sessions, r.abandoned_checkouts, r.idempotency_records, r.provider_events
+            );
+            Ok(())
+        }
         Command::Audit(AuditCommand::Verify(data)) => {
             let opened = app::open(&data.options()).await?;
             match opened.store.verify_audit().await? {
@@ -564,7 +626,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 "paylink listening on {public_url} (sim provider on {})",
                 state.provider.origin()
             );
-            app::serve(listener, state, shutdown_signal()).await
+            app::serve(listener, state, args.retention.periods(), shutdown_signal()).await
         }
         Command::Demo(mut args) => {
             if args.data.data_dir == std::path::Path::new("./paylink-data") {
@@ -594,7 +656,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             );
             println!();
             println!("Press Ctrl-C to stop.");
-            app::serve(listener, state, shutdown_signal()).await
+            app::serve(listener, state, args.retention.periods(), shutdown_signal()).await
         }
     }
 }

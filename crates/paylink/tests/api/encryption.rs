@@ -422,3 +422,86 @@ async fn redaction_and_export(app: TestApp) {
         .assert_error(404, None);
 }
 both!(redaction_and_export);
+
+async fn retention_erases_abandoned_checkouts(app: TestApp) {
+    let r = paylink_jobs::Retention::default();
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    b.pay(&app, &link, &[("email", "paid@example.com")]).await;
+    assert_eq!(
+        b.checkout(&app, &link, &[("email", CANARIES[0])])
+            .await
+            .status,
+        303
+    );
+    let store = &app.opened.store;
+    let due =
+        |lines: Vec<paylink_jobs::RetentionLine>| lines.iter().map(|l| l.due).collect::<Vec<_>>();
+    assert_eq!(
+        due(paylink_jobs::status(store, app.clock.now(), &r)
+            .await
+            .unwrap()),
+        vec![0, 0, 0, 0]
+    );
+    app.clock.advance(24 * 3600);
+    let first = paylink_jobs::purge_once(store, app.clock.now(), &r)
+        .await
+        .unwrap();
+    assert_eq!((first.expired_sessions, first.abandoned_checkouts), (1, 0));
+    // Day 29: nothing is due yet; day 31: the abandoned checkout (expired
+    // on day 1) and the provider event (day 0) both are.
+    app.clock.advance(28 * 24 * 3600);
+    assert_eq!(
+        due(paylink_jobs::status(store, app.clock.now(), &r)
+            .await
+            .unwrap()),
+        vec![0, 0, 0, 0]
+    );
+    app.clock.advance(2 * 24 * 3600 + 1);
+    assert_eq!(
+        due(paylink_jobs::status(store, app.clock.now(), &r)
+            .await
+            .unwrap()),
+        vec![0, 0, 1, 1]
+    );
+    let pass = paylink_jobs::purge_once(store, app.clock.now(), &r)
+        .await
+        .unwrap();
+    assert_eq!((pass.abandoned_checkouts, pass.provider_events), (1, 1));
+    let expired = app.get("/v1/checkout/sessions?status=expired").await;
+    let s = &expired.ok()["data"][0];
+    assert!(s["customer_details"]["email"].is_null());
+    assert_eq!(s["amount_total"], 1000);
+    // The paid checkout keeps its buyer (it is the customer's record).
+    let done = app.get("/v1/checkout/sessions?status=complete").await;
+    assert_eq!(
+        done.ok()["data"][0]["customer_details"]["email"],
+        "paid@example.com"
+    );
+    assert_eq!(
+        paylink_jobs::purge_once(store, app.clock.now(), &r)
+            .await
+            .unwrap(),
+        paylink_jobs::PurgeReport::default()
+    );
+    let raw = app.raw_database();
+    assert!(!raw
+        .windows(CANARIES[0].len())
+        .any(|w| w == CANARIES[0].as_bytes()));
+    // The command line reports the rules.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+    cmd.args(["retention", "status", "--data-dir"])
+        .arg(&app.opts.data_dir)
+        .env_remove("PAYLINK_MASTER_KEY");
+    if let Some(u) = &app.opts.database_url {
+        cmd.arg("--database-url").arg(u);
+    }
+    let o = cmd.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success()
+            && out.contains("buyer details of abandoned checkouts: kept 30 days after expiry"),
+        "{out}"
+    );
+}
+both!(retention_erases_abandoned_checkouts);

@@ -145,7 +145,13 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
     .await
     .unwrap();
     tokio::spawn(async move {
-        let _ = app::serve(listener, state, std::future::pending()).await;
+        let _ = app::serve(
+            listener,
+            state,
+            paylink_jobs::Retention::default(),
+            std::future::pending(),
+        )
+        .await;
     });
     let now = clock.now();
     let account = app::create_account(&opened.store, "Test Shop", "owner@shop.example", now)

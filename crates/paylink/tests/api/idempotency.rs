@@ -166,9 +166,13 @@ async fn records_expire_after_24h_and_are_purged(app: TestApp) {
             .unwrap(),
         1
     );
-    let report = paylink_jobs::purge_once(&app.opened.store, app.clock.now())
-        .await
-        .unwrap();
+    let report = paylink_jobs::purge_once(
+        &app.opened.store,
+        app.clock.now(),
+        &paylink_jobs::Retention::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.idempotency_records, 1);
     assert_eq!(
         app.opened

@@ -330,9 +330,13 @@ async fn expiry_releases_reservations(app: TestApp) {
             .unwrap(),
         1
     );
-    let report = paylink_jobs::purge_once(&app.opened.store, app.clock.now())
-        .await
-        .unwrap();
+    let report = paylink_jobs::purge_once(
+        &app.opened.store,
+        app.clock.now(),
+        &paylink_jobs::Retention::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.expired_sessions, 1);
     let third = b
         .pay(
@@ -507,7 +511,13 @@ async fn two_instances_share_limits_and_events() {
         .await
         .unwrap();
     tokio::spawn(async move {
-        let _ = paylink::app::serve(listener, state_b, std::future::pending()).await;
+        let _ = paylink::app::serve(
+            listener,
+            state_b,
+            paylink_jobs::Retention::default(),
+            std::future::pending(),
+        )
+        .await;
     });
     let link = a
         .link_with(
