@@ -70,6 +70,22 @@ impl Metadata {
         }
         Ok(())
     }
+    /// Applies an update parameter: absent keeps the metadata, an empty
+    /// `metadata` clears it, otherwise [`Metadata::apply`].
+    pub fn update(
+        &mut self,
+        param: Option<Option<BTreeMap<String, String>>>,
+    ) -> Result<(), RuleError> {
+        match param {
+            Some(Some(m)) => self.apply(&m),
+            Some(None) => {
+                self.0.clear();
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn from_map(map: &BTreeMap<String, String>) -> Result<Self, RuleError> {
         let mut m = Metadata::default();
         m.apply(map)?;

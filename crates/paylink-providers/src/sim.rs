@@ -161,6 +161,18 @@ fn page(title: &str, return_to: Option<&str>, body: Markup) -> Response {
     resp
 }
 
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page(
+            "Not found",
+            None,
+            html! { h1 { "This payment page does not exist." } },
+        ),
+    )
+        .into_response()
+}
+
 fn amount_text(p: &CreatePayment) -> String {
     p.currency
         .parse::<Currency>()
@@ -395,12 +407,7 @@ async fn create_refund(
 
 async fn show_card_page(State(s): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
     match s.payment(&id) {
-        None => page(
-            "Not found",
-            None,
-            html! { h1 { "This payment page does not exist." } },
-        )
-        .into_response(),
+        None => not_found(),
         Some(p) if matches!(p.status, SimStatus::Succeeded { .. }) => {
             Redirect::to(&p.req.return_url).into_response()
         }
@@ -414,15 +421,7 @@ async fn submit_card(
     body: Bytes,
 ) -> Response {
     let Some(p) = s.payment(&id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Not found",
-                None,
-                html! { h1 { "This payment page does not exist." } },
-            ),
-        )
-            .into_response();
+        return not_found();
     };
     if matches!(p.status, SimStatus::Succeeded { .. }) {
         return Redirect::to(&p.req.return_url).into_response();
@@ -504,15 +503,7 @@ async fn submit_card(
 
 async fn show_challenge(State(s): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
     let Some(p) = s.payment(&id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Not found",
-                None,
-                html! { h1 { "This payment page does not exist." } },
-            ),
-        )
-            .into_response();
+        return not_found();
     };
     let SimStatus::RequiresAction { last4, .. } = &p.status else {
         return Redirect::to(&format!("/pay/{id}")).into_response();
@@ -542,15 +533,7 @@ async fn answer_challenge(
     body: Bytes,
 ) -> Response {
     let Some(p) = s.payment(&id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Not found",
-                None,
-                html! { h1 { "This payment page does not exist." } },
-            ),
-        )
-            .into_response();
+        return not_found();
     };
     let SimStatus::RequiresAction { brand, last4 } = p.status.clone() else {
         return Redirect::to(&format!("/pay/{id}")).into_response();

@@ -192,11 +192,7 @@ pub async fn update(
             if let Some(n) = p.name {
                 c.name = n;
             }
-            match p.metadata {
-                Some(Some(m)) => c.metadata.apply(&m)?,
-                Some(None) => c.metadata = Metadata::default(),
-                None => {}
-            }
+            c.metadata.update(p.metadata)?;
             Ok(())
         })
         .await

@@ -576,11 +576,7 @@ fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
     if let Some(s) = p.submit_type {
         l.submit_type = s;
     }
-    match p.metadata {
-        Some(Some(m)) => l.metadata.apply(&m)?,
-        Some(None) => l.metadata = Metadata::default(),
-        None => {}
-    }
+    l.metadata.update(p.metadata)?;
     Ok(items_changed)
 }
 

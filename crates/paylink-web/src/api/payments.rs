@@ -379,11 +379,7 @@ pub async fn update_customer(
                     ..a
                 });
             }
-            match p.metadata {
-                Some(Some(m)) => c.metadata.apply(&m)?,
-                Some(None) => c.metadata = Metadata::default(),
-                None => {}
-            }
+            c.metadata.update(p.metadata)?;
             Ok(())
         })
         .await

@@ -265,11 +265,7 @@ pub async fn update(
             if let Some(k) = p.lookup_key {
                 pr.lookup_key = k;
             }
-            match p.metadata {
-                Some(Some(m)) => pr.metadata.apply(&m)?,
-                Some(None) => pr.metadata = Metadata::default(),
-                None => {}
-            }
+            pr.metadata.update(p.metadata)?;
             Ok(())
         })
         .await

@@ -262,11 +262,7 @@ pub async fn update(
             if let Some(dp) = p.default_price {
                 prod.default_price = dp;
             }
-            match p.metadata {
-                Some(Some(m)) => prod.metadata.apply(&m)?,
-                Some(None) => prod.metadata = Metadata::default(),
-                None => {}
-            }
+            prod.metadata.update(p.metadata)?;
             prod.updated = now;
             Ok(())
         })

@@ -246,11 +246,7 @@ pub async fn update(
             if let Some(a) = p.active {
                 pc.active = a;
             }
-            match p.metadata {
-                Some(Some(m)) => pc.metadata.apply(&m)?,
-                Some(None) => pc.metadata = Metadata::default(),
-                None => {}
-            }
+            pc.metadata.update(p.metadata)?;
             Ok(())
         })
         .await
