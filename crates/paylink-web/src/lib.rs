@@ -19,7 +19,7 @@ pub mod schema;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -124,8 +124,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
-    let _ = method;
+async fn fallback(uri: axum::http::Uri) -> Response {
     ApiError::not_found_route(uri.path()).into_response()
 }
 

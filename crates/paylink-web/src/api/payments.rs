@@ -112,28 +112,21 @@ pub fn refund_list_params() -> Kind {
 
 // ------------------------------------------------------------- sessions
 
-async fn render_session(
-    state: &AppState,
-    auth: &Auth,
-    s: &paylink_domain::checkout::CheckoutSession,
-    with_items: bool,
-) -> Result<Value, ApiError> {
-    let items = if with_items {
+/// A session, with its line items when `expand` asks for them.
+fn render_session(s: &paylink_domain::checkout::CheckoutSession, with_items: bool) -> Value {
+    let items = with_items.then(|| {
         let data = s
             .line_items
             .iter()
             .map(|l| objects::order_line(l, s.currency.code(), None))
             .collect();
-        Some(objects::list(
+        objects::list(
             &format!("/v1/checkout/sessions/{}/line_items", s.id),
             data,
             false,
-        ))
-    } else {
-        None
-    };
-    let _ = (state, auth);
-    Ok(objects::checkout_session(s, items))
+        )
+    });
+    objects::checkout_session(s, items)
 }
 
 #[derive(Deserialize)]
@@ -163,7 +156,7 @@ pub async fn list_sessions(
         .await?;
     let mut data = Vec::with_capacity(page.data.len());
     for s in &page.data {
-        data.push(render_session(&state, &auth, s, !exp.is_empty()).await?);
+        data.push(render_session(s, !exp.is_empty()));
     }
     Ok(ok(objects::list(
         "/v1/checkout/sessions",
@@ -184,7 +177,7 @@ pub async fn retrieve_session(
         .get_session(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
-    Ok(ok(render_session(&state, &auth, &s, !exp.is_empty()).await?))
+    Ok(ok(render_session(&s, !exp.is_empty())))
 }
 
 pub async fn session_line_items(
@@ -235,7 +228,7 @@ pub async fn expire_session(
             ),
         ));
     }
-    Ok(ok(render_session(&state, &auth, &s, !exp.is_empty()).await?))
+    Ok(ok(render_session(&s, !exp.is_empty())))
 }
 
 // ------------------------------------------------------ payment intents
