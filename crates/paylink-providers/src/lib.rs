@@ -12,6 +12,8 @@ pub mod sim;
 pub mod sim_cards;
 
 use std::future::Future;
+
+use paylink_crypto::Secret;
 use std::pin::Pin;
 
 /// What paylink asks a provider to collect.
@@ -69,17 +71,25 @@ pub enum ProviderError {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A payment provider.
+/// A payment provider. Every call that acts for a merchant carries the
+/// merchant's own credential (pasted once, stored sealed).
 pub trait Provider: Send + Sync {
     /// The name stored with sessions and payments (`sim`, `stripe`).
     fn name(&self) -> &'static str;
     /// The origin of the provider's hosted pages (for CSP `form-action`).
     fn origin(&self) -> String;
+    /// Checks a credential with the provider; returns the provider's id of
+    /// the merchant it belongs to.
+    fn verify_credential<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
+    ) -> BoxFuture<'a, Result<String, ProviderError>>;
     /// Creates a hosted payment for a checkout session.
-    fn create_payment(
-        &self,
+    fn create_payment<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
         req: HostedPaymentRequest,
-    ) -> BoxFuture<'_, Result<HostedPayment, ProviderError>>;
+    ) -> BoxFuture<'a, Result<HostedPayment, ProviderError>>;
     /// Verifies a webhook's signature header and parses its body.
     fn verify_webhook(
         &self,
@@ -89,10 +99,11 @@ pub trait Provider: Send + Sync {
     ) -> Result<ProviderEvent, ProviderError>;
     /// Refunds `amount` of a payment; returns the provider's refund id.
     /// `idempotency_key` makes a retried call refund once.
-    fn refund(
-        &self,
-        provider_ref: &str,
+    fn refund<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
+        provider_ref: &'a str,
         amount: i64,
-        idempotency_key: &str,
-    ) -> BoxFuture<'_, Result<String, ProviderError>>;
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>>;
 }

@@ -37,8 +37,9 @@ use crate::{
 pub struct SimConfig {
     /// Origin of the sim's pages and API, e.g. `http://127.0.0.1:8081`.
     pub origin: String,
-    /// The secret key paylink presents to the sim.
-    pub api_key: Arc<Secret<String>>,
+    /// The sim's own key for minting merchants' secret keys (which it then
+    /// checks statelessly, so they survive a restart of the sim).
+    pub issuing_key: Arc<Secret<Vec<u8>>>,
     /// The key the sim signs its webhooks with.
     pub webhook_secret: Arc<Secret<Vec<u8>>>,
     /// Where the sim posts its webhooks (paylink's `/webhooks/sim`).
@@ -65,6 +66,8 @@ enum SimStatus {
 #[derive(Debug, Clone)]
 struct SimPayment {
     id: String,
+    /// The sim merchant whose key created it.
+    merchant: String,
     req: CreatePayment,
     status: SimStatus,
     refunded: i64,
@@ -322,14 +325,44 @@ impl SimState {
         }
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
+    /// The merchant whose secret key the request presents, if it is valid.
+    fn merchant(&self, headers: &HeaderMap) -> Option<String> {
         let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        paylink_crypto::ct_eq(presented.as_bytes(), self.cfg.api_key.expose().as_bytes())
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        merchant_of_key(&self.cfg.issuing_key, presented)
     }
+}
+
+/// The secret key of sim merchant `merchant`: `sk_sim_<merchant>_<mac>`,
+/// where the MAC (HMAC-SHA256 under the sim's issuing key) lets the sim
+/// check a key without storing it.
+pub fn merchant_key(issuing: &Secret<Vec<u8>>, merchant: &str) -> Secret<String> {
+    Secret::new(format!("sk_sim_{merchant}_{}", key_mac(issuing, merchant)))
+}
+
+fn key_mac(issuing: &Secret<Vec<u8>>, merchant: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut m) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(issuing.expose()) else {
+        return String::new();
+    };
+    m.update(merchant.as_bytes());
+    let mut first = [0u8; 16];
+    for (d, s) in first.iter_mut().zip(m.finalize().into_bytes().iter()) {
+        *d = *s;
+    }
+    paylink_domain::id::base62_128(u128::from_le_bytes(first))
+}
+
+/// The merchant of a presented key, if its MAC is right.
+fn merchant_of_key(issuing: &Secret<Vec<u8>>, presented: &str) -> Option<String> {
+    let (merchant, mac) = presented.strip_prefix("sk_sim_")?.rsplit_once('_')?;
+    let ok = merchant.starts_with("simm")
+        && merchant.len() <= 64
+        && merchant.bytes().all(|b| b.is_ascii_alphanumeric());
+    (ok && paylink_crypto::ct_eq(mac.as_bytes(), key_mac(issuing, merchant).as_bytes()))
+        .then(|| merchant.to_string())
 }
 
 fn api_error(status: StatusCode, message: &str) -> Response {
@@ -345,9 +378,9 @@ async fn create_payment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.authorized(&headers) {
+    let Some(merchant) = s.merchant(&headers) else {
         return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
-    }
+    };
     let Ok(req) = serde_json::from_slice::<CreatePayment>(&body) else {
         return api_error(StatusCode::BAD_REQUEST, "Invalid payment request.");
     };
@@ -360,6 +393,7 @@ async fn create_payment(
         id.clone(),
         SimPayment {
             id: id.clone(),
+            merchant,
             req,
             status: SimStatus::RequiresPaymentMethod,
             refunded: 0,
@@ -380,17 +414,21 @@ async fn create_refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !s.authorized(&headers) {
+    let Some(merchant) = s.merchant(&headers) else {
         return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
-    }
+    };
     let Ok(req) = serde_json::from_slice::<RefundReq>(&body) else {
         return api_error(StatusCode::BAD_REQUEST, "Invalid refund request.");
     };
-    if let Some(id) = lock(&s.refunds).get(&req.idempotency_key) {
+    let refund_key = format!("{merchant}/{}", req.idempotency_key);
+    if let Some(id) = lock(&s.refunds).get(&refund_key) {
         return Json(json!({"id": id})).into_response();
     }
     let mut payments = lock(&s.payments);
-    let Some(p) = payments.get_mut(&req.payment) else {
+    let Some(p) = payments
+        .get_mut(&req.payment)
+        .filter(|p| p.merchant == merchant)
+    else {
         return api_error(StatusCode::NOT_FOUND, "No such payment.");
     };
     if !matches!(p.status, SimStatus::Succeeded { .. })
@@ -401,7 +439,7 @@ async fn create_refund(
     }
     p.refunded += req.amount;
     let id = random_id("simre_");
-    lock(&s.refunds).insert(req.idempotency_key, id.clone());
+    lock(&s.refunds).insert(refund_key, id.clone());
     Json(json!({"id": id})).into_response()
 }
 
@@ -546,6 +584,21 @@ async fn answer_challenge(
     (StatusCode::PAYMENT_REQUIRED, card_page(&p, &errors, "", "")).into_response()
 }
 
+/// The sim's sign-up: a new test merchant and its secret key (shown once).
+async fn create_merchant(State(s): State<Arc<SimState>>) -> Response {
+    let id = random_id("simm");
+    let key = merchant_key(&s.cfg.issuing_key, &id);
+    Json(json!({"id": id, "object": "sim.merchant", "secret_key": key.expose()})).into_response()
+}
+
+/// The merchant a key belongs to (how paylink validates a pasted key).
+async fn current_merchant(State(s): State<Arc<SimState>>, headers: HeaderMap) -> Response {
+    match s.merchant(&headers) {
+        Some(id) => Json(json!({"id": id, "object": "sim.merchant"})).into_response(),
+        None => api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key."),
+    }
+}
+
 /// The sim's HTTP server.
 pub fn router(cfg: SimConfig) -> Router {
     let state = Arc::new(SimState {
@@ -555,6 +608,8 @@ pub fn router(cfg: SimConfig) -> Router {
         http: reqwest::Client::new(),
     });
     Router::new()
+        .route("/v1/merchants", post(create_merchant))
+        .route("/v1/merchant", get(current_merchant))
         .route("/v1/payments", post(create_payment))
         .route("/v1/refunds", post(create_refund))
         .route("/pay/{id}", get(show_card_page).post(submit_card))
@@ -619,10 +674,37 @@ impl Provider for SimClient {
         self.cfg.origin.clone()
     }
 
-    fn create_payment(
-        &self,
+    fn verify_credential<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let resp = self
+                .http
+                .get(format!("{}/v1/merchant", self.cfg.origin))
+                .bearer_auth(credential.expose())
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
+            if !resp.status().is_success() {
+                return Err(ProviderError::Refused(
+                    "the sim does not know this secret key".into(),
+                ));
+            }
+            let v: serde_json::Value = resp.json().await.map_err(|_| ProviderError::BadPayload)?;
+            v.get("id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or(ProviderError::BadPayload)
+        })
+    }
+
+    fn create_payment<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
         req: HostedPaymentRequest,
-    ) -> BoxFuture<'_, Result<HostedPayment, ProviderError>> {
+    ) -> BoxFuture<'a, Result<HostedPayment, ProviderError>> {
         Box::pin(async move {
             let body = CreatePayment {
                 session_id: req.session_id,
@@ -637,7 +719,7 @@ impl Provider for SimClient {
             let resp = self
                 .http
                 .post(format!("{}/v1/payments", self.cfg.origin))
-                .bearer_auth(self.cfg.api_key.expose())
+                .bearer_auth(credential.expose())
                 .json(&body)
                 .timeout(Duration::from_secs(15))
                 .send()
@@ -685,19 +767,20 @@ impl Provider for SimClient {
         })
     }
 
-    fn refund(
-        &self,
-        provider_ref: &str,
+    fn refund<'a>(
+        &'a self,
+        credential: &'a Secret<String>,
+        provider_ref: &'a str,
         amount: i64,
-        idempotency_key: &str,
-    ) -> BoxFuture<'_, Result<String, ProviderError>> {
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
         let body =
             json!({"payment": provider_ref, "amount": amount, "idempotency_key": idempotency_key});
         Box::pin(async move {
             let resp = self
                 .http
                 .post(format!("{}/v1/refunds", self.cfg.origin))
-                .bearer_auth(self.cfg.api_key.expose())
+                .bearer_auth(credential.expose())
                 .json(&body)
                 .timeout(Duration::from_secs(15))
                 .send()

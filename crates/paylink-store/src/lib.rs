@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod list;
 pub mod migrate;
 pub mod payment_links;
+pub mod providers;
 pub mod vault;
 
 pub use db::{Backend, Store};

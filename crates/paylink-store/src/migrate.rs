@@ -40,6 +40,11 @@ const SQLITE: &[Migration] = &[
         name: "retention",
         sql: include_str!("../migrations/sqlite/0005_retention.sql"),
     },
+    Migration {
+        version: 6,
+        name: "provider_credentials",
+        sql: include_str!("../migrations/sqlite/0006_provider_credentials.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -67,6 +72,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "retention",
         sql: include_str!("../migrations/postgres/0005_retention.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "provider_credentials",
+        sql: include_str!("../migrations/postgres/0006_provider_credentials.sql"),
     },
 ];
 

@@ -309,10 +309,17 @@ pub fn refund(r: &Refund) -> Value {
     })
 }
 
-pub fn account(id: &str, s: &paylink_store::checkout::AccountSettings) -> Value {
+/// The account of a key, in the key's mode: settings, and what may be
+/// shown of its provider connection (kind and last four, never the key).
+pub fn account(
+    id: &str,
+    s: &paylink_store::checkout::AccountSettings,
+    c: Option<&paylink_store::providers::Connection>,
+) -> Value {
     json!({
         "id": id,
         "object": "account",
+        "provider": c.map(|c| json!({"type": c.provider, "last4": c.last4, "account": c.provider_account, "connected": c.created})),
         "business_profile": {"name": s.name},
         "settings": {
             "branding": {"primary_color": s.primary_color},

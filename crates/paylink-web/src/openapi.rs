@@ -144,7 +144,9 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("metadata", Map), ("payment_intent", Str), ("reason", null(Str)), ("status", Str),
         ])),
         ("account", Obj(vec![
-            ("id", Str), ("object", Lit("account")), ("business_profile", Obj(vec![("name", Str)])),
+            ("id", Str), ("object", Lit("account")),
+            ("provider", null(Obj(vec![("type", Str), ("last4", Str), ("account", Str), ("connected", Int)]))),
+            ("business_profile", Obj(vec![("name", Str)])),
             ("settings", Obj(vec![
                 ("branding", Obj(vec![("primary_color", Str)])),
                 ("card_payments", Obj(vec![("request_three_d_secure", Str)])),

@@ -137,30 +137,23 @@ pub async fn state(
     ))
 }
 
-/// The sim provider's configuration: its origin, and its API key and
-/// webhook secret derived from the instance data key (so paylink and the
-/// sim it runs agree without storing them, across master key rotations).
+/// The sim provider's configuration: its origin, the key it mints
+/// merchants' secret keys with, and its webhook secret, derived from the
+/// instance data key (so they survive restarts and master key rotations).
 pub async fn sim_config(
     opened: &Opened,
     sim_origin: &str,
     public_url: &str,
     clock: Arc<dyn Clock>,
 ) -> Result<SimConfig, AppError> {
-    let k = opened
-        .store
-        .instance_secret("paylink/sim-api-key/v1")
-        .await?;
-    let mut first = [0u8; 16];
-    for (d, s) in first.iter_mut().zip(k.expose().iter()) {
-        *d = *s;
-    }
-    let api_key = format!(
-        "sk_sim_{}",
-        paylink_domain::id::base62_128(u128::from_le_bytes(first))
-    );
     Ok(SimConfig {
         origin: sim_origin.trim_end_matches('/').to_string(),
-        api_key: Arc::new(Secret::new(api_key)),
+        issuing_key: Arc::new(
+            opened
+                .store
+                .instance_secret("paylink/sim-issuing/v1")
+                .await?,
+        ),
         webhook_secret: Arc::new(
             opened
                 .store

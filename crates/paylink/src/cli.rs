@@ -107,7 +107,15 @@ impl ServeArgs {
         &self,
         opened: &app::Opened,
         clock: std::sync::Arc<dyn paylink_domain::Clock>,
-    ) -> Result<(tokio::net::TcpListener, String, paylink_web::AppState), AppError> {
+    ) -> Result<
+        (
+            tokio::net::TcpListener,
+            String,
+            paylink_web::AppState,
+            paylink_providers::sim::SimConfig,
+        ),
+        AppError,
+    > {
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let bound = listener.local_addr()?;
         let sim_listener = tokio::net::TcpListener::bind(self.sim_listen).await?;
@@ -119,9 +127,10 @@ impl ServeArgs {
             .unwrap_or_else(|| format!("http://{sim_bound}"));
         let sim = app::sim_config(opened, &sim_origin, &public_url, clock.clone()).await?;
         app::spawn_sim(sim_listener, sim.clone());
-        let state = app::state(opened, &public_url, clock, self.api_rate_limit, sim).await?;
+        let state =
+            app::state(opened, &public_url, clock, self.api_rate_limit, sim.clone()).await?;
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
-        Ok((listener, public_url, state))
+        Ok((listener, public_url, state, sim))
     }
 }
 
@@ -621,7 +630,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Serve(args) => {
             let opened = app::open(&args.data.options()).await?;
-            let (listener, public_url, state) = args.start(&opened, clock).await?;
+            let (listener, public_url, state, _) = args.start(&opened, clock).await?;
             println!(
                 "paylink listening on {public_url} (sim provider on {})",
                 state.provider.origin()
@@ -633,8 +642,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 args.data.data_dir = PathBuf::from("./paylink-demo-data");
             }
             let opened = app::open(&args.data.options()).await?;
-            let (listener, public_url, state) = args.start(&opened, clock.clone()).await?;
-            let demo = crate::demo::seed(&opened, &state, clock.now()).await?;
+            let (listener, public_url, state, sim) = args.start(&opened, clock.clone()).await?;
+            let demo = crate::demo::seed(&opened, &state, &sim, clock.now()).await?;
             println!(
                 "paylink demo is running (data in {}).",
                 args.data.data_dir.display()

@@ -5,6 +5,7 @@
 use axum::body::Body;
 use axum::http::{header, Request};
 use paylink_crypto::Mode;
+use paylink_providers::sim::SimConfig;
 use paylink_web::AppState;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -47,7 +48,12 @@ fn field(v: &Value, name: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
 }
 
-pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, AppError> {
+pub async fn seed(
+    opened: &Opened,
+    state: &AppState,
+    sim: &SimConfig,
+    now: i64,
+) -> Result<Demo, AppError> {
     let account = app::create_account(
         &opened.store,
         "Demo Shop",
@@ -57,6 +63,17 @@ pub async fn seed(opened: &Opened, state: &AppState, now: i64) -> Result<Demo, A
     .await?;
     let key = app::create_key(opened, &account.id, Mode::Test, now).await?;
     let secret = key.secret.expose().to_string();
+    // The merchant signs up with the sim and connects paylink to it with
+    // the secret key the sim gives it.
+    let merchant = format!("simm{}", account.id.trim_start_matches("acct_"));
+    let sim_key = paylink_providers::sim::merchant_key(&sim.issuing_key, &merchant);
+    post(
+        state,
+        &secret,
+        "/v1/account/provider",
+        &format!("provider=sim&secret_key={}", sim_key.expose()),
+    )
+    .await?;
     let price = post(
         state,
         &secret,

@@ -50,8 +50,7 @@ pub async fn retrieve(
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let s = state.store.account_settings(&auth.scope.account_id).await?;
-    Ok(ok(objects::account(&auth.scope.account_id, &s)))
+    render(&state, &auth).await
 }
 
 pub async fn update(
@@ -80,7 +79,7 @@ pub async fn update(
         .and_then(|s| s.card_payments.as_ref())
         .and_then(|c| c.request_three_d_secure.as_deref())
         .map(|v| v == "any");
-    let s = state
+    state
         .store
         .update_account_settings(
             &auth.scope.account_id,
@@ -108,5 +107,96 @@ pub async fn update(
             now: state.now(),
         })
         .await?;
-    Ok(ok(objects::account(&auth.scope.account_id, &s)))
+    render(&state, &auth).await
+}
+
+/// What shows the account of `auth`.
+async fn render(state: &AppState, auth: &Auth) -> Result<Response, ApiError> {
+    let s = state.store.account_settings(&auth.scope.account_id).await?;
+    let c = state.store.provider_connection(&auth.scope).await?;
+    Ok(ok(objects::account(&auth.scope.account_id, &s, c.as_ref())))
+}
+
+pub fn connect_params() -> Kind {
+    obj(vec![
+        req("provider", one_of(&["sim"]), "The payment provider: sim (the built-in test provider)."),
+        req("secret_key", string(255), "The secret key the provider gave you (sk_sim_… for sim). Checked with the provider, stored sealed, never shown again."),
+        expand(),
+    ])
+}
+
+pub fn disconnect_params() -> Kind {
+    obj(vec![expand()])
+}
+
+#[derive(Deserialize)]
+pub struct Connect {
+    provider: String,
+    secret_key: String,
+    expand: Option<Vec<String>>,
+}
+
+/// Connects the account (in the key's mode) to a provider with the
+/// merchant's own credential.
+pub async fn connect(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<Connect>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    if p.provider != state.provider.name() {
+        return Err(ApiError::invalid(
+            Some("provider".into()),
+            "This instance runs another provider.",
+        ));
+    }
+    let secret = paylink_crypto::Secret::new(p.secret_key);
+    let merchant = state
+        .provider
+        .verify_credential(&secret)
+        .await
+        .map_err(|e| match e {
+            paylink_providers::ProviderError::Unreachable(_) => ApiError::internal(e),
+            _ => ApiError::invalid(
+                Some("secret_key".into()),
+                "The provider did not accept this secret key.",
+            ),
+        })?;
+    let c = state
+        .store
+        .connect_provider(&auth.scope, &p.provider, &secret, &merchant, state.now())
+        .await?;
+    state
+        .store
+        .audit(paylink_store::audit::AuditEvent { account_id: Some(&auth.scope.account_id), actor: &auth.key_id, action: "provider.connected", target: Some(&auth.scope.account_id), detail: serde_json::json!({"provider": c.provider, "last4": c.last4, "livemode": auth.scope.livemode}), now: state.now() })
+        .await?;
+    render(&state, &auth).await
+}
+
+/// Wipes the account's provider credential (in the key's mode).
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<RetrieveArgs>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    if !state.store.disconnect_provider(&auth.scope).await? {
+        return Err(ApiError::invalid_code(
+            "provider_not_connected",
+            None,
+            "No payment provider is connected.",
+        ));
+    }
+    state
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: Some(&auth.scope.account_id),
+            actor: &auth.key_id,
+            action: "provider.disconnected",
+            target: Some(&auth.scope.account_id),
+            detail: serde_json::json!({"livemode": auth.scope.livemode}),
+            now: state.now(),
+        })
+        .await?;
+    render(&state, &auth).await
 }

@@ -550,6 +550,13 @@ pub async fn create_refund(
         .transpose()
         .map_err(rule)?
         .unwrap_or_default();
+    let Some((_, credential)) = state.store.provider_credential(&auth.scope).await? else {
+        return Err(ApiError::invalid_code(
+            "provider_not_connected",
+            None,
+            "Connect a payment provider (POST /v1/account/provider) before refunding.",
+        ));
+    };
     let id = new_id(IdKind::Refund)?;
     let refund = state
         .store
@@ -578,7 +585,7 @@ pub async fn create_refund(
     let outcome = if provider == state.provider.name() {
         state
             .provider
-            .refund(&provider_ref, refund.amount, &refund.id)
+            .refund(&credential, &provider_ref, refund.amount, &refund.id)
             .await
             .map_err(|e| e.to_string())
     } else {

@@ -376,6 +376,13 @@ async fn submit(
         )
         .await;
     };
+    let credential = match state.store.provider_credential(&l.scope).await {
+        Ok(Some((_, c))) => c,
+        Ok(None) => {
+            return render(&state, &l, &form, &promo_typed, true, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE).await;
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
     let now = state.now();
     let session_id = match new_id(IdKind::CheckoutSession) {
         Ok(id) => id,
@@ -456,7 +463,7 @@ async fn submit(
         cancel_url: format!("{}/l/{}", state.public_url, l.link.id),
         require_3ds: l.settings.require_3ds,
     };
-    let hosted = match state.provider.create_payment(req).await {
+    let hosted = match state.provider.create_payment(&credential, req).await {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, session = %session_id, "provider refused the payment");
@@ -586,11 +593,22 @@ async fn webhook(
         Ok(Completion::SessionExpired) => {
             // The limits it reserved are already given back, so the payment
             // can't be kept: refund it in full, once (keyed by the event).
-            match state
-                .provider
-                .refund(&provider_ref, amount, &event_id)
-                .await
-            {
+            let credential = match state.store.find_session_public(&session_id).await {
+                Ok((scope, _)) => state.store.provider_credential(&scope).await.ok().flatten(),
+                Err(_) => None,
+            };
+            let outcome = match &credential {
+                Some((_, c)) => {
+                    state
+                        .provider
+                        .refund(c, &provider_ref, amount, &event_id)
+                        .await
+                }
+                None => Err(paylink_providers::ProviderError::Refused(
+                    "no provider is connected any more".into(),
+                )),
+            };
+            match outcome {
                 Ok(r) => {
                     tracing::warn!(session = %session_id, refund = %r, "payment for an expired session refunded")
                 }

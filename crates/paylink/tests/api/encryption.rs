@@ -115,7 +115,7 @@ async fn canaries_are_never_stored_in_clear(app: TestApp) {
     // And the keys themselves are only stored wrapped: no instance or API
     // secret appears either.
     assert!(!raw.windows(app.key.len()).any(|w| w == app.key.as_bytes()));
-    let sim_key = app.sim.api_key.expose().as_bytes().to_vec();
+    let sim_key = app.sim_key().into_bytes();
     assert!(!raw.windows(sim_key.len()).any(|w| w == sim_key.as_slice()));
 }
 both!(canaries_are_never_stored_in_clear);
@@ -505,3 +505,121 @@ async fn retention_erases_abandoned_checkouts(app: TestApp) {
     );
 }
 both!(retention_erases_abandoned_checkouts);
+
+async fn provider_credentials_are_sealed_and_wiped(app: TestApp) {
+    let sim_key = app.sim_key();
+    let tail = &sim_key[sim_key.len() - 4..];
+    let acct = app.get("/v1/account").await;
+    assert_eq!(acct.ok()["provider"]["type"], "sim");
+    assert_eq!(acct.body["provider"]["last4"], tail);
+    assert!(
+        !acct
+            .body
+            .to_string()
+            .contains(&sim_key[..sim_key.len() - 4]),
+        "the key is never shown again"
+    );
+    app.post(
+        "/v1/account/provider",
+        json!({"provider": "sim", "secret_key": "sk_sim_simmABC_nottherightmac"}),
+    )
+    .await
+    .assert_error(400, Some("secret_key"));
+    app.post(
+        "/v1/account/provider",
+        json!({"provider": "stripe", "secret_key": "sk_x"}),
+    )
+    .await
+    .assert_error(400, Some("provider"));
+    assert_eq!(
+        app.get("/v1/account").await.ok()["provider"]["last4"],
+        tail,
+        "a refused key changes nothing"
+    );
+    // Stored sealed: neither the key nor any of it in the database bytes.
+    let url = app
+        .opts
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", app.opts.sqlite_path().display()));
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let sealed: String = sqlx::query_scalar(&format!(
+        "SELECT secret FROM provider_credentials WHERE account_id = '{}' AND livemode = 0",
+        app.account
+    ))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(sealed.starts_with("enc1:") && !sealed.contains(&sim_key));
+    let raw = app.raw_database();
+    assert!(!raw.windows(sim_key.len()).any(|w| w == sim_key.as_bytes()));
+    // A payment, then disconnect.
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    b.pay(&app, &link, &[("email", "pay@example.com")]).await;
+    let pi = app.get("/v1/payment_intents").await.ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = app.post("/v1/account/disconnect", json!({})).await;
+    assert!(d.ok()["provider"].is_null());
+    let raw = app.raw_database();
+    assert!(
+        !raw.windows(sealed.len()).any(|w| w == sealed.as_bytes()),
+        "the sealed key is wiped from the database and its WAL"
+    );
+    assert!(!raw.windows(sim_key.len()).any(|w| w == sim_key.as_bytes()));
+    // Nothing can be charged or refunded without it; live mode is untouched.
+    let s = b
+        .checkout(&app, &link, &[("email", "later@example.com")])
+        .await;
+    assert_eq!(s.status, 503);
+    assert!(
+        s.body.contains("can&#39;t take payments yet")
+            || s.body.contains("can't take payments yet"),
+        "{}",
+        s.body
+    );
+    assert_eq!(
+        app.get("/v1/checkout/sessions?status=open").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let r = app.post("/v1/refunds", json!({"payment_intent": pi})).await;
+    r.assert_error(400, None);
+    assert_eq!(r.body["error"]["code"], "provider_not_connected");
+    app.post("/v1/account/disconnect", json!({}))
+        .await
+        .assert_error(400, None);
+    assert_eq!(
+        app.get_as(&app.live_key, "/v1/account").await.ok()["provider"]["type"],
+        "sim"
+    );
+    // Reconnected, it works again.
+    app.post(
+        "/v1/account/provider",
+        json!({"provider": "sim", "secret_key": sim_key}),
+    )
+    .await
+    .ok();
+    app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
+        .await
+        .ok();
+    b.pay(&app, &link, &[("email", "again@example.com")]).await;
+    let actions: Vec<String> = app
+        .opened
+        .store
+        .audit_entries(Some(&app.account))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.iter().any(|a| a == "provider.disconnected"));
+}
+both!(provider_credentials_are_sealed_and_wiped);

@@ -163,7 +163,7 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
     let live = app::create_key(&opened, &account.id, Mode::Live, now)
         .await
         .unwrap_or_else(|e| panic!("key: {e}"));
-    TestApp {
+    let app = TestApp {
         base,
         sim_base,
         sim,
@@ -176,7 +176,20 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
         clock,
         db,
         _dir: dir,
+    };
+    // The merchant connects the sim, in test and in live mode, with keys
+    // the sim issued (through the API, as a merchant would).
+    for key in [app.key.clone(), app.live_key.clone()] {
+        let sim_key = app.sim_key_for(&key);
+        app.post_as(
+            &key,
+            "/v1/account/provider",
+            json!({"provider": "sim", "secret_key": sim_key}),
+        )
+        .await
+        .ok();
     }
+    app
 }
 
 /// Flattens a JSON object into Stripe's bracket notation.
@@ -286,6 +299,23 @@ impl TestApp {
     }
 
     /// A second account with its own test key.
+    /// The sim secret key of the merchant behind API key `key`.
+    pub fn sim_key_for(&self, key: &str) -> String {
+        let merchant = format!(
+            "simm{}",
+            key.trim_start_matches("sk_test_")
+                .trim_start_matches("sk_live_")
+        );
+        paylink_providers::sim::merchant_key(&self.sim.issuing_key, &merchant)
+            .expose()
+            .to_string()
+    }
+
+    /// The test-mode sim secret key of the main account.
+    pub fn sim_key(&self) -> String {
+        self.sim_key_for(&self.key)
+    }
+
     pub async fn other_account(&self) -> (String, String) {
         let now = self.clock.now();
         let a = app::create_account(&self.opened.store, "Other Shop", "other@shop.example", now)
@@ -294,7 +324,15 @@ impl TestApp {
         let k = app::create_key(&self.opened, &a.id, Mode::Test, now)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        (a.id, k.secret.expose().to_string())
+        let key = k.secret.expose().to_string();
+        self.post_as(
+            &key,
+            "/v1/account/provider",
+            json!({"provider": "sim", "secret_key": self.sim_key_for(&key)}),
+        )
+        .await
+        .ok();
+        (a.id, key)
     }
 
     // Fixtures.

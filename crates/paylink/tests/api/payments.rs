@@ -302,7 +302,7 @@ async fn expiry_releases_reservations(app: TestApp) {
     let again = app
         .client
         .post(format!("{}/v1/refunds", app.sim_base))
-        .bearer_auth(app.sim.api_key.expose())
+        .bearer_auth(app.sim_key())
         .json(&json!({"payment": simpay, "amount": 1, "idempotency_key": "probe"}))
         .send()
         .await
@@ -467,7 +467,7 @@ async fn sim_api_requires_its_key(app: TestApp) {
     for key in [
         None,
         Some("sk_sim_wrong"),
-        Some(&app.sim.api_key.expose()[..app.sim.api_key.expose().len() - 1]),
+        Some(&app.sim_key()[..app.sim_key().len() - 1]),
     ] {
         let mut req = app
             .client
@@ -481,7 +481,7 @@ async fn sim_api_requires_its_key(app: TestApp) {
     let ok = app
         .client
         .post(format!("{}/v1/payments", app.sim_base))
-        .bearer_auth(app.sim.api_key.expose())
+        .bearer_auth(app.sim_key())
         .json(&body)
         .send()
         .await
