@@ -80,6 +80,60 @@ try:
 except stripe.AuthenticationError as e:
     assert e.http_status == 401, e
 
+# A buyer pays the link (plain HTTP, as a browser would), then the SDK reads
+# the payment side: checkout sessions, payment intents, customers, refunds.
+import urllib.parse
+import urllib.request
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+opener = urllib.request.build_opener(NoRedirect)
+
+
+def post_form(url, fields):
+    data = urllib.parse.urlencode(fields).encode()
+    try:
+        opener.open(urllib.request.Request(url, data=data, method="POST"))
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location")
+    sys.exit(f"expected a redirect from {url}")
+
+
+stripe.PaymentLink.modify(link.id, active=True)
+status, sim_url = post_form(link.url, {"quantity_0": "2", "email": "sdk.buyer@example.com", "action": "pay"})
+assert status == 303, status
+status, back = post_form(sim_url, {"number": "4242424242424242", "exp": "12 / 30", "cvc": "123", "name": "SDK Buyer"})
+assert status == 303 and "/checkout/cs_" in back, (status, back)
+
+sessions = stripe.checkout.Session.list(payment_link=link.id)
+assert len(sessions.data) == 1
+cs = stripe.checkout.Session.retrieve(sessions.data[0].id, expand=["line_items"])
+assert cs.status == "complete" and cs.payment_status == "paid" and cs.amount_total == 4000, cs
+assert cs.customer_details.email == "sdk.buyer@example.com"
+assert cs.line_items.data[0].quantity == 2
+items = stripe.checkout.Session.list_line_items(cs.id)
+assert items.data[0].amount_total == 4000
+pi = stripe.PaymentIntent.retrieve(cs.payment_intent)
+assert pi.amount == 4000 and pi.status == "succeeded" and pi.customer == cs.customer
+assert [p.id for p in stripe.PaymentIntent.list(customer=cs.customer).auto_paging_iter()] == [pi.id]
+customers = stripe.Customer.list(email="SDK.Buyer@example.com")
+assert [c.id for c in customers.data] == [cs.customer]
+customer = stripe.Customer.modify(cs.customer, name="SDK Buyer", metadata={"tier": "gold"})
+assert customer.name == "SDK Buyer" and customer.metadata["tier"] == "gold"
+refund = stripe.Refund.create(payment_intent=pi.id, amount=1500, reason="requested_by_customer")
+assert refund.status == "succeeded" and refund.amount == 1500
+assert [r.id for r in stripe.Refund.list(payment_intent=pi.id).data] == [refund.id]
+try:
+    stripe.Refund.create(payment_intent=pi.id, amount=3000)
+    sys.exit("expected the over-refund to be refused")
+except stripe.InvalidRequestError as e:
+    assert e.http_status == 400 and e.param == "amount", e
+stripe.PaymentLink.modify(link.id, active=False)
+
 # The client (StripeClient) style.
 client = stripe.StripeClient(key, base_addresses={"api": base})
 p2 = client.v1.products.create(params={"name": "Client product"})
