@@ -5,7 +5,9 @@
 pub mod api_key;
 pub mod envelope;
 pub mod keyfile;
+pub mod password;
 pub mod secret;
+pub mod totp;
 
 pub use api_key::{ApiKeyHash, ApiKeyKind, Mode, PlaintextApiKey};
 pub use keyfile::{KeyFile, KeyFileError, MasterKey};
