@@ -10,6 +10,20 @@ use crate::money::{Discount, Money, MoneyError};
 /// A session expires 24 hours after it was opened (Stripe's default).
 pub const SESSION_TTL_SECS: i64 = 24 * 3600;
 
+/// A session that holds a scarce place (a limited link's, a limited promotion
+/// code's or coupon's, a first-purchase claim) expires after 30 minutes, so
+/// nobody can keep a limited offer from real buyers by opening checkouts.
+pub const SCARCE_HOLD_SECS: i64 = 30 * 60;
+
+/// How long a new session lives: short when it holds a scarce place.
+pub fn session_ttl(holds_scarce_place: bool) -> i64 {
+    if holds_scarce_place {
+        SCARCE_HOLD_SECS
+    } else {
+        SESSION_TTL_SECS
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
     Open,

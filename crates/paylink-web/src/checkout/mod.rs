@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_domain::catalog::{AfterCompletion, PaymentLink, Price, Product};
-use paylink_domain::checkout::{CheckoutSession, SessionStatus, SESSION_TTL_SECS};
+use paylink_domain::checkout::{session_ttl, CheckoutSession, SessionStatus};
 use paylink_domain::locale::{self, Style};
 use paylink_domain::IdKind;
 use paylink_providers::{HostedPaymentRequest, ProviderError, ProviderEvent};
@@ -396,7 +396,14 @@ async fn submit(
         id: session_id.clone(),
         livemode: l.scope.livemode,
         created: now,
-        expires_at: now + SESSION_TTL_SECS,
+        expires_at: now
+            + session_ttl(
+                l.link.completed_sessions_limit.is_some()
+                    || first_time
+                    || order.promotion.as_ref().is_some_and(|(p, c)| {
+                        p.max_redemptions.is_some() || c.max_redemptions.is_some()
+                    }),
+            ),
         payment_link: l.link.id.clone(),
         status: SessionStatus::Open,
         paid: false,

@@ -156,6 +156,12 @@ async fn declined_cards_keep_the_session_open(app: TestApp) {
     assert!(poor.body.contains("insufficient funds"));
     let sessions = app.get("/v1/checkout/sessions").await;
     assert_eq!(sessions.ok()["data"][0]["status"], "open");
+    let s = &sessions.body["data"][0];
+    assert_eq!(
+        s["expires_at"].as_i64().unwrap() - s["created"].as_i64().unwrap(),
+        24 * 3600,
+        "an unlimited link's session lives 24 hours"
+    );
     assert_eq!(
         app.get("/v1/payment_intents").await.ok()["data"]
             .as_array()

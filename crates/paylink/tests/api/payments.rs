@@ -271,10 +271,14 @@ async fn expiry_releases_reservations(app: TestApp) {
             .status,
         410
     );
-    let sid = app.get("/v1/checkout/sessions").await.ok()["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let held = app.get("/v1/checkout/sessions").await;
+    let held = &held.ok()["data"][0];
+    assert_eq!(
+        held["expires_at"].as_i64().unwrap() - held["created"].as_i64().unwrap(),
+        30 * 60,
+        "a scarce place is held 30 minutes"
+    );
+    let sid = held["id"].as_str().unwrap().to_string();
     let e = app
         .post(&format!("/v1/checkout/sessions/{sid}/expire"), json!({}))
         .await;
@@ -321,7 +325,16 @@ async fn expiry_releases_reservations(app: TestApp) {
         )
         .await;
     assert_eq!(second.status, 303, "{}", second.body);
-    app.clock.advance(24 * 3600);
+    app.clock.advance(29 * 60);
+    assert_eq!(
+        app.opened
+            .store
+            .sessions_due(app.clock.now())
+            .await
+            .unwrap(),
+        0
+    );
+    app.clock.advance(60);
     assert_eq!(
         app.opened
             .store
