@@ -534,6 +534,25 @@ impl AfterCompletion {
     }
 }
 
+/// Checks a link slug: 3 to 64 characters of lower-case letters, digits and
+/// single dashes, not starting or ending with a dash, and not shaped like an
+/// object id.
+pub fn check_slug(slug: &str) -> Result<(), RuleError> {
+    let ok = (3..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+        && !slug.contains('_');
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::new("slug", "slug must be 3 to 64 characters of lower-case letters, digits and single dashes, e.g. summer-sale."))
+    }
+}
+
 /// Checks a URL (redirect target, image): absolute http(s), at most 2048
 /// characters, no whitespace or control characters.
 pub fn check_http_url(url: &str, param: &str) -> Result<(), RuleError> {
@@ -755,6 +774,8 @@ pub struct PaymentLink {
     pub phone_number_collection: bool,
     pub submit_type: String,
     pub metadata: Metadata,
+    /// The link's own URL path (`/l/<slug>`), unique on the instance.
+    pub slug: Option<String>,
 }
 
 impl PaymentLink {

@@ -227,11 +227,14 @@ pub struct SessionFilter {
 }
 
 impl Store {
-    /// Finds a payment link by id alone (public checkout pages), with the
-    /// scope it belongs to.
-    pub async fn find_link_public(&self, id: &str) -> Result<(Scope, PaymentLink), StoreError> {
-        let mut sql = Sql::new("SELECT account_id, livemode FROM payment_links WHERE id = ");
-        sql.bind(id);
+    /// Finds a payment link by id or slug alone (public checkout pages),
+    /// with the scope it belongs to.
+    pub async fn find_link_public(
+        &self,
+        id_or_slug: &str,
+    ) -> Result<(Scope, PaymentLink), StoreError> {
+        let mut sql = Sql::new("SELECT account_id, livemode, id FROM payment_links WHERE id = ");
+        sql.bind(id_or_slug).push(" OR slug = ").bind(id_or_slug);
         let rows = sql.query().fetch_all(&self.pool).await?;
         // Ids are random and unique in practice; refuse ambiguity outright.
         let [row] = rows.as_slice() else {
@@ -241,7 +244,8 @@ impl Store {
             account_id: row.try_get("account_id")?,
             livemode: get_bool(row, "livemode")?,
         };
-        let link = self.get_payment_link(&scope, id).await?;
+        let id: String = row.try_get("id")?;
+        let link = self.get_payment_link(&scope, &id).await?;
         Ok((scope, link))
     }
 

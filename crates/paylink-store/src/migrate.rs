@@ -45,6 +45,11 @@ const SQLITE: &[Migration] = &[
         name: "provider_credentials",
         sql: include_str!("../migrations/sqlite/0006_provider_credentials.sql"),
     },
+    Migration {
+        version: 7,
+        name: "link_slugs",
+        sql: include_str!("../migrations/sqlite/0007_link_slugs.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -77,6 +82,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "provider_credentials",
         sql: include_str!("../migrations/postgres/0006_provider_credentials.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "link_slugs",
+        sql: include_str!("../migrations/postgres/0007_link_slugs.sql"),
     },
 ];
 

@@ -10,7 +10,7 @@ use crate::error::StoreError;
 use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
 use crate::Scope;
 
-const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata";
+const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug";
 
 fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -33,6 +33,7 @@ fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, S
         phone_number_collection: get_bool(row, "phone_number_collection")?,
         submit_type: row.try_get("submit_type")?,
         metadata: metadata_of(row)?,
+        slug: row.try_get("slug")?,
     })
 }
 
@@ -77,6 +78,7 @@ fn link_values(scope: &Scope, l: &PaymentLink) -> Result<Vec<Bind>, StoreError> 
         l.phone_number_collection.into(),
         l.submit_type.as_str().into(),
         serde_json::to_string(&l.metadata)?.into(),
+        l.slug.clone().into(),
     ])
 }
 
@@ -214,6 +216,8 @@ impl Store {
             .bind(link.submit_type.as_str())
             .push(", metadata = ")
             .bind(serde_json::to_string(&link.metadata)?)
+            .push(", slug = ")
+            .bind(link.slug.clone())
             .push(" WHERE ")
             .scope(scope)
             .push(" AND id = ")

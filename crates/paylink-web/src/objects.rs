@@ -142,7 +142,7 @@ pub fn line_item(item: &LinkLineItem, price_obj: &Price, description: &str) -> V
 }
 
 pub fn link_url(public_url: &str, l: &PaymentLink) -> String {
-    format!("{public_url}/l/{}", l.id)
+    format!("{public_url}/l/{}", l.slug.as_deref().unwrap_or(&l.id))
 }
 
 /// A payment link; `line_items` is present only when expanded.
@@ -176,6 +176,7 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
         "metadata": l.metadata,
         "phone_number_collection": {"enabled": l.phone_number_collection},
         "restrictions": restrictions,
+        "slug": l.slug,
         "submit_type": l.submit_type,
         "url": link_url(public_url, l),
     });

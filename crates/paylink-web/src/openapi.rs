@@ -104,7 +104,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("inactive_message", null(Str)), ("livemode", Bool), ("metadata", Map),
             ("phone_number_collection", Obj(vec![("enabled", Bool)])),
             ("restrictions", null(Obj(vec![("completed_sessions", Obj(vec![("count", Int), ("limit", Int)]))]))),
-            ("submit_type", Str), ("url", Str),
+            ("slug", null(Str)), ("submit_type", Str), ("url", Str),
             ("line_items", Opt(Box::new(list_of("item")))),
         ])),
         ("address", Obj(vec![

@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use paylink_domain::catalog::{
-    check_custom_fields, check_http_url, check_link_prices, AdjustableQuantity, AfterCompletion,
-    CustomField, LinkLineItem, Metadata, PaymentLink, RuleError, MAX_ADJUSTABLE_QUANTITY,
-    MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
+    check_custom_fields, check_http_url, check_link_prices, check_slug, AdjustableQuantity,
+    AfterCompletion, CustomField, LinkLineItem, Metadata, PaymentLink, RuleError,
+    MAX_ADJUSTABLE_QUANTITY, MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
 };
 use paylink_domain::IdKind;
 use paylink_store::payment_links::LinkFilter;
@@ -147,6 +147,10 @@ fn restrictions_schema() -> Kind {
     )])
 }
 
+fn slug_field() -> Field {
+    f("slug", string(64), "paylink extension: the link's own URL path, `<public-url>/l/<slug>` (3 to 64 lower-case letters, digits and dashes, unique on this instance).")
+}
+
 fn common_fields() -> Vec<Field> {
     vec![
         f(
@@ -217,6 +221,7 @@ pub fn create_params() -> Kind {
         ),
         f("restrictions", restrictions_schema(), "Limits of the link."),
     ];
+    fields.push(slug_field());
     fields.extend(common_fields());
     obj(fields)
 }
@@ -262,6 +267,7 @@ pub fn update_params() -> Kind {
         .unsettable(),
         f("restrictions", restrictions_schema(), "Limits of the link.").unsettable(),
     ];
+    fields.push(slug_field().unsettable());
     fields.extend(common_fields());
     obj(fields)
 }
@@ -334,6 +340,7 @@ pub struct Create {
     phone_number_collection: Option<Enabled>,
     restrictions: Option<RestrictionArgs>,
     submit_type: Option<String>,
+    slug: Option<String>,
     expand: Option<Vec<String>>,
 }
 
@@ -463,8 +470,15 @@ pub async fn create(
             .transpose()
             .map_err(rule)?
             .unwrap_or_default(),
+        slug: p.slug,
     };
-    state.store.create_payment_link(&auth.scope, &link).await?;
+    if let Some(s) = &link.slug {
+        check_slug(s).map_err(rule)?;
+    }
+    match state.store.create_payment_link(&auth.scope, &link).await {
+        Err(paylink_store::StoreError::Conflict) => return Err(slug_taken()),
+        other => other?,
+    }
     Ok(ok(
         render(&state, &auth.scope, &link, !exp.is_empty()).await?
     ))
@@ -497,6 +511,8 @@ struct ItemUpdate {
 #[derive(Deserialize)]
 pub struct Update {
     active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    slug: Option<Option<String>>,
     line_items: Option<Vec<ItemUpdate>>,
     #[serde(default, deserialize_with = "double_option")]
     custom_fields: Option<Option<Vec<CustomField>>>,
@@ -517,6 +533,12 @@ pub struct Update {
 fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
     if let Some(a) = p.active {
         l.active = a;
+    }
+    if let Some(slug) = p.slug {
+        if let Some(s) = &slug {
+            check_slug(s)?;
+        }
+        l.slug = slug;
     }
     let mut items_changed = false;
     if let Some(updates) = p.line_items {
@@ -596,10 +618,21 @@ pub async fn update(
             |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
+        .map_err(|e| match e {
+            paylink_store::StoreError::Conflict => slug_taken(),
+            e => ApiError::from_store(e, "payment_link", &id),
+        })?;
     Ok(ok(
         render(&state, &auth.scope, &link, !exp.is_empty()).await?
     ))
+}
+
+fn slug_taken() -> ApiError {
+    ApiError::invalid_code(
+        "resource_already_exists",
+        Some("slug".into()),
+        "This slug is already used by another payment link on this instance.",
+    )
 }
 
 #[derive(Deserialize)]

@@ -349,3 +349,85 @@ async fn payment_link_bad_input(app: TestApp) {
         .assert_error(404, None);
 }
 both!(payment_link_bad_input);
+
+async fn payment_link_slugs(app: TestApp) {
+    let price = app.price("eur", 1200).await;
+    let r = app
+        .post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}], "slug": "summer-sale"}),
+        )
+        .await;
+    let id = r.id();
+    assert_eq!(r.body["slug"], "summer-sale");
+    assert_eq!(r.body["url"], app.url("/l/summer-sale"));
+    // The page answers at the slug and at the id; a buyer can pay through it.
+    let b = crate::buyer::Buyer::new();
+    assert_eq!(b.get(&app.url("/l/summer-sale")).await.status, 200);
+    assert_eq!(b.get(&app.url(&format!("/l/{id}"))).await.status, 200);
+    let s = b
+        .checkout(&app, "summer-sale", &[("email", "slug@example.com")])
+        .await;
+    assert_eq!(s.status, 303, "{}", s.body);
+    // Unique on the instance, whatever the account.
+    let (_, other) = app.other_account().await;
+    let op = app
+        .post_as(
+            &other,
+            "/v1/prices",
+            json!({"currency": "eur", "unit_amount": 100, "product_data": {"name": "x"}}),
+        )
+        .await
+        .id();
+    app.post_as(
+        &other,
+        "/v1/payment_links",
+        json!({"line_items": [{"price": op, "quantity": 1}], "slug": "summer-sale"}),
+    )
+    .await
+    .assert_error(400, Some("slug"));
+    for bad in [
+        "ab",
+        "Summer",
+        "summer_sale",
+        "-summer",
+        "summer-",
+        "a--b",
+        "été-sale",
+    ] {
+        app.post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}], "slug": bad}),
+        )
+        .await
+        .assert_error(400, Some("slug"));
+    }
+    // Renamed, then unset: the URL follows.
+    let up = app
+        .post(
+            &format!("/v1/payment_links/{id}"),
+            json!({"slug": "autumn-sale"}),
+        )
+        .await;
+    assert_eq!(up.ok()["url"], app.url("/l/autumn-sale"));
+    assert_eq!(b.get(&app.url("/l/summer-sale")).await.status, 404);
+    let other_link = app
+        .post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}], "slug": "winter"}),
+        )
+        .await
+        .id();
+    app.post(
+        &format!("/v1/payment_links/{other_link}"),
+        json!({"slug": "autumn-sale"}),
+    )
+    .await
+    .assert_error(400, Some("slug"));
+    let unset = app
+        .post(&format!("/v1/payment_links/{id}"), json!({"slug": ""}))
+        .await;
+    assert!(unset.ok()["slug"].is_null());
+    assert_eq!(unset.body["url"], app.url(&format!("/l/{id}")));
+}
+both!(payment_link_slugs);
