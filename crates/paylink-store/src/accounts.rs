@@ -42,11 +42,7 @@ impl Store {
     pub async fn get_account(&self, id: &str) -> Result<Account, StoreError> {
         let mut sql = Sql::new("SELECT id, name, created FROM accounts WHERE id = ");
         sql.bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sql.fetch_row(&self.pool).await?;
         Ok(Account {
             id: row.try_get("id")?,
             name: row.try_get("name")?,

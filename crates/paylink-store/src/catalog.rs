@@ -97,13 +97,8 @@ impl Store {
     }
 
     pub async fn get_product(&self, scope: &Scope, id: &str) -> Result<Product, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(PRODUCT_COLS, "products", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         product_of(&row)
     }
 
@@ -115,16 +110,9 @@ impl Store {
         f: impl FnOnce(&mut Product) -> Result<(), RuleError>,
     ) -> Result<Product, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(PRODUCT_COLS, "products", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut p = product_of(&row)?;
         f(&mut p)?;
         if let Some(dp) = &p.default_price {
@@ -179,16 +167,9 @@ impl Store {
         now: i64,
     ) -> Result<ProductDeletion, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {PRODUCT_COLS} FROM products WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(PRODUCT_COLS, "products", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut product = product_of(&row)?;
         let mut count = Sql::new("SELECT COUNT(*) FROM prices WHERE ");
         count.scope(scope).push(" AND product_id = ").bind(id);
@@ -278,13 +259,8 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<Price, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(PRICE_COLS, "prices", scope, id);
+        let row = sql.fetch_row(tx.conn()).await?;
         price_of(&row)
     }
 
@@ -334,13 +310,8 @@ impl Store {
     }
 
     pub async fn get_price(&self, scope: &Scope, id: &str) -> Result<Price, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(PRICE_COLS, "prices", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         price_of(&row)
     }
 
@@ -368,16 +339,9 @@ impl Store {
         f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
     ) -> Result<Price, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {PRICE_COLS} FROM prices WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(PRICE_COLS, "prices", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut p = price_of(&row)?;
         f(&mut p)?;
         let mut up = Sql::new("UPDATE prices SET active = ");
@@ -486,16 +450,9 @@ impl Store {
     }
 
     pub async fn get_coupon(&self, scope: &Scope, id: &str) -> Result<Coupon, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
-        sql.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(" AND deleted = 0");
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sql = Sql::select_one(COUPON_COLS, "coupons", scope, id);
+        sql.push(" AND deleted = 0");
+        let row = sql.fetch_row(&self.pool).await?;
         coupon_of(&row)
     }
 
@@ -506,17 +463,9 @@ impl Store {
         f: impl FnOnce(&mut Coupon) -> Result<(), RuleError>,
     ) -> Result<Coupon, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {COUPON_COLS} FROM coupons WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(" AND deleted = 0")
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(COUPON_COLS, "coupons", scope, id);
+        sel.push(" AND deleted = 0").push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut c = coupon_of(&row)?;
         f(&mut c)?;
         let mut up = Sql::new("UPDATE coupons SET name = ");
@@ -656,13 +605,8 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<PromotionCode, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(PROMO_COLS, "promotion_codes", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         promo_of(&row)
     }
 
@@ -673,16 +617,9 @@ impl Store {
         f: impl FnOnce(&mut PromotionCode) -> Result<(), RuleError>,
     ) -> Result<PromotionCode, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {PROMO_COLS} FROM promotion_codes WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(PROMO_COLS, "promotion_codes", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut p = promo_of(&row)?;
         f(&mut p)?;
         let mut up = Sql::new("UPDATE promotion_codes SET active = ");

@@ -252,11 +252,7 @@ impl Store {
     pub async fn account_settings(&self, account_id: &str) -> Result<AccountSettings, StoreError> {
         let mut sql = Sql::new("SELECT name, primary_color, require_3ds FROM accounts WHERE id = ");
         sql.bind(account_id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sql.fetch_row(&self.pool).await?;
         Ok(AccountSettings {
             name: row.try_get("name")?,
             primary_color: row.try_get("primary_color")?,
@@ -471,15 +467,8 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<CheckoutSession, StoreError> {
-        let mut sql = Sql::new(&format!(
-            "SELECT {SESSION_COLS} FROM checkout_sessions WHERE "
-        ));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(SESSION_COLS, "checkout_sessions", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         session_of(&row, &self.field_key(&scope.account_id).await?)
     }
 
@@ -580,18 +569,9 @@ impl Store {
         id: &str,
         k: &FieldKey,
     ) -> Result<CheckoutSession, StoreError> {
-        let mut sel = Sql::new(&format!(
-            "SELECT {SESSION_COLS} FROM checkout_sessions WHERE "
-        ));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(SESSION_COLS, "checkout_sessions", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         session_of(&row, k)
     }
 
@@ -783,13 +763,8 @@ impl Store {
         scope: &Scope,
         id: &str,
     ) -> Result<PaymentIntent, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {PI_COLS} FROM payment_intents WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(PI_COLS, "payment_intents", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         pi_of(&row)
     }
 
@@ -801,11 +776,7 @@ impl Store {
     ) -> Result<(String, String), StoreError> {
         let mut sql = Sql::new("SELECT provider, provider_ref FROM payment_intents WHERE ");
         sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sql.fetch_row(&self.pool).await?;
         Ok((row.try_get("provider")?, row.try_get("provider_ref")?))
     }
 
@@ -824,16 +795,9 @@ impl Store {
     }
 
     pub async fn get_customer(&self, scope: &Scope, id: &str) -> Result<Customer, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE "));
-        sql.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(" AND deleted = 0");
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sql = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
+        sql.push(" AND deleted = 0");
+        let row = sql.fetch_row(&self.pool).await?;
         customer_of(&row, &self.field_key(&scope.account_id).await?)
     }
 
@@ -863,17 +827,9 @@ impl Store {
         let k = self.field_key(&scope.account_id).await?;
         let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(" AND deleted = 0")
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
+        sel.push(" AND deleted = 0").push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let mut c = customer_of(&row, &k)?;
         f(&mut c)?;
         let [email, name, phone, address] = seal_person(
@@ -1038,16 +994,9 @@ impl Store {
             now,
         } = r;
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {PI_COLS} FROM payment_intents WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(payment_intent)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(PI_COLS, "payment_intents", scope, payment_intent);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let pi = pi_of(&row)?;
         let amount = paylink_domain::checkout::refund_amount(&pi, amount)
             .map_err(|m| paylink_domain::catalog::RuleError::new("amount", m))?;
@@ -1140,13 +1089,8 @@ impl Store {
     }
 
     pub async fn get_refund(&self, scope: &Scope, id: &str) -> Result<Refund, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT {REFUND_COLS} FROM refunds WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(REFUND_COLS, "refunds", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
         refund_of(&row)
     }
 

@@ -114,6 +114,13 @@ impl Sql {
         self.push("account_id = ").bind(scope.account_id.as_str());
         self.push(" AND livemode = ").bind(scope.livemode)
     }
+    /// `SELECT {cols} FROM {table} WHERE <scope> AND id = $n`: the query
+    /// that loads one object of a tenant (more conditions may be pushed).
+    pub fn select_one(cols: &str, table: &str, scope: &Scope, id: &str) -> Self {
+        let mut sql = Sql::new(&format!("SELECT {cols} FROM {table} WHERE "));
+        sql.scope(scope).push(" AND id = ").bind(id);
+        sql
+    }
     /// A comma-separated list of placeholders for an INSERT.
     pub fn values(&mut self, vals: Vec<Bind>) -> &mut Self {
         for (i, v) in vals.into_iter().enumerate() {
@@ -124,6 +131,17 @@ impl Sql {
         }
         self
     }
+    /// Fetches the one row this query selects, or [`StoreError::NotFound`].
+    pub async fn fetch_row<'e, E: sqlx::Executor<'e, Database = Any>>(
+        &self,
+        executor: E,
+    ) -> Result<AnyRow, StoreError> {
+        self.query()
+            .fetch_optional(executor)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
         for b in &self.binds {
@@ -204,8 +222,7 @@ impl Store {
         id: &str,
         param: &'static str,
     ) -> Result<i64, StoreError> {
-        let mut sql = Sql::new(&format!("SELECT seq FROM {table} WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
+        let sql = Sql::select_one("seq", table, scope, id);
         let row = sql.query().fetch_optional(&self.pool).await?;
         match row {
             Some(r) => Ok(r.try_get::<i64, _>(0)?),

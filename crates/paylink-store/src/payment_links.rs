@@ -146,13 +146,8 @@ impl Store {
         id: &str,
     ) -> Result<PaymentLink, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let mut sql = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
-        sql.scope(scope).push(" AND id = ").bind(id);
-        let row = sql
-            .query()
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let sql = Sql::select_one(LINK_COLS, "payment_links", scope, id);
+        let row = sql.fetch_row(&mut *conn).await?;
         let items = self.items_of(&mut conn, scope, id).await?;
         link_of(&row, items)
     }
@@ -172,16 +167,9 @@ impl Store {
         C: FnOnce(&PaymentLink, &[paylink_domain::catalog::Price]) -> Result<(), RuleError>,
     {
         let mut tx = self.write().await?;
-        let mut sel = Sql::new(&format!("SELECT {LINK_COLS} FROM payment_links WHERE "));
-        sel.scope(scope)
-            .push(" AND id = ")
-            .bind(id)
-            .push(self.for_update());
-        let row = sel
-            .query()
-            .fetch_optional(tx.conn())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let mut sel = Sql::select_one(LINK_COLS, "payment_links", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
         let items = self.items_of(tx.conn(), scope, id).await?;
         let mut link = link_of(&row, items)?;
         let items_changed = f(&mut link)?;
