@@ -282,6 +282,32 @@ async fn render(
         state.now(),
         paying,
     );
+    page(
+        state,
+        l,
+        &lines,
+        &order,
+        form,
+        promo_typed,
+        headers,
+        alert,
+        status,
+    )
+}
+
+/// The checkout page of an order already priced.
+#[allow(clippy::too_many_arguments)]
+fn page(
+    state: &AppState,
+    l: &Loaded,
+    lines: &[PageLine<'_>],
+    order: &order::Order,
+    form: &Form,
+    promo_typed: &str,
+    headers: &HeaderMap,
+    alert: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let n = nonce();
     let m = Merchant {
         name: &l.settings.name,
@@ -292,8 +318,8 @@ async fn render(
     let body = pages::checkout(
         &l.link,
         &m,
-        &lines,
-        &order,
+        lines,
+        order,
         form,
         promo_typed,
         style_of(headers),
@@ -364,22 +390,22 @@ async fn submit(
         true,
     );
     let (Some(totals), true) = (order.totals, order.errors.is_empty()) else {
-        return render(
+        return page(
             &state,
             &l,
+            &lines,
+            &order,
             &form,
             &promo_typed,
-            true,
             &headers,
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        );
     };
     let credential = match state.store.provider_credential(&l.scope).await {
         Ok(Some((_, c))) => c,
         Ok(None) => {
-            return render(&state, &l, &form, &promo_typed, true, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE).await;
+            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE);
         }
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
@@ -439,17 +465,17 @@ async fn submit(
                 }
                 _ => "This promotion code has been used up.",
             };
-            return render(
+            return page(
                 &state,
                 &l,
+                &lines,
+                &order,
                 &form,
                 &promo_typed,
-                true,
                 &headers,
                 Some(msg),
                 StatusCode::CONFLICT,
-            )
-            .await;
+            );
         }
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -477,7 +503,7 @@ async fn submit(
             if let Err(e) = state.store.expire_session(&l.scope, &session_id).await {
                 tracing::error!(error = %e, "could not release a failed session");
             }
-            return render(&state, &l, &form, &promo_typed, true, &headers, Some("The payment provider is not available right now. Nothing was charged; please try again."), StatusCode::SERVICE_UNAVAILABLE).await;
+            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("The payment provider is not available right now. Nothing was charged; please try again."), StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     if let Err(e) = state
