@@ -116,7 +116,14 @@ impl Store {
             Some(m) => Some(m.lock().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // SQLite: take the write lock at BEGIN. A deferred transaction that
+        // reads and then writes gets SQLITE_BUSY at once, without waiting,
+        // when another connection (another process, or a rollback still in
+        // flight) holds the lock; IMMEDIATE waits for it (busy_timeout).
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _guard: guard })
     }
 

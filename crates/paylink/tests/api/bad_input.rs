@@ -251,3 +251,34 @@ async fn hostile_values_never_500(app: TestApp) {
     r.assert_error(400, Some("bogus"));
 }
 both!(hostile_values_never_500);
+
+/// A write that fails midway (a unique constraint) leaves nothing behind
+/// that blocks the next one: failed and good writes alternate, all answered.
+async fn failed_writes_do_not_block_later_ones(app: TestApp) {
+    let coupon = app.coupon_pct("5").await;
+    app.post(
+        "/v1/promotion_codes",
+        json!({"code": "TAKEN", "coupon": coupon}),
+    )
+    .await
+    .ok();
+    for i in 0..20 {
+        app.post(
+            "/v1/promotion_codes",
+            json!({"code": "TAKEN", "coupon": coupon}),
+        )
+        .await
+        .assert_error(400, Some("code"));
+        app.post("/v1/products", json!({"name": format!("after {i}")}))
+            .await
+            .ok();
+    }
+    assert_eq!(
+        app.get("/v1/products?limit=100").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+}
+both!(failed_writes_do_not_block_later_ones);

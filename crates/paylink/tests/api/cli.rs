@@ -343,3 +343,35 @@ async fn sqlite_settings_are_in_force() {
         );
     }
 }
+
+/// Another writer on the SQLite file (a CLI command beside the server, say)
+/// makes a request wait for the write lock, not fail: a read-then-write
+/// update sent while the lock is held answers 200 once it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_makes_requests_wait_not_fail() {
+    use sqlx::Executor as _;
+    let app = spawn_app(Db::Sqlite).await;
+    let id = app.product("Held").await;
+    let url = format!("sqlite://{}", app.opts.sqlite_path().display());
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    other
+        .execute("UPDATE accounts SET name = name")
+        .await
+        .unwrap();
+    let app = std::sync::Arc::new(app);
+    let a = app.clone();
+    let update = tokio::spawn(async move {
+        a.post(
+            &format!("/v1/products/{id}"),
+            json!({"name": "Held, then renamed"}),
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    other.execute("COMMIT").await.unwrap();
+    let r = update.await.unwrap();
+    assert_eq!(r.ok()["name"], "Held, then renamed");
+}

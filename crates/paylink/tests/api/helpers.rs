@@ -102,6 +102,11 @@ pub async fn spawn_app(db: Db) -> TestApp {
 
 /// `spawn_app` with a per-key API rate limit (0: none).
 pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
+    // Errors (the causes behind 500s) show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("error")
+        .try_init();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let database_url = match db {
         Db::Sqlite => None,
