@@ -22,9 +22,9 @@ pub enum Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer. Writers queue here instead of failing with
-    /// SQLITE_BUSY when a deferred transaction upgrades to a write; reads are
-    /// not blocked (WAL). PostgreSQL relies on row locks instead.
+    /// SQLite allows one writer: this process's writers queue here (and
+    /// begin IMMEDIATE, waiting for writers in other processes) while reads
+    /// go on (WAL). PostgreSQL relies on row locks instead.
     write_lock: Option<Arc<Mutex<()>>>,
     /// Keys for encrypted fields (set by [`Store::with_vault`]).
     pub(crate) vault: Option<Arc<crate::vault::Vault>>,
