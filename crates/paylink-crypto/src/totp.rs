@@ -91,6 +91,25 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes RFC 4648 base32 (no padding, case-insensitive).
+pub fn from_base32(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c.to_ascii_uppercase())?;
+        buffer = (buffer << 5) | u32::try_from(v).ok()?;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+        }
+        buffer &= 0xff;
+    }
+    Some(out)
+}
+
 fn uri_escape(s: &str) -> String {
     s.bytes()
         .map(|b| {
@@ -118,6 +137,15 @@ pub fn otpauth_uri(secret: &Secret<Vec<u8>>, issuer: &str, account: &str) -> Sec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base32_round_trip() {
+        for n in [0usize, 1, 5, 10, 20, 33] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 37 % 256) as u8).collect();
+            assert_eq!(from_base32(&base32(&bytes)), Some(bytes));
+        }
+        assert_eq!(from_base32("a!"), None);
+    }
 
     /// RFC 6238 appendix B, SHA-1 rows (8 digits; our 6-digit codes are the
     /// same values modulo 10^6, as RFC 4226's truncation defines).

@@ -20,6 +20,8 @@ pub enum IdKind {
     ApiKey,
     LineItem,
     AuditEntry,
+    User,
+    DashboardSession,
 }
 
 impl IdKind {
@@ -40,6 +42,8 @@ impl IdKind {
             IdKind::ApiKey => "key_",
             IdKind::LineItem => "li_",
             IdKind::AuditEntry => "audit_",
+            IdKind::User => "usr_",
+            IdKind::DashboardSession => "dses_",
         }
     }
 }

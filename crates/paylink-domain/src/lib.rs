@@ -9,7 +9,9 @@ pub mod currency;
 pub mod id;
 pub mod locale;
 pub mod money;
+pub mod net;
 pub mod redact;
+pub mod roles;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;

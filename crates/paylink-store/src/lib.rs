@@ -16,6 +16,8 @@ pub mod list;
 pub mod migrate;
 pub mod payment_links;
 pub mod providers;
+pub mod reports;
+pub mod users;
 pub mod vault;
 
 pub use db::{Backend, Store};

@@ -50,6 +50,11 @@ const SQLITE: &[Migration] = &[
         name: "link_slugs",
         sql: include_str!("../migrations/sqlite/0007_link_slugs.sql"),
     },
+    Migration {
+        version: 8,
+        name: "dashboard",
+        sql: include_str!("../migrations/sqlite/0008_dashboard.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -87,6 +92,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "link_slugs",
         sql: include_str!("../migrations/postgres/0007_link_slugs.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "dashboard",
+        sql: include_str!("../migrations/postgres/0008_dashboard.sql"),
     },
 ];
 

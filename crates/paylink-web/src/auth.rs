@@ -79,6 +79,25 @@ fn masked(key: &str) -> String {
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match authenticate(&state, req.headers()).await {
         Ok(auth) => {
+            let ip = crate::dashboard::client_ip(req.extensions());
+            match crate::dashboard::ip_allowed(&state, &auth.scope.account_id, &ip).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    crate::dashboard::audit_ip_refused(
+                        &state,
+                        &auth.scope.account_id,
+                        &auth.key_id,
+                        &ip,
+                        "api",
+                    )
+                    .await;
+                    return ApiError::forbidden(format!(
+                        "Requests from {ip} are not allowed for this account (IP allowlist)."
+                    ))
+                    .into_response();
+                }
+                Err(e) => return e.into_response(),
+            }
             if let Err(secs) = state.limiter.check(&auth.key_id, std::time::Instant::now()) {
                 return ApiError::rate_limited(secs).into_response();
             }

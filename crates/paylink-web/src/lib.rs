@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod checkout;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -53,6 +54,12 @@ pub struct Inner {
     pub limiter: rate_limit::RateLimiter,
     /// The payment provider buyers pay through.
     pub provider: Arc<dyn Provider>,
+    /// Sign-in and session settings of the dashboard.
+    pub dashboard: dashboard::DashboardConfig,
+    /// Key of the dashboard's CSRF tokens and recovery-code hashes.
+    pub dashboard_key: Secret<Vec<u8>>,
+    /// Where password hashing runs (bounded).
+    pub hash_pool: dashboard::login::HashPool,
 }
 
 impl std::ops::Deref for AppState {
@@ -74,12 +81,26 @@ impl AppState {
     ) -> Self {
         AppState(Arc::new(Inner {
             store,
-            api_key_pepper,
             public_url: public_url.trim_end_matches('/').to_string(),
             clock,
             limiter: rate_limit::RateLimiter::new(api_rate),
+            dashboard: dashboard::DashboardConfig::default(),
+            dashboard_key: Secret::new(
+                paylink_crypto::envelope::blind_index(&api_key_pepper, "paylink/dashboard/v1")
+                    .into_bytes(),
+            ),
+            api_key_pepper,
             provider,
+            hash_pool: dashboard::login::HashPool::for_this_machine(),
         }))
+    }
+
+    /// This state with other dashboard settings (before it is shared).
+    pub fn with_dashboard(mut self, cfg: dashboard::DashboardConfig) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.dashboard = cfg;
+        }
+        self
     }
     pub fn now(&self) -> i64 {
         self.clock.now()
@@ -168,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(api)
         .merge(checkout::routes())
+        .merge(dashboard::routes(&state))
         .fallback(fallback)
         .layer(catch_panics())
         .layer(middleware::from_fn(security_headers))

@@ -193,6 +193,20 @@ pub async fn create_account(
     let account = store
         .create_account(id.as_str(), name, email.as_str(), now)
         .await?;
+    // The owner is the account's first dashboard user.
+    let user_id = Id::generate(IdKind::User).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let key = store.blind(email.as_str()).await?;
+    store
+        .add_member(
+            user_id.as_str(),
+            email.as_str(),
+            &key,
+            &account.id,
+            paylink_domain::roles::Role::Owner,
+            None,
+            now,
+        )
+        .await?;
     store
         .audit(AuditEvent {
             account_id: Some(&account.id),
@@ -204,6 +218,63 @@ pub async fn create_account(
         })
         .await?;
     Ok(account)
+}
+
+/// Seconds a setup link is valid.
+pub const SETUP_LINK_TTL: i64 = 24 * 3600;
+
+/// A one-time link (valid 24 hours) with which the member `email` of
+/// `account_id` sets a password and enrols TOTP; for a member who already
+/// has a second factor, the link replaces the password and still asks for
+/// a code. Only the link's hash is stored.
+pub async fn setup_link(
+    store: &Store,
+    public_url: &str,
+    account_id: &str,
+    email: &str,
+    now: i64,
+) -> Result<Secret<String>, AppError> {
+    let email = Email::parse(email)
+        .map_err(|_| AppError::Invalid("--email is not a valid email address".into()))?;
+    let key = store.blind(email.as_str()).await?;
+    let user = store.user_id_by_email(&key).await?;
+    let member = match &user {
+        Some(u) => store.role_of(u, account_id).await?.is_some(),
+        None => false,
+    };
+    let (Some(user), true) = (user, member) else {
+        return Err(AppError::Invalid(format!(
+            "{} is not a member of account {account_id}",
+            email.as_str()
+        )));
+    };
+    let token = paylink_web::dashboard::new_token()
+        .map_err(|_| AppError::Invalid("the random number generator failed".into()))?;
+    store
+        .add_user_token(
+            paylink_store::users::TokenKind::Setup,
+            &paylink_web::dashboard::token_hash(token.expose()),
+            &user,
+            account_id,
+            now,
+            now + SETUP_LINK_TTL,
+        )
+        .await?;
+    store
+        .audit(AuditEvent {
+            account_id: Some(account_id),
+            actor: "cli",
+            action: "setup_link.created",
+            target: Some(&user),
+            detail: serde_json::json!({}),
+            now,
+        })
+        .await?;
+    Ok(Secret::new(format!(
+        "{}/setup/{}",
+        public_url.trim_end_matches('/'),
+        token.expose()
+    )))
 }
 
 /// A newly created API key: its id and the plaintext, shown once.

@@ -204,9 +204,35 @@ pub enum AccountCommand {
         /// Email address of the account's owner.
         #[arg(long)]
         owner_email: String,
+        /// Public base URL of the server, for the owner's setup link.
+        #[arg(
+            long,
+            env = "PAYLINK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a new one-time setup link (valid 24 hours) for a member, e.g.
+    /// one who lost their password. It never skips the second factor.
+    SetupLink {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account (acct_…).
+        #[arg(long)]
+        account: String,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+        /// Public base URL of the server.
+        #[arg(
+            long,
+            env = "PAYLINK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
     },
 }
 
@@ -429,19 +455,44 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             data,
             name,
             owner_email,
+            public_url,
             json,
         }) => {
             let opened = app::open(&data.options()).await?;
             let account =
                 app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
+            let link = app::setup_link(
+                &opened.store,
+                &public_url,
+                &account.id,
+                &owner_email,
+                clock.now(),
+            )
+            .await?;
             if json {
                 println!(
                     "{}",
-                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created})
+                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created, "owner_setup_url": link.expose()})
                 );
             } else {
                 println!("{}", account.id);
+                println!(
+                    "Owner setup link (single use, valid 24 hours): {}",
+                    link.expose()
+                );
             }
+            Ok(())
+        }
+        Command::Account(AccountCommand::SetupLink {
+            data,
+            account,
+            email,
+            public_url,
+        }) => {
+            let opened = app::open(&data.options()).await?;
+            let link =
+                app::setup_link(&opened.store, &public_url, &account, &email, clock.now()).await?;
+            println!("{}", link.expose());
             Ok(())
         }
         Command::Keys(KeysCommand::Create {

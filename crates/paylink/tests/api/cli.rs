@@ -55,9 +55,22 @@ async fn account_and_key_commands(app: TestApp) {
             "s@corner.example",
         ],
     ));
+    let mut lines = plain.trim().lines();
     assert!(
-        plain.trim().starts_with("acct_") && plain.trim().lines().count() == 1,
+        lines.next().is_some_and(|l| l.starts_with("acct_")),
         "{plain}"
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("Owner setup link") && l.contains("/setup/")),
+        "{plain}"
+    );
+    assert!(
+        acct["owner_setup_url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/setup/")),
+        "{acct}"
     );
 
     let out = stdout(&paylink(

@@ -1,0 +1,1022 @@
+//! Signing in: the password step, the second factor (TOTP or a recovery
+//! code), setup links (password, then TOTP enrolment), sign-out; and the
+//! brute-force defences around them.
+//!
+//! - Failures are counted per user and per client IP in the database. From
+//!   the fifth consecutive failure a user waits (30 s, doubling); at the
+//!   tenth the user is locked for an hour (an owner can lift it). An IP
+//!   with too many failures in its window gets 429 with Retry-After.
+//! - A locked user, an unknown email and a wrong password get the same
+//!   page, and each costs one argon2 verification.
+//! - Hashing runs on the blocking pool behind a small semaphore with a
+//!   bounded queue: a flood of sign-ins waits for or is refused a hashing
+//!   slot, while the API's requests keep the async workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use paylink_crypto::{password, totp, Secret};
+use paylink_domain::{Id, IdKind};
+use paylink_store::users::{NewSession, Stage};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::pages::{self, LoginView};
+use super::{
+    clear_cookie, client_ip, csrf_for, new_token, read_form, same_origin, session_token,
+    set_cookie, token_hash,
+};
+use crate::{ApiError, AppState};
+
+/// The product name a password may not contain.
+pub const PRODUCT: &str = "paylink";
+
+/// Seconds a half-finished sign-in (password done, code due) stays usable.
+const MFA_WINDOW: i64 = 5 * 60;
+
+/// How many recovery codes a user gets.
+pub const RECOVERY_CODES: usize = 10;
+
+/// A small pool for argon2 work: `slots` hashes at a time on the blocking
+/// threads, at most `queue` waiting; more than that is refused at once.
+pub struct HashPool {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+/// The hashing pool is full.
+#[derive(Debug)]
+pub struct Busy;
+
+impl HashPool {
+    pub fn new(slots: usize, queue: usize) -> Self {
+        HashPool {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+
+    /// One slot per two cores (at least one), 64 waiting.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        HashPool::new((cores / 2).max(1), 64)
+    }
+
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let permit = self.slots.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let Ok(permit) = permit else {
+            return Err(Busy);
+        };
+        let out = tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| Busy)?;
+        Ok(out)
+    }
+}
+
+fn busy() -> Response {
+    let mut resp = super::refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts",
+        "The server is busy checking sign-ins. Try again in a moment.",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+fn throttled(secs: i64) -> Response {
+    let mut resp = super::refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "Too many failed sign-ins from your network. Wait a while and try again.",
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+fn fail(e: ApiError) -> Response {
+    super::views::fail(e)
+}
+
+/// Verifies `password` against `phc` (or the dummy hash) on the pool.
+async fn verify_on_pool(
+    state: &AppState,
+    password: Secret<String>,
+    phc: Option<String>,
+) -> Result<bool, Busy> {
+    state
+        .hash_pool
+        .run(move || {
+            let phc = phc.unwrap_or_else(|| password::dummy_hash().to_string());
+            password::verify(password.expose(), &phc)
+        })
+        .await
+}
+
+/// Hashes a checked new password on the pool.
+pub async fn hash_on_pool(state: &AppState, password: Secret<String>) -> Result<String, Response> {
+    match state.hash_pool.run(move || password::hash(&password)).await {
+        Ok(Ok(h)) => Ok(h),
+        Ok(Err(e)) => Err(fail(ApiError::internal(e))),
+        Err(Busy) => Err(busy()),
+    }
+}
+
+/// Audit entry helper (failures are logged, never fatal to the answer).
+pub async fn audit(
+    state: &AppState,
+    account: Option<&str>,
+    actor: &str,
+    action: &str,
+    target: Option<&str>,
+    detail: serde_json::Value,
+) {
+    let r = state
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: account,
+            actor,
+            action,
+            target,
+            detail,
+            now: state.now(),
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, action, "audit entry failed");
+    }
+}
+
+/// Queues a security notice for the email sender (and the security page).
+pub async fn notice(
+    state: &AppState,
+    account: Option<&str>,
+    user: &str,
+    kind: &str,
+    detail: serde_json::Value,
+) {
+    let id = match Id::generate(IdKind::Event) {
+        Ok(id) => id.into_string(),
+        Err(e) => {
+            tracing::error!(error = %e, "no id for a security notice");
+            return;
+        }
+    };
+    if let Err(e) = state
+        .store
+        .security_notice(&id, account, Some(user), kind, &detail, state.now())
+        .await
+    {
+        tracing::error!(error = %e, kind, "security notice failed");
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    let view = LoginView {
+        email: String::new(),
+        error: None,
+        notice: q
+            .expired
+            .map(|_| "Your session ended. Sign in again.".to_string()),
+    };
+    super::page(pages::login(&view))
+}
+
+fn wrong_password(email: &str) -> Response {
+    super::page(pages::login(&LoginView {
+        email: email.to_string(),
+        error: Some("Incorrect email or password.".into()),
+        notice: None,
+    }))
+}
+
+/// Starts a session of `stage` for `user_id` and sends the browser to `to`.
+pub async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+    user_id: &str,
+    account_id: Option<&str>,
+    stage: Stage,
+    to: &str,
+) -> Response {
+    let token = match new_token() {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let id = match Id::generate(IdKind::DashboardSession) {
+        Ok(id) => id.into_string(),
+        Err(e) => return fail(ApiError::internal(e)),
+    };
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let Err(e) = state
+        .store
+        .create_session(NewSession {
+            id: &id,
+            token_hash: &token_hash(token.expose()),
+            user_id,
+            account_id,
+            livemode: false,
+            stage,
+            now: state.now(),
+            ip,
+            user_agent: ua,
+        })
+        .await
+    {
+        return fail(e.into());
+    }
+    let mut resp = Redirect::to(to).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&token));
+    resp
+}
+
+pub async fn login_submit(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    if !same_origin(&state, &headers) {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not sent from this site.",
+        );
+    }
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = state.now();
+    let cfg = state.dashboard.clone();
+    match state
+        .store
+        .ip_retry_after(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
+        .await
+    {
+        Ok(Some(secs)) => return throttled(secs),
+        Ok(None) => {}
+        Err(e) => return fail(e.into()),
+    }
+    let email = form.get("email").trim().to_string();
+    let typed = Secret::new(form.get("password").to_string());
+    let key = match paylink_domain::Email::parse(&email) {
+        Ok(e) => match state.store.blind(e.as_str()).await {
+            Ok(k) => Some(k),
+            Err(e) => return fail(e.into()),
+        },
+        Err(_) => None,
+    };
+    let user_id = match key {
+        Some(k) => match state.store.user_id_by_email(&k).await {
+            Ok(u) => u,
+            Err(e) => return fail(e.into()),
+        },
+        None => None,
+    };
+    let creds = match &user_id {
+        Some(u) => match state.store.credentials(u).await {
+            Ok(c) => Some(c),
+            Err(e) => return fail(e.into()),
+        },
+        None => None,
+    };
+    let phc = creds.as_ref().and_then(|c| c.password_hash.clone());
+    // Always one verification: unknown users and users without a password
+    // are checked against the dummy hash.
+    let verified = match verify_on_pool(&state, typed.clone(), phc.clone()).await {
+        Ok(v) => v,
+        Err(Busy) => return busy(),
+    };
+    let locked = creds
+        .as_ref()
+        .and_then(|c| c.locked_until)
+        .is_some_and(|until| until > now);
+    let good = verified && phc.is_some() && !locked;
+    let Some(creds) = creds.filter(|_| good) else {
+        if let Err(e) = state
+            .store
+            .record_ip_failure(&ip, now, cfg.ip_window_secs)
+            .await
+        {
+            return fail(e.into());
+        }
+        if let (Some(u), false) = (&user_id, locked) {
+            match state
+                .store
+                .record_user_failure(u, now, cfg.lock_after, cfg.lock_secs)
+                .await
+            {
+                Ok(n) if n == cfg.lock_after => {
+                    audit(
+                        &state,
+                        None,
+                        &format!("user:{u}"),
+                        "user.locked",
+                        Some(u),
+                        serde_json::json!({"ip": ip, "failures": n}),
+                    )
+                    .await;
+                    notice(
+                        &state,
+                        None,
+                        u,
+                        "user.locked",
+                        serde_json::json!({"ip": ip, "failures": n}),
+                    )
+                    .await;
+                }
+                Ok(_) => {}
+                Err(e) => return fail(e.into()),
+            }
+        }
+        audit(
+            &state,
+            None,
+            &user_id
+                .as_ref()
+                .map_or_else(|| "anonymous".to_string(), |u| format!("user:{u}")),
+            "login.failed",
+            user_id.as_deref(),
+            serde_json::json!({"ip": ip, "step": "password", "locked": locked}),
+        )
+        .await;
+        return wrong_password(&email);
+    };
+    if let Some(phc) = &phc {
+        if password::needs_rehash(phc) {
+            if let Ok(Ok(new)) = state
+                .hash_pool
+                .run({
+                    let t = typed.clone();
+                    move || password::hash(&password::normalize(t.expose()))
+                })
+                .await
+            {
+                if let Err(e) = state.store.rehash_password(&creds.user_id, &new).await {
+                    tracing::error!(error = %e, "rehash on login failed");
+                }
+            }
+        }
+    }
+    let has_totp = match state.store.totp_seed(&creds.user_id).await {
+        Ok(s) => s.is_some(),
+        Err(e) => return fail(e.into()),
+    };
+    // The password alone never opens the dashboard.
+    let (stage, to) = if has_totp {
+        (Stage::Mfa, "/login/2fa")
+    } else {
+        (Stage::Enrol, "/setup/2fa")
+    };
+    start_session(&state, &headers, &ip, &creds.user_id, None, stage, to).await
+}
+
+/// The session of a sign-in in progress (stage `want`), if still valid.
+async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    want: Stage,
+) -> Result<Option<(paylink_store::users::SessionRecord, String)>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let hash = token_hash(token.expose());
+    let s = state.store.find_session(&hash).await?;
+    Ok(
+        s.filter(|s| s.stage == want && state.now() - s.created < MFA_WINDOW)
+            .map(|s| (s, hash)),
+    )
+}
+
+pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match pending(&state, &headers, Stage::Mfa).await {
+        Ok(Some((_, hash))) => super::page(pages::mfa(&csrf_for(&state, &hash), None)),
+        Ok(None) => Redirect::to("/login").into_response(),
+        Err(e) => fail(e),
+    }
+}
+
+/// Where a user lands after signing in: the account named, or the first.
+async fn landing_account(
+    state: &AppState,
+    user_id: &str,
+    preferred: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let ms = state.store.memberships(user_id).await?;
+    Ok(preferred
+        .and_then(|p| ms.iter().find(|m| m.account_id == p))
+        .or_else(|| ms.first())
+        .map(|m| m.account_id.clone()))
+}
+
+/// Checks a second-factor `code` (TOTP, or a recovery code) for `user_id`.
+async fn second_factor(
+    state: &AppState,
+    user_id: &str,
+    code: &str,
+) -> Result<Option<&'static str>, ApiError> {
+    let now = state.now();
+    let compact: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if compact.len() == 6 && compact.bytes().all(|b| b.is_ascii_digit()) {
+        let Some((seed, last)) = state.store.totp_seed(user_id).await? else {
+            return Ok(None);
+        };
+        let Some(bytes) = totp::from_base32(seed.expose()) else {
+            return Err(ApiError::internal("stored TOTP seed is not base32"));
+        };
+        let bytes = Secret::new(bytes);
+        if let Some(step) = totp::verify(&bytes, &compact, now, last) {
+            // The conditional update makes a code single-use even when two
+            // requests race with it.
+            if state.store.use_totp_step(user_id, step).await? {
+                return Ok(Some("totp"));
+            }
+        }
+        return Ok(None);
+    }
+    let hash = recovery_hash(state, user_id, &compact);
+    if state.store.use_recovery_code(user_id, &hash, now).await? {
+        return Ok(Some("recovery_code"));
+    }
+    Ok(None)
+}
+
+/// The stored form of a recovery code (keyed, so a stolen table can't be
+/// searched offline without the instance key).
+pub fn recovery_hash(state: &AppState, user_id: &str, code: &str) -> String {
+    let norm: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    paylink_crypto::envelope::blind_index(
+        &state.dashboard_key,
+        &format!("recovery:{user_id}:{norm}"),
+    )
+}
+
+/// Ten fresh recovery codes (50 bits each, `xxxxx-xxxxx`), stored hashed;
+/// returns the plaintexts to show once.
+pub async fn new_recovery_codes(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Vec<Secret<String>>, ApiError> {
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let b = paylink_domain::id::random_bytes::<7>().map_err(ApiError::internal)?;
+        let text = totp::base32(&b).to_ascii_lowercase();
+        let code = format!(
+            "{}-{}",
+            text.get(..5).unwrap_or(""),
+            text.get(5..10).unwrap_or("")
+        );
+        hashes.push(recovery_hash(state, user_id, &code));
+        codes.push(Secret::new(code));
+    }
+    state.store.replace_recovery_codes(user_id, &hashes).await?;
+    Ok(codes)
+}
+
+pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = state.now();
+    let cfg = state.dashboard.clone();
+    let (session, hash) = match pending(&state, &headers, Stage::Mfa).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/login?expired=1").into_response(),
+        Err(e) => return fail(e),
+    };
+    let csrf = csrf_for(&state, &hash);
+    if !same_origin(&state, &headers)
+        || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
+    {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form expired or did not come from this site.",
+        );
+    }
+    match state
+        .store
+        .ip_retry_after(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
+        .await
+    {
+        Ok(Some(secs)) => return throttled(secs),
+        Ok(None) => {}
+        Err(e) => return fail(e.into()),
+    }
+    let user = session.user_id.clone();
+    let locked = match state.store.credentials(&user).await {
+        Ok(c) => c.locked_until.is_some_and(|u| u > now),
+        Err(e) => return fail(e.into()),
+    };
+    let factor = if locked {
+        None
+    } else {
+        match second_factor(&state, &user, form.get("code")).await {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        }
+    };
+    let actor = format!("user:{user}");
+    let Some(factor) = factor else {
+        if let Err(e) = state
+            .store
+            .record_ip_failure(&ip, now, cfg.ip_window_secs)
+            .await
+        {
+            return fail(e.into());
+        }
+        if !locked {
+            match state
+                .store
+                .record_user_failure(&user, now, cfg.lock_after, cfg.lock_secs)
+                .await
+            {
+                Ok(n) if n >= cfg.lock_after => {
+                    audit(
+                        &state,
+                        None,
+                        &actor,
+                        "user.locked",
+                        Some(&user),
+                        serde_json::json!({"ip": ip, "failures": n}),
+                    )
+                    .await;
+                    notice(
+                        &state,
+                        None,
+                        &user,
+                        "user.locked",
+                        serde_json::json!({"ip": ip, "failures": n}),
+                    )
+                    .await;
+                    let _ = state.store.end_session(&user, &session.id, now).await;
+                }
+                Ok(_) => {}
+                Err(e) => return fail(e.into()),
+            }
+        }
+        audit(
+            &state,
+            None,
+            &actor,
+            "login.failed",
+            Some(&user),
+            serde_json::json!({"ip": ip, "step": "second_factor", "locked": locked}),
+        )
+        .await;
+        return super::page(pages::mfa(&csrf, Some("That code didn't work. Try the current code from your authenticator app, or a recovery code.")));
+    };
+    if let Err(e) = state.store.end_session(&user, &session.id, now).await {
+        return fail(e.into());
+    }
+    if let Err(e) = state.store.record_login(&user, now).await {
+        return fail(e.into());
+    }
+    let account = match landing_account(&state, &user, None).await {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    audit(
+        &state,
+        account.as_deref(),
+        &actor,
+        "login.succeeded",
+        Some(&user),
+        serde_json::json!({"ip": ip, "factor": factor}),
+    )
+    .await;
+    if factor == "recovery_code" {
+        notice(
+            &state,
+            account.as_deref(),
+            &user,
+            "recovery_code.used",
+            serde_json::json!({"ip": ip}),
+        )
+        .await;
+    }
+    if account.is_none() {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "No account",
+            "You are not a member of any account on this server.",
+        );
+    }
+    // A new token for the signed-in session (the half-way one is ended).
+    start_session(
+        &state,
+        &headers,
+        &ip,
+        &user,
+        account.as_deref(),
+        Stage::Full,
+        "/dashboard",
+    )
+    .await
+}
+
+pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Some(token) = session_token(&headers) {
+        let hash = token_hash(token.expose());
+        let csrf = csrf_for(&state, &hash);
+        if !same_origin(&state, &headers)
+            || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
+        {
+            return super::refusal(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "The form expired or did not come from this site.",
+            );
+        }
+        match state.store.find_session(&hash).await {
+            Ok(Some(s)) => {
+                if let Err(e) = state
+                    .store
+                    .end_session(&s.user_id, &s.id, state.now())
+                    .await
+                {
+                    return fail(e.into());
+                }
+                audit(
+                    &state,
+                    s.account_id.as_deref(),
+                    &format!("user:{}", s.user_id),
+                    "logout",
+                    Some(&s.id),
+                    serde_json::json!({}),
+                )
+                .await;
+            }
+            Ok(None) => {}
+            Err(e) => return fail(e.into()),
+        }
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
+    resp
+}
+
+// ---- setup links ----
+
+pub async fn setup_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.store.user_token_valid(&token_hash(&token), state.now()).await {
+        Ok(true) => super::page(pages::setup(None)),
+        Ok(false) => super::refusal(StatusCode::GONE, "Link expired", "This setup link was used already or has expired. Ask the account's owner (or the operator) for a new one."),
+        Err(e) => fail(e.into()),
+    }
+}
+
+pub async fn setup_submit(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    if !same_origin(&state, &headers) {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not sent from this site.",
+        );
+    }
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = state.now();
+    let hash = token_hash(&token);
+    match state.store.user_token_valid(&hash, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return super::refusal(
+                StatusCode::GONE,
+                "Link expired",
+                "This setup link was used already or has expired.",
+            )
+        }
+        Err(e) => return fail(e.into()),
+    }
+    let typed = form.get("password");
+    if typed != form.get("password_confirmation") {
+        return super::page(pages::setup(Some((
+            "password_confirmation",
+            "The two passwords are not the same.".into(),
+        ))));
+    }
+    // The link is used only once the password is acceptable, so a typo
+    // does not burn it.
+    let Some(user_id) = (match state.store.user_token_owner(&hash, now).await {
+        Ok(u) => u,
+        Err(e) => return fail(e.into()),
+    }) else {
+        return super::refusal(
+            StatusCode::GONE,
+            "Link expired",
+            "This setup link was used already or has expired.",
+        );
+    };
+    let user = match state.store.get_user(&user_id).await {
+        Ok(u) => u,
+        Err(e) => return fail(e.into()),
+    };
+    let checked = match password::check_new(typed, &user.email, PRODUCT) {
+        Ok(p) => p,
+        Err(rej) => return super::page(pages::setup(Some(("password", rej.to_string())))),
+    };
+    let phc = match hash_on_pool(&state, checked).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let grant = match state.store.consume_user_token(&hash, now).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            return super::refusal(
+                StatusCode::GONE,
+                "Link expired",
+                "This setup link was used already or has expired.",
+            )
+        }
+        Err(e) => return fail(e.into()),
+    };
+    if let Err(e) = state.store.set_password(&grant.user_id, &phc, now).await {
+        return fail(e.into());
+    }
+    // A new password ends every other session of the user.
+    if let Err(e) = state
+        .store
+        .end_user_sessions(&grant.user_id, None, now)
+        .await
+    {
+        return fail(e.into());
+    }
+    let actor = format!("user:{}", grant.user_id);
+    audit(
+        &state,
+        Some(&grant.account_id),
+        &actor,
+        "password.set",
+        Some(&grant.user_id),
+        serde_json::json!({"ip": ip, "via": "setup_link"}),
+    )
+    .await;
+    // A setup link never skips the second factor: a user who has one must
+    // give a code; one who has none enrols now.
+    let stage = if user.totp_enabled {
+        Stage::Mfa
+    } else {
+        Stage::Enrol
+    };
+    let to = if user.totp_enabled {
+        "/login/2fa"
+    } else {
+        "/setup/2fa"
+    };
+    start_session(
+        &state,
+        &headers,
+        &ip,
+        &grant.user_id,
+        Some(&grant.account_id),
+        stage,
+        to,
+    )
+    .await
+}
+
+/// The pending seed of an enrolling user, made on first view.
+async fn enrol_seed(state: &AppState, user_id: &str) -> Result<Secret<String>, ApiError> {
+    if let Some(s) = state.store.pending_totp(user_id).await? {
+        return Ok(s);
+    }
+    let raw = totp::generate_secret()
+        .ok_or_else(|| ApiError::internal("no randomness for a TOTP seed"))?;
+    let b32 = Secret::new(totp::base32(raw.expose()));
+    state.store.set_pending_totp(user_id, &b32).await?;
+    Ok(b32)
+}
+
+async fn enrol_view(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
+    let (session, hash) = match pending_enrol(state, headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return fail(e),
+    };
+    let user = match state.store.get_user(&session.user_id).await {
+        Ok(u) => u,
+        Err(e) => return fail(e.into()),
+    };
+    let seed = match enrol_seed(state, &session.user_id).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    super::page(pages::enrol(
+        &csrf_for(state, &hash),
+        seed.expose(),
+        &user.email,
+        error,
+    ))
+}
+
+/// An enrolment session: made by a setup link, or by signing in with a
+/// password before TOTP was ever enrolled. Valid for 30 minutes.
+async fn pending_enrol(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(paylink_store::users::SessionRecord, String)>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let hash = token_hash(token.expose());
+    let s = state.store.find_session(&hash).await?;
+    Ok(
+        s.filter(|s| s.stage == Stage::Enrol && state.now() - s.created < 30 * 60)
+            .map(|s| (s, hash)),
+    )
+}
+
+pub async fn enrol_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    enrol_view(&state, &headers, None).await
+}
+
+/// The enrolment QR code (an `otpauth://` URI), only to the enrolling user.
+pub async fn enrol_qr(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (session, _) = match pending_enrol(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return fail(e),
+    };
+    let (user, seed) = match (
+        state.store.get_user(&session.user_id).await,
+        enrol_seed(&state, &session.user_id).await,
+    ) {
+        (Ok(u), Ok(s)) => (u, s),
+        (Err(e), _) => return fail(e.into()),
+        (_, Err(e)) => return fail(e),
+    };
+    let Some(raw) = totp::from_base32(seed.expose()) else {
+        return fail(ApiError::internal("pending seed is not base32"));
+    };
+    let uri = totp::otpauth_uri(&Secret::new(raw), PRODUCT, &user.email);
+    match qrcode::QrCode::with_error_correction_level(uri.expose().as_bytes(), qrcode::EcLevel::M) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+        }
+        Err(e) => fail(ApiError::internal(e)),
+    }
+}
+
+pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let now = state.now();
+    let (session, hash) = match pending_enrol(&state, &headers).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Redirect::to("/login?expired=1").into_response(),
+        Err(e) => return fail(e),
+    };
+    let csrf = csrf_for(&state, &hash);
+    if !same_origin(&state, &headers)
+        || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
+    {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "The form expired or did not come from this site.",
+        );
+    }
+    let user = session.user_id.clone();
+    let seed = match enrol_seed(&state, &user).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let Some(raw) = totp::from_base32(seed.expose()) else {
+        return fail(ApiError::internal("pending seed is not base32"));
+    };
+    let Some(step) = totp::verify(&Secret::new(raw), form.get("code"), now, None) else {
+        return enrol_view(
+            &state,
+            &headers,
+            Some(
+                "That code didn't match. Check the time on your phone and enter the current code.",
+            ),
+        )
+        .await;
+    };
+    if let Err(e) = state.store.confirm_totp(&user, &seed, step).await {
+        return fail(e.into());
+    }
+    let codes = match new_recovery_codes(&state, &user).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = state.store.end_user_sessions(&user, None, now).await {
+        return fail(e.into());
+    }
+    if let Err(e) = state.store.record_login(&user, now).await {
+        return fail(e.into());
+    }
+    let account = match landing_account(&state, &user, session.account_id.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    let actor = format!("user:{user}");
+    audit(
+        &state,
+        account.as_deref(),
+        &actor,
+        "2fa.enrolled",
+        Some(&user),
+        serde_json::json!({"ip": ip, "method": "totp"}),
+    )
+    .await;
+    audit(
+        &state,
+        account.as_deref(),
+        &actor,
+        "login.succeeded",
+        Some(&user),
+        serde_json::json!({"ip": ip, "factor": "totp_enrolment"}),
+    )
+    .await;
+    let Some(account) = account else {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "No account",
+            "You are not a member of any account on this server.",
+        );
+    };
+    // The signed-in session gets a new token; the recovery codes are shown
+    // once, on the answer to this request.
+    let resp = start_session(
+        &state,
+        &headers,
+        &ip,
+        &user,
+        Some(&account),
+        Stage::Full,
+        "/dashboard",
+    )
+    .await;
+    let cookie = resp.headers().get(header::SET_COOKIE).cloned();
+    let mut page = super::page(pages::recovery_codes(&codes, "/dashboard"));
+    if let Some(c) = cookie {
+        page.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    page
+}

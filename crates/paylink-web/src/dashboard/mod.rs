@@ -1,0 +1,661 @@
+//! The merchant dashboard: server-rendered HTML under `/dashboard`, sign-in
+//! at `/login` (password, then TOTP), setup links at `/setup/{token}`.
+//!
+//! [`table`] is the one list of dashboard routes, each with the
+//! [`Permission`] it needs; the router is built from it, and [`guard`]
+//! refuses a route whose method and path are not in it, so a route can't
+//! exist without a declared permission. Every state change is a POST that
+//! carries the session's CSRF token and passes an Origin / Sec-Fetch-Site
+//! check.
+//!
+//! Business rules are not repeated here: a dashboard action is the same
+//! request the `/v1` API would get (its form fields are the API's
+//! parameters), dispatched in-process to the API's handlers with the
+//! session's account and mode, so both doors check the same things, and an
+//! error's `param` names the field to show it beside.
+
+// Indexing a serde_json::Value by key yields Null when absent; it never panics.
+#![allow(clippy::indexing_slicing)]
+
+pub mod login;
+pub mod pages;
+pub mod views;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Extension, Router};
+use paylink_crypto::Secret;
+use paylink_domain::net::{allowed, Cidr};
+use paylink_domain::roles::{Permission, Role};
+use paylink_store::users::{SessionRecord, Stage, User};
+use paylink_store::Scope;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::auth::Auth;
+use crate::AppState;
+
+/// The session cookie's name: `__Host-` makes browsers insist on Secure,
+/// Path=/ and no Domain.
+pub const COOKIE: &str = "__Host-paylink_session";
+
+/// Largest dashboard form accepted.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// Settings of sign-in and sessions.
+#[derive(Debug, Clone)]
+pub struct DashboardConfig {
+    /// A session ends after this many seconds without a request.
+    pub idle_secs: i64,
+    /// A session ends this many seconds after sign-in, whatever happens.
+    pub absolute_secs: i64,
+    /// Consecutive failures (password or code) that lock a user.
+    pub lock_after: i64,
+    /// How long a lock lasts (an owner can lift it sooner).
+    pub lock_secs: i64,
+    /// Failures from one IP address within `ip_window_secs` before it gets 429.
+    pub ip_limit: i64,
+    pub ip_window_secs: i64,
+    /// Seconds a setup or invitation link stays valid.
+    pub link_ttl_secs: i64,
+    /// Seconds since the last sign-in within which a sensitive change
+    /// (password, second factor, recovery codes) needs no new password.
+    pub reauth_secs: i64,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            idle_secs: 30 * 60,
+            absolute_secs: 12 * 3600,
+            lock_after: 10,
+            lock_secs: 3600,
+            ip_limit: 30,
+            ip_window_secs: 15 * 60,
+            link_ttl_secs: 24 * 3600,
+            reauth_secs: 0,
+        }
+    }
+}
+
+/// One dashboard route.
+pub struct DashRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub permission: Permission,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+fn r(
+    method: Method,
+    path: &'static str,
+    permission: Permission,
+    handler: fn() -> MethodRouter<AppState>,
+) -> DashRoute {
+    DashRoute {
+        method,
+        path,
+        permission,
+        handler,
+    }
+}
+
+/// Every dashboard route with the permission it needs (the one place).
+#[rustfmt::skip]
+pub fn table() -> Vec<DashRoute> {
+    use views as v;
+    use Method as M;
+    use Permission as P;
+    vec![
+        r(M::GET, "/dashboard", P::ViewOverview, || get(v::overview)),
+        r(M::POST, "/dashboard/mode", P::OwnLogin, || post(v::switch_mode)),
+        r(M::POST, "/dashboard/account", P::OwnLogin, || post(v::switch_account)),
+        r(M::GET, "/dashboard/payment-links", P::ReadCatalog, || get(v::links)),
+        r(M::GET, "/dashboard/payment-links/new", P::WriteCatalog, || get(v::link_new)),
+        r(M::POST, "/dashboard/payment-links", P::WriteCatalog, || post(v::link_create)),
+        r(M::GET, "/dashboard/payment-links/{id}", P::ReadCatalog, || get(v::link_show)),
+        r(M::POST, "/dashboard/payment-links/{id}", P::WriteCatalog, || post(v::link_update)),
+        r(M::GET, "/dashboard/payment-links/{id}/qr.svg", P::ReadCatalog, || get(v::link_qr)),
+        r(M::GET, "/dashboard/products", P::ReadCatalog, || get(v::products)),
+        r(M::POST, "/dashboard/products", P::WriteCatalog, || post(v::product_create)),
+        r(M::GET, "/dashboard/coupons", P::ReadCatalog, || get(v::coupons)),
+        r(M::POST, "/dashboard/coupons", P::WriteCatalog, || post(v::coupon_create)),
+        r(M::GET, "/dashboard/payments", P::ReadPayments, || get(v::payments)),
+        r(M::GET, "/dashboard/payments/{id}", P::ReadPayments, || get(v::payment_show)),
+        r(M::POST, "/dashboard/payments/{id}/refund", P::Refund, || post(v::payment_refund)),
+        r(M::GET, "/dashboard/customers", P::ReadCustomers, || get(v::customers)),
+        r(M::GET, "/dashboard/customers/{id}", P::ReadCustomers, || get(v::customer_show)),
+        r(M::GET, "/dashboard/customers/{id}/export", P::ManageCustomerData, || get(v::customer_export)),
+        r(M::POST, "/dashboard/customers/{id}/redact", P::ManageCustomerData, || post(v::customer_redact)),
+        r(M::GET, "/dashboard/team", P::ManageTeam, || get(v::team)),
+        r(M::POST, "/dashboard/team/invite", P::ManageTeam, || post(v::team_invite)),
+        r(M::POST, "/dashboard/team/{user}/role", P::ManageTeam, || post(v::team_role)),
+        r(M::POST, "/dashboard/team/{user}/remove", P::ManageTeam, || post(v::team_remove)),
+        r(M::POST, "/dashboard/team/{user}/unlock", P::ManageTeam, || post(v::team_unlock)),
+        r(M::GET, "/dashboard/security", P::OwnLogin, || get(v::security)),
+        r(M::POST, "/dashboard/security/sessions/{id}/revoke", P::OwnLogin, || post(v::session_revoke)),
+        r(M::POST, "/dashboard/security/sign-out-everywhere", P::OwnLogin, || post(v::sign_out_everywhere)),
+        r(M::POST, "/dashboard/security/password", P::OwnLogin, || post(v::change_password)),
+        r(M::POST, "/dashboard/security/recovery-codes", P::OwnLogin, || post(v::regenerate_codes)),
+        r(M::POST, "/dashboard/security/allowlist", P::ManageSecurity, || post(v::set_allowlist)),
+        r(M::GET, "/dashboard/audit", P::ManageSecurity, || get(v::audit_log)),
+        r(M::GET, "/dashboard/settings", P::ManageSettings, || get(v::settings)),
+        r(M::POST, "/dashboard/settings", P::ManageSettings, || post(v::settings_update)),
+        r(M::POST, "/dashboard/settings/disconnect", P::ManageSettings, || post(v::settings_disconnect)),
+    ]
+}
+
+/// The permission a route needs, if the route is in the table.
+pub fn permission_for(method: &Method, path: &str) -> Option<Permission> {
+    static TABLE: std::sync::LazyLock<Vec<(Method, &'static str, Permission)>> =
+        std::sync::LazyLock::new(|| {
+            table()
+                .into_iter()
+                .map(|d| (d.method, d.path, d.permission))
+                .collect()
+        });
+    TABLE
+        .iter()
+        .find(|(m, p, _)| m == method && *p == path)
+        .map(|(_, _, perm)| *perm)
+}
+
+/// The in-process `/v1` API the dashboard's actions go through.
+#[derive(Clone)]
+pub struct InternalApi(Router);
+
+/// The dashboard's routes (sign-in pages and `/dashboard`).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let internal = InternalApi(crate::api::routes().with_state(state.clone()));
+    let guarded = table()
+        .into_iter()
+        .fold(Router::new(), |router, d| {
+            router.route(d.path, (d.handler)())
+        })
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(Extension(internal));
+    Router::new()
+        .route("/login", get(login::login_page).post(login::login_submit))
+        .route("/login/2fa", get(login::mfa_page).post(login::mfa_submit))
+        .route("/logout", post(login::logout))
+        .route(
+            "/setup/{token}",
+            get(login::setup_page).post(login::setup_submit),
+        )
+        .route(
+            "/setup/2fa",
+            get(login::enrol_page).post(login::enrol_submit),
+        )
+        .route("/setup/2fa/qr.svg", get(login::enrol_qr))
+        .route(
+            "/assets/dashboard.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    pages::CSS,
+                )
+            }),
+        )
+        .merge(guarded)
+}
+
+/// Who is using the dashboard: set by [`guard`] on every guarded request.
+#[derive(Clone)]
+pub struct Ctx {
+    pub user: User,
+    pub session: SessionRecord,
+    pub role: Role,
+    pub scope: Scope,
+    pub account_name: String,
+    pub memberships: Vec<paylink_store::users::Membership>,
+    /// This session's CSRF token.
+    pub csrf: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Ctx {
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.allows(p)
+    }
+    /// The audit actor of this user.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.id)
+    }
+}
+
+/// A session cookie's token, from the request.
+pub fn session_token(headers: &HeaderMap) -> Option<Secret<String>> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| Secret::new(v.to_string()))
+        .filter(|s| !s.expose().is_empty())
+}
+
+/// The stored form of a session token.
+pub fn token_hash(token: &str) -> String {
+    paylink_crypto::sha256_hex(token.as_bytes())
+}
+
+/// A fresh random token (256 bits, URL-safe).
+pub fn new_token() -> Result<Secret<String>, crate::ApiError> {
+    use base64::Engine;
+    let bytes = paylink_domain::id::random_bytes::<32>().map_err(crate::ApiError::internal)?;
+    Ok(Secret::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    ))
+}
+
+/// The CSRF token of the session whose token hashes to `hash`.
+pub fn csrf_for(state: &AppState, hash: &str) -> String {
+    paylink_crypto::envelope::blind_index(&state.dashboard_key, &format!("csrf:{hash}"))
+}
+
+/// `Set-Cookie` for a new session token.
+pub fn set_cookie(token: &Secret<String>) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict",
+        token.expose()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-paylink_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
+}
+
+/// The client's address (the TCP peer).
+pub fn client_ip(req_ext: &axum::http::Extensions) -> String {
+    req_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Whether a state-changing request comes from our own pages: a browser's
+/// `Sec-Fetch-Site` must be same-origin and an `Origin`, when sent, must
+/// be ours.
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site != "same-origin" {
+            return false;
+        }
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => origin == origin_of(&state.public_url),
+        None => true,
+    }
+}
+
+fn origin_of(url: &str) -> &str {
+    // scheme://host[:port] of the public URL.
+    let rest = url.find("://").map_or(0, |i| i + 3);
+    match url.get(rest..).and_then(|r| r.find('/')) {
+        Some(i) => url.get(..rest + i).unwrap_or(url),
+        None => url,
+    }
+}
+
+/// A parsed form body: every value of each field, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Form(pub BTreeMap<String, Vec<String>>, pub Vec<u8>);
+
+impl Form {
+    pub fn parse(bytes: &[u8]) -> Form {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in form_urlencoded::parse(bytes) {
+            map.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+        Form(map, bytes.to_vec())
+    }
+    pub fn get(&self, k: &str) -> &str {
+        self.0
+            .get(k)
+            .and_then(|v| v.first())
+            .map_or("", String::as_str)
+    }
+}
+
+/// Reads a form body (up to [`FORM_LIMIT`]).
+pub async fn read_form(req: Request) -> Result<(axum::http::request::Parts, Form), Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "Form too large").into_response())?;
+    Ok((parts, Form::parse(&bytes)))
+}
+
+/// A plain page for a refusal (403, 429, …).
+pub fn refusal(status: StatusCode, title: &str, message: &str) -> Response {
+    pages::html_response(
+        status,
+        pages::bare(title, maud::html! { h1 { (title) } p { (message) } }),
+    )
+}
+
+fn to_login(expired: bool) -> Response {
+    let mut resp = Redirect::to(if expired {
+        "/login?expired=1"
+    } else {
+        "/login"
+    })
+    .into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
+    resp
+}
+
+/// Loads the account's allowlist; `Ok(false)` if `ip` may not pass.
+pub async fn ip_allowed(
+    state: &AppState,
+    account_id: &str,
+    ip: &str,
+) -> Result<bool, crate::ApiError> {
+    let raw = state.store.ip_allowlist(account_id).await?;
+    let list: Vec<Cidr> = raw
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let Ok(addr) = ip.parse::<IpAddr>() else {
+        return Ok(list.is_empty());
+    };
+    Ok(allowed(&list, addr))
+}
+
+/// Writes the audit entry of a refused address.
+pub async fn audit_ip_refused(
+    state: &AppState,
+    account_id: &str,
+    actor: &str,
+    ip: &str,
+    door: &str,
+) {
+    let r = state
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: Some(account_id),
+            actor,
+            action: "ip.refused",
+            target: Some(account_id),
+            detail: serde_json::json!({"ip": ip, "door": door}),
+            now: state.now(),
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "audit of a refused address failed");
+    }
+}
+
+/// Every guarded route: a full session (not idle, not too old), a
+/// membership in the session's account, the account's IP allowlist, the
+/// route's permission, and for POST the CSRF token and origin.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match check(&state, req).await {
+        Ok((req, ctx)) => {
+            let mut req = req;
+            req.extensions_mut().insert(ctx);
+            next.run(req).await
+        }
+        Err(resp) => resp,
+    }
+}
+
+async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Response> {
+    let now = state.now();
+    let cfg = &state.dashboard;
+    let Some(token) = session_token(req.headers()) else {
+        return Err(to_login(false));
+    };
+    let hash = token_hash(token.expose());
+    let session = state
+        .store
+        .find_session(&hash)
+        .await
+        .map_err(|e| views::fail(e.into()))?
+        .filter(|s| s.stage == Stage::Full);
+    let Some(session) = session else {
+        return Err(to_login(false));
+    };
+    if now - session.last_seen >= cfg.idle_secs || now - session.created >= cfg.absolute_secs {
+        let _ = state
+            .store
+            .end_session(&session.user_id, &session.id, now)
+            .await;
+        return Err(to_login(true));
+    }
+    let ip = client_ip(req.extensions());
+    let Some(account_id) = session.account_id.clone() else {
+        return Err(to_login(false));
+    };
+    let role = state
+        .store
+        .role_of(&session.user_id, &account_id)
+        .await
+        .map_err(|e| views::fail(e.into()))?;
+    let Some(role) = role else {
+        // Removed from the account: this session is over.
+        let _ = state
+            .store
+            .end_session(&session.user_id, &session.id, now)
+            .await;
+        return Err(to_login(false));
+    };
+    if !ip_allowed(state, &account_id, &ip)
+        .await
+        .map_err(views::fail)?
+    {
+        audit_ip_refused(
+            state,
+            &account_id,
+            &format!("user:{}", session.user_id),
+            &ip,
+            "dashboard",
+        )
+        .await;
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "Not from this network",
+            "This account only accepts sign-ins from its allowed networks.",
+        ));
+    }
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    // Denied unless the table names a permission this role has.
+    let allowed = permission_for(req.method(), &path).is_some_and(|p| role.allows(p));
+    if !allowed {
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Your role in this account does not give access to this page.",
+        ));
+    }
+    let csrf = csrf_for(state, &hash);
+    let req = if req.method() == Method::GET || req.method() == Method::HEAD {
+        req
+    } else {
+        if !same_origin(state, req.headers()) {
+            return Err(refusal(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "This form was not sent from this site.",
+            ));
+        }
+        let (parts, form) = read_form(req).await?;
+        if !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes()) {
+            return Err(refusal(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "The form expired or did not come from this site. Go back, reload the page and try again.",
+            ));
+        }
+        let mut req = Request::from_parts(parts, Body::empty());
+        req.extensions_mut().insert(form);
+        req
+    };
+    if now - session.last_seen >= 60 {
+        state
+            .store
+            .touch_session(&session.id, &session.user_id, now)
+            .await
+            .map_err(|e| views::fail(e.into()))?;
+    }
+    let user = state
+        .store
+        .get_user(&session.user_id)
+        .await
+        .map_err(|e| views::fail(e.into()))?;
+    let memberships = state
+        .store
+        .memberships(&session.user_id)
+        .await
+        .map_err(|e| views::fail(e.into()))?;
+    let account_name = memberships
+        .iter()
+        .find(|m| m.account_id == account_id)
+        .map(|m| m.account_name.clone())
+        .unwrap_or_default();
+    let ctx = Ctx {
+        scope: Scope {
+            account_id,
+            livemode: session.livemode,
+        },
+        user,
+        role,
+        account_name,
+        memberships,
+        csrf,
+        user_agent: user_agent(req.headers()),
+        ip,
+        session,
+    };
+    Ok((req, Arc::new(ctx)))
+}
+
+/// What the in-process API answered.
+pub struct ApiAnswer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl ApiAnswer {
+    pub fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+    /// The error's message and the parameter it is about.
+    pub fn error(&self) -> (String, Option<String>) {
+        let e = &self.body["error"];
+        (
+            e["message"]
+                .as_str()
+                .unwrap_or("Something went wrong.")
+                .to_string(),
+            e["param"].as_str().map(str::to_string),
+        )
+    }
+}
+
+/// Sends a request to the `/v1` API as this session's account and mode.
+pub async fn call_api(
+    api: &InternalApi,
+    ctx: &Ctx,
+    method: Method,
+    path_and_query: &str,
+    form: Option<Vec<u8>>,
+) -> Result<ApiAnswer, crate::ApiError> {
+    let mut builder = axum::http::Request::builder()
+        .method(method)
+        .uri(path_and_query);
+    if form.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let mut req = builder
+        .body(Body::from(form.unwrap_or_default()))
+        .map_err(crate::ApiError::internal)?;
+    req.extensions_mut().insert(Auth {
+        scope: ctx.scope.clone(),
+        key_id: ctx.actor(),
+    });
+    let resp = api
+        .0
+        .clone()
+        .oneshot(req)
+        .await
+        .map_err(crate::ApiError::internal)?;
+    let status = resp.status();
+    let bytes = to_bytes(resp.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(crate::ApiError::internal)?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status.is_server_error() {
+        return Err(crate::ApiError::internal(format!(
+            "internal API call answered {status}"
+        )));
+    }
+    Ok(ApiAnswer { status, body })
+}
+
+/// Sends a request to the API and returns its raw body (images, exports).
+pub async fn call_api_raw(
+    api: &InternalApi,
+    ctx: &Ctx,
+    path: &str,
+) -> Result<(StatusCode, HeaderMap, Vec<u8>), crate::ApiError> {
+    let mut req = axum::http::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .body(Body::empty())
+        .map_err(crate::ApiError::internal)?;
+    req.extensions_mut().insert(Auth {
+        scope: ctx.scope.clone(),
+        key_id: ctx.actor(),
+    });
+    let resp = api
+        .0
+        .clone()
+        .oneshot(req)
+        .await
+        .map_err(crate::ApiError::internal)?;
+    let (parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .map_err(crate::ApiError::internal)?;
+    Ok((parts.status, parts.headers, bytes.to_vec()))
+}
+
+/// An HTML page answer.
+pub fn page(body: String) -> Response {
+    pages::html_response(StatusCode::OK, body)
+}
+
+pub fn html(body: String) -> Html<String> {
+    Html(body)
+}
