@@ -704,6 +704,9 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             println!("  Test secret key:  {}", demo.secret);
             println!("  Payment link:     {}", demo.link_url);
             println!("  Promotion code:   {}", demo.promo_code);
+            println!("  Dashboard setup:  {}", demo.setup_url);
+            println!("    (the owner, owner@demo.paylink.invalid, sets a password and enrols an");
+            println!("     authenticator app there; then sign in at {public_url}/login)");
             println!();
             println!("  Open the payment link in a browser and pay with a test card:");
             println!("    4242 4242 4242 4242  succeeds        4000 0000 0000 0002  is declined");

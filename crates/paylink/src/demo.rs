@@ -16,6 +16,8 @@ pub struct Demo {
     pub secret: String,
     pub link_url: String,
     pub promo_code: String,
+    /// The owner's one-time dashboard setup link.
+    pub setup_url: String,
 }
 
 async fn post(state: &AppState, key: &str, path: &str, form: &str) -> Result<Value, AppError> {
@@ -106,7 +108,18 @@ pub async fn seed(
         &format!("line_items[0][price]={price_id}&line_items[0][quantity]=1&line_items[0][adjustable_quantity][enabled]=true&allow_promotion_codes=true&metadata[source]=demo"),
     )
     .await?;
+    let setup_url = app::setup_link(
+        &opened.store,
+        &state.public_url,
+        &account.id,
+        "owner@demo.paylink.invalid",
+        now,
+    )
+    .await?
+    .expose()
+    .to_string();
     Ok(Demo {
+        setup_url,
         secret,
         link_url: field(&link, "url")?,
         promo_code: field(&promo, "code")?,

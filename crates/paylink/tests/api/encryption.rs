@@ -21,7 +21,7 @@ const CANARIES: [&str; 6] = [
 impl TestApp {
     /// Every byte the database holds: the SQLite file and its WAL, or a
     /// `pg_dump` of this test's schema.
-    fn raw_database(&self) -> Vec<u8> {
+    pub fn raw_database(&self) -> Vec<u8> {
         match self.db {
             Db::Sqlite => {
                 let mut b = std::fs::read(self.opts.sqlite_path()).unwrap();

@@ -10,6 +10,7 @@
 )]
 
 mod buyer;
+mod dash;
 mod helpers;
 
 mod audit;
@@ -19,6 +20,7 @@ mod browser;
 mod checkout;
 mod cli;
 mod coupons;
+mod dashboard;
 mod encryption;
 mod idempotency;
 mod logs;

@@ -1,0 +1,800 @@
+//! The dashboard's doors over HTTP: setup links, TOTP enrolment and
+//! sign-in, lockout, per-IP throttling, cookies, CSRF, session rotation and
+//! expiry, roles against the permission table, team changes, IP allowlist.
+
+use paylink::app;
+use paylink_domain::roles::Role;
+use paylink_web::dashboard;
+
+use crate::both;
+use crate::dash::*;
+use crate::helpers::*;
+
+const OWNER: &str = "owner@shop.example";
+
+async fn setup_link_enrolment_and_sign_in(app: TestApp) {
+    // The setup link: single use, and a bad password does not burn it.
+    let link = app::setup_link(
+        &app.opened.store,
+        &app.base,
+        &app.account,
+        OWNER,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let path = link.expose().trim_start_matches(&app.base).to_string();
+    let mut d = Dash::anonymous(&app);
+    let p = d
+        .post_raw(
+            &path,
+            &[
+                ("password", "password1234"),
+                ("password_confirmation", "password1234"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(
+        p.body.contains("most common leaked passwords"),
+        "{}",
+        p.body
+    );
+    let p = d
+        .post_raw(
+            &path,
+            &[
+                ("password", "owner@shop.example and more"),
+                ("password_confirmation", "owner@shop.example and more"),
+            ],
+            &[],
+        )
+        .await;
+    assert!(p.body.contains("may not contain your email"), "{}", p.body);
+    let p = d
+        .post_raw(
+            &path,
+            &[("password", "short"), ("password_confirmation", "short")],
+            &[],
+        )
+        .await;
+    assert!(p.body.contains("at least 12"), "{}", p.body);
+    let mut owner = enrol(&app, OWNER, link).await;
+    // Used once: the link is gone.
+    assert_eq!(Dash::anonymous(&app).get(&path).await.status, 410);
+    // The signed-in session's cookie.
+    let p = owner.get("/dashboard").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("Overview"));
+    let csp = p.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+
+    // Sign out ends the session on the server: the old cookie is useless.
+    let old = owner.cookie.clone();
+    let p = owner.post("/logout", &[]).await;
+    assert_eq!(p.status, 303);
+    assert!(p.set_cookie().unwrap().contains("Max-Age=0"));
+    owner.cookie = old;
+    let p = owner.get("/dashboard").await;
+    assert_eq!((p.status, p.location()), (303, "/login"));
+
+    // Password, then code: each step gets a new token.
+    let p = owner
+        .post_raw("/login", &[("email", OWNER), ("password", PASSWORD)], &[])
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/2fa"));
+    let cookie = p.set_cookie().unwrap();
+    for attr in [
+        "__Host-paylink_session=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(cookie.contains(attr), "{attr} missing in {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let half = owner.cookie.clone().unwrap();
+    // The half-signed-in session opens nothing.
+    let p = owner.get("/dashboard").await;
+    assert_eq!((p.status, p.location()), (303, "/login"));
+    owner.cookie = Some(half.clone());
+    owner.get("/login/2fa").await;
+    app.clock.advance(30);
+    let code = owner.code(app.clock.now());
+    let p = owner.post("/login/2fa", &[("code", &code)]).await;
+    assert_eq!((p.status, p.location()), (303, "/dashboard"));
+    let full = owner.cookie.clone().unwrap();
+    assert_ne!(full, half, "a new token at sign-in");
+    assert!(
+        token_of(&p.set_cookie().unwrap()).len() >= 43,
+        "256-bit token"
+    );
+    assert_eq!(owner.get("/dashboard").await.status, 200);
+
+    // The same code again (same step) is refused, even with the password right.
+    owner.cookie = None;
+    owner
+        .post_raw("/login", &[("email", OWNER), ("password", PASSWORD)], &[])
+        .await;
+    owner.get("/login/2fa").await;
+    let p = owner.post("/login/2fa", &[("code", &code)]).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("didn't work"), "{}", p.body);
+    // A recovery code works, once.
+    let rc = owner.recovery[0].clone();
+    let p = owner.post("/login/2fa", &[("code", &rc)]).await;
+    assert_eq!((p.status, p.location()), (303, "/dashboard"));
+    owner.cookie = None;
+    owner
+        .post_raw("/login", &[("email", OWNER), ("password", PASSWORD)], &[])
+        .await;
+    owner.get("/login/2fa").await;
+    let p = owner.post("/login/2fa", &[("code", &rc)]).await;
+    assert_eq!(p.status, 200, "a recovery code works once");
+
+    // The seed is sealed at rest and the password stored as argon2id.
+    let dump = String::from_utf8_lossy(&app.raw_database()).to_string();
+    let b32 = paylink_crypto::totp::base32(&owner.seed);
+    assert!(!dump.contains(&b32), "TOTP seed in clear");
+    assert!(dump.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!dump.contains(PASSWORD));
+}
+both!(setup_link_enrolment_and_sign_in);
+
+async fn ten_failures_lock_and_look_like_a_wrong_password(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    let dev = member(&app, "dev@shop.example", Role::Developer).await;
+    let mut anon = Dash::anonymous(&app);
+    let wrong = anon
+        .post_raw(
+            "/login",
+            &[("email", &dev.email), ("password", "not the password!")],
+            &[],
+        )
+        .await;
+    assert_eq!(wrong.status, 200);
+    // Attempts during a back-off wait are refused without counting, so
+    // the attacker waits out each one (30 s, doubling) to reach ten.
+    for _ in 0..9 {
+        app.clock.advance(600);
+        anon.post_raw(
+            "/login",
+            &[("email", &dev.email), ("password", "not the password!")],
+            &[],
+        )
+        .await;
+    }
+    // Locked: the right password gets exactly the wrong-password page.
+    let locked = anon
+        .post_raw(
+            "/login",
+            &[("email", &dev.email), ("password", PASSWORD)],
+            &[],
+        )
+        .await;
+    assert_eq!(locked.status, wrong.status);
+    assert_eq!(locked.body, wrong.body);
+    assert!(locked.set_cookie().is_none());
+    // An unknown email: the same page too.
+    let unknown = anon
+        .post_raw(
+            "/login",
+            &[
+                ("email", "nobody@shop.example"),
+                ("password", "not the password!"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        unknown.body.replace("nobody@shop.example", &dev.email),
+        wrong.body
+    );
+    // The lock is recorded for the email notice and shown to the owner.
+    owner.cookie = None;
+    owner.sign_in(&app).await;
+    let p = owner.get("/dashboard/security").await;
+    assert!(p.body.contains("user.locked"), "{}", p.body);
+    let p = owner.get("/dashboard/team").await;
+    assert!(p.body.contains("Locked"));
+    // An hour later it lifts by itself; an owner can lift it sooner.
+    let csrf = owner.csrf.clone();
+    let p = owner
+        .post_raw(
+            &format!("/dashboard/team/{}/unlock", dev.user_id),
+            &[("csrf", &csrf)],
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let mut dev2 = dev.clone();
+    dev2.cookie = None;
+    dev2.sign_in(&app).await;
+    let entries = app.opened.store.audit_entries(None).await.unwrap();
+    for action in [
+        "login.failed",
+        "user.locked",
+        "user.unlocked",
+        "login.succeeded",
+    ] {
+        assert!(entries.iter().any(|e| e.action == action), "{action}");
+    }
+}
+both!(ten_failures_lock_and_look_like_a_wrong_password);
+
+async fn backoff_then_time_unlocks(app: TestApp) {
+    let mut d = member(&app, "wait@shop.example", Role::Analyst).await;
+    d.cookie = None;
+    for _ in 0..5 {
+        d.post_raw(
+            "/login",
+            &[
+                ("email", &d.email.clone()),
+                ("password", "wrong wrong wrong"),
+            ],
+            &[],
+        )
+        .await;
+    }
+    // Waiting after the fifth: even the right password is refused now...
+    let p = d
+        .post_raw(
+            "/login",
+            &[("email", &d.email.clone()), ("password", PASSWORD)],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    // ...and accepted once the wait is over.
+    app.clock.advance(31);
+    d.sign_in(&app).await;
+}
+both!(backoff_then_time_unlocks);
+
+async fn many_failures_from_one_address_get_429(app: TestApp) {
+    let mut anon = Dash::anonymous(&app);
+    for i in 0..30 {
+        let p = anon
+            .post_raw(
+                "/login",
+                &[
+                    ("email", &format!("x{i}@shop.example")),
+                    ("password", "whatever whatever"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(p.status, 200);
+    }
+    let p = anon
+        .post_raw(
+            "/login",
+            &[
+                ("email", "x@shop.example"),
+                ("password", "whatever whatever"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 429);
+    let retry: i64 = p.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 900, "{retry}");
+    app.clock.advance(901);
+    let p = anon
+        .post_raw(
+            "/login",
+            &[
+                ("email", "x@shop.example"),
+                ("password", "whatever whatever"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+}
+both!(many_failures_from_one_address_get_429);
+
+async fn csrf_token_and_origin_are_checked(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    owner.get("/dashboard/security").await;
+    let good = owner.csrf.clone();
+    let form = [("allowlist", "")];
+    // No token, a wrong token, a token from another session: refused.
+    let p = owner
+        .post_raw("/dashboard/security/allowlist", &form, &[])
+        .await;
+    assert_eq!(p.status, 403);
+    let p = owner
+        .post_raw(
+            "/dashboard/security/allowlist",
+            &[("csrf", "0000"), ("allowlist", "")],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    let other = member(&app, "admin@shop.example", Role::Admin).await;
+    let p = owner
+        .post_raw(
+            "/dashboard/security/allowlist",
+            &[("csrf", &other.csrf), ("allowlist", "")],
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    // The right token from another site: refused.
+    let p = owner
+        .post_raw(
+            "/dashboard/security/allowlist",
+            &[("csrf", &good), ("allowlist", "")],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    let p = owner
+        .post_raw(
+            "/dashboard/security/allowlist",
+            &[("csrf", &good), ("allowlist", "")],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    // The right token from our pages: done.
+    let p = owner
+        .post_raw(
+            "/dashboard/security/allowlist",
+            &[("csrf", &good), ("allowlist", "")],
+            &[("origin", &app.base), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("Allowlist saved"));
+    // GET changes nothing: an action route answers GET with a refusal.
+    let p = owner.get("/dashboard/security/sign-out-everywhere").await;
+    assert_eq!(p.status, 403);
+}
+both!(csrf_token_and_origin_are_checked);
+
+async fn idle_and_absolute_expiry(app: TestApp) {
+    let mut d = member(&app, "idle@shop.example", Role::Analyst).await;
+    app.clock.advance(29 * 60);
+    assert_eq!(d.get("/dashboard").await.status, 200);
+    app.clock.advance(30 * 60);
+    let p = d.get("/dashboard").await;
+    assert_eq!((p.status, p.location()), (303, "/login?expired=1"));
+    // Active all along, the session still ends 12 hours after sign-in.
+    d.cookie = None;
+    d.sign_in(&app).await;
+    let mut ended = None;
+    for i in 0..40 {
+        app.clock.advance(20 * 60 - 1);
+        let p = d.get("/dashboard").await;
+        if p.status != 200 {
+            ended = Some((i, p));
+            break;
+        }
+    }
+    let (i, p) = ended.expect("the session never ended");
+    assert_eq!((p.status, p.location()), (303, "/login?expired=1"));
+    // 36 requests 1199 s apart are 11 h 59 min; the 37th is past 12 h.
+    assert_eq!(i, 36);
+}
+both!(idle_and_absolute_expiry);
+
+/// Fills a route's path parameters.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "nope_123")
+        .replace("{user}", "usr_nope")
+}
+
+async fn every_route_for_every_role(app: TestApp) {
+    let mut users = Vec::new();
+    for (i, role) in Role::ALL.into_iter().enumerate() {
+        let email = if role == Role::Owner {
+            OWNER.to_string()
+        } else {
+            format!("r{i}@shop.example")
+        };
+        users.push((role, member(&app, &email, role).await));
+    }
+    let table = dashboard::table();
+    assert!(table.len() >= 30);
+    for (role, d) in &mut users {
+        for route in &table {
+            let path = concrete(route.path);
+            let p = if route.method == axum::http::Method::GET {
+                d.get(&path).await
+            } else {
+                d.get("/dashboard/security").await;
+                // A harmless body: wrong current password, empty list, …
+                d.post(
+                    &path,
+                    &[
+                        ("current_password", "not mine at all"),
+                        ("password", "not mine at all"),
+                        ("account_id", "acct_nope"),
+                    ],
+                )
+                .await
+            };
+            let allowed = role.allows(route.permission);
+            assert_eq!(
+                !p.denied(),
+                allowed,
+                "{role} {} {} answered {}: {}",
+                route.method,
+                route.path,
+                p.status,
+                &p.body[..p.body.len().min(300)]
+            );
+            assert_ne!(p.status, 500, "{} {}", route.method, route.path);
+            // Still signed in (nothing above ended the session).
+            assert_ne!(
+                p.location(),
+                "/login",
+                "{role} {} {}",
+                route.method,
+                route.path
+            );
+        }
+        // A path outside the table does not exist.
+        assert_eq!(d.get("/dashboard/not-a-page").await.status, 404);
+    }
+}
+both!(every_route_for_every_role);
+
+async fn tenants_are_isolated(app: TestApp) {
+    let (_, other_key) = app.other_account().await;
+    let price = app
+        .post_as(
+            &other_key,
+            "/v1/prices",
+            json!({"currency": "eur", "unit_amount": 500, "product_data": {"name": "Theirs"}}),
+        )
+        .await
+        .id();
+    let link = app
+        .post_as(
+            &other_key,
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}]}),
+        )
+        .await
+        .id();
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    assert_eq!(
+        owner
+            .get(&format!("/dashboard/payment-links/{link}"))
+            .await
+            .status,
+        404
+    );
+    let p = owner.get("/dashboard/payment-links").await;
+    assert!(!p.body.contains(&link));
+    // Mass assignment: extra fields naming another account change nothing.
+    let p = owner
+        .post(
+            "/dashboard/payment-links",
+            &[
+                ("price", &price),
+                ("quantity", "1"),
+                ("account_id", "acct_other"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "the other account's price is not found here");
+    assert!(p.body.contains("No such price"), "{}", p.body);
+    // Switching to an account one is not a member of is refused.
+    let p = owner
+        .post("/dashboard/account", &[("account_id", "acct_other")])
+        .await;
+    assert_eq!(p.status, 403);
+}
+both!(tenants_are_isolated);
+
+async fn removing_or_demoting_a_member_ends_their_sessions(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    let mut admin = member(&app, "admin@shop.example", Role::Admin).await;
+    let mut support = member(&app, "support@shop.example", Role::Support).await;
+    assert_eq!(admin.get("/dashboard/team").await.status, 200);
+    // The access review lists everyone with role and two-step status.
+    let p = owner.get("/dashboard/team").await;
+    for email in [OWNER, "admin@shop.example", "support@shop.example"] {
+        assert!(p.body.contains(email), "{email}");
+    }
+    assert!(p.body.contains("admin") && p.body.contains("support"));
+    // An admin can't make anyone an owner.
+    let p = admin
+        .post(
+            &format!("/dashboard/team/{}/role", support.user_id),
+            &[("role", "owner")],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("Choose one of the roles"), "{}", p.body);
+    // Lowering admin to analyst ends the admin's sessions at once.
+    owner.get("/dashboard/team").await;
+    let p = owner
+        .post(
+            &format!("/dashboard/team/{}/role", admin.user_id),
+            &[("role", "analyst")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(admin.get("/dashboard").await.location(), "/login");
+    admin.cookie = None;
+    admin.sign_in(&app).await;
+    assert!(admin.get("/dashboard/team").await.denied());
+    // Removing support ends their session: the next click signs them out.
+    owner.get("/dashboard/team").await;
+    let p = owner
+        .post(&format!("/dashboard/team/{}/remove", support.user_id), &[])
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        support.get("/dashboard/payments").await.location(),
+        "/login"
+    );
+    // The last owner can't be removed or demoted.
+    let p = owner
+        .post(
+            &format!("/dashboard/team/{}/role", owner.user_id.clone()),
+            &[("role", "admin")],
+        )
+        .await;
+    assert!(p.body.contains("own role"));
+    // Invitations: a one-time link for a new email.
+    owner.get("/dashboard/team").await;
+    let p = owner
+        .post(
+            "/dashboard/team/invite",
+            &[("email", "new@shop.example"), ("role", "developer")],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    let link = between(&p.body, "id=\"invite-link\" readonly value=\"", "\"").unwrap();
+    let newbie = enrol(&app, "new@shop.example", paylink_crypto::Secret::new(link)).await;
+    assert_eq!(
+        app.opened
+            .store
+            .role_of(&newbie.user_id, &app.account)
+            .await
+            .unwrap(),
+        Some(Role::Developer)
+    );
+    let p = owner
+        .post(
+            "/dashboard/team/invite",
+            &[("email", "not an email"), ("role", "developer")],
+        )
+        .await;
+    assert!(
+        p.body.contains("valid email") && p.body.contains("value=\"not an email\""),
+        "{}",
+        p.body
+    );
+}
+both!(removing_or_demoting_a_member_ends_their_sessions);
+
+async fn password_change_needs_the_current_one_and_ends_other_sessions(app: TestApp) {
+    let mut a = member(&app, OWNER, Role::Owner).await;
+    let mut b = a.clone();
+    b.cookie = None;
+    b.sign_in(&app).await;
+    a.get("/dashboard/security").await;
+    let p = a
+        .post(
+            "/dashboard/security/password",
+            &[
+                ("current_password", "wrong one entirely"),
+                ("new_password", "a brand new passphrase"),
+                ("new_password_confirmation", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert!(p.body.contains("not your current password"));
+    assert_eq!(b.get("/dashboard").await.status, 200);
+    let before = a.cookie.clone();
+    let p = a
+        .post(
+            "/dashboard/security/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+                ("new_password_confirmation", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_ne!(a.cookie, before, "a new token after the change");
+    assert_eq!(a.get("/dashboard").await.status, 200);
+    assert_eq!(b.get("/dashboard").await.location(), "/login");
+    // Recovery codes: new ones need the password, and replace the old.
+    a.get("/dashboard/security").await;
+    let p = a
+        .post(
+            "/dashboard/security/recovery-codes",
+            &[("password", "a brand new passphrase")],
+        )
+        .await;
+    assert!(p.body.contains("Your new recovery codes"));
+    // Sessions: listed, and one can be ended from another.
+    let mut c = a.clone();
+    c.cookie = None;
+    c.password = "a brand new passphrase".into();
+    c.sign_in(&app).await;
+    let p = a.get("/dashboard/security").await;
+    assert!(p.body.contains("This session"));
+    let other = between(&p.body, "/dashboard/security/sessions/", "/revoke").unwrap();
+    let p = a
+        .post(&format!("/dashboard/security/sessions/{other}/revoke"), &[])
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(c.get("/dashboard").await.location(), "/login");
+    assert_eq!(a.get("/dashboard").await.status, 200);
+}
+both!(password_change_needs_the_current_one_and_ends_other_sessions);
+
+async fn ip_allowlist_guards_dashboard_and_api(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    owner.get("/dashboard/security").await;
+    // A list that leaves out the saver's own address is refused.
+    let p = owner
+        .post(
+            "/dashboard/security/allowlist",
+            &[("allowlist", "10.0.0.0/8")],
+        )
+        .await;
+    assert!(p.body.contains("you would be locked out"), "{}", p.body);
+    assert!(p.body.contains("10.0.0.0/8"), "what was typed is kept");
+    let p = owner
+        .post(
+            "/dashboard/security/allowlist",
+            &[("allowlist", "10.0.0.0/33")],
+        )
+        .await;
+    assert!(p.body.contains("not an IP address or CIDR range"));
+    let p = owner
+        .post(
+            "/dashboard/security/allowlist",
+            &[("allowlist", "127.0.0.1\n10.0.0.0/8")],
+        )
+        .await;
+    assert!(p.body.contains("Allowlist saved"), "{}", p.body);
+    assert_eq!(app.get("/v1/products").await.status, 200);
+    // From elsewhere (here: the list no longer holds loopback): 403 + audit.
+    app.opened
+        .store
+        .set_ip_allowlist(&app.account, "10.0.0.0/8")
+        .await
+        .unwrap();
+    let r = app.get("/v1/products").await;
+    r.assert_error(403, None);
+    assert!(owner.get("/dashboard").await.status == 403);
+    let entries = app
+        .opened
+        .store
+        .audit_entries(Some(&app.account))
+        .await
+        .unwrap();
+    let doors: Vec<String> = entries
+        .iter()
+        .filter(|e| e.action == "ip.refused")
+        .map(|e| e.detail.clone())
+        .collect();
+    assert!(
+        doors.iter().any(|d| d.contains("\"api\""))
+            && doors.iter().any(|d| d.contains("\"dashboard\"")),
+        "{doors:?}"
+    );
+}
+both!(ip_allowlist_guards_dashboard_and_api);
+
+async fn dashboard_forms_create_and_keep_what_was_typed(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    owner.get("/dashboard/payment-links/new").await;
+    let p = owner
+        .post(
+            "/dashboard/payment-links",
+            &[
+                ("product_name", "Poster <b>A2</b>"),
+                ("amount", "12.345"),
+                ("currency", "eur"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("id=\"amount-error\""), "{}", p.body);
+    assert!(
+        p.body.contains("value=\"Poster &lt;b&gt;A2&lt;/b&gt;\""),
+        "kept and escaped"
+    );
+    let p = owner
+        .post(
+            "/dashboard/payment-links",
+            &[
+                ("product_name", "Poster"),
+                ("amount", "12.50"),
+                ("currency", "eur"),
+                ("quantity", "2"),
+                ("limit", "5"),
+                ("allow_promotion_codes", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page = owner.get(p.location()).await;
+    assert!(
+        page.body.contains("Poster") && page.body.contains("Payments: 0 of 5"),
+        "{}",
+        page.body
+    );
+    let id = between(p.location(), "/dashboard/payment-links/", "?").unwrap();
+    let link = app.get(&format!("/v1/payment_links/{id}")).await;
+    assert_eq!(link.ok()["allow_promotion_codes"], true);
+    // Deactivate from the page.
+    let p = owner
+        .post(
+            &format!("/dashboard/payment-links/{id}"),
+            &[("active", "false")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(
+        app.get(&format!("/v1/payment_links/{id}")).await.ok()["active"],
+        false
+    );
+    // The QR code of the link.
+    let qr = owner
+        .get(&format!("/dashboard/payment-links/{id}/qr.svg"))
+        .await;
+    assert!(qr.body.starts_with("<?xml") || qr.body.contains("<svg"));
+    // Search finds it by id.
+    let p = owner.get(&format!("/dashboard/payment-links?q={id}")).await;
+    assert!(p.body.contains(&id));
+    // Products and codes.
+    owner.get("/dashboard/products").await;
+    let p = owner
+        .post(
+            "/dashboard/products",
+            &[("name", "Mug"), ("amount", "9"), ("currency", "usd")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(owner
+        .get("/dashboard/products?q=mug")
+        .await
+        .body
+        .contains("Mug"));
+    owner.get("/dashboard/coupons").await;
+    let p = owner
+        .post(
+            "/dashboard/coupons",
+            &[("code", "SPRING10"), ("percent_off", "10")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = owner
+        .post(
+            "/dashboard/coupons",
+            &[("code", "SPRING10"), ("percent_off", "10")],
+        )
+        .await;
+    assert!(
+        p.body.contains("id=\"code-error\""),
+        "duplicate code beside the field: {}",
+        p.body
+    );
+    assert!(owner
+        .get("/dashboard/coupons")
+        .await
+        .body
+        .contains("SPRING10"));
+}
+both!(dashboard_forms_create_and_keep_what_was_typed);
