@@ -298,14 +298,12 @@ fn user_agent(headers: &HeaderMap) -> String {
         .collect()
 }
 
-/// Whether a state-changing request comes from our own pages: a browser's
-/// `Sec-Fetch-Site` must be same-origin and an `Origin`, when sent, must
-/// be ours.
+/// Whether a state-changing request comes from our own pages. A browser's
+/// `Sec-Fetch-Site` (which pages cannot forge) must say same-origin; a
+/// client without it must send no `Origin` or ours.
 pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if site != "same-origin" {
-            return false;
-        }
+        return site == "same-origin";
     }
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(origin) => origin == origin_of(&state.public_url),

@@ -65,7 +65,7 @@ fn form_of(f: Option<Extension<Form>>) -> Form {
 
 fn money(minor: i64, currency: &str) -> String {
     match Currency::from_str(&currency.to_ascii_uppercase()) {
-        Ok(c) => c.format(minor),
+        Ok(c) => paylink_domain::locale::format(minor, c, paylink_domain::locale::style_for("en")),
         Err(_) => format!("{minor} {currency}"),
     }
 }
@@ -280,7 +280,7 @@ pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> Respo
                 div class="card" {
                     div class="muted" { "Revenue, 30 days (" (cur.to_uppercase()) ")" }
                     div class="big" id={ "revenue-" (cur) } { (money(*sum, cur)) }
-                    div class="muted" { (n) " payments" }
+                    div class="muted" { (n) @if *n == 1 { " payment" } @else { " payments" } }
                 }
             }
             @if by_currency.is_empty() {

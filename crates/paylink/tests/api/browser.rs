@@ -187,7 +187,12 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{css} never appeared on {}", self.url().await);
+        self.screenshot("failure").await;
+        panic!(
+            "{css} never appeared on {}: {}",
+            self.url().await,
+            self.source().await
+        );
     }
     async fn pay_card(&self, number: &str) {
         self.fill("#number", number).await;
@@ -336,4 +341,158 @@ async fn browser_checkout_sqlite() {
 )]
 async fn browser_checkout_postgres() {
     browser_checkout(Db::Postgres).await;
+}
+
+impl Browser {
+    async fn attr(&self, css: &str, name: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{e}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+    }
+    /// Sets a password and enrols TOTP from a setup link; returns the seed.
+    async fn enrol(&self, app: &TestApp, link: &str, shot: &str) -> Vec<u8> {
+        self.goto(link).await;
+        self.screenshot(&format!("{shot}-setup-password")).await;
+        self.fill("#password", crate::dash::PASSWORD).await;
+        self.fill("#password_confirmation", crate::dash::PASSWORD)
+            .await;
+        self.click("button[type=submit]").await;
+        self.wait_for("#totp-secret").await;
+        self.screenshot(&format!("{shot}-setup-totp")).await;
+        let seed = paylink_crypto::totp::from_base32(&self.text("#totp-secret").await).unwrap();
+        let code = paylink_crypto::totp::hotp(
+            &seed,
+            u64::try_from(paylink_crypto::totp::step(app.clock.now())).unwrap(),
+            6,
+        )
+        .unwrap();
+        self.fill("#code", &format!("{code:06}")).await;
+        self.click("button[type=submit]").await;
+        self.wait_for("#recovery-codes").await;
+        self.screenshot(&format!("{shot}-recovery-codes")).await;
+        self.click("a[href='/dashboard']").await;
+        seed
+    }
+}
+
+/// The merchant's first day: setup link, password, TOTP enrolment, a
+/// payment link made in the dashboard, paid by a buyer, seen on the
+/// overview; a developer kept out of the team page; a removed member's
+/// open tab signed out on the next click. Screenshots of every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(browser_tests),
+    ignore = "browser skipped: set PAYLINK_TEST_CHROMEDRIVER (e.g. /usr/bin/chromedriver, Debian's chromium-driver)"
+)]
+async fn browser_dashboard() {
+    let app = spawn_app(Db::Sqlite).await;
+    let link = paylink::app::setup_link(
+        &app.opened.store,
+        &app.base,
+        &app.account,
+        "owner@shop.example",
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let b = Browser::start().await;
+    let seed = b.enrol(&app, link.expose(), "dash-01-owner").await;
+    b.wait_for("#revenue-none").await;
+    b.screenshot("dash-02-overview-empty").await;
+
+    // A payment link, made in the dashboard.
+    b.goto(&app.url("/dashboard/payment-links/new")).await;
+    b.fill("#product_name", "Concert ticket").await;
+    b.fill("#amount", "12,5").await;
+    b.fill("#currency", "eur").await;
+    b.fill("#limit", "100").await;
+    b.click("input[name=allow_promotion_codes]").await;
+    b.screenshot("dash-03-new-link").await;
+    b.click("form[action='/dashboard/payment-links'] button[type=submit]")
+        .await;
+    b.wait_for("#url").await;
+    b.screenshot("dash-04-link").await;
+    let url = b.attr("#url", "value").await;
+    assert!(url.starts_with(&app.base) && url.contains("/l/"), "{url}");
+
+    // A buyer pays it.
+    b.goto(&url).await;
+    b.fill("#email", "fan@example.com").await;
+    b.click("#pay").await;
+    b.wait_for("#number").await;
+    b.pay_card("4242 4242 4242 4242").await;
+    b.wait_for("#confirmation").await;
+
+    // The overview shows it.
+    b.goto(&app.url("/dashboard")).await;
+    b.wait_for("#revenue-eur").await;
+    assert_eq!(b.text("#revenue-eur").await, "€12.50");
+    b.screenshot("dash-05-overview-paid").await;
+    for (path, name) in [
+        ("/dashboard/payment-links", "06-links"),
+        ("/dashboard/products", "07-products"),
+        ("/dashboard/coupons", "08-coupons"),
+        ("/dashboard/payments", "09-payments"),
+        ("/dashboard/customers", "10-customers"),
+        ("/dashboard/team", "11-team"),
+        ("/dashboard/security", "12-security"),
+        ("/dashboard/audit", "13-audit"),
+        ("/dashboard/settings", "14-settings"),
+    ] {
+        b.goto(&app.url(path)).await;
+        b.wait_for("main h1").await;
+        b.screenshot(&format!("dash-{name}")).await;
+    }
+    b.goto(&app.url("/dashboard/payments")).await;
+    b.click("tbody a").await;
+    b.wait_for("#amount").await;
+    b.screenshot("dash-15-payment").await;
+
+    // Invite a developer, then sign out.
+    b.goto(&app.url("/dashboard/team")).await;
+    b.fill("#email", "dev@shop.example").await;
+    b.find("#role").await;
+    b.click("#role option[value=developer]").await;
+    b.click("form[action='/dashboard/team/invite'] button")
+        .await;
+    b.wait_for("#invite-link").await;
+    let invite = b.attr("#invite-link", "value").await;
+    b.click("form[action='/logout'] button").await;
+    b.wait_for("#email").await;
+    b.screenshot("dash-16-login").await;
+
+    // The developer: no team page, not even a link to it.
+    b.enrol(&app, &invite, "dash-17-developer").await;
+    b.wait_for("main h1").await;
+    assert!(!b.source().await.contains("href=\"/dashboard/team\""));
+    b.goto(&app.url("/dashboard/team")).await;
+    assert!(b.source().await.contains("does not give access"));
+    b.screenshot("dash-18-developer-denied").await;
+    b.goto(&app.url("/dashboard/payments")).await;
+    b.wait_for("main h1").await;
+
+    // The owner removes the developer (from another device); the
+    // developer's open tab is signed out on the next click.
+    let mut owner = crate::dash::Dash::anonymous(&app);
+    owner.email = "owner@shop.example".into();
+    owner.seed = seed;
+    owner.sign_in(&app).await;
+    let dev = crate::dash::store_user(&app, "dev@shop.example").await;
+    owner.get("/dashboard/team").await;
+    let p = owner
+        .post(&format!("/dashboard/team/{dev}/remove"), &[])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    b.click("a[href='/dashboard/customers']").await;
+    b.wait_for("#password").await;
+    assert!(b.url().await.ends_with("/login"), "{}", b.url().await);
+    b.screenshot("dash-19-removed-signed-out").await;
+    b.quit().await;
 }
