@@ -14,6 +14,9 @@ use paylink_store::{Store, StoreError};
 
 const DAY: i64 = 86_400;
 
+/// Days client IP addresses (dashboard sessions, sign-in counters) are kept.
+pub const IP_ADDRESS_DAYS: i64 = 14;
+
 /// Retention periods, in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -41,6 +44,9 @@ pub struct PurgeReport {
     /// Abandoned checkouts whose buyer details were erased.
     pub abandoned_checkouts: u64,
     pub provider_events: u64,
+    /// Ended or idle dashboard sessions and sign-in throttle rows (they
+    /// hold client IP addresses), after 14 days.
+    pub sign_in_records: u64,
 }
 
 /// One line of `paylink retention status`.
@@ -62,6 +68,12 @@ pub async fn purge_once(store: &Store, now: i64, r: &Retention) -> Result<PurgeR
         provider_events: store
             .purge_provider_events(now - r.provider_event_days * DAY)
             .await?,
+        sign_in_records: store
+            .purge_dashboard_sessions(now - IP_ADDRESS_DAYS * DAY)
+            .await?
+            + store
+                .purge_login_throttle(now - IP_ADDRESS_DAYS * DAY)
+                .await?,
     })
 }
 
@@ -94,6 +106,13 @@ pub async fn status(
             kept: format!("{} days", r.provider_event_days),
             due: store
                 .provider_events_due(now - r.provider_event_days * DAY)
+                .await?,
+        },
+        RetentionLine {
+            what: "dashboard sessions and sign-in counters (IP addresses)",
+            kept: format!("{IP_ADDRESS_DAYS} days"),
+            due: store
+                .sign_in_records_due(now - IP_ADDRESS_DAYS * DAY)
                 .await?,
         },
     ])

@@ -856,6 +856,17 @@ impl Store {
         Ok(n)
     }
 
+    /// Sign-in records older than `before` (what the purge would delete).
+    pub async fn sign_in_records_due(&self, before: i64) -> Result<i64, StoreError> {
+        let mut a = Sql::new("SELECT COUNT(*) AS n FROM dashboard_sessions WHERE last_seen < ");
+        a.bind(before);
+        let mut b = Sql::new("SELECT COUNT(*) AS n FROM login_throttle WHERE window_start < ");
+        b.bind(before);
+        let x: i64 = a.fetch_row(&self.pool).await?.try_get("n")?;
+        let y: i64 = b.fetch_row(&self.pool).await?.try_get("n")?;
+        Ok(x + y)
+    }
+
     // ---- recovery codes ----
 
     /// Replaces a user's recovery codes with `hashes`.

@@ -72,6 +72,12 @@ pub struct ServeArgs {
     pub sim_public_url: Option<String>,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    /// Minutes without a request after which a dashboard session ends.
+    #[arg(long, env = "PAYLINK_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=720))]
+    pub session_idle_minutes: i64,
+    /// Hours after sign-in after which a dashboard session ends, however active.
+    #[arg(long, env = "PAYLINK_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=168))]
+    pub session_max_hours: i64,
 }
 
 /// How long data is kept.
@@ -127,8 +133,13 @@ impl ServeArgs {
             .unwrap_or_else(|| format!("http://{sim_bound}"));
         let sim = app::sim_config(opened, &sim_origin, &public_url, clock.clone()).await?;
         app::spawn_sim(sim_listener, sim.clone());
-        let state =
-            app::state(opened, &public_url, clock, self.api_rate_limit, sim.clone()).await?;
+        let state = app::state(opened, &public_url, clock, self.api_rate_limit, sim.clone())
+            .await?
+            .with_dashboard(paylink_web::dashboard::DashboardConfig {
+                idle_secs: self.session_idle_minutes * 60,
+                absolute_secs: self.session_max_hours * 3600,
+                ..Default::default()
+            });
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
         Ok((listener, public_url, state, sim))
     }
@@ -652,8 +663,8 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let r =
                 paylink_jobs::purge_once(&opened.store, clock.now(), &retention.periods()).await?;
             println!(
-                "expired {} session(s); erased {} abandoned checkout(s); removed {} idempotency record(s) and {} provider event(s)",
-                r.expired_sessions, r.abandoned_checkouts, r.idempotency_records, r.provider_events
+                "expired {} session(s); erased {} abandoned checkout(s); removed {} idempotency record(s), {} provider event(s) and {} sign-in record(s)",
+                r.expired_sessions, r.abandoned_checkouts, r.idempotency_records, r.provider_events, r.sign_in_records
             );
             Ok(())
         }

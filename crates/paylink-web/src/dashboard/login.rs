@@ -12,9 +12,6 @@
 //!   bounded queue: a flood of sign-ins waits for or is refused a hashing
 //!   slot, while the API's requests keep the async workers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,7 +19,6 @@ use paylink_crypto::{password, totp, Secret};
 use paylink_domain::{Id, IdKind};
 use paylink_store::users::{NewSession, Stage};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
 use super::pages::{self, LoginView};
 use super::{
@@ -40,56 +36,7 @@ const MFA_WINDOW: i64 = 5 * 60;
 /// How many recovery codes a user gets.
 pub const RECOVERY_CODES: usize = 10;
 
-/// A small pool for argon2 work: `slots` hashes at a time on the blocking
-/// threads, at most `queue` waiting; more than that is refused at once.
-pub struct HashPool {
-    slots: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    queue: usize,
-}
-
-/// The hashing pool is full.
-#[derive(Debug)]
-pub struct Busy;
-
-impl HashPool {
-    pub fn new(slots: usize, queue: usize) -> Self {
-        HashPool {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
-            waiting: AtomicUsize::new(0),
-            queue,
-        }
-    }
-
-    /// One slot per two cores (at least one), 64 waiting.
-    pub fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        HashPool::new((cores / 2).max(1), 64)
-    }
-
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Busy> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(Busy);
-        }
-        let permit = self.slots.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let Ok(permit) = permit else {
-            return Err(Busy);
-        };
-        let out = tokio::task::spawn_blocking(move || {
-            let out = work();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|_| Busy)?;
-        Ok(out)
-    }
-}
+pub use super::hashing::{Busy, HashPool};
 
 fn busy() -> Response {
     let mut resp = super::refusal(
@@ -121,12 +68,13 @@ fn fail(e: ApiError) -> Response {
 /// Verifies `password` against `phc` (or the dummy hash) on the pool.
 async fn verify_on_pool(
     state: &AppState,
+    ticket: super::hashing::Ticket,
     password: Secret<String>,
     phc: Option<String>,
 ) -> Result<bool, Busy> {
     state
         .hash_pool
-        .run(move || {
+        .run_admitted(ticket, move || {
             let phc = phc.unwrap_or_else(|| password::dummy_hash().to_string());
             password::verify(password.expose(), &phc)
         })
@@ -271,6 +219,11 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
             "This form was not sent from this site.",
         );
     }
+    // A place in the hashing queue first: a flood is turned away before
+    // it costs a database query.
+    let Ok(ticket) = state.hash_pool.admit() else {
+        return busy();
+    };
     let (_, form) = match read_form(req).await {
         Ok(f) => f,
         Err(r) => return r,
@@ -312,7 +265,7 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
     let phc = creds.as_ref().and_then(|c| c.password_hash.clone());
     // Always one verification: unknown users and users without a password
     // are checked against the dummy hash.
-    let verified = match verify_on_pool(&state, typed.clone(), phc.clone()).await {
+    let verified = match verify_on_pool(&state, ticket, typed.clone(), phc.clone()).await {
         Ok(v) => v,
         Err(Busy) => return busy(),
     };

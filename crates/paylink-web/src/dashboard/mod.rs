@@ -17,6 +17,7 @@
 // Indexing a serde_json::Value by key yields Null when absent; it never panics.
 #![allow(clippy::indexing_slicing)]
 
+pub mod hashing;
 pub mod login;
 pub mod pages;
 pub mod views;
@@ -66,9 +67,6 @@ pub struct DashboardConfig {
     pub ip_window_secs: i64,
     /// Seconds a setup or invitation link stays valid.
     pub link_ttl_secs: i64,
-    /// Seconds since the last sign-in within which a sensitive change
-    /// (password, second factor, recovery codes) needs no new password.
-    pub reauth_secs: i64,
 }
 
 impl Default for DashboardConfig {
@@ -81,7 +79,6 @@ impl Default for DashboardConfig {
             ip_limit: 30,
             ip_window_secs: 15 * 60,
             link_ttl_secs: 24 * 3600,
-            reauth_secs: 0,
         }
     }
 }

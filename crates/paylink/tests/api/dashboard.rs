@@ -143,6 +143,37 @@ async fn setup_link_enrolment_and_sign_in(app: TestApp) {
     assert!(!dump.contains(&b32), "TOTP seed in clear");
     assert!(dump.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(!dump.contains(PASSWORD));
+
+    // A new setup link (lost password) replaces the password but never
+    // skips the second factor.
+    let again = app::setup_link(
+        &app.opened.store,
+        &app.base,
+        &app.account,
+        OWNER,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let path = again.expose().trim_start_matches(&app.base).to_string();
+    let mut r = Dash::anonymous(&app);
+    let p = r
+        .post_raw(
+            &path,
+            &[
+                ("password", "another long passphrase"),
+                ("password_confirmation", "another long passphrase"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/2fa"));
+    assert_eq!(r.get("/dashboard").await.location(), "/login");
+    assert_eq!(
+        r.get("/setup/2fa").await.location(),
+        "/login",
+        "no re-enrolment"
+    );
 }
 both!(setup_link_enrolment_and_sign_in);
 
@@ -296,6 +327,33 @@ async fn many_failures_from_one_address_get_429(app: TestApp) {
         )
         .await;
     assert_eq!(p.status, 200);
+    // Sign-in records hold IP addresses: purged after 14 days.
+    let d = member(&app, "purge@shop.example", Role::Analyst).await;
+    assert_eq!(
+        app.opened
+            .store
+            .user_sessions(&d.user_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    app.clock.advance(15 * 86_400);
+    let pass = paylink_jobs::purge_once(
+        &app.opened.store,
+        app.clock.now(),
+        &paylink_jobs::Retention::default(),
+    )
+    .await
+    .unwrap();
+    assert!(pass.sign_in_records >= 2, "{pass:?}");
+    assert!(app
+        .opened
+        .store
+        .user_sessions(&d.user_id)
+        .await
+        .unwrap()
+        .is_empty());
 }
 both!(many_failures_from_one_address_get_429);
 
