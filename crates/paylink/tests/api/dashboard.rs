@@ -856,3 +856,39 @@ async fn dashboard_forms_create_and_keep_what_was_typed(app: TestApp) {
         .contains("SPRING10"));
 }
 both!(dashboard_forms_create_and_keep_what_was_typed);
+
+async fn weaker_hashes_are_upgraded_at_sign_in(app: TestApp) {
+    let mut d = member(&app, "old@shop.example", Role::Analyst).await;
+    // A hash made with weaker parameters (as an older release would have).
+    let weak = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(8 * 1024, 1, 1, None).unwrap();
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        a.hash_password(
+            PASSWORD.as_bytes(),
+            &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+        )
+        .unwrap()
+        .to_string()
+    };
+    app.opened
+        .store
+        .set_password(&d.user_id, &weak, app.clock.now())
+        .await
+        .unwrap();
+    d.cookie = None;
+    d.sign_in(&app).await;
+    let stored = app
+        .opened
+        .store
+        .credentials(&d.user_id)
+        .await
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+}
+both!(weaker_hashes_are_upgraded_at_sign_in);

@@ -441,7 +441,7 @@ async fn retention_erases_abandoned_checkouts(app: TestApp) {
         due(paylink_jobs::status(store, app.clock.now(), &r)
             .await
             .unwrap()),
-        vec![0, 0, 0, 0]
+        vec![0, 0, 0, 0, 0]
     );
     app.clock.advance(24 * 3600);
     let first = paylink_jobs::purge_once(store, app.clock.now(), &r)
@@ -455,14 +455,14 @@ async fn retention_erases_abandoned_checkouts(app: TestApp) {
         due(paylink_jobs::status(store, app.clock.now(), &r)
             .await
             .unwrap()),
-        vec![0, 0, 0, 0]
+        vec![0, 0, 0, 0, 0]
     );
     app.clock.advance(2 * 24 * 3600 + 1);
     assert_eq!(
         due(paylink_jobs::status(store, app.clock.now(), &r)
             .await
             .unwrap()),
-        vec![0, 0, 1, 1]
+        vec![0, 0, 1, 1, 0]
     );
     let pass = paylink_jobs::purge_once(store, app.clock.now(), &r)
         .await
