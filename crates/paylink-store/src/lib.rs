@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod payment_links;
 pub mod providers;
 pub mod reports;
+pub mod rotation;
 pub mod users;
 pub mod vault;
 

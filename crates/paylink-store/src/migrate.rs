@@ -55,6 +55,11 @@ const SQLITE: &[Migration] = &[
         name: "dashboard",
         sql: include_str!("../migrations/sqlite/0008_dashboard.sql"),
     },
+    Migration {
+        version: 9,
+        name: "data_key_generations",
+        sql: include_str!("../migrations/sqlite/0009_data_key_generations.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -97,6 +102,11 @@ const POSTGRES: &[Migration] = &[
         version: 8,
         name: "dashboard",
         sql: include_str!("../migrations/postgres/0008_dashboard.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "data_key_generations",
+        sql: include_str!("../migrations/postgres/0009_data_key_generations.sql"),
     },
 ];
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use paylink_crypto::envelope::{blind_index, wrapped_kek_version, DataKey, EnvelopeError};
@@ -33,8 +34,14 @@ pub struct Vault {
     /// Where the key file lives, to pick up versions added by
     /// `paylink keys rotate-master` while this process runs.
     path: Option<PathBuf>,
-    cache: Mutex<HashMap<String, Arc<DataKey>>>,
+    cache: Mutex<HashMap<String, (Instant, FieldKey)>>,
+    /// How long an owner's keys are trusted from the cache. Another
+    /// instance's `keys rotate-data` waits longer than this between steps.
+    cache_ttl: Mutex<Duration>,
 }
+
+/// Default lifetime of cached data keys.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +66,7 @@ impl Vault {
             keys: RwLock::new(Arc::new(keys)),
             path,
             cache: Mutex::new(HashMap::new()),
+            cache_ttl: Mutex::new(KEY_CACHE_TTL),
         }
     }
 
@@ -96,34 +104,77 @@ impl Vault {
     pub fn forget(&self, owner: &str) {
         lock(&self.cache).remove(owner);
     }
+
+    /// Sets how long cached data keys are trusted.
+    pub fn set_cache_ttl(&self, ttl: Duration) {
+        *lock(&self.cache_ttl) = ttl;
+    }
 }
 
-fn encode(blob: &[u8]) -> String {
-    format!(
-        "{PREFIX}{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(blob)
-    )
+/// Prefix of a value sealed under a later generation: `enc2:<n>:`.
+const PREFIX2: &str = "enc2:";
+
+fn encode(generation: u32, blob: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(blob);
+    if generation == 0 {
+        format!("{PREFIX}{b64}")
+    } else {
+        format!("{PREFIX2}{generation}:{b64}")
+    }
 }
 
-fn decode(stored: &str) -> Result<Vec<u8>, StoreError> {
-    let body = stored
-        .strip_prefix(PREFIX)
-        .ok_or_else(|| StoreError::Corrupt("a sealed column holds plain text".into()))?;
-    base64::engine::general_purpose::STANDARD_NO_PAD
+/// The generation and the bytes of a sealed column value.
+fn decode(stored: &str) -> Result<(u32, Vec<u8>), StoreError> {
+    let (generation, body) = if let Some(b) = stored.strip_prefix(PREFIX) {
+        (0, b)
+    } else if let Some(rest) = stored.strip_prefix(PREFIX2) {
+        let (g, b) = rest
+            .split_once(':')
+            .ok_or_else(|| StoreError::Corrupt("a sealed column has no generation".into()))?;
+        let g = g.parse::<u32>().map_err(|_| {
+            StoreError::Corrupt("a sealed column's generation is not a number".into())
+        })?;
+        (g, b)
+    } else {
+        return Err(StoreError::Corrupt(
+            "a sealed column holds plain text".into(),
+        ));
+    };
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(body)
-        .map_err(|_| StoreError::Corrupt("a sealed column is not base64".into()))
+        .map_err(|_| StoreError::Corrupt("a sealed column is not base64".into()))?;
+    Ok((generation, bytes))
 }
 
-/// A data key ready to seal and open one owner's fields.
+/// Whether a stored value is sealed under `generation`.
+pub fn sealed_under(stored: &str, generation: u32) -> bool {
+    decode(stored).is_ok_and(|(g, _)| g == generation)
+}
+
+/// An owner's data keys, ready to seal (with the current generation) and
+/// to open (with whichever generation a value names).
 #[derive(Clone)]
-pub struct FieldKey(Arc<DataKey>);
+pub struct FieldKey {
+    current: u32,
+    keys: Arc<HashMap<u32, Arc<DataKey>>>,
+}
 
 impl FieldKey {
+    fn current_key(&self) -> Result<&Arc<DataKey>, StoreError> {
+        self.keys
+            .get(&self.current)
+            .ok_or_else(|| StoreError::Corrupt("the current data key is missing".into()))
+    }
+    /// The generation new values are sealed under.
+    pub fn generation(&self) -> u32 {
+        self.current
+    }
     /// Seals `value` for `place` (`table.column:row`).
     pub fn seal(&self, place: &str, value: &str) -> Result<String, StoreError> {
         Ok(encode(
+            self.current,
             &self
-                .0
+                .current_key()?
                 .seal(value.as_bytes(), place.as_bytes())
                 .map_err(crypto)?,
         ))
@@ -133,9 +184,14 @@ impl FieldKey {
     }
     /// Opens a sealed column value.
     pub fn open(&self, place: &str, stored: &str) -> Result<String, StoreError> {
-        let pt = self
-            .0
-            .open(&decode(stored)?, place.as_bytes())
+        let (generation, bytes) = decode(stored)?;
+        let key = self.keys.get(&generation).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "{place} is sealed under data key generation {generation}, which is not loaded (destroyed, or added by another instance less than a cache period ago)"
+            ))
+        })?;
+        let pt = key
+            .open(&bytes, place.as_bytes())
             .map_err(|_| StoreError::Corrupt(format!("{place} could not be decrypted")))?;
         String::from_utf8(pt.expose().clone())
             .map_err(|_| StoreError::Corrupt(format!("{place} is not text")))
@@ -147,6 +203,18 @@ impl FieldKey {
     ) -> Result<Option<String>, StoreError> {
         stored.map(|s| self.open(place, &s)).transpose()
     }
+    fn derive(&self, purpose: &str) -> Result<Secret<Vec<u8>>, StoreError> {
+        Ok(self.current_key()?.derive(purpose))
+    }
+}
+
+/// The `data_keys` row of an owner's generation.
+pub fn generation_owner(owner: &str, generation: u32) -> String {
+    if generation == 0 {
+        owner.to_string()
+    } else {
+        format!("{owner}#g{generation}")
+    }
 }
 
 impl Store {
@@ -156,51 +224,101 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("no keys are loaded for encrypted data".into()))
     }
 
-    /// The data key of `owner`, created (and stored wrapped) on first use.
-    /// Never call it inside a write transaction: it may write.
+    /// The data keys of `owner` (every readable generation), the first one
+    /// created (and stored wrapped) on first use. Cached for
+    /// [`KEY_CACHE_TTL`]. Never call it inside a write transaction: it may
+    /// write.
     pub async fn field_key(&self, owner: &str) -> Result<FieldKey, StoreError> {
         let vault = self.vault()?;
-        if let Some(k) = lock(&vault.cache).get(owner) {
-            return Ok(FieldKey(k.clone()));
-        }
-        let mut sel = Sql::new("SELECT wrapped FROM data_keys WHERE owner = ");
-        sel.bind(owner);
-        let row = sel.query().fetch_optional(&self.pool).await?;
-        let wrapped: Vec<u8> = match row {
-            Some(r) => r.try_get(0)?,
-            None => {
-                vault.reload();
-                let fresh = DataKey::generate().map_err(crypto)?;
-                let wrapped = fresh.wrap(&vault.keys(), owner).map_err(crypto)?;
-                let version = i64::from(wrapped_kek_version(&wrapped).unwrap_or(0));
-                let mut tx = self.write().await?;
-                let mut ins = Sql::new(
-                    "INSERT INTO data_keys (owner, kek_version, wrapped, created) VALUES (",
-                );
-                ins.values(vec![
-                    owner.into(),
-                    version.into(),
-                    Bind::Bytes(wrapped),
-                    crate::migrate::now_unix().into(),
-                ])
-                .push(") ON CONFLICT DO NOTHING");
-                ins.query().execute(tx.conn()).await?;
-                tx.commit().await?;
-                // Another instance may have won the race: use what is stored.
-                let mut sel = Sql::new("SELECT wrapped FROM data_keys WHERE owner = ");
-                sel.bind(owner);
-                sel.query().fetch_one(&self.pool).await?.try_get(0)?
+        let ttl = *lock(&vault.cache_ttl);
+        if let Some((at, k)) = lock(&vault.cache).get(owner) {
+            if at.elapsed() < ttl {
+                return Ok(k.clone());
             }
+        }
+        let mut gens =
+            Sql::new("SELECT generation, state FROM data_key_generations WHERE owner = ");
+        gens.bind(owner).push(" ORDER BY generation");
+        let gens: Vec<(i64, String)> = gens
+            .query()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("generation")?, r.try_get("state")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let mut keys = HashMap::new();
+        let mut current = 0u32;
+        if let Some(first) = self.wrapped_key(owner).await? {
+            keys.insert(0, Arc::new(vault.unwrap_key(&first, owner)?));
+        } else if gens.is_empty() {
+            keys.insert(0, Arc::new(self.create_data_key(owner).await?));
+        }
+        for (g, state) in gens {
+            let g = u32::try_from(g).map_err(|_| StoreError::Corrupt("generation".into()))?;
+            let name = generation_owner(owner, g);
+            if let Some(w) = self.wrapped_key(&name).await? {
+                keys.insert(g, Arc::new(vault.unwrap_key(&w, &name)?));
+            }
+            if state == "current" {
+                current = current.max(g);
+            }
+        }
+        let key = FieldKey {
+            current,
+            keys: Arc::new(keys),
         };
-        let key = Arc::new(vault.unwrap_key(&wrapped, owner)?);
-        lock(&vault.cache).insert(owner.to_string(), key.clone());
-        Ok(FieldKey(key))
+        lock(&vault.cache).insert(owner.to_string(), (Instant::now(), key.clone()));
+        Ok(key)
+    }
+
+    async fn wrapped_key(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut sel = Sql::new("SELECT wrapped FROM data_keys WHERE owner = ");
+        sel.bind(name);
+        Ok(match sel.query().fetch_optional(&self.pool).await? {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// A new data key stored wrapped as `name` (or the one another
+    /// instance stored first).
+    pub(crate) async fn create_data_key(&self, name: &str) -> Result<DataKey, StoreError> {
+        let vault = self.vault()?;
+        vault.reload();
+        let fresh = DataKey::generate().map_err(crypto)?;
+        let wrapped = fresh.wrap(&vault.keys(), name).map_err(crypto)?;
+        let version = i64::from(wrapped_kek_version(&wrapped).unwrap_or(0));
+        let mut tx = self.write().await?;
+        let mut ins =
+            Sql::new("INSERT INTO data_keys (owner, kek_version, wrapped, created) VALUES (");
+        ins.values(vec![
+            name.into(),
+            version.into(),
+            Bind::Bytes(wrapped),
+            crate::migrate::now_unix().into(),
+        ])
+        .push(") ON CONFLICT DO NOTHING");
+        ins.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        // Another instance may have won the race: use what is stored.
+        let stored = self
+            .wrapped_key(name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("data key {name} vanished")))?;
+        vault.unwrap_key(&stored, name)
+    }
+
+    /// Sets how long this process trusts cached data keys.
+    pub fn set_key_cache_ttl(&self, ttl: Duration) {
+        if let Some(v) = &self.vault {
+            v.set_cache_ttl(ttl);
+        }
     }
 
     /// An instance-wide secret for `purpose` (derived from the instance
     /// data key, so it survives master key rotation).
     pub async fn instance_secret(&self, purpose: &str) -> Result<Secret<Vec<u8>>, StoreError> {
-        Ok(self.field_key(INSTANCE).await?.0.derive(purpose))
+        self.field_key(INSTANCE).await?.derive(purpose)
     }
 
     /// The blind index of a normalised value (e.g. a lower-cased email).

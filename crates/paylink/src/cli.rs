@@ -286,6 +286,22 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Re-encrypt one account's personal data and provider credentials
+    /// under a new data key, online, then destroy the old data key (values
+    /// it sealed, in old backups too, can no longer be read). Resumable:
+    /// run it again after an interruption.
+    RotateData {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account (acct_…).
+        #[arg(long)]
+        account: String,
+        /// Seconds to wait between steps so that every running instance
+        /// has dropped its cached keys (they keep them 30 s). 0 only when
+        /// no server is running.
+        #[arg(long, default_value_t = 35)]
+        settle_secs: u64,
+    },
     /// Remove an old master key version from the key file, once no data key
     /// is wrapped under it (see `keys status`).
     Retire {
@@ -581,6 +597,52 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 })
                 .await?;
             println!("All data keys are under master key version {now}. Run `paylink keys status` to see which versions can be retired.");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::RotateData {
+            data,
+            account,
+            settle_secs,
+        }) => {
+            let opened = app::open(&data.options()).await?;
+            let mut show = |step: paylink_store::rotation::RotationStep| {
+                use paylink_store::rotation::RotationStep as S;
+                match step {
+                    S::Staged(g) => eprintln!("data key generation {g} added; waiting {settle_secs} s for every instance to load it"),
+                    S::Current(g) => eprintln!("generation {g} now seals new data; waiting {settle_secs} s"),
+                    S::Resealed(n) => eprintln!("re-encrypted {n} value(s)"),
+                    S::Destroyed(n) => eprintln!("destroyed {n} old data key(s)"),
+                }
+            };
+            let report = opened
+                .store
+                .rotate_data_key(
+                    &account,
+                    std::time::Duration::from_secs(settle_secs),
+                    &mut show,
+                )
+                .await
+                .map_err(|e| match e {
+                    paylink_store::StoreError::NotFound => {
+                        AppError::Invalid(format!("no such account: {account}"))
+                    }
+                    other => other.into(),
+                })?;
+            opened
+                .store
+                .audit(paylink_store::audit::AuditEvent {
+                    account_id: Some(&account),
+                    actor: "cli",
+                    action: "data_key.rotated",
+                    target: Some(&account),
+                    detail: json!({"generation": report.generation, "resealed": report.resealed, "destroyed_keys": report.destroyed_keys}),
+                    now: clock.now(),
+                })
+                .await?;
+            println!(
+                "Account {account}: {} value(s) now under data key generation {}; {} old data key(s) destroyed.",
+                report.resealed, report.generation, report.destroyed_keys
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::Retire { data, version }) => {

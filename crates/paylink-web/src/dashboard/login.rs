@@ -741,6 +741,10 @@ pub async fn setup_submit(
     if let Err(e) = state.store.set_password(&grant.user_id, &phc, now).await {
         return fail(e.into());
     }
+    // The recovery flow lifts a lock (the second factor is still due).
+    if let Err(e) = state.store.clear_user_failures(&grant.user_id).await {
+        return fail(e.into());
+    }
     // A new password ends every other session of the user.
     if let Err(e) = state
         .store

@@ -255,6 +255,43 @@ async fn ten_failures_lock_and_look_like_a_wrong_password(app: TestApp) {
     ] {
         assert!(entries.iter().any(|e| e.action == action), "{action}");
     }
+    // Locked again, the recovery flow (a new setup link from the
+    // operator) lifts the lock, and the code is still asked for.
+    for _ in 0..10 {
+        app.clock.advance(600);
+        anon.post_raw(
+            "/login",
+            &[("email", &dev.email), ("password", "not the password!")],
+            &[],
+        )
+        .await;
+    }
+    let link = app::setup_link(
+        &app.opened.store,
+        &app.base,
+        &app.account,
+        &dev.email,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let path = link.expose().trim_start_matches(&app.base).to_string();
+    let mut r = dev.clone();
+    r.cookie = None;
+    let p = r
+        .post_raw(
+            &path,
+            &[
+                ("password", "a fresh passphrase here"),
+                ("password_confirmation", "a fresh passphrase here"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!((p.status, p.location()), (303, "/login/2fa"));
+    r.password = "a fresh passphrase here".into();
+    r.cookie = None;
+    r.sign_in(&app).await;
 }
 both!(ten_failures_lock_and_look_like_a_wrong_password);
 

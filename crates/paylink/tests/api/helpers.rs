@@ -303,6 +303,25 @@ impl TestApp {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 
+    /// The first column of every row of a query, as text.
+    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        let url = match &self.opts.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.opts.sqlite_path().display()),
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query(sql)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).unwrap())
+            .collect()
+    }
+
     /// A second account with its own test key.
     /// The sim secret key of the merchant behind API key `key`.
     pub fn sim_key_for(&self, key: &str) -> String {

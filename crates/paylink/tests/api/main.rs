@@ -31,4 +31,5 @@ mod payments;
 mod prices;
 mod products;
 mod promotion_codes;
+mod rotation;
 mod sdk;
