@@ -23,9 +23,18 @@ fn new_id() -> String {
     format!("req_{}", paylink_domain::id::base62_128(bytes))
 }
 
+/// The path as logged: a one-time setup link's token is a credential, so
+/// it is replaced.
+pub fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/setup/") {
+        Some(rest) if !rest.starts_with("2fa") => "/setup/[REDACTED-TOKEN]".to_string(),
+        _ => path.to_string(),
+    }
+}
+
 pub async fn middleware(req: Request, next: Next) -> Response {
     let id = new_id();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()));
     let mut resp = REQUEST_ID
         .scope(
             id.clone(),

@@ -120,6 +120,45 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         .unwrap();
     assert_eq!(pis["data"][0]["amount"], 1500);
 
+    // A setup link (its token is a credential) and a sign-in.
+    let link = paylink::app::setup_link(
+        &app.opened.store,
+        &base,
+        &app.account,
+        "owner@shop.example",
+        paylink_domain::SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let token = link.expose().rsplit('/').next().unwrap().to_string();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let password = "log canary passphrase 77";
+    let r = no_redirect
+        .post(link.expose())
+        .form(&[("password", password), ("password_confirmation", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let session = crate::dash::token_of(&cookie);
+    assert!(session.len() > 40);
+    no_redirect
+        .get(format!("{base}/setup/2fa"))
+        .header("cookie", format!("__Host-paylink_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    no_redirect
+        .post(format!("{base}/login"))
+        .form(&[("email", "owner@shop.example"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+
     // Stop it gracefully so the log writer flushes.
     Command::new("kill")
         .arg("-TERM")
@@ -143,6 +182,9 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         "4000000000000002",
         &app.key,
         &app.key[8..],
+        &token,
+        &session,
+        password,
     ] {
         assert!(!text.contains(secret), "{secret} reached the log");
     }
