@@ -101,8 +101,11 @@ impl HashPool {
     ) -> Result<T, Busy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = tx.send(work());
+            let out = work();
+            // The place is free before the answer is: a caller that got
+            // its answer never finds its own place still taken.
             drop(ticket);
+            let _ = tx.send(out);
         });
         self.jobs.try_send(job).map_err(|_| Busy)?;
         rx.await.map_err(|_| Busy)

@@ -321,8 +321,20 @@ fn demo_prints_a_working_setup() {
             .await
             .unwrap()
     });
+    let setup = field("Dashboard setup:");
+    let page = rt.block_on(async {
+        reqwest::Client::new()
+            .get(&setup)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
     let _ = child.kill();
     let _ = child.wait();
+    assert!(page.contains("Set your password"), "{setup}: {page}");
     assert_eq!(got["id"], id.as_str(), "{got}");
     assert_eq!(got["url"], link.as_str());
     assert_eq!(got["allow_promotion_codes"], true);
