@@ -80,4 +80,80 @@ impl Store {
         let usable = rec.revoked_at.is_none() && rec.expires_at.is_none_or(|e| now < e);
         Ok(usable.then_some(rec))
     }
+
+    /// Creates a key of `kind` for `scope`: stores only its keyed hash and
+    /// returns the id and the plaintext (to show once).
+    pub async fn create_api_key(
+        &self,
+        scope: &Scope,
+        kind: paylink_crypto::ApiKeyKind,
+        pepper: &paylink_crypto::Secret<Vec<u8>>,
+        now: i64,
+    ) -> Result<(String, paylink_crypto::PlaintextApiKey), StoreError> {
+        let mode = if scope.livemode {
+            paylink_crypto::Mode::Live
+        } else {
+            paylink_crypto::Mode::Test
+        };
+        let secret = paylink_crypto::PlaintextApiKey::generate(kind, mode)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id = paylink_domain::Id::generate(paylink_domain::IdKind::ApiKey)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .into_string();
+        let hash = secret.hash(pepper);
+        self.insert_api_key(NewApiKey {
+            id: &id,
+            scope,
+            kind: kind.as_str(),
+            key_hash: &hash.0,
+            last4: &secret.last4(),
+            created: now,
+        })
+        .await?;
+        Ok((id, secret))
+    }
+
+    /// The account's keys in one mode, newest first.
+    pub async fn list_api_keys(&self, scope: &Scope) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT id, account_id, livemode, kind, last4, created, expires_at, revoked_at FROM api_keys WHERE ",
+        );
+        sql.scope(scope).push(" ORDER BY created DESC, id");
+        sql.query()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(ApiKeyRecord {
+                    id: row.try_get("id")?,
+                    account_id: row.try_get("account_id")?,
+                    livemode: get_bool(row, "livemode")?,
+                    kind: row.try_get("kind")?,
+                    last4: row.try_get("last4")?,
+                    created: row.try_get("created")?,
+                    expires_at: row.try_get("expires_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of the account's keys (at once; it stops working).
+    pub async fn revoke_api_key(
+        &self,
+        scope: &Scope,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let mut sql = Sql::new("UPDATE api_keys SET revoked_at = ");
+        sql.bind(now).push(" WHERE ");
+        sql.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND revoked_at IS NULL");
+        let n = sql.query().execute(tx.conn()).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
 }

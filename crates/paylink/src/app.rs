@@ -8,7 +8,6 @@ use std::time::Duration;
 use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
 use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
-use paylink_store::api_keys::NewApiKey;
 use paylink_store::audit::AuditEvent;
 use paylink_store::vault::Vault;
 use paylink_store::{Scope, Store};
@@ -301,24 +300,18 @@ pub async fn create_key(
             }
             other => other.into(),
         })?;
-    let secret = PlaintextApiKey::generate(ApiKeyKind::Secret, mode)
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let id = Id::generate(IdKind::ApiKey).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let hash = secret.hash(&opened.store.instance_secret(API_KEY_PEPPER).await?);
     let scope = Scope {
         account_id: account_id.to_string(),
         livemode: mode.livemode(),
     };
-    opened
+    let (id, secret) = opened
         .store
-        .insert_api_key(NewApiKey {
-            id: id.as_str(),
-            scope: &scope,
-            kind: ApiKeyKind::Secret.as_str(),
-            key_hash: &hash.0,
-            last4: &secret.last4(),
-            created: now,
-        })
+        .create_api_key(
+            &scope,
+            ApiKeyKind::Secret,
+            &opened.store.instance_secret(API_KEY_PEPPER).await?,
+            now,
+        )
         .await?;
     opened
         .store
@@ -326,13 +319,13 @@ pub async fn create_key(
             account_id: Some(account_id),
             actor: "cli",
             action: "api_key.created",
-            target: Some(id.as_str()),
+            target: Some(&id),
             detail: serde_json::json!({"type": "secret", "livemode": mode.livemode(), "last4": secret.last4()}),
             now,
         })
         .await?;
     Ok(CreatedKey {
-        id: id.into_string(),
+        id,
         secret,
         livemode: mode.livemode(),
     })

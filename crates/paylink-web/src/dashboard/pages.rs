@@ -140,7 +140,7 @@ pub fn alerts(f: &FormState) -> Markup {
 /// The dashboard shell: navigation (only what the role may open), mode
 /// switch, account switch, sign-out.
 pub fn layout(ctx: &Ctx, title: &str, active: &str, body: Markup) -> String {
-    let nav: [(&str, &str, Permission); 10] = [
+    let nav: [(&str, &str, Permission); 11] = [
         ("/dashboard", "Overview", Permission::ViewOverview),
         (
             "/dashboard/payment-links",
@@ -155,6 +155,7 @@ pub fn layout(ctx: &Ctx, title: &str, active: &str, body: Markup) -> String {
             "Customers",
             Permission::ReadCustomers,
         ),
+        ("/dashboard/api-keys", "API keys", Permission::ManageApiKeys),
         ("/dashboard/team", "Team", Permission::ManageTeam),
         ("/dashboard/security", "Security", Permission::OwnLogin),
         ("/dashboard/audit", "Audit log", Permission::ManageSecurity),

@@ -929,3 +929,34 @@ async fn weaker_hashes_are_upgraded_at_sign_in(app: TestApp) {
     );
 }
 both!(weaker_hashes_are_upgraded_at_sign_in);
+
+async fn developers_make_and_revoke_api_keys(app: TestApp) {
+    let mut dev = member(&app, "keys@shop.example", Role::Developer).await;
+    let p = dev.get("/dashboard/api-keys").await;
+    assert_eq!(p.status, 200);
+    let p = dev.post("/dashboard/api-keys", &[]).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let key = between(&p.body, "id=\"new-key\" readonly value=\"", "\"").unwrap();
+    assert!(key.starts_with("sk_test_"), "{key}");
+    // Shown once: the list shows only its last four.
+    let list = dev.get("/dashboard/api-keys").await;
+    assert!(!list.body.contains(&key) && list.body.contains(&key[key.len() - 4..]));
+    assert_eq!(app.get_as(&key, "/v1/products").await.status, 200);
+    let id = between(&list.body, "/dashboard/api-keys/", "/revoke").unwrap();
+    let p = dev
+        .post(&format!("/dashboard/api-keys/{id}/revoke"), &[])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(app.get_as(&key, "/v1/products").await.status, 401);
+    // Analysts and support may not.
+    let mut analyst = member(&app, "an@shop.example", Role::Analyst).await;
+    assert!(analyst.get("/dashboard/api-keys").await.denied());
+    let entries = app
+        .opened
+        .store
+        .audit_entries(Some(&app.account))
+        .await
+        .unwrap();
+    assert!(entries.iter().any(|e| e.action == "api_key.revoked"));
+}
+both!(developers_make_and_revoke_api_keys);
