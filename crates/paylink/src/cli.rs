@@ -226,6 +226,18 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete an account and everything it holds, and destroy its data
+    /// keys (crypto-shredding). Cannot be undone.
+    Delete {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The account (acct_…).
+        #[arg(long)]
+        account: String,
+        /// The account id again, to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
     /// Print a new one-time setup link (valid 24 hours) for a member, e.g.
     /// one who lost their password. It never skips the second factor.
     SetupLink {
@@ -508,6 +520,41 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                     link.expose()
                 );
             }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Delete {
+            data,
+            account,
+            confirm,
+        }) => {
+            if confirm != account {
+                return Err(AppError::Invalid(
+                    "--confirm must repeat the account id".into(),
+                ));
+            }
+            let opened = app::open(&data.options()).await?;
+            let destroyed = opened
+                .store
+                .delete_account(&account)
+                .await
+                .map_err(|e| match e {
+                    paylink_store::StoreError::NotFound => {
+                        AppError::Invalid(format!("no such account: {account}"))
+                    }
+                    other => other.into(),
+                })?;
+            opened
+                .store
+                .audit(paylink_store::audit::AuditEvent {
+                    account_id: Some(&account),
+                    actor: "cli",
+                    action: "account.deleted",
+                    target: Some(&account),
+                    detail: json!({"destroyed_data_keys": destroyed}),
+                    now: clock.now(),
+                })
+                .await?;
+            println!("Deleted account {account}; destroyed {destroyed} data key(s).");
             Ok(())
         }
         Command::Account(AccountCommand::SetupLink {

@@ -266,3 +266,114 @@ async fn rotate_data_cli_resumes_after_a_crash(app: TestApp) {
     assert!(audit.iter().any(|e| e.action == "data_key.rotated"));
 }
 both!(rotate_data_cli_resumes_after_a_crash);
+
+async fn account_deletion_destroys_its_keys(app: TestApp) {
+    let (_, cus) = buyer_data(&app).await;
+    let (_, other_key) = app.other_account().await;
+    let backup = app.opts.data_dir.join("backup.db");
+    if app.db == Db::Sqlite {
+        app.raw_exec(&format!("VACUUM INTO '{}'", backup.display()))
+            .await;
+    }
+    let wrong = cli(
+        &app,
+        &[
+            "account",
+            "delete",
+            "--account",
+            &app.account,
+            "--confirm",
+            "acct_other",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!wrong.status.success());
+    let out = cli(
+        &app,
+        &[
+            "account",
+            "delete",
+            "--account",
+            &app.account,
+            "--confirm",
+            &app.account,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("destroyed 1 data key"));
+    // Gone: its keys, its rows, its data key; the other account untouched.
+    assert_eq!(app.get("/v1/products").await.status, 401);
+    let a = &app.account;
+    assert!(app
+        .raw_strings(&format!(
+            "SELECT id FROM customers WHERE account_id = '{a}'"
+        ))
+        .await
+        .is_empty());
+    assert!(app
+        .raw_strings(&format!("SELECT owner FROM data_keys WHERE owner = '{a}'"))
+        .await
+        .is_empty());
+    assert_eq!(app.get_as(&other_key, "/v1/products").await.status, 200);
+    assert!(
+        matches!(
+            app.opened.store.verify_audit().await.unwrap(),
+            paylink_store::audit::AuditCheck::Intact { .. }
+        ),
+        "the audit chain survives"
+    );
+    if app.db == Db::Postgres {
+        return;
+    }
+    // An old backup still holds the account's data key, wrapped under
+    // master key version 1: after a master rotation and retiring version
+    // 1, nothing in that backup opens any more.
+    let scope = paylink_store::Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    let backup_store = || async {
+        let keys = paylink_crypto::KeyFile::load(&app.opts.key_path()).unwrap();
+        paylink_store::Store::open_sqlite(&backup)
+            .await
+            .unwrap()
+            .with_vault(Arc::new(paylink_store::vault::Vault::new(keys, None)))
+    };
+    let before = backup_store().await;
+    assert_eq!(
+        before
+            .get_customer(&scope, &cus)
+            .await
+            .unwrap()
+            .email
+            .as_deref(),
+        Some(EMAIL),
+        "until the master key version is retired, the backup still opens"
+    );
+    before.close().await;
+    for args in [
+        vec!["keys", "rotate-master"],
+        vec!["keys", "retire", "--version", "1"],
+    ] {
+        let o = cli(&app, &args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let old = backup_store().await;
+    assert!(
+        old.get_customer(&scope, &cus).await.is_err(),
+        "the deleted account's data opens from the backup"
+    );
+    assert_eq!(app.get_as(&other_key, "/v1/products").await.status, 200);
+}
+both!(account_deletion_destroys_its_keys);
