@@ -22,6 +22,7 @@ pub enum IdKind {
     AuditEntry,
     User,
     DashboardSession,
+    File,
 }
 
 impl IdKind {
@@ -44,6 +45,7 @@ impl IdKind {
             IdKind::AuditEntry => "audit_",
             IdKind::User => "usr_",
             IdKind::DashboardSession => "dses_",
+            IdKind::File => "file_",
         }
     }
 }

@@ -76,6 +76,7 @@ impl Store {
             "products",
             "dashboard_sessions",
             "security_outbox",
+            "files",
         ] {
             let mut del = Sql::new(&format!("DELETE FROM {table} WHERE account_id = "));
             del.bind(id);

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod idempotency;
 pub mod list;
 pub mod migrate;

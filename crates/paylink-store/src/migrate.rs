@@ -60,6 +60,11 @@ const SQLITE: &[Migration] = &[
         name: "data_key_generations",
         sql: include_str!("../migrations/sqlite/0009_data_key_generations.sql"),
     },
+    Migration {
+        version: 10,
+        name: "files",
+        sql: include_str!("../migrations/sqlite/0010_files.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -107,6 +112,11 @@ const POSTGRES: &[Migration] = &[
         version: 9,
         name: "data_key_generations",
         sql: include_str!("../migrations/postgres/0009_data_key_generations.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "files",
+        sql: include_str!("../migrations/postgres/0010_files.sql"),
     },
 ];
 

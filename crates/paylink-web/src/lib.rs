@@ -9,6 +9,7 @@ pub mod checkout;
 pub mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod idempotency;
 pub mod objects;
 pub mod openapi;
@@ -60,6 +61,8 @@ pub struct Inner {
     pub dashboard_key: Secret<Vec<u8>>,
     /// Where password hashing runs (bounded).
     pub hash_pool: dashboard::login::HashPool,
+    /// Where uploaded files are kept (in memory unless set).
+    pub files: Arc<dyn object_store::ObjectStore>,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,7 +95,16 @@ impl AppState {
             api_key_pepper,
             provider,
             hash_pool: dashboard::login::HashPool::for_this_machine(),
+            files: Arc::new(object_store::memory::InMemory::new()),
         }))
+    }
+
+    /// This state keeping uploaded files in `files` (before it is shared).
+    pub fn with_files(mut self, files: Arc<dyn object_store::ObjectStore>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.files = files;
+        }
+        self
     }
 
     /// This state with other dashboard settings (before it is shared).
@@ -189,6 +201,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/files/{id}", get(files::serve))
         .merge(api)
         .merge(checkout::routes())
         .merge(dashboard::routes(&state))

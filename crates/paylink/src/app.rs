@@ -31,6 +31,8 @@ pub struct Opened {
     /// The key file, when the master key comes from one (not from
     /// `PAYLINK_MASTER_KEY`); rotation adds versions to it.
     pub key_path: Option<PathBuf>,
+    /// Where uploaded files are kept.
+    pub files_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +112,11 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
     let store = open_store(opts).await?;
     store.migrate().await?;
     let store = store.with_vault(Arc::new(Vault::new(keys, key_path.clone())));
-    Ok(Opened { store, key_path })
+    Ok(Opened {
+        store,
+        key_path,
+        files_dir: opts.data_dir.join("files"),
+    })
 }
 
 /// Default per-key API rate limit, requests per second (Stripe's live-mode
@@ -126,6 +132,7 @@ pub async fn state(
     api_rate: u32,
     sim: SimConfig,
 ) -> Result<AppState, AppError> {
+    let files = paylink_web::files::local_store(&opened.files_dir).map_err(AppError::Invalid)?;
     Ok(AppState::new(
         opened.store.clone(),
         opened.store.instance_secret(API_KEY_PEPPER).await?,
@@ -133,7 +140,8 @@ pub async fn state(
         clock,
         api_rate,
         Arc::new(SimClient::new(sim)),
-    ))
+    )
+    .with_files(files))
 }
 
 /// The sim provider's configuration: its origin, the key it mints

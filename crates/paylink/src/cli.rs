@@ -554,6 +554,11 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                     now: clock.now(),
                 })
                 .await?;
+            // Its uploaded files (under the account's own prefix).
+            let files = opened.files_dir.join(&account);
+            if files.starts_with(&opened.files_dir) && files.exists() {
+                std::fs::remove_dir_all(&files)?;
+            }
             println!("Deleted account {account}; destroyed {destroyed} data key(s).");
             Ok(())
         }

@@ -137,7 +137,18 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Loaded>, StoreError> 
     let mut products = Vec::new();
     for p in &prices {
         if !products.iter().any(|x: &Product| x.id == p.product) {
-            products.push(state.store.get_product(&scope, &p.product).await?);
+            let mut product = state.store.get_product(&scope, &p.product).await?;
+            // An uploaded image comes first, through a signed URL.
+            if let Some(img) = state
+                .store
+                .current_product_image(&scope, &p.product)
+                .await?
+            {
+                product
+                    .images
+                    .insert(0, crate::files::signed_url(state, &img.id));
+            }
+            products.push(product);
         }
     }
     Ok(Some(Loaded {

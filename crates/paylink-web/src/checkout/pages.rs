@@ -11,7 +11,7 @@ use super::order::{field, Form, Order, PageLine};
 pub const CSS: &str = "body{font-family:system-ui,sans-serif;background:#f9fafb;margin:0;color:#111827}\
 header{padding:1rem 1.5rem;color:#fff;font-weight:600;background:var(--brand,#4f46e5)}.mt{margin-top:.6rem}main{max-width:34rem;margin:2rem auto;background:#fff;border-radius:12px;padding:1.5rem 2rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}\
 h1{font-size:1.3rem;margin:.2rem 0 1rem}.item{display:flex;justify-content:space-between;gap:1rem;padding:.75rem 0;border-bottom:1px solid #e5e7eb}\
-.item .desc{color:#6b7280;font-size:.85rem}.item img{width:56px;height:56px;object-fit:cover;border-radius:6px}\
+.item .desc{color:#6b7280;font-size:.85rem}.item img{display:block;width:56px;height:56px;object-fit:cover;border-radius:6px;margin-bottom:.4rem}\
 label{display:block;font-size:.85rem;margin:.75rem 0 .25rem;color:#374151}\
 input,select{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #d1d5db;border-radius:6px;font-size:1rem}\
 input.qty{width:5rem}input[aria-invalid=true],select[aria-invalid=true]{border-color:#dc2626}\

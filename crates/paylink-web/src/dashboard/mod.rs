@@ -123,6 +123,9 @@ pub fn table() -> Vec<DashRoute> {
         r(M::GET, "/dashboard/payment-links/{id}/qr.svg", P::ReadCatalog, || get(v::link_qr)),
         r(M::GET, "/dashboard/products", P::ReadCatalog, || get(v::products)),
         r(M::POST, "/dashboard/products", P::WriteCatalog, || post(v::product_create)),
+        r(M::GET, "/dashboard/products/{id}", P::ReadCatalog, || get(v::product_show)),
+        r(M::POST, "/dashboard/products/{id}/image", P::WriteCatalog, || post(v::product_image_upload).layer(axum::extract::DefaultBodyLimit::max(crate::files::MAX_BYTES + 64 * 1024))),
+        r(M::POST, "/dashboard/products/{id}/image/delete", P::WriteCatalog, || post(v::product_image_delete)),
         r(M::GET, "/dashboard/coupons", P::ReadCatalog, || get(v::coupons)),
         r(M::POST, "/dashboard/coupons", P::WriteCatalog, || post(v::coupon_create)),
         r(M::GET, "/dashboard/payments", P::ReadPayments, || get(v::payments)),
@@ -507,6 +510,24 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
                 "This form was not sent from this site.",
             ));
         }
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if multipart {
+            // A file upload: the body is the handler's; the token comes in
+            // the form's action URL (only the path is ever logged).
+            let query = Form::parse(req.uri().query().unwrap_or("").as_bytes());
+            if !paylink_crypto::ct_eq(query.get("csrf").as_bytes(), csrf.as_bytes()) {
+                return Err(refusal(
+                    StatusCode::FORBIDDEN,
+                    "Request refused",
+                    "The form expired or did not come from this site. Go back, reload the page and try again.",
+                ));
+            }
+            return finish(state, req, session, role, account_id, csrf, ip).await;
+        }
         let (parts, form) = read_form(req).await?;
         if !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes()) {
             return Err(refusal(
@@ -519,6 +540,20 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
         req.extensions_mut().insert(form);
         req
     };
+    finish(state, req, session, role, account_id, csrf, ip).await
+}
+
+/// Loads who is asking and marks the session seen.
+async fn finish(
+    state: &AppState,
+    req: Request,
+    session: SessionRecord,
+    role: Role,
+    account_id: String,
+    csrf: String,
+    ip: String,
+) -> Result<(Request, Arc<Ctx>), Response> {
+    let now = state.now();
     if now - session.last_seen >= 60 {
         state
             .store

@@ -812,7 +812,7 @@ async fn products_page(api: &InternalApi, ctx: &Ctx, q: &ListQ, f: &FormState) -
                 thead { tr { th { "Name" } th { "Id" } th { "Status" } th { "Created" } } }
                 tbody {
                     @for p in &listed.data {
-                        tr { td { (s(&p["name"])) } td class="mono" { (s(&p["id"])) } td { @if p["active"].as_bool().unwrap_or(false) { "Active" } @else { "Archived" } } td { (date(&p["created"])) } }
+                        tr { td { a href={ "/dashboard/products/" (s(&p["id"])) } { (s(&p["name"])) } } td class="mono" { (s(&p["id"])) } td { @if p["active"].as_bool().unwrap_or(false) { "Active" } @else { "Archived" } } td { (date(&p["created"])) } }
                     }
                     @if listed.data.is_empty() { tr { td colspan="4" class="muted" { "No products." } } }
                 }
@@ -923,6 +923,201 @@ pub async fn product_create(
         return products_page(&api, &ctx, &ListQ::default(), &f).await;
     }
     see_other("/dashboard/products")
+}
+
+async fn product_page(
+    state: &AppState,
+    api: &InternalApi,
+    ctx: &Ctx,
+    id: &str,
+    f: &FormState,
+) -> Response {
+    let p = match get_obj(api, ctx, &format!("/v1/products/{}", enc(id))).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (current, versions) = match (
+        state.store.current_product_image(&ctx.scope, id).await,
+        state.store.product_images(&ctx.scope, id).await,
+    ) {
+        (Ok(c), Ok(v)) => (c, v),
+        (Err(e), _) | (_, Err(e)) => return store_fail(e),
+    };
+    let action = format!("/dashboard/products/{}/image?csrf={}", enc(id), ctx.csrf);
+    let body = html! {
+        (pages::alerts(f))
+        div class="card" {
+            div class="big" { (s(&p["name"])) }
+            p class="muted" { (s(&p["id"])) " · " (if p["active"].as_bool().unwrap_or(false) { "active" } else { "archived" }) }
+            @if !s(&p["description"]).is_empty() { p { (s(&p["description"])) } }
+        }
+        div class="card" {
+            h2 { "Image" }
+            @if let Some(img) = &current {
+                img id="product-image" src=(crate::files::signed_url(state, &img.id)) alt={ "Image of " (s(&p["name"])) } width="160";
+                p class="muted" { (img.width) " × " (img.height) " · " (img.content_type) " · version " (img.version) }
+            } @else {
+                p class="muted" { "No image. Buyers see the product without one." }
+            }
+            @if ctx.can(Permission::WriteCatalog) {
+                form method="post" action=(action) enctype="multipart/form-data" {
+                    label for="image" { "Upload a PNG, JPEG or WebP image (at most 5 MB, 4096 × 4096)" }
+                    input id="image" name="image" type="file" accept="image/png,image/jpeg,image/webp" aria-invalid=[f.errors.get("image").map(|_| "true")];
+                    @if let Some(m) = f.errors.get("image") { div class="err" id="image-error" role="alert" { (m) } }
+                    p { button type="submit" { "Upload" } }
+                }
+                @if current.is_some() {
+                    (button(ctx, &format!("/dashboard/products/{}/image/delete", enc(id)), "Remove the image", "danger"))
+                }
+            }
+            @if versions.len() > 1 || versions.iter().any(|v| v.deleted_at.is_some()) {
+                h2 { "Earlier versions" }
+                ul {
+                    @for v in &versions {
+                        li { "Version " (v.version) ", " (format_utc(v.created)) @if v.deleted_at.is_some() { " (removed)" } }
+                    }
+                }
+            }
+        }
+    };
+    super::page(layout(ctx, "Product", "/dashboard/products", body))
+}
+
+pub async fn product_show(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Extension(api): A,
+    Path(id): Path<String>,
+) -> Response {
+    product_page(&state, &api, &ctx, &id, &FormState::default()).await
+}
+
+pub async fn product_image_upload(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Extension(api): A,
+    Path(id): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let mut bytes = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("image") => match field.bytes().await {
+                Ok(b) => bytes = b.to_vec(),
+                Err(_) => {
+                    return product_page(
+                        &state,
+                        &api,
+                        &ctx,
+                        &id,
+                        &FormState::error(
+                            "image",
+                            crate::files::ImageRejection::TooLarge.to_string(),
+                        ),
+                    )
+                    .await;
+                }
+            },
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                return product_page(
+                    &state,
+                    &api,
+                    &ctx,
+                    &id,
+                    &FormState::error(
+                        "image",
+                        "The upload was cut short or is not a form; try again.",
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+    let clean = match tokio::task::spawn_blocking(move || crate::files::clean_image(&bytes)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(rej)) => {
+            return product_page(
+                &state,
+                &api,
+                &ctx,
+                &id,
+                &FormState::error("image", rej.to_string()),
+            )
+            .await
+        }
+        Err(e) => return fail(ApiError::internal(e)),
+    };
+    let file_id = match Id::generate(IdKind::File) {
+        Ok(i) => i.into_string(),
+        Err(e) => return fail(ApiError::internal(e)),
+    };
+    if let Err(e) = state.store.get_product(&ctx.scope, &id).await {
+        return fail(ApiError::from_store(e, "product", &id));
+    }
+    let key = crate::files::object_key(&ctx.scope.account_id, ctx.scope.livemode, &id, &file_id);
+    let size = i64::try_from(clean.bytes.len()).unwrap_or(i64::MAX);
+    if let Err(e) = crate::files::put(state.files.as_ref(), &key, clean.bytes).await {
+        return fail(ApiError::internal(e));
+    }
+    let version = state
+        .store
+        .add_product_image(
+            &ctx.scope,
+            paylink_store::files::NewFile {
+                id: &file_id,
+                product_id: &id,
+                object_key: &key,
+                content_type: clean.content_type,
+                width: i64::from(clean.width),
+                height: i64::from(clean.height),
+                size,
+                now: state.now(),
+            },
+        )
+        .await;
+    match version {
+        Ok(v) => {
+            audit(
+                &state,
+                Some(&ctx.scope.account_id),
+                &ctx.actor(),
+                "product_image.uploaded",
+                Some(&file_id),
+                serde_json::json!({"product": id, "version": v, "type": clean.content_type}),
+            )
+            .await;
+            see_other(&format!("/dashboard/products/{}", enc(&id)))
+        }
+        Err(e) => fail(ApiError::from_store(e, "product", &id)),
+    }
+}
+
+pub async fn product_image_delete(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Path(id): Path<String>,
+) -> Response {
+    match state
+        .store
+        .delete_product_image(&ctx.scope, &id, state.now())
+        .await
+    {
+        Ok(_) => {
+            audit(
+                &state,
+                Some(&ctx.scope.account_id),
+                &ctx.actor(),
+                "product_image.deleted",
+                Some(&id),
+                serde_json::json!({}),
+            )
+            .await;
+            see_other(&format!("/dashboard/products/{}", enc(&id)))
+        }
+        Err(e) => fail(ApiError::from_store(e, "product", &id)),
+    }
 }
 
 async fn coupons_page(api: &InternalApi, ctx: &Ctx, q: &ListQ, f: &FormState) -> Response {

@@ -450,6 +450,28 @@ async fn browser_dashboard() {
         b.wait_for("main h1").await;
         b.screenshot(&format!("dash-{name}")).await;
     }
+    // A product image, uploaded from a file.
+    b.goto(&app.url("/dashboard/products")).await;
+    b.click("tbody a").await;
+    b.wait_for("#image").await;
+    let picture = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    {
+        let mut enc = png::Encoder::new(std::fs::File::create(picture.path()).unwrap(), 64, 64);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let data: Vec<u8> = (0..64 * 64)
+            .flat_map(|i| [(i % 64 * 4) as u8, 80, (i / 64 * 4) as u8])
+            .collect();
+        enc.write_header().unwrap().write_image_data(&data).unwrap();
+    }
+    b.fill("#image", &picture.path().display().to_string())
+        .await;
+    b.click("form[enctype='multipart/form-data'] button").await;
+    b.wait_for("#product-image").await;
+    b.screenshot("dash-14b-product-image").await;
+    b.goto(&url).await;
+    b.wait_for(".item img").await;
+    b.screenshot("dash-14c-checkout-with-image").await;
     b.goto(&app.url("/dashboard/payments")).await;
     b.click("tbody a").await;
     b.wait_for("#amount").await;

@@ -22,6 +22,7 @@ mod cli;
 mod coupons;
 mod dashboard;
 mod encryption;
+mod files;
 mod idempotency;
 mod logs;
 mod openapi;

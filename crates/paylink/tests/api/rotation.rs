@@ -275,6 +275,9 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
         app.raw_exec(&format!("VACUUM INTO '{}'", backup.display()))
             .await;
     }
+    let files = app.opened.files_dir.join(&app.account).join("test");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("file_x"), b"image bytes").unwrap();
     let wrong = cli(
         &app,
         &[
@@ -310,6 +313,10 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
     assert!(String::from_utf8_lossy(&out.stdout).contains("destroyed 1 data key"));
     // Gone: its keys, its rows, its data key; the other account untouched.
     assert_eq!(app.get("/v1/products").await.status, 401);
+    assert!(
+        !app.opened.files_dir.join(&app.account).exists(),
+        "its files are gone"
+    );
     let a = &app.account;
     assert!(app
         .raw_strings(&format!(
