@@ -96,6 +96,15 @@ async fn product_images_are_cleaned_versioned_and_signed(app: TestApp) {
     let p = upload(&owner, &action, &png(4100, 2, ""), "wide.png", "image/png").await;
     assert!(p.body.contains("at most 4096"), "{}", p.body);
 
+    let mut big = png(8, 8, "");
+    big.resize(6 * 1024 * 1024, 0);
+    let p = upload(&owner, &action, &big, "big.png", "image/png").await;
+    assert!(
+        p.body.contains("larger than 5 MB"),
+        "{} {}",
+        p.status,
+        &p.body[..p.body.len().min(300)]
+    );
     // A PNG with a metadata chunk: accepted, re-encoded without it.
     let p = upload(
         &owner,
