@@ -17,6 +17,9 @@ const DAY: i64 = 86_400;
 /// Days client IP addresses (dashboard sessions, sign-in counters) are kept.
 pub const IP_ADDRESS_DAYS: i64 = 14;
 
+/// Days an ended dashboard session is kept.
+pub const EXPIRED_SESSION_DAYS: i64 = 7;
+
 /// Retention periods, in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -44,8 +47,8 @@ pub struct PurgeReport {
     /// Abandoned checkouts whose buyer details were erased.
     pub abandoned_checkouts: u64,
     pub provider_events: u64,
-    /// Ended or idle dashboard sessions and sign-in throttle rows (they
-    /// hold client IP addresses), after 14 days.
+    /// Dashboard sessions 7 days after they ended, sign-in throttle rows
+    /// and security notices after 14 days (they hold client IP addresses).
     pub sign_in_records: u64,
 }
 
@@ -69,7 +72,10 @@ pub async fn purge_once(store: &Store, now: i64, r: &Retention) -> Result<PurgeR
             .purge_provider_events(now - r.provider_event_days * DAY)
             .await?,
         sign_in_records: store
-            .purge_dashboard_sessions(now - IP_ADDRESS_DAYS * DAY)
+            .purge_dashboard_sessions(
+                now - EXPIRED_SESSION_DAYS * DAY,
+                now - IP_ADDRESS_DAYS * DAY,
+            )
             .await?
             + store
                 .purge_login_throttle(now - IP_ADDRESS_DAYS * DAY)
@@ -109,8 +115,10 @@ pub async fn status(
                 .await?,
         },
         RetentionLine {
-            what: "dashboard sessions and sign-in counters (IP addresses)",
-            kept: format!("{IP_ADDRESS_DAYS} days"),
+            what: "dashboard sessions, sign-in counters, security notices (IP addresses)",
+            kept: format!(
+                "sessions {EXPIRED_SESSION_DAYS} days after use, the rest {IP_ADDRESS_DAYS} days"
+            ),
             due: store
                 .sign_in_records_due(now - IP_ADDRESS_DAYS * DAY)
                 .await?,

@@ -845,13 +845,21 @@ impl Store {
         rows.iter().map(session_from_row).collect()
     }
 
-    /// Deletes sessions that ended (or were last seen) before `before`,
-    /// with their IP addresses and user agents.
-    pub async fn purge_dashboard_sessions(&self, before: i64) -> Result<u64, StoreError> {
+    /// Deletes sessions last seen before `before` (with their IP
+    /// addresses and user agents), and security notices created before
+    /// `notices_before` (they name addresses too).
+    pub async fn purge_dashboard_sessions(
+        &self,
+        before: i64,
+        notices_before: i64,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
         let mut sql = Sql::new("DELETE FROM dashboard_sessions WHERE last_seen < ");
         sql.bind(before);
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
+        let mut n = sql.query().execute(tx.conn()).await?.rows_affected();
+        let mut o = Sql::new("DELETE FROM security_outbox WHERE created < ");
+        o.bind(notices_before);
+        n += o.query().execute(tx.conn()).await?.rows_affected();
         tx.commit().await?;
         Ok(n)
     }

@@ -90,6 +90,25 @@ pub async fn hash_on_pool(state: &AppState, password: Secret<String>) -> Result<
     }
 }
 
+/// A client address as the audit log keeps it: a keyed hash, so entries
+/// kept for years hold no address in clear (the same address always gives
+/// the same reference, for following one source across entries).
+pub fn ip_ref(state: &AppState, ip: &str) -> String {
+    let full = paylink_crypto::envelope::blind_index(&state.dashboard_key, &format!("ip:{ip}"));
+    full.chars().take(16).collect()
+}
+
+/// Replaces a detail's `ip` by its [`ip_ref`].
+pub fn pseudonymize(state: &AppState, mut detail: serde_json::Value) -> serde_json::Value {
+    if let Some(obj) = detail.as_object_mut() {
+        if let Some(ip) = obj.remove("ip") {
+            let r = ip_ref(state, ip.as_str().unwrap_or(""));
+            obj.insert("ip_ref".into(), serde_json::Value::String(r));
+        }
+    }
+    detail
+}
+
 /// Audit entry helper (failures are logged, never fatal to the answer).
 pub async fn audit(
     state: &AppState,
@@ -106,7 +125,7 @@ pub async fn audit(
             actor,
             action,
             target,
-            detail,
+            detail: pseudonymize(state, detail),
             now: state.now(),
         })
         .await;

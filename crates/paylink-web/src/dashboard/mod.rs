@@ -404,7 +404,7 @@ pub async fn audit_ip_refused(
             actor,
             action: "ip.refused",
             target: Some(account_id),
-            detail: serde_json::json!({"ip": ip, "door": door}),
+            detail: login::pseudonymize(state, serde_json::json!({"ip": ip, "door": door})),
             now: state.now(),
         })
         .await;
