@@ -125,14 +125,6 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// Whether going from `self` to `to` takes a permission away (then the
-    /// member's sessions end at once).
-    pub fn is_lowered_to(self, to: Role) -> bool {
-        Permission::ALL
-            .into_iter()
-            .any(|p| self.allows(p) && !to.allows(p))
-    }
-
     /// Whether personal data (emails, names, phones) is shown unmasked.
     pub fn sees_personal_data(self) -> bool {
         self.allows(Permission::ManageCustomerData) || self == Role::Developer
@@ -168,8 +160,5 @@ mod tests {
         for r in Role::ALL {
             assert!(r.allows(Permission::OwnLogin));
         }
-        assert!(Role::Admin.is_lowered_to(Role::Developer));
-        assert!(!Role::Developer.is_lowered_to(Role::Admin));
-        assert!(Role::Developer.is_lowered_to(Role::Support));
     }
 }

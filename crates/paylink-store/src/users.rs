@@ -675,9 +675,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Changes a member's role; ends the member's sessions in this account
-    /// when the new role takes a permission away. The last owner can't be
-    /// demoted ([`StoreError::Conflict`]).
+    /// Changes a member's role and ends the member's sessions in this
+    /// account (a privilege change means a new session token). The last
+    /// owner can't be demoted ([`StoreError::Conflict`]).
     pub async fn set_role(
         &self,
         account_id: &str,
@@ -700,7 +700,9 @@ impl Store {
             .push(" AND user_id = ")
             .bind(user_id);
         upd.query().execute(tx.conn()).await?;
-        if old.is_lowered_to(role) {
+        // Any change of privilege: the member signs in again and gets a
+        // new session token.
+        if old != role {
             end_sessions_in(&mut tx, user_id, Some(account_id), now).await?;
         }
         tx.commit().await?;

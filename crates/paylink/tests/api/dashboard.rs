@@ -634,6 +634,16 @@ async fn removing_or_demoting_a_member_ends_their_sessions(app: TestApp) {
     admin.cookie = None;
     admin.sign_in(&app).await;
     assert!(admin.get("/dashboard/team").await.denied());
+    // Raising a role is a privilege change too: a new sign-in.
+    owner.get("/dashboard/team").await;
+    let p = owner
+        .post(
+            &format!("/dashboard/team/{}/role", admin.user_id),
+            &[("role", "admin")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(admin.get("/dashboard").await.location(), "/login");
     // Removing support ends their session: the next click signs them out.
     owner.get("/dashboard/team").await;
     let p = owner
