@@ -324,8 +324,15 @@ fn origin_of(url: &str) -> &str {
 }
 
 /// A parsed form body: every value of each field, in order.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Form(pub BTreeMap<String, Vec<String>>, pub Vec<u8>);
+
+/// Field names only: a form may hold passwords and codes.
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
 
 impl Form {
     pub fn parse(bytes: &[u8]) -> Form {
@@ -691,4 +698,24 @@ pub fn page(body: String) -> Response {
 
 pub fn html(body: String) -> Html<String> {
     Html(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_debug_shows_field_names_only() {
+        let f = Form::parse(b"email=a%40b.example&password=hunter2-hunter2");
+        let d = format!("{f:?}");
+        assert!(d.contains("password") && d.contains("email"), "{d}");
+        assert!(!d.contains("hunter2") && !d.contains("b.example"), "{d}");
+        assert_eq!(f.get("password"), "hunter2-hunter2");
+    }
+
+    #[test]
+    fn origins_of_public_urls() {
+        assert_eq!(origin_of("https://pay.example/base"), "https://pay.example");
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
 }
