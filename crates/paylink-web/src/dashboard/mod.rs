@@ -153,6 +153,7 @@ pub fn table() -> Vec<DashRoute> {
         r(M::GET, "/dashboard/settings", P::ManageSettings, || get(v::settings)),
         r(M::POST, "/dashboard/settings", P::ManageSettings, || post(v::settings_update)),
         r(M::POST, "/dashboard/settings/disconnect", P::ManageSettings, || post(v::settings_disconnect)),
+        r(M::POST, "/dashboard/settings/connect", P::ManageSettings, || post(v::settings_connect)),
     ]
 }
 

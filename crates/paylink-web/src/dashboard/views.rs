@@ -2382,7 +2382,15 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
                 p { (s(&provider["type"])) " · key ending " span class="mono" { (s(&provider["last4"])) } }
                 (button(ctx, "/dashboard/settings/disconnect", "Disconnect and wipe the key", "danger"))
             } @else {
-                p class="muted" { "Not connected. Connect with " code { "POST /v1/account/provider" } "." }
+                p class="muted" { "Not connected. Paste the secret key your provider gave you; it is checked with the provider, stored sealed and never shown again." }
+                form method="post" action="/dashboard/settings/connect" {
+                    (csrf(ctx))
+                    input type="hidden" name="provider" value="sim";
+                    label for="secret_key" { "Secret key (sk_sim_…)" }
+                    input id="secret_key" name="secret_key" type="password" autocomplete="off" aria-invalid=[f.errors.get("secret_key").map(|_| "true")];
+                    @if let Some(m) = f.errors.get("secret_key") { div class="err" id="secret_key-error" role="alert" { (m) } }
+                    p { button type="submit" { "Connect" } }
+                }
             }
         }
     };
@@ -2429,6 +2437,53 @@ pub async fn settings_update(
                 &a,
                 &[("settings[branding][primary_color]", "primary_color")],
                 "",
+            );
+            settings_page(&api, &ctx, &f).await
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub async fn settings_connect(
+    Extension(ctx): C,
+    Extension(api): A,
+    fo: Option<Extension<Form>>,
+) -> Response {
+    let form = form_of(fo);
+    let pairs = [
+        ("provider", "sim"),
+        ("secret_key", form.get("secret_key").trim()),
+    ];
+    match call_api(
+        &api,
+        &ctx,
+        Method::POST,
+        "/v1/account/provider",
+        Some(body(&pairs)),
+    )
+    .await
+    {
+        Ok(a) if a.ok() => {
+            settings_page(
+                &api,
+                &ctx,
+                &FormState {
+                    notice: Some(
+                        "Connected. The key is stored sealed and will not be shown again.".into(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Ok(a) => {
+            // The key is never put back in the form.
+            let mut f = FormState::default();
+            field_error(
+                &mut f,
+                &a,
+                &[("secret_key", "secret_key"), ("provider", "secret_key")],
+                "secret_key",
             );
             settings_page(&api, &ctx, &f).await
         }

@@ -985,3 +985,40 @@ async fn developers_make_and_revoke_api_keys(app: TestApp) {
     assert!(entries.iter().any(|e| e.action == "api_key.revoked"));
 }
 both!(developers_make_and_revoke_api_keys);
+
+async fn provider_is_connected_and_disconnected_in_the_dashboard(app: TestApp) {
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    owner.get("/dashboard/settings").await;
+    let p = owner.post("/dashboard/settings/disconnect", &[]).await;
+    assert!(
+        p.body.contains("Disconnected") && p.body.contains("id=\"secret_key\""),
+        "{}",
+        p.body
+    );
+    assert!(app.get("/v1/account").await.ok()["provider"].is_null());
+    // A key the sim did not issue: refused beside the field, not echoed.
+    let bogus = "sk_sim_not_a_real_key_12345678";
+    let p = owner
+        .post("/dashboard/settings/connect", &[("secret_key", bogus)])
+        .await;
+    assert!(p.body.contains("id=\"secret_key-error\""), "{}", p.body);
+    assert!(!p.body.contains(bogus));
+    // The right one: connected, shown by its last four only.
+    let key = app.sim_key();
+    let p = owner
+        .post("/dashboard/settings/connect", &[("secret_key", &key)])
+        .await;
+    assert!(
+        p.body.contains("Connected") && p.body.contains(&key[key.len() - 4..]),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains(&key));
+    assert_eq!(app.get("/v1/account").await.ok()["provider"]["type"], "sim");
+    // Buyers can pay again.
+    let link = app.link_with("eur", 700, json!({})).await;
+    crate::buyer::Buyer::new()
+        .pay(&app, &link, &[("email", "again@example.com")])
+        .await;
+}
+both!(provider_is_connected_and_disconnected_in_the_dashboard);
