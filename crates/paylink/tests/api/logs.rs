@@ -120,6 +120,14 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         .unwrap();
     assert_eq!(pis["data"][0]["amount"], 1500);
 
+    // A path that tries to forge a log line.
+    http.get(format!(
+        "{base}/v1/products/x%0D%0AFORGED%20INFO%20admin%20logged%20in"
+    ))
+    .bearer_auth(&app.key)
+    .send()
+    .await
+    .unwrap();
     // A setup link (its token is a credential) and a sign-in.
     let link = paylink::app::setup_link(
         &app.opened.store,
@@ -171,6 +179,10 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         text.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap());
     }
     assert!(text.contains("handled"), "the log has the requests: {text}");
+    assert!(
+        text.contains("FORGED") && !text.lines().any(|l| l.trim_start().starts_with("FORGED")),
+        "a request can't start a log line of its own"
+    );
     assert!(
         text.contains("[REDACTED-EMAIL]") && text.contains("[REDACTED-PAN]"),
         "the scrubber ran: {text}"
