@@ -32,7 +32,6 @@ pub struct NewApiKey<'a> {
 
 impl Store {
     pub async fn insert_api_key(&self, k: NewApiKey<'_>) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("INSERT INTO api_keys (id, account_id, livemode, kind, key_hash, last4, created) VALUES (");
         sql.values(vec![
             k.id.into(),
@@ -44,8 +43,7 @@ impl Store {
             k.created.into(),
         ])
         .push(")");
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -145,15 +143,13 @@ impl Store {
         id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE api_keys SET revoked_at = ");
         sql.bind(now).push(" WHERE ");
         sql.scope(scope)
             .push(" AND id = ")
             .bind(id)
             .push(" AND revoked_at IS NULL");
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n == 1)
     }
 }

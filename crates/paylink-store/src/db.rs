@@ -127,6 +127,15 @@ impl Store {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// Runs one statement in its own write transaction; returns the rows
+    /// it affected.
+    pub(crate) async fn write_one(&self, sql: &crate::list::Sql) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        let n = sql.query().execute(tx.conn()).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Serialises appends to the audit chain inside `tx` (PostgreSQL: a
     /// transaction-scoped advisory lock; SQLite's single writer already
     /// does).

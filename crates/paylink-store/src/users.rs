@@ -270,7 +270,6 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut t = Sql::new(
             "INSERT INTO user_tokens (token_hash, kind, user_id, account_id, created, expires_at) VALUES (",
         );
@@ -283,8 +282,7 @@ impl Store {
             expires_at.into(),
         ])
         .push(")");
-        t.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&t).await?;
         Ok(())
     }
 
@@ -366,15 +364,13 @@ impl Store {
 
     /// Sets (or replaces) a user's password hash (a PHC string).
     pub async fn set_password(&self, user_id: &str, phc: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE users SET password_hash = ");
         sql.bind(phc)
             .push(", password_changed = ")
             .bind(now)
             .push(" WHERE id = ")
             .bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -388,11 +384,9 @@ impl Store {
             .field_key(user_id)
             .await?
             .seal(&format!("users.totp_pending:{user_id}"), seed_b32.expose())?;
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE users SET totp_pending = ");
         sql.bind(sealed).push(" WHERE id = ").bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -424,15 +418,13 @@ impl Store {
             .field_key(user_id)
             .await?
             .seal(&seed_place(user_id), seed_b32.expose())?;
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE users SET totp_seed = ");
         sql.bind(sealed)
             .push(", totp_pending = NULL, totp_last_step = ")
             .bind(step)
             .push(" WHERE id = ")
             .bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -463,7 +455,6 @@ impl Store {
     /// use of a step later than any used before (so a code works once,
     /// even when two requests race).
     pub async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE users SET totp_last_step = ");
         sql.bind(step)
             .push(" WHERE id = ")
@@ -471,8 +462,7 @@ impl Store {
             .push(" AND (totp_last_step IS NULL OR totp_last_step < ")
             .bind(step)
             .push(")");
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n == 1)
     }
 
@@ -511,12 +501,10 @@ impl Store {
 
     /// A successful sign-in (or an owner's unlock): the counter starts over.
     pub async fn clear_user_failures(&self, user_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql =
             Sql::new("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ");
         sql.bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -580,17 +568,14 @@ impl Store {
 
     /// Deletes throttle rows whose window ended (they hold IP addresses).
     pub async fn purge_login_throttle(&self, before: i64) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("DELETE FROM login_throttle WHERE window_start < ");
         sql.bind(before);
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n)
     }
 
     /// Records a successful sign-in.
     pub async fn record_login(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql =
             Sql::new("UPDATE users SET failed_count = 0, locked_until = NULL, last_login = ");
         sql.bind(now)
@@ -598,18 +583,15 @@ impl Store {
             .bind(now)
             .push(" WHERE id = ")
             .bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
     /// Replaces the rehashed password of a user who just signed in.
     pub async fn rehash_password(&self, user_id: &str, phc: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE users SET password_hash = ");
         sql.bind(phc).push(" WHERE id = ").bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -735,7 +717,6 @@ impl Store {
     // ---- sessions ----
 
     pub async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new(
             "INSERT INTO dashboard_sessions (id, token_hash, user_id, account_id, livemode, stage, created, last_seen, auth_time, ip, user_agent) VALUES (",
         );
@@ -754,8 +735,7 @@ impl Store {
             ua.into(),
         ])
         .push(")");
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -793,17 +773,14 @@ impl Store {
 
     /// Switches a session's mode (test or live data).
     pub async fn set_session_mode(&self, id: &str, livemode: bool) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE dashboard_sessions SET livemode = ");
         sql.bind(livemode).push(" WHERE id = ").bind(id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
     /// Ends one session of `user_id` (server-side; the cookie becomes useless).
     pub async fn end_session(&self, user_id: &str, id: &str, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE dashboard_sessions SET ended_at = ");
         sql.bind(now)
             .push(" WHERE id = ")
@@ -811,8 +788,7 @@ impl Store {
             .push(" AND user_id = ")
             .bind(user_id)
             .push(" AND ended_at IS NULL");
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n == 1)
     }
 
@@ -823,7 +799,6 @@ impl Store {
         except: Option<&str>,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE dashboard_sessions SET ended_at = ");
         sql.bind(now)
             .push(" WHERE user_id = ")
@@ -832,8 +807,7 @@ impl Store {
         if let Some(e) = except {
             sql.push(" AND id <> ").bind(e);
         }
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n)
     }
 
@@ -906,7 +880,6 @@ impl Store {
         hash: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE recovery_codes SET used_at = ");
         sql.bind(now)
             .push(" WHERE user_id = ")
@@ -914,8 +887,7 @@ impl Store {
             .push(" AND code_hash = ")
             .bind(hash)
             .push(" AND used_at IS NULL");
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
+        let n = self.write_one(&sql).await?;
         Ok(n == 1)
     }
 
@@ -938,11 +910,9 @@ impl Store {
     }
 
     pub async fn set_ip_allowlist(&self, account_id: &str, list: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE accounts SET ip_allowlist = ");
         sql.bind(list).push(" WHERE id = ").bind(account_id);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 
@@ -956,7 +926,6 @@ impl Store {
         detail: &serde_json::Value,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
         let mut sql = Sql::new(
             "INSERT INTO security_outbox (id, created, account_id, user_id, kind, detail) VALUES (",
         );
@@ -969,8 +938,7 @@ impl Store {
             detail.to_string().into(),
         ])
         .push(")");
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&sql).await?;
         Ok(())
     }
 

@@ -288,7 +288,6 @@ impl Store {
         let fresh = DataKey::generate().map_err(crypto)?;
         let wrapped = fresh.wrap(&vault.keys(), name).map_err(crypto)?;
         let version = i64::from(wrapped_kek_version(&wrapped).unwrap_or(0));
-        let mut tx = self.write().await?;
         let mut ins =
             Sql::new("INSERT INTO data_keys (owner, kek_version, wrapped, created) VALUES (");
         ins.values(vec![
@@ -298,8 +297,7 @@ impl Store {
             crate::migrate::now_unix().into(),
         ])
         .push(") ON CONFLICT DO NOTHING");
-        ins.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+        self.write_one(&ins).await?;
         // Another instance may have won the race: use what is stored.
         let stored = self
             .wrapped_key(name)
