@@ -134,6 +134,31 @@ pub async fn audit(
     }
 }
 
+/// Counts a failed password or code of `user` from `ip`; returns the
+/// consecutive failures. A failure that locks the user is audited and
+/// queued as a security notice.
+pub async fn count_user_failure(state: &AppState, user: &str, ip: &str) -> Result<i64, ApiError> {
+    let cfg = &state.dashboard;
+    let n = state
+        .store
+        .record_user_failure(user, state.now(), cfg.lock_after, cfg.lock_secs)
+        .await?;
+    if n >= cfg.lock_after {
+        let detail = serde_json::json!({"ip": ip, "failures": n});
+        audit(
+            state,
+            None,
+            &format!("user:{user}"),
+            "user.locked",
+            Some(user),
+            detail.clone(),
+        )
+        .await;
+        notice(state, None, user, "user.locked", detail).await;
+    }
+    Ok(n)
+}
+
 /// Queues a security notice for the email sender (and the security page).
 pub async fn notice(
     state: &AppState,
@@ -302,32 +327,8 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
             return fail(e.into());
         }
         if let (Some(u), false) = (&user_id, locked) {
-            match state
-                .store
-                .record_user_failure(u, now, cfg.lock_after, cfg.lock_secs)
-                .await
-            {
-                Ok(n) if n == cfg.lock_after => {
-                    audit(
-                        &state,
-                        None,
-                        &format!("user:{u}"),
-                        "user.locked",
-                        Some(u),
-                        serde_json::json!({"ip": ip, "failures": n}),
-                    )
-                    .await;
-                    notice(
-                        &state,
-                        None,
-                        u,
-                        "user.locked",
-                        serde_json::json!({"ip": ip, "failures": n}),
-                    )
-                    .await;
-                }
-                Ok(_) => {}
-                Err(e) => return fail(e.into()),
+            if let Err(e) = count_user_failure(&state, u, &ip).await {
+                return fail(e);
             }
         }
         audit(
@@ -538,33 +539,12 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
             return fail(e.into());
         }
         if !locked {
-            match state
-                .store
-                .record_user_failure(&user, now, cfg.lock_after, cfg.lock_secs)
-                .await
-            {
-                Ok(n) if n >= cfg.lock_after => {
-                    audit(
-                        &state,
-                        None,
-                        &actor,
-                        "user.locked",
-                        Some(&user),
-                        serde_json::json!({"ip": ip, "failures": n}),
-                    )
-                    .await;
-                    notice(
-                        &state,
-                        None,
-                        &user,
-                        "user.locked",
-                        serde_json::json!({"ip": ip, "failures": n}),
-                    )
-                    .await;
+            match count_user_failure(&state, &user, &ip).await {
+                Ok(n) if n >= state.dashboard.lock_after => {
                     let _ = state.store.end_session(&user, &session.id, now).await;
                 }
                 Ok(_) => {}
-                Err(e) => return fail(e.into()),
+                Err(e) => return fail(e),
             }
         }
         audit(

@@ -2128,12 +2128,9 @@ async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result
             )
         })?;
     if !ok {
-        let cfg = &state.dashboard;
-        let n = state
-            .store
-            .record_user_failure(&ctx.user.id, state.now(), cfg.lock_after, cfg.lock_secs)
+        let n = super::login::count_user_failure(state, &ctx.user.id, &ctx.ip)
             .await
-            .map_err(store_fail)?;
+            .map_err(fail)?;
         audit(
             state,
             Some(&ctx.scope.account_id),
