@@ -22,8 +22,8 @@ use serde::Deserialize;
 
 use super::pages::{self, LoginView};
 use super::{
-    clear_cookie, client_ip, csrf_for, new_token, read_form, same_origin, session_token,
-    set_cookie, token_hash,
+    clear_cookie, client_ip, csrf_for, csrf_refused, form_from_us, new_token, read_form,
+    same_origin, session_token, set_cookie, token_hash,
 };
 use crate::{ApiError, AppState};
 
@@ -32,6 +32,9 @@ pub const PRODUCT: &str = "paylink";
 
 /// Seconds a half-finished sign-in (password done, code due) stays usable.
 const MFA_WINDOW: i64 = 5 * 60;
+
+/// Seconds a TOTP enrolment stays usable.
+const ENROL_WINDOW: i64 = 30 * 60;
 
 /// How many recovery codes a user gets.
 pub const RECOVERY_CODES: usize = 10;
@@ -373,19 +376,26 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
     start_session(&state, &headers, &ip, &creds.user_id, None, stage, to).await
 }
 
-/// The session of a sign-in in progress (stage `want`), if still valid.
+/// The session of a sign-in in progress (stage `want`), if still valid:
+/// the code step for [`MFA_WINDOW`], TOTP enrolment (after a setup link, or
+/// a password sign-in before TOTP was ever enrolled) for [`ENROL_WINDOW`].
 async fn pending(
     state: &AppState,
     headers: &HeaderMap,
     want: Stage,
 ) -> Result<Option<(paylink_store::users::SessionRecord, String)>, ApiError> {
+    let window = if want == Stage::Enrol {
+        ENROL_WINDOW
+    } else {
+        MFA_WINDOW
+    };
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
     let hash = token_hash(token.expose());
     let s = state.store.find_session(&hash).await?;
     Ok(
-        s.filter(|s| s.stage == want && state.now() - s.created < MFA_WINDOW)
+        s.filter(|s| s.stage == want && state.now() - s.created < window)
             .map(|s| (s, hash)),
     )
 }
@@ -498,14 +508,8 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
         Err(e) => return fail(e),
     };
     let csrf = csrf_for(&state, &hash);
-    if !same_origin(&state, &headers)
-        || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
-    {
-        return super::refusal(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form expired or did not come from this site.",
-        );
+    if !form_from_us(&state, &headers, form.get("csrf"), &csrf) {
+        return csrf_refused();
     }
     match state
         .store
@@ -616,14 +620,8 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
     if let Some(token) = session_token(&headers) {
         let hash = token_hash(token.expose());
         let csrf = csrf_for(&state, &hash);
-        if !same_origin(&state, &headers)
-            || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
-        {
-            return super::refusal(
-                StatusCode::FORBIDDEN,
-                "Request refused",
-                "The form expired or did not come from this site.",
-            );
+        if !form_from_us(&state, &headers, form.get("csrf"), &csrf) {
+            return csrf_refused();
         }
         match state.store.find_session(&hash).await {
             Ok(Some(s)) => {
@@ -799,7 +797,7 @@ async fn enrol_seed(state: &AppState, user_id: &str) -> Result<Secret<String>, A
 }
 
 async fn enrol_view(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
-    let (session, hash) = match pending_enrol(state, headers).await {
+    let (session, hash) = match pending(state, headers, Stage::Enrol).await {
         Ok(Some(p)) => p,
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(e) => return fail(e),
@@ -820,30 +818,13 @@ async fn enrol_view(state: &AppState, headers: &HeaderMap, error: Option<&str>) 
     ))
 }
 
-/// An enrolment session: made by a setup link, or by signing in with a
-/// password before TOTP was ever enrolled. Valid for 30 minutes.
-async fn pending_enrol(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<(paylink_store::users::SessionRecord, String)>, ApiError> {
-    let Some(token) = session_token(headers) else {
-        return Ok(None);
-    };
-    let hash = token_hash(token.expose());
-    let s = state.store.find_session(&hash).await?;
-    Ok(
-        s.filter(|s| s.stage == Stage::Enrol && state.now() - s.created < 30 * 60)
-            .map(|s| (s, hash)),
-    )
-}
-
 pub async fn enrol_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     enrol_view(&state, &headers, None).await
 }
 
 /// The enrolment QR code (an `otpauth://` URI), only to the enrolling user.
 pub async fn enrol_qr(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (session, _) = match pending_enrol(&state, &headers).await {
+    let (session, _) = match pending(&state, &headers, Stage::Enrol).await {
         Ok(Some(p)) => p,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return fail(e),
@@ -881,20 +862,14 @@ pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Respon
         Err(r) => return r,
     };
     let now = state.now();
-    let (session, hash) = match pending_enrol(&state, &headers).await {
+    let (session, hash) = match pending(&state, &headers, Stage::Enrol).await {
         Ok(Some(p)) => p,
         Ok(None) => return Redirect::to("/login?expired=1").into_response(),
         Err(e) => return fail(e),
     };
     let csrf = csrf_for(&state, &hash);
-    if !same_origin(&state, &headers)
-        || !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes())
-    {
-        return super::refusal(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form expired or did not come from this site.",
-        );
+    if !form_from_us(&state, &headers, form.get("csrf"), &csrf) {
+        return csrf_refused();
     }
     let user = session.user_id.clone();
     let seed = match enrol_seed(&state, &user).await {

@@ -315,6 +315,21 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether a POST comes from this session's own pages: same origin, and
+/// `sent` is the session's CSRF token (compared in constant time).
+pub fn form_from_us(state: &AppState, headers: &HeaderMap, sent: &str, csrf: &str) -> bool {
+    same_origin(state, headers) && paylink_crypto::ct_eq(sent.as_bytes(), csrf.as_bytes())
+}
+
+/// The answer to a form that did not come from this session's pages.
+pub fn csrf_refused() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "Request refused",
+        "The form expired or did not come from this site. Go back, reload the page and try again.",
+    )
+}
+
 fn origin_of(url: &str) -> &str {
     // scheme://host[:port] of the public URL.
     let rest = url.find("://").map_or(0, |i| i + 3);
@@ -511,13 +526,6 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
     let req = if req.method() == Method::GET || req.method() == Method::HEAD {
         req
     } else {
-        if !same_origin(state, req.headers()) {
-            return Err(refusal(
-                StatusCode::FORBIDDEN,
-                "Request refused",
-                "This form was not sent from this site.",
-            ));
-        }
         let multipart = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -527,22 +535,14 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
             // A file upload: the body is the handler's; the token comes in
             // the form's action URL (only the path is ever logged).
             let query = Form::parse(req.uri().query().unwrap_or("").as_bytes());
-            if !paylink_crypto::ct_eq(query.get("csrf").as_bytes(), csrf.as_bytes()) {
-                return Err(refusal(
-                    StatusCode::FORBIDDEN,
-                    "Request refused",
-                    "The form expired or did not come from this site. Go back, reload the page and try again.",
-                ));
+            if !form_from_us(state, req.headers(), query.get("csrf"), &csrf) {
+                return Err(csrf_refused());
             }
             return finish(state, req, session, role, account_id, csrf, ip).await;
         }
         let (parts, form) = read_form(req).await?;
-        if !paylink_crypto::ct_eq(form.get("csrf").as_bytes(), csrf.as_bytes()) {
-            return Err(refusal(
-                StatusCode::FORBIDDEN,
-                "Request refused",
-                "The form expired or did not come from this site. Go back, reload the page and try again.",
-            ));
+        if !form_from_us(state, &parts.headers, form.get("csrf"), &csrf) {
+            return Err(csrf_refused());
         }
         let mut req = Request::from_parts(parts, Body::empty());
         req.extensions_mut().insert(form);
