@@ -18,6 +18,25 @@ pub struct ApiKeyRecord {
     pub created: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The account's IP allowlist (CIDR ranges; empty: everywhere), read
+    /// with the key so that authentication costs one query.
+    pub ip_allowlist: String,
+}
+
+const COLS: &str = "id, account_id, livemode, kind, key_hash, last4, created, expires_at, revoked_at, (SELECT ip_allowlist FROM accounts a WHERE a.id = api_keys.account_id) AS ip_allowlist";
+
+fn key_of(row: &sqlx::any::AnyRow) -> Result<ApiKeyRecord, StoreError> {
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        livemode: get_bool(row, "livemode")?,
+        kind: row.try_get("kind")?,
+        last4: row.try_get("last4")?,
+        created: row.try_get("created")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        ip_allowlist: row.try_get("ip_allowlist")?,
+    })
 }
 
 /// A new key row; `key_hash` is the HMAC of the plaintext, never the key.
@@ -54,9 +73,7 @@ impl Store {
         key_hash: &str,
         now: i64,
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT id, account_id, livemode, kind, key_hash, last4, created, expires_at, revoked_at FROM api_keys WHERE key_hash = ",
-        );
+        let mut sql = Sql::new(&format!("SELECT {COLS} FROM api_keys WHERE key_hash = "));
         sql.bind(key_hash);
         let Some(row) = sql.query().fetch_optional(&self.pool).await? else {
             return Ok(None);
@@ -65,16 +82,7 @@ impl Store {
         if !paylink_crypto::ct_eq(stored.as_bytes(), key_hash.as_bytes()) {
             return Ok(None);
         }
-        let rec = ApiKeyRecord {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            livemode: get_bool(&row, "livemode")?,
-            kind: row.try_get("kind")?,
-            last4: row.try_get("last4")?,
-            created: row.try_get("created")?,
-            expires_at: row.try_get("expires_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-        };
+        let rec = key_of(&row)?;
         let usable = rec.revoked_at.is_none() && rec.expires_at.is_none_or(|e| now < e);
         Ok(usable.then_some(rec))
     }
@@ -113,26 +121,13 @@ impl Store {
 
     /// The account's keys in one mode, newest first.
     pub async fn list_api_keys(&self, scope: &Scope) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let mut sql = Sql::new(
-            "SELECT id, account_id, livemode, kind, last4, created, expires_at, revoked_at FROM api_keys WHERE ",
-        );
+        let mut sql = Sql::new(&format!("SELECT {COLS} FROM api_keys WHERE "));
         sql.scope(scope).push(" ORDER BY created DESC, id");
         sql.query()
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| {
-                Ok(ApiKeyRecord {
-                    id: row.try_get("id")?,
-                    account_id: row.try_get("account_id")?,
-                    livemode: get_bool(row, "livemode")?,
-                    kind: row.try_get("kind")?,
-                    last4: row.try_get("last4")?,
-                    created: row.try_get("created")?,
-                    expires_at: row.try_get("expires_at")?,
-                    revoked_at: row.try_get("revoked_at")?,
-                })
-            })
+            .map(key_of)
             .collect()
     }
 

@@ -62,6 +62,8 @@ pub struct Membership {
     pub account_id: String,
     pub account_name: String,
     pub role: Role,
+    /// The account's IP allowlist (CIDR ranges; empty: everywhere).
+    pub ip_allowlist: String,
 }
 
 /// A setup or invitation link's use.
@@ -599,7 +601,7 @@ impl Store {
 
     pub async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, StoreError> {
         let mut sql = Sql::new(
-            "SELECT m.account_id, a.name, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.user_id = ",
+            "SELECT m.account_id, a.name, a.ip_allowlist, m.role FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.user_id = ",
         );
         sql.bind(user_id).push(" ORDER BY a.name, m.account_id");
         let rows = sql.query().fetch_all(&self.pool).await?;
@@ -611,6 +613,7 @@ impl Store {
                     account_name: r.try_get("name")?,
                     role: Role::parse(&role)
                         .ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+                    ip_allowlist: r.try_get("ip_allowlist")?,
                 })
             })
             .collect()

@@ -78,25 +78,21 @@ fn masked(key: &str) -> String {
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match authenticate(&state, req.headers()).await {
-        Ok(auth) => {
+        Ok((auth, allowlist)) => {
             let ip = crate::dashboard::client_ip(req.extensions());
-            match crate::dashboard::ip_allowed(&state, &auth.scope.account_id, &ip).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    crate::dashboard::audit_ip_refused(
-                        &state,
-                        &auth.scope.account_id,
-                        &auth.key_id,
-                        &ip,
-                        "api",
-                    )
-                    .await;
-                    return ApiError::forbidden(format!(
-                        "Requests from {ip} are not allowed for this account (IP allowlist)."
-                    ))
-                    .into_response();
-                }
-                Err(e) => return e.into_response(),
+            if !crate::dashboard::allowlist_permits(&allowlist, &ip) {
+                crate::dashboard::audit_ip_refused(
+                    &state,
+                    &auth.scope.account_id,
+                    &auth.key_id,
+                    &ip,
+                    "api",
+                )
+                .await;
+                return ApiError::forbidden(format!(
+                    "Requests from {ip} are not allowed for this account (IP allowlist)."
+                ))
+                .into_response();
             }
             if let Err(secs) = state.limiter.check(&auth.key_id, std::time::Instant::now()) {
                 return ApiError::rate_limited(secs).into_response();
@@ -109,7 +105,8 @@ pub async fn middleware(State(state): State<AppState>, mut req: Request, next: N
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth, ApiError> {
+/// The caller, and its account's IP allowlist.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(Auth, String), ApiError> {
     if headers.contains_key("stripe-account") {
         return Err(ApiError::invalid(
             None,
@@ -129,13 +126,16 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth, Api
     if rec.livemode != key.mode().livemode() {
         return Err(invalid());
     }
-    Ok(Auth {
-        scope: Scope {
-            account_id: rec.account_id,
-            livemode: rec.livemode,
+    Ok((
+        Auth {
+            scope: Scope {
+                account_id: rec.account_id,
+                livemode: rec.livemode,
+            },
+            key_id: rec.id,
         },
-        key_id: rec.id,
-    })
+        rec.ip_allowlist,
+    ))
 }
 
 #[cfg(test)]

@@ -395,21 +395,17 @@ fn to_login(expired: bool) -> Response {
     resp
 }
 
-/// Loads the account's allowlist; `Ok(false)` if `ip` may not pass.
-pub async fn ip_allowed(
-    state: &AppState,
-    account_id: &str,
-    ip: &str,
-) -> Result<bool, crate::ApiError> {
-    let raw = state.store.ip_allowlist(account_id).await?;
+/// Whether `ip` may pass an account's allowlist (`raw`: CIDR ranges, one
+/// per line; empty: everyone).
+pub fn allowlist_permits(raw: &str, ip: &str) -> bool {
     let list: Vec<Cidr> = raw
         .split_whitespace()
         .filter_map(|s| s.parse().ok())
         .collect();
-    let Ok(addr) = ip.parse::<IpAddr>() else {
-        return Ok(list.is_empty());
-    };
-    Ok(allowed(&list, addr))
+    match ip.parse::<IpAddr>() {
+        Ok(addr) => allowed(&list, addr),
+        Err(_) => list.is_empty(),
+    }
 }
 
 /// Writes the audit entry of a refused address.
@@ -477,12 +473,17 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
     let Some(account_id) = session.account_id.clone() else {
         return Err(to_login(false));
     };
-    let role = state
+    // The user's accounts, with the role and allowlist of each: one query.
+    let memberships = state
         .store
-        .role_of(&session.user_id, &account_id)
+        .memberships(&session.user_id)
         .await
         .map_err(|e| views::fail(e.into()))?;
-    let Some(role) = role else {
+    let Some(membership) = memberships
+        .iter()
+        .find(|m| m.account_id == account_id)
+        .cloned()
+    else {
         // Removed from the account: this session is over.
         let _ = state
             .store
@@ -490,10 +491,8 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
             .await;
         return Err(to_login(false));
     };
-    if !ip_allowed(state, &account_id, &ip)
-        .await
-        .map_err(views::fail)?
-    {
+    let role = membership.role;
+    if !allowlist_permits(&membership.ip_allowlist, &ip) {
         audit_ip_refused(
             state,
             &account_id,
@@ -538,7 +537,7 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
             if !form_from_us(state, req.headers(), query.get("csrf"), &csrf) {
                 return Err(csrf_refused());
             }
-            return finish(state, req, session, role, account_id, csrf, ip).await;
+            return finish(state, req, session, membership, memberships, csrf, ip).await;
         }
         let (parts, form) = read_form(req).await?;
         if !form_from_us(state, &parts.headers, form.get("csrf"), &csrf) {
@@ -548,7 +547,7 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
         req.extensions_mut().insert(form);
         req
     };
-    finish(state, req, session, role, account_id, csrf, ip).await
+    finish(state, req, session, membership, memberships, csrf, ip).await
 }
 
 /// Loads who is asking and marks the session seen.
@@ -556,8 +555,8 @@ async fn finish(
     state: &AppState,
     req: Request,
     session: SessionRecord,
-    role: Role,
-    account_id: String,
+    membership: paylink_store::users::Membership,
+    memberships: Vec<paylink_store::users::Membership>,
     csrf: String,
     ip: String,
 ) -> Result<(Request, Arc<Ctx>), Response> {
@@ -574,24 +573,14 @@ async fn finish(
         .get_user(&session.user_id)
         .await
         .map_err(|e| views::fail(e.into()))?;
-    let memberships = state
-        .store
-        .memberships(&session.user_id)
-        .await
-        .map_err(|e| views::fail(e.into()))?;
-    let account_name = memberships
-        .iter()
-        .find(|m| m.account_id == account_id)
-        .map(|m| m.account_name.clone())
-        .unwrap_or_default();
     let ctx = Ctx {
         scope: Scope {
-            account_id,
+            account_id: membership.account_id,
             livemode: session.livemode,
         },
         user,
-        role,
-        account_name,
+        role: membership.role,
+        account_name: membership.account_name,
         memberships,
         csrf,
         user_agent: user_agent(req.headers()),

@@ -317,13 +317,13 @@ pub async fn switch_account(
 ) -> Response {
     let form = form_of(f);
     let target = form.get("account_id");
-    if !ctx.memberships.iter().any(|m| m.account_id == target) {
+    let Some(membership) = ctx.memberships.iter().find(|m| m.account_id == target) else {
         return super::refusal(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "You are not a member of that account.",
         );
-    }
+    };
     let now = state.now();
     if let Err(e) = state
         .store
@@ -332,10 +332,7 @@ pub async fn switch_account(
     {
         return store_fail(e);
     }
-    if !super::ip_allowed(&state, target, &ctx.ip)
-        .await
-        .unwrap_or(false)
-    {
+    if !super::allowlist_permits(&membership.ip_allowlist, &ctx.ip) {
         super::audit_ip_refused(&state, target, &ctx.actor(), &ctx.ip, "dashboard").await;
         return super::refusal(
             StatusCode::FORBIDDEN,
