@@ -234,6 +234,24 @@ impl Ctx {
     pub fn actor(&self) -> String {
         format!("user:{}", self.user.id)
     }
+    /// Writes an audit entry of this user's action in this account.
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) {
+        login::audit(
+            state,
+            Some(&self.scope.account_id),
+            &self.actor(),
+            action,
+            target,
+            detail,
+        )
+        .await;
+    }
 }
 
 /// A session cookie's token, from the request.

@@ -90,6 +90,18 @@ impl FormState {
     pub fn value(&self, name: &str) -> &str {
         self.values.get(name)
     }
+    pub fn alert(message: impl Into<String>) -> FormState {
+        FormState {
+            alert: Some(message.into()),
+            ..Default::default()
+        }
+    }
+    pub fn notice(message: impl Into<String>) -> FormState {
+        FormState {
+            notice: Some(message.into()),
+            ..Default::default()
+        }
+    }
     pub fn error(name: &str, message: impl Into<String>) -> FormState {
         let mut f = FormState::default();
         f.errors.insert(name.to_string(), message.into());

@@ -26,7 +26,7 @@ use paylink_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::login::{audit, hash_on_pool, new_recovery_codes, start_session, PRODUCT};
+use super::login::{hash_on_pool, new_recovery_codes, start_session, PRODUCT};
 use super::pages::{self, button, csrf, field, layout, FormState};
 use super::{call_api, call_api_raw, new_token, token_hash, ApiAnswer, Ctx, Form, InternalApi};
 use crate::{ApiError, AppState};
@@ -1076,10 +1076,8 @@ pub async fn product_image_upload(
         .await;
     match version {
         Ok(v) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "product_image.uploaded",
                 Some(&file_id),
                 serde_json::json!({"product": id, "version": v, "type": clean.content_type}),
@@ -1102,10 +1100,8 @@ pub async fn product_image_delete(
         .await
     {
         Ok(_) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "product_image.deleted",
                 Some(&id),
                 serde_json::json!({}),
@@ -1575,7 +1571,7 @@ pub async fn api_key_create(State(state): State<AppState>, Extension(ctx): C) ->
         .await
     {
         Ok((id, secret)) => {
-            audit(&state, Some(&ctx.scope.account_id), &ctx.actor(), "api_key.created", Some(&id), serde_json::json!({"type": "secret", "livemode": ctx.scope.livemode, "last4": secret.last4()})).await;
+            ctx.audit(&state, "api_key.created", Some(&id), serde_json::json!({"type": "secret", "livemode": ctx.scope.livemode, "last4": secret.last4()})).await;
             let shown = Secret::new(secret.expose().to_string());
             api_keys_page(&state, &ctx, Some((id, shown))).await
         }
@@ -1594,15 +1590,8 @@ pub async fn api_key_revoke(
         .await
     {
         Ok(true) => {
-            audit(
-                &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
-                "api_key.revoked",
-                Some(&id),
-                serde_json::json!({}),
-            )
-            .await;
+            ctx.audit(&state, "api_key.revoked", Some(&id), serde_json::json!({}))
+                .await;
             see_other("/dashboard/api-keys")
         }
         Ok(false) => super::refusal(
@@ -1747,10 +1736,8 @@ pub async fn team_invite(
         .await
     {
         Ok((uid, existed)) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "member.invited",
                 Some(&uid),
                 serde_json::json!({"role": role.as_str(), "existing_user": existed}),
@@ -1761,13 +1748,10 @@ pub async fn team_invite(
                 // Someone with a password and second factor signs in as
                 // usual; the link is not needed.
                 let _ = state.store.consume_user_token(&hash, now).await;
-                let ok = FormState {
-                    notice: Some(format!(
-                        "{} already has a paylink sign-in and can now open this account.",
-                        email.as_str()
-                    )),
-                    ..Default::default()
-                };
+                let ok = FormState::notice(format!(
+                    "{} already has a paylink sign-in and can now open this account.",
+                    email.as_str()
+                ));
                 return team_page(&state, &ctx, &ok, None).await;
             }
             team_page(&state, &ctx, &FormState::default(), Some(link)).await
@@ -1778,6 +1762,35 @@ pub async fn team_invite(
             team_page(&state, &ctx, &f, None).await
         }
         Err(e) => store_fail(e),
+    }
+}
+
+/// Checks that `user` is a member of this account, and, when
+/// `owner_refusal` is given and the member is an owner, that the caller may
+/// act on owners (only owners may); the refusal page otherwise.
+async fn member_to_manage(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &str,
+    owner_refusal: Option<&str>,
+) -> Result<(), Response> {
+    match state.store.role_of(user, &ctx.scope.account_id).await {
+        Ok(Some(Role::Owner))
+            if owner_refusal.is_some() && !ctx.can(Permission::TransferOwnership) =>
+        {
+            Err(super::refusal(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                owner_refusal.unwrap_or_default(),
+            ))
+        }
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(super::refusal(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No such member.",
+        )),
+        Err(e) => Err(store_fail(e)),
     }
 }
 
@@ -1792,35 +1805,27 @@ pub async fn team_role(
         return team_page(
             &state,
             &ctx,
-            &FormState {
-                alert: Some("Choose one of the roles listed.".into()),
-                ..Default::default()
-            },
+            &FormState::alert("Choose one of the roles listed."),
             None,
         )
         .await;
     };
     // Changing an owner is changing ownership.
-    match state.store.role_of(&user, &ctx.scope.account_id).await {
-        Ok(Some(Role::Owner)) if !ctx.can(Permission::TransferOwnership) => {
-            return super::refusal(
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                "Only an owner can change another owner's role.",
-            );
-        }
-        Ok(Some(_)) => {}
-        Ok(None) => return super::refusal(StatusCode::NOT_FOUND, "Not found", "No such member."),
-        Err(e) => return store_fail(e),
+    if let Err(r) = member_to_manage(
+        &state,
+        &ctx,
+        &user,
+        Some("Only an owner can change another owner's role."),
+    )
+    .await
+    {
+        return r;
     }
     if user == ctx.user.id {
         return team_page(
             &state,
             &ctx,
-            &FormState {
-                alert: Some("You can't change your own role.".into()),
-                ..Default::default()
-            },
+            &FormState::alert("You can't change your own role."),
             None,
         )
         .await;
@@ -1831,10 +1836,8 @@ pub async fn team_role(
         .await
     {
         Ok(old) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "member.role_changed",
                 Some(&user),
                 serde_json::json!({"from": old.as_str(), "to": role.as_str()}),
@@ -1846,10 +1849,7 @@ pub async fn team_role(
             team_page(
                 &state,
                 &ctx,
-                &FormState {
-                    alert: Some("An account needs at least one owner.".into()),
-                    ..Default::default()
-                },
+                &FormState::alert("An account needs at least one owner."),
                 None,
             )
             .await
@@ -1863,26 +1863,21 @@ pub async fn team_remove(
     Extension(ctx): C,
     Path(user): Path<String>,
 ) -> Response {
-    match state.store.role_of(&user, &ctx.scope.account_id).await {
-        Ok(Some(Role::Owner)) if !ctx.can(Permission::TransferOwnership) => {
-            return super::refusal(
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                "Only an owner can remove an owner.",
-            );
-        }
-        Ok(Some(_)) => {}
-        Ok(None) => return super::refusal(StatusCode::NOT_FOUND, "Not found", "No such member."),
-        Err(e) => return store_fail(e),
+    if let Err(r) = member_to_manage(
+        &state,
+        &ctx,
+        &user,
+        Some("Only an owner can remove an owner."),
+    )
+    .await
+    {
+        return r;
     }
     if user == ctx.user.id {
         return team_page(
             &state,
             &ctx,
-            &FormState {
-                alert: Some("You can't remove yourself.".into()),
-                ..Default::default()
-            },
+            &FormState::alert("You can't remove yourself."),
             None,
         )
         .await;
@@ -1893,25 +1888,15 @@ pub async fn team_remove(
         .await
     {
         Ok(()) => {
-            audit(
-                &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
-                "member.removed",
-                Some(&user),
-                serde_json::json!({}),
-            )
-            .await;
+            ctx.audit(&state, "member.removed", Some(&user), serde_json::json!({}))
+                .await;
             see_other("/dashboard/team")
         }
         Err(StoreError::Conflict) => {
             team_page(
                 &state,
                 &ctx,
-                &FormState {
-                    alert: Some("An account needs at least one owner.".into()),
-                    ..Default::default()
-                },
+                &FormState::alert("An account needs at least one owner."),
                 None,
             )
             .await
@@ -1925,23 +1910,14 @@ pub async fn team_unlock(
     Extension(ctx): C,
     Path(user): Path<String>,
 ) -> Response {
-    match state.store.role_of(&user, &ctx.scope.account_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return super::refusal(StatusCode::NOT_FOUND, "Not found", "No such member."),
-        Err(e) => return store_fail(e),
+    if let Err(r) = member_to_manage(&state, &ctx, &user, None).await {
+        return r;
     }
     if let Err(e) = state.store.clear_user_failures(&user).await {
         return store_fail(e);
     }
-    audit(
-        &state,
-        Some(&ctx.scope.account_id),
-        &ctx.actor(),
-        "user.unlocked",
-        Some(&user),
-        serde_json::json!({}),
-    )
-    .await;
+    ctx.audit(&state, "user.unlocked", Some(&user), serde_json::json!({}))
+        .await;
     see_other("/dashboard/team")
 }
 
@@ -2063,15 +2039,8 @@ pub async fn session_revoke(
         .await
     {
         Ok(_) => {
-            audit(
-                &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
-                "session.revoked",
-                Some(&id),
-                serde_json::json!({}),
-            )
-            .await;
+            ctx.audit(&state, "session.revoked", Some(&id), serde_json::json!({}))
+                .await;
             see_other("/dashboard/security")
         }
         Err(e) => store_fail(e),
@@ -2085,19 +2054,14 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, Extension(ctx): 
         .await
     {
         Ok(n) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "session.revoked_all",
                 Some(&ctx.user.id),
                 serde_json::json!({"count": n}),
             )
             .await;
-            let f = FormState {
-                notice: Some(format!("Signed out of {n} other sessions.")),
-                ..Default::default()
-            };
+            let f = FormState::notice(format!("Signed out of {n} other sessions."));
             security_page(&state, &ctx, &f, None).await
         }
         Err(e) => store_fail(e),
@@ -2128,10 +2092,8 @@ async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result
         let n = super::login::count_user_failure(state, &ctx.user.id, &ctx.ip)
             .await
             .map_err(fail)?;
-        audit(
+        ctx.audit(
             state,
-            Some(&ctx.scope.account_id),
-            &ctx.actor(),
             "reauth.failed",
             Some(&ctx.user.id),
             serde_json::json!({"failures": n}),
@@ -2186,10 +2148,8 @@ pub async fn change_password(
     if let Err(e) = state.store.end_user_sessions(&ctx.user.id, None, now).await {
         return store_fail(e);
     }
-    audit(
+    ctx.audit(
         &state,
-        Some(&ctx.scope.account_id),
-        &ctx.actor(),
         "password.changed",
         Some(&ctx.user.id),
         serde_json::json!({"ip": ctx.ip}),
@@ -2236,10 +2196,8 @@ pub async fn regenerate_codes(
     }
     match new_recovery_codes(&state, &ctx.user.id).await {
         Ok(codes) => {
-            audit(
+            ctx.audit(
                 &state,
-                Some(&ctx.scope.account_id),
-                &ctx.actor(),
                 "recovery_codes.regenerated",
                 Some(&ctx.user.id),
                 serde_json::json!({}),
@@ -2302,19 +2260,14 @@ pub async fn set_allowlist(
     {
         return store_fail(e);
     }
-    audit(
+    ctx.audit(
         &state,
-        Some(&ctx.scope.account_id),
-        &ctx.actor(),
         "ip_allowlist.changed",
         Some(&ctx.scope.account_id),
         serde_json::json!({"ranges": text}),
     )
     .await;
-    let ok = FormState {
-        notice: Some("Allowlist saved.".into()),
-        ..Default::default()
-    };
+    let ok = FormState::notice("Allowlist saved.");
     security_page(&state, &ctx, &ok, None).await
 }
 
@@ -2419,10 +2372,7 @@ pub async fn settings_update(
     ];
     match call_api(&api, &ctx, Method::POST, "/v1/account", Some(body(&pairs))).await {
         Ok(a) if a.ok() => {
-            f = FormState {
-                notice: Some("Saved.".into()),
-                ..Default::default()
-            };
+            f = FormState::notice("Saved.");
             settings_page(&api, &ctx, &f).await
         }
         Ok(a) => {
@@ -2461,12 +2411,9 @@ pub async fn settings_connect(
             settings_page(
                 &api,
                 &ctx,
-                &FormState {
-                    notice: Some(
-                        "Connected. The key is stored sealed and will not be shown again.".into(),
-                    ),
-                    ..Default::default()
-                },
+                &FormState::notice(
+                    "Connected. The key is stored sealed and will not be shown again.",
+                ),
             )
             .await
         }
@@ -2499,10 +2446,7 @@ pub async fn settings_disconnect(Extension(ctx): C, Extension(api): A) -> Respon
             settings_page(
                 &api,
                 &ctx,
-                &FormState {
-                    notice: Some("Disconnected; the key was wiped.".into()),
-                    ..Default::default()
-                },
+                &FormState::notice("Disconnected; the key was wiped."),
             )
             .await
         }
