@@ -7,15 +7,7 @@ use crate::both;
 use crate::helpers::*;
 
 fn paylink(app: &TestApp, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
-    cmd.args(args).arg("--data-dir").arg(&app.opts.data_dir);
-    cmd.env_remove("PAYLINK_DATABASE_URL")
-        .env_remove("PAYLINK_MASTER_KEY")
-        .env("PAYLINK_LOG", "warn");
-    if let Some(url) = &app.opts.database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd.output().unwrap()
+    app.cli(args).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {

@@ -303,6 +303,20 @@ impl TestApp {
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 
+    /// The `paylink` binary with `args`, on this app's data directory (or
+    /// PostgreSQL schema), as a process.
+    pub fn cli(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+        cmd.args(args).arg("--data-dir").arg(&self.opts.data_dir);
+        cmd.env_remove("PAYLINK_DATABASE_URL")
+            .env_remove("PAYLINK_MASTER_KEY")
+            .env("PAYLINK_LOG", "warn");
+        if let Some(url) = &self.opts.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd
+    }
+
     /// The first column of every row of a query, as text.
     pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
         use sqlx::Row;

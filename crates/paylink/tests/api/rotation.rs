@@ -3,7 +3,7 @@
 //! of a value no longer opens), resumable after a crash.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,39 +162,25 @@ async fn rotation_under_traffic_destroys_the_old_key(app: TestApp) {
 }
 both!(rotation_under_traffic_destroys_the_old_key);
 
-fn cli(app: &TestApp, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
-    cmd.args(args).arg("--data-dir").arg(&app.opts.data_dir);
-    cmd.env_remove("PAYLINK_DATABASE_URL")
-        .env_remove("PAYLINK_MASTER_KEY")
-        .env("PAYLINK_LOG", "warn");
-    if let Some(url) = &app.opts.database_url {
-        cmd.arg("--database-url").arg(url);
-    }
-    cmd
-}
-
 async fn rotate_data_cli_resumes_after_a_crash(app: TestApp) {
     let (_, cus) = buyer_data(&app).await;
     app.opened
         .store
         .set_key_cache_ttl(Duration::from_millis(100));
     // Killed while it waits after adding the new key.
-    let mut child = cli(
-        &app,
-        &[
+    let mut child = app
+        .cli(&[
             "keys",
             "rotate-data",
             "--account",
             &app.account,
             "--settle-secs",
             "30",
-        ],
-    )
-    .stderr(Stdio::piped())
-    .stdout(Stdio::null())
-    .spawn()
-    .unwrap();
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stderr.take().unwrap())
         .read_line(&mut line)
@@ -209,19 +195,17 @@ async fn rotate_data_cli_resumes_after_a_crash(app: TestApp) {
         EMAIL
     );
     // Run again: it finishes the same generation.
-    let out = cli(
-        &app,
-        &[
+    let out = app
+        .cli(&[
             "keys",
             "rotate-data",
             "--account",
             &app.account,
             "--settle-secs",
             "1",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -242,19 +226,17 @@ async fn rotate_data_cli_resumes_after_a_crash(app: TestApp) {
         app.get(&format!("/v1/customers/{cus}")).await.ok()["email"],
         EMAIL
     );
-    let bad = cli(
-        &app,
-        &[
+    let bad = app
+        .cli(&[
             "keys",
             "rotate-data",
             "--account",
             "acct_nope",
             "--settle-secs",
             "0",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such account"));
     let audit = app
@@ -278,33 +260,29 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
     let files = app.opened.files_dir.join(&app.account).join("test");
     std::fs::create_dir_all(&files).unwrap();
     std::fs::write(files.join("file_x"), b"image bytes").unwrap();
-    let wrong = cli(
-        &app,
-        &[
+    let wrong = app
+        .cli(&[
             "account",
             "delete",
             "--account",
             &app.account,
             "--confirm",
             "acct_other",
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert!(!wrong.status.success());
-    let out = cli(
-        &app,
-        &[
+    let out = app
+        .cli(&[
             "account",
             "delete",
             "--account",
             &app.account,
             "--confirm",
             &app.account,
-        ],
-    )
-    .output()
-    .unwrap();
+        ])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -369,7 +347,7 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
         vec!["keys", "rotate-master"],
         vec!["keys", "retire", "--version", "1"],
     ] {
-        let o = cli(&app, &args).output().unwrap();
+        let o = app.cli(&args).output().unwrap();
         assert!(
             o.status.success(),
             "{args:?}: {}",
