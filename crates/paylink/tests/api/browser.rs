@@ -386,13 +386,10 @@ impl Browser {
 /// payment link made in the dashboard, paid by a buyer, seen on the
 /// overview; a developer kept out of the team page; a removed member's
 /// open tab signed out on the next click. Screenshots of every page.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "browser skipped: set PAYLINK_TEST_CHROMEDRIVER (e.g. /usr/bin/chromedriver, Debian's chromium-driver)"
-)]
-async fn browser_dashboard() {
-    let app = spawn_app(Db::Sqlite).await;
+async fn browser_dashboard(db: Db) {
+    // Screenshots of the SQLite run are `dash-*`, of PostgreSQL `postgres-dash-*`.
+    let tag = if db == Db::Postgres { "postgres-" } else { "" };
+    let app = spawn_app(db).await;
     let link = paylink::app::setup_link(
         &app.opened.store,
         &app.base,
@@ -403,9 +400,11 @@ async fn browser_dashboard() {
     .await
     .unwrap();
     let b = Browser::start().await;
-    let seed = b.enrol(&app, link.expose(), "dash-01-owner").await;
+    let seed = b
+        .enrol(&app, link.expose(), &format!("{tag}dash-01-owner"))
+        .await;
     b.wait_for("#revenue-none").await;
-    b.screenshot("dash-02-overview-empty").await;
+    b.screenshot(&format!("{tag}dash-02-overview-empty")).await;
 
     // A payment link, made in the dashboard.
     b.goto(&app.url("/dashboard/payment-links/new")).await;
@@ -414,11 +413,11 @@ async fn browser_dashboard() {
     b.fill("#currency", "eur").await;
     b.fill("#limit", "100").await;
     b.click("input[name=allow_promotion_codes]").await;
-    b.screenshot("dash-03-new-link").await;
+    b.screenshot(&format!("{tag}dash-03-new-link")).await;
     b.click("form[action='/dashboard/payment-links'] button[type=submit]")
         .await;
     b.wait_for("#url").await;
-    b.screenshot("dash-04-link").await;
+    b.screenshot(&format!("{tag}dash-04-link")).await;
     let url = b.attr("#url", "value").await;
     assert!(url.starts_with(&app.base) && url.contains("/l/"), "{url}");
 
@@ -434,7 +433,7 @@ async fn browser_dashboard() {
     b.goto(&app.url("/dashboard")).await;
     b.wait_for("#revenue-eur").await;
     assert_eq!(b.text("#revenue-eur").await, "€12.50");
-    b.screenshot("dash-05-overview-paid").await;
+    b.screenshot(&format!("{tag}dash-05-overview-paid")).await;
     for (path, name) in [
         ("/dashboard/payment-links", "06-links"),
         ("/dashboard/products", "07-products"),
@@ -448,7 +447,7 @@ async fn browser_dashboard() {
     ] {
         b.goto(&app.url(path)).await;
         b.wait_for("main h1").await;
-        b.screenshot(&format!("dash-{name}")).await;
+        b.screenshot(&format!("{tag}dash-{name}")).await;
     }
     // A product image, uploaded from a file.
     b.goto(&app.url("/dashboard/products")).await;
@@ -468,14 +467,15 @@ async fn browser_dashboard() {
         .await;
     b.click("form[enctype='multipart/form-data'] button").await;
     b.wait_for("#product-image").await;
-    b.screenshot("dash-14b-product-image").await;
+    b.screenshot(&format!("{tag}dash-14b-product-image")).await;
     b.goto(&url).await;
     b.wait_for(".item img").await;
-    b.screenshot("dash-14c-checkout-with-image").await;
+    b.screenshot(&format!("{tag}dash-14c-checkout-with-image"))
+        .await;
     b.goto(&app.url("/dashboard/payments")).await;
     b.click("tbody a").await;
     b.wait_for("#amount").await;
-    b.screenshot("dash-15-payment").await;
+    b.screenshot(&format!("{tag}dash-15-payment")).await;
 
     // Invite a developer, then sign out.
     b.goto(&app.url("/dashboard/team")).await;
@@ -488,15 +488,17 @@ async fn browser_dashboard() {
     let invite = b.attr("#invite-link", "value").await;
     b.click("form[action='/logout'] button").await;
     b.wait_for("#email").await;
-    b.screenshot("dash-16-login").await;
+    b.screenshot(&format!("{tag}dash-16-login")).await;
 
     // The developer: no team page, not even a link to it.
-    b.enrol(&app, &invite, "dash-17-developer").await;
+    b.enrol(&app, &invite, &format!("{tag}dash-17-developer"))
+        .await;
     b.wait_for("main h1").await;
     assert!(!b.source().await.contains("href=\"/dashboard/team\""));
     b.goto(&app.url("/dashboard/team")).await;
     assert!(b.source().await.contains("does not give access"));
-    b.screenshot("dash-18-developer-denied").await;
+    b.screenshot(&format!("{tag}dash-18-developer-denied"))
+        .await;
     b.goto(&app.url("/dashboard/payments")).await;
     b.wait_for("main h1").await;
 
@@ -515,6 +517,25 @@ async fn browser_dashboard() {
     b.click("a[href='/dashboard/customers']").await;
     b.wait_for("#password").await;
     assert!(b.url().await.ends_with("/login"), "{}", b.url().await);
-    b.screenshot("dash-19-removed-signed-out").await;
+    b.screenshot(&format!("{tag}dash-19-removed-signed-out"))
+        .await;
     b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(browser_tests),
+    ignore = "browser skipped: set PAYLINK_TEST_CHROMEDRIVER (e.g. /usr/bin/chromedriver, Debian's chromium-driver)"
+)]
+async fn browser_dashboard_sqlite() {
+    browser_dashboard(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(browser_tests, pg_tests)),
+    ignore = "browser on PostgreSQL skipped: set PAYLINK_TEST_CHROMEDRIVER and PAYLINK_TEST_DATABASE_URL"
+)]
+async fn browser_dashboard_postgres() {
+    browser_dashboard(Db::Postgres).await;
 }
