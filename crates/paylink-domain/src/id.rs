@@ -23,6 +23,7 @@ pub enum IdKind {
     User,
     DashboardSession,
     File,
+    Invitation,
 }
 
 impl IdKind {
@@ -46,6 +47,7 @@ impl IdKind {
             IdKind::User => "usr_",
             IdKind::DashboardSession => "dses_",
             IdKind::File => "file_",
+            IdKind::Invitation => "inv_",
         }
     }
 }

@@ -38,14 +38,20 @@ pub enum Permission {
     ReadCustomers,
     /// Export or erase a customer's personal data.
     ManageCustomerData,
-    /// API keys: list, create, revoke.
+    /// API keys: list and revoke.
     ManageApiKeys,
+    /// Create a secret key: it holds every API power, so only roles that
+    /// hold them all (owner, admin) may make one.
+    CreateSecretKey,
     /// The team: members, invitations, roles, unlocking.
     ManageTeam,
     /// The account's security: IP allowlist, security events, audit log.
     ManageSecurity,
     /// Account settings: name, colour, 3-D Secure, provider connection.
     ManageSettings,
+    /// Connect or replace the payment provider's credentials: where the
+    /// money goes. Owners only, after a fresh second factor.
+    ConnectProvider,
     /// Make another member the owner.
     TransferOwnership,
     /// Delete the account.
@@ -53,7 +59,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::OwnLogin,
         Permission::ViewOverview,
         Permission::ReadCatalog,
@@ -63,9 +69,11 @@ impl Permission {
         Permission::ReadCustomers,
         Permission::ManageCustomerData,
         Permission::ManageApiKeys,
+        Permission::CreateSecretKey,
         Permission::ManageTeam,
         Permission::ManageSecurity,
         Permission::ManageSettings,
+        Permission::ConnectProvider,
         Permission::TransferOwnership,
         Permission::DeleteAccount,
     ];
@@ -85,7 +93,10 @@ impl Role {
         use Permission as P;
         match self {
             Role::Owner => true,
-            Role::Admin => !matches!(p, P::TransferOwnership | P::DeleteAccount),
+            Role::Admin => !matches!(
+                p,
+                P::TransferOwnership | P::DeleteAccount | P::ConnectProvider
+            ),
             Role::Developer => matches!(
                 p,
                 P::OwnLogin
@@ -160,5 +171,35 @@ mod tests {
         for r in Role::ALL {
             assert!(r.allows(Permission::OwnLogin));
         }
+        // Only owners point the money somewhere else.
+        assert!(Role::Owner.allows(Permission::ConnectProvider));
+        assert!(!Role::Admin.allows(Permission::ConnectProvider));
+        assert!(!Role::Developer.allows(Permission::ConnectProvider));
+    }
+
+    /// Finding 3 of the security review: a secret key holds every API
+    /// power, so whoever may create one must already hold each of them.
+    #[test]
+    fn a_key_never_carries_more_than_its_creator() {
+        use Permission as P;
+        let api_powers = [
+            P::ReadCatalog,
+            P::WriteCatalog,
+            P::ReadPayments,
+            P::Refund,
+            P::ReadCustomers,
+            P::ManageCustomerData,
+            P::ManageSettings,
+        ];
+        for r in Role::ALL {
+            if r.allows(P::CreateSecretKey) {
+                for p in api_powers {
+                    assert!(r.allows(p), "{r} creates secret keys but lacks {p:?}");
+                }
+            }
+        }
+        assert!(!Role::Developer.allows(P::CreateSecretKey));
+        assert!(!Role::Support.allows(P::CreateSecretKey));
+        assert!(!Role::Analyst.allows(P::CreateSecretKey));
     }
 }

@@ -47,7 +47,12 @@ pub enum ProviderEvent {
     PaymentSucceeded {
         event_id: String,
         session_id: String,
+        /// The provider's payment (paylink's session must have created it).
         provider_ref: String,
+        /// The provider's merchant whose account received the money.
+        merchant: String,
+        /// The mode the payment was made in.
+        livemode: bool,
         amount: i64,
         currency: String,
         card_brand: String,

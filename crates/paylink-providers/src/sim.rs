@@ -83,6 +83,17 @@ struct CreatePayment {
     return_url: String,
     cancel_url: String,
     require_3ds: bool,
+    /// The merchant's mode the payment was made in (sent back in events).
+    #[serde(default)]
+    livemode: bool,
+}
+
+/// Whether `url` is an absolute http(s) URL (no `javascript:` or `data:`).
+fn web_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://"))
+        && url.len() <= 2048
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 struct SimState {
@@ -274,6 +285,8 @@ impl SimState {
             "created": self.cfg.clock.now(),
             "data": {
                 "payment": p.id,
+                "merchant": p.merchant,
+                "livemode": p.req.livemode,
                 "session": p.req.session_id,
                 "amount": p.req.amount,
                 "currency": p.req.currency,
@@ -386,6 +399,12 @@ async fn create_payment(
     };
     if req.amount < 0 || req.currency.parse::<Currency>().is_err() {
         return api_error(StatusCode::BAD_REQUEST, "Invalid amount or currency.");
+    }
+    if !web_url(&req.return_url) || !web_url(&req.cancel_url) {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "return_url and cancel_url must be http(s) URLs.",
+        );
     }
     let id = random_id("simpay_");
     let url = format!("{}/pay/{id}", s.cfg.origin);
@@ -619,6 +638,30 @@ pub fn router(cfg: SimConfig) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }),
         )
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The headers every sim answer carries (JSON as well as pages); a page's
+/// own CSP, set where it is made, is kept.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    ));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
 }
 
 /// paylink's client for the sim.
@@ -651,6 +694,9 @@ struct EventCard {
 #[derive(Deserialize)]
 struct EventData {
     payment: String,
+    merchant: String,
+    #[serde(default)]
+    livemode: bool,
     session: String,
     amount: i64,
     currency: String,
@@ -715,6 +761,7 @@ impl Provider for SimClient {
                 return_url: req.return_url,
                 cancel_url: req.cancel_url,
                 require_3ds: req.require_3ds,
+                livemode: req.livemode,
             };
             let resp = self
                 .http
@@ -760,6 +807,8 @@ impl Provider for SimClient {
             event_id: e.id,
             session_id: d.session,
             provider_ref: d.payment,
+            merchant: d.merchant,
+            livemode: d.livemode,
             amount: d.amount,
             currency: d.currency,
             card_brand: d.card.brand,

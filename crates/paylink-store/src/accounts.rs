@@ -77,6 +77,9 @@ impl Store {
             "dashboard_sessions",
             "security_outbox",
             "files",
+            "invitations",
+            "mail_outbox",
+            "idempotency_keys",
         ] {
             let mut del = Sql::new(&format!("DELETE FROM {table} WHERE account_id = "));
             del.bind(id);

@@ -47,6 +47,11 @@ pub enum Completion {
     /// The buyer paid after the session expired: nothing is recorded and
     /// the payment must be given back.
     SessionExpired,
+    /// The event is not for the payment paylink created for this session
+    /// with the merchant and mode connected to its account (e.g. another
+    /// merchant of the provider paid a session id it learned): nothing is
+    /// recorded; the reason is for the audit log.
+    Refused(String),
 }
 
 /// A successful payment as the provider reports it.
@@ -55,6 +60,10 @@ pub struct PaidEvent<'a> {
     pub event_id: &'a str,
     pub session_id: &'a str,
     pub provider_ref: &'a str,
+    /// The provider's merchant that received the payment.
+    pub merchant: &'a str,
+    /// The mode the provider made the payment in.
+    pub livemode: bool,
     pub amount: i64,
     pub currency: &'a str,
     pub card_brand: Option<&'a str>,
@@ -444,16 +453,21 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// Records the provider's reference for a session's hosted payment.
+    /// Records the provider's reference for a session's hosted payment and
+    /// the provider merchant it was created with: only that merchant's
+    /// event for that payment can complete the session.
     pub async fn set_session_provider_ref(
         &self,
         scope: &Scope,
         id: &str,
         provider_ref: &str,
+        provider_account: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut up = Sql::new("UPDATE checkout_sessions SET provider_ref = ");
         up.bind(provider_ref)
+            .push(", provider_account = ")
+            .bind(provider_account)
             .push(" WHERE ")
             .scope(scope)
             .push(" AND id = ")
@@ -646,6 +660,26 @@ impl Store {
             return Ok(Completion::DuplicateEvent);
         }
         let s = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
+        // The binding: this mode, the merchant the session's payment was
+        // created with, and that very payment. Checked before anything else
+        // about the session is acted on (the event is not kept).
+        let mut bound = Sql::new("SELECT provider_account FROM checkout_sessions WHERE ");
+        bound.scope(&scope).push(" AND id = ").bind(s.id.as_str());
+        let merchant: Option<String> = bound.fetch_row(tx.conn()).await?.try_get(0)?;
+        let refusal = if e.livemode != scope.livemode {
+            Some("the event's mode is not the session's")
+        } else if s.provider != e.provider {
+            Some("the event comes from another provider")
+        } else if s.provider_ref.as_deref() != Some(e.provider_ref) {
+            Some("the event is for a payment this session did not create")
+        } else if merchant.as_deref() != Some(e.merchant) {
+            Some("the event comes from a merchant this session's payment was not created with")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            return Ok(Completion::Refused(why.to_string()));
+        }
         if s.status == SessionStatus::Complete {
             tx.commit().await?;
             return Ok(Completion::AlreadyComplete);
@@ -887,6 +921,16 @@ impl Store {
         hide: bool,
     ) -> Result<(), StoreError> {
         let k = self.field_key(&scope.account_id).await?;
+        // What the stored API responses may hold of this customer.
+        let before = self.get_customer(scope, id).await?;
+        let mut needles = vec![before.id.clone()];
+        needles.extend(before.email.clone());
+        needles.extend(before.name.clone());
+        needles.extend(before.phone.clone());
+        if let Some(a) = &before.address {
+            needles.extend(a.line1.clone());
+            needles.extend(a.line2.clone());
+        }
         let mut tx = self.write().await?;
         let mut up = Sql::new("UPDATE customers SET email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL, deleted = ");
         up.bind(hide)
@@ -917,7 +961,10 @@ impl Store {
                 .bind(sid.as_str());
             up.query().execute(tx.conn()).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.erase_idempotent_mentions(&scope.account_id, &needles)
+            .await?;
+        Ok(())
     }
 
     /// Sessions that expired before `cutoff` whose buyer details are still

@@ -1,11 +1,16 @@
 //! Idempotency records: the first response to a POST with an
 //! `Idempotency-Key`, replayed byte for byte to retries within 24 hours.
+//!
+//! A response may hold a buyer's personal data (stripe-python sends a key
+//! on every POST), so it is kept sealed under the account's data key, like
+//! every other personal field, and redaction replaces the responses that
+//! mention the erased customer (see [`Store::erase_idempotent_mentions`]).
 
 use sqlx::Row;
 
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{Bind, Sql};
+use crate::list::Sql;
 use crate::Scope;
 
 /// How long a record is honoured and kept.
@@ -24,7 +29,72 @@ pub enum Claim {
     Mismatch,
 }
 
+/// Where a stored response is sealed (the row's key columns, as key
+/// rotation finds them).
+fn body_place(scope: &Scope, key: &str) -> String {
+    format!(
+        "idempotency_keys.sealed_body:{}:{}:{key}",
+        scope.account_id,
+        scope.livemode_i64()
+    )
+}
+
+/// What a retry gets after the stored response was erased with the
+/// customer it named: an error, never the work done a second time.
+const ERASED: &str = r#"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"The response stored for this idempotency key named personal data that has since been erased, so it can't be replayed. The request was not run again."}}"#;
+
 impl Store {
+    /// Replaces every stored response of `account_id` (both modes) that
+    /// contains one of `needles` (a customer's id, email, name, phone) by
+    /// an [`ERASED`] error, sealed like the rest. Returns how many.
+    pub async fn erase_idempotent_mentions(
+        &self,
+        account_id: &str,
+        needles: &[String],
+    ) -> Result<u64, StoreError> {
+        let needles: Vec<&String> = needles.iter().filter(|n| n.len() >= 3).collect();
+        if needles.is_empty() {
+            return Ok(0);
+        }
+        let k = self.field_key(account_id).await?;
+        let mut sel = Sql::new(
+            "SELECT livemode, idem_key, sealed_body FROM idempotency_keys WHERE account_id = ",
+        );
+        sel.bind(account_id).push(" AND sealed_body IS NOT NULL");
+        let rows = sel.query().fetch_all(&self.pool).await?;
+        let mut erased = 0;
+        for r in rows {
+            let scope = Scope {
+                account_id: account_id.to_string(),
+                livemode: crate::list::get_bool(&r, "livemode")?,
+            };
+            let key: String = r.try_get("idem_key")?;
+            let sealed: String = r.try_get("sealed_body")?;
+            let place = body_place(&scope, &key);
+            let plain = k.open(&place, &sealed)?;
+            // JSON escapes some characters; compare on both spellings.
+            let hit = needles.iter().any(|n| {
+                plain.contains(n.as_str())
+                    || serde_json::to_string(n)
+                        .ok()
+                        .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_string))
+                        .is_some_and(|q| plain.contains(&q))
+            });
+            if !hit {
+                continue;
+            }
+            let tomb = k.seal(&place, ERASED)?;
+            let mut up = Sql::new("UPDATE idempotency_keys SET status = 400, sealed_body = ");
+            up.bind(tomb)
+                .push(" WHERE ")
+                .scope(&scope)
+                .push(" AND idem_key = ")
+                .bind(key.as_str());
+            erased += self.write_one(&up).await?;
+        }
+        Ok(erased)
+    }
+
     /// Claims `key` for a request whose fingerprint is `request_hash`.
     /// Records older than the TTL are treated as absent and replaced.
     pub async fn claim_idempotency(
@@ -57,8 +127,9 @@ impl Store {
             tx.commit().await?;
             return Ok(Claim::Fresh);
         }
-        let mut sel =
-            Sql::new("SELECT request_hash, state, status, body FROM idempotency_keys WHERE ");
+        let mut sel = Sql::new(
+            "SELECT request_hash, state, status, sealed_body FROM idempotency_keys WHERE ",
+        );
         sel.scope(scope).push(" AND idem_key = ").bind(key);
         let row = sel.query().fetch_one(tx.conn()).await?;
         tx.commit().await?;
@@ -72,7 +143,12 @@ impl Store {
             return Ok(Claim::Mismatch);
         }
         let status: i64 = row.try_get("status")?;
-        let body: Vec<u8> = row.try_get("body")?;
+        let sealed: String = row.try_get("sealed_body")?;
+        let body = self
+            .field_key(&scope.account_id)
+            .await?
+            .open(&body_place(scope, key), &sealed)?
+            .into_bytes();
         Ok(Claim::Replay {
             status: u16::try_from(status)
                 .map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
@@ -80,7 +156,7 @@ impl Store {
         })
     }
 
-    /// Stores the response of a claimed key.
+    /// Stores the response of a claimed key, sealed.
     pub async fn finish_idempotency(
         &self,
         scope: &Scope,
@@ -88,11 +164,17 @@ impl Store {
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
+        // Our responses are JSON; anything else is kept lossily as text.
+        let text = String::from_utf8_lossy(body);
+        let sealed = self
+            .field_key(&scope.account_id)
+            .await?
+            .seal(&body_place(scope, key), &text)?;
         let mut tx = self.write().await?;
         let mut sql = Sql::new("UPDATE idempotency_keys SET state = 'done', status = ");
         sql.bind(i64::from(status))
-            .push(", body = ")
-            .bind(Bind::Bytes(body.to_vec()));
+            .push(", body = NULL, sealed_body = ")
+            .bind(sealed);
         sql.push(" WHERE ")
             .scope(scope)
             .push(" AND idem_key = ")

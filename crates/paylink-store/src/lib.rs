@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod idempotency;
+pub mod invitations;
 pub mod list;
 pub mod migrate;
 pub mod payment_links;

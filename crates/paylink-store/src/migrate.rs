@@ -65,6 +65,11 @@ const SQLITE: &[Migration] = &[
         name: "files",
         sql: include_str!("../migrations/sqlite/0010_files.sql"),
     },
+    Migration {
+        version: 11,
+        name: "security_review",
+        sql: include_str!("../migrations/sqlite/0011_security_review.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -117,6 +122,11 @@ const POSTGRES: &[Migration] = &[
         version: 10,
         name: "files",
         sql: include_str!("../migrations/postgres/0010_files.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "security_review",
+        sql: include_str!("../migrations/postgres/0011_security_review.sql"),
     },
 ];
 

@@ -58,6 +58,24 @@ const TARGETS: &[Target] = &[
         ],
     },
     Target {
+        table: "idempotency_keys",
+        account_col: "account_id",
+        key_cols: &["account_id", "livemode", "idem_key"],
+        columns: &["sealed_body"],
+    },
+    Target {
+        table: "invitations",
+        account_col: "account_id",
+        key_cols: &["id"],
+        columns: &["email"],
+    },
+    Target {
+        table: "mail_outbox",
+        account_col: "account_id",
+        key_cols: &["id"],
+        columns: &["recipient", "body"],
+    },
+    Target {
         table: "provider_credentials",
         account_col: "account_id",
         key_cols: &["account_id", "livemode"],

@@ -158,7 +158,10 @@ pub struct SecurityNotice {
     pub detail: serde_json::Value,
 }
 
-const USER_COLS: &str = "id, email, password_hash, totp_seed, failed_count, locked_until, created, last_login, last_seen";
+/// Second-factor failures between two locks of the code step.
+pub const CODE_TRIES: i64 = 5;
+
+const USER_COLS: &str = "id, email, password_hash, totp_seed, failed_count, locked_until, code_failed_count, code_locked_until, created, last_login, last_seen";
 const SESSION_COLS: &str =
     "id, user_id, account_id, livemode, stage, created, last_seen, auth_time, ip, user_agent";
 
@@ -181,8 +184,12 @@ impl Store {
             email,
             has_password: row.try_get::<Option<String>, _>("password_hash")?.is_some(),
             totp_enabled: row.try_get::<Option<String>, _>("totp_seed")?.is_some(),
-            failed_count: row.try_get("failed_count")?,
-            locked_until: row.try_get("locked_until")?,
+            // Either step's failures and lock (the password's or the code's).
+            failed_count: row.try_get::<i64, _>("failed_count")?
+                + row.try_get::<i64, _>("code_failed_count")?,
+            locked_until: row
+                .try_get::<Option<i64>, _>("locked_until")?
+                .max(row.try_get::<Option<i64>, _>("code_locked_until")?),
             created: row.try_get("created")?,
             last_login: row.try_get("last_login")?,
             last_seen: row.try_get("last_seen")?,
@@ -468,41 +475,45 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Counts a failed password or code: returns the new count. From the
-    /// fifth failure the user waits (30 s, doubling); at `lock_after`
-    /// failures the user is locked for `lock_secs`.
-    pub async fn record_user_failure(
+    /// Reserves one password attempt of `user_id` before it is checked
+    /// (finding 2 of the security review): the admission decision and the
+    /// count are one conditional update, so N concurrent attempts are
+    /// admitted only while the user is neither waiting nor locked. Every
+    /// admitted attempt counts as a failure until [`Store::password_passed`]
+    /// takes it back; the fifth starts a wait (30 s, doubling), the
+    /// `lock_after`-th locks for `lock_secs`. Returns the attempt's number,
+    /// or `None` when refused unevaluated.
+    pub async fn reserve_password_attempt(
         &self,
         user_id: &str,
         now: i64,
         lock_after: i64,
         lock_secs: i64,
-    ) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let mut sql = Sql::new("UPDATE users SET failed_count = failed_count + 1 WHERE id = ");
-        sql.bind(user_id);
-        sql.query().execute(tx.conn()).await?;
-        let mut sel = Sql::new("SELECT failed_count FROM users WHERE id = ");
-        sel.bind(user_id);
-        let count: i64 = sel.fetch_row(tx.conn()).await?.try_get("failed_count")?;
-        let until = if count >= lock_after {
-            Some(now + lock_secs)
-        } else if count >= 5 {
-            Some(now + 30 * (1_i64 << (count - 5).min(20)))
-        } else {
-            None
-        };
-        if let Some(until) = until {
-            let mut upd = Sql::new("UPDATE users SET locked_until = ");
-            upd.bind(until).push(" WHERE id = ").bind(user_id);
-            upd.query().execute(tx.conn()).await?;
+    ) -> Result<Option<i64>, StoreError> {
+        let mut sql = Sql::new(
+            "UPDATE users SET failed_count = failed_count + 1, locked_until = CASE WHEN failed_count + 1 >= ",
+        );
+        sql.bind(lock_after).push(" THEN ").bind(now + lock_secs);
+        // The waits of the 5th, 6th, … failure (capped like before).
+        for n in 5..lock_after.min(26) {
+            sql.push(" WHEN failed_count + 1 = ")
+                .bind(n)
+                .push(" THEN ")
+                .bind(now + 30 * (1_i64 << (n - 5).min(20)));
         }
-        tx.commit().await?;
-        Ok(count)
+        sql.push(" WHEN failed_count + 1 >= 26 THEN ")
+            .bind(now + 30 * (1_i64 << 20))
+            .push(" ELSE locked_until END WHERE id = ")
+            .bind(user_id)
+            .push(" AND (locked_until IS NULL OR locked_until <= ")
+            .bind(now)
+            .push(") RETURNING failed_count");
+        self.write_returning(&sql).await
     }
 
-    /// A successful sign-in (or an owner's unlock): the counter starts over.
-    pub async fn clear_user_failures(&self, user_id: &str) -> Result<(), StoreError> {
+    /// The reserved password attempt was right: the password counter
+    /// starts over (the second factor keeps its own).
+    pub async fn password_passed(&self, user_id: &str) -> Result<(), StoreError> {
         let mut sql =
             Sql::new("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ");
         sql.bind(user_id);
@@ -510,62 +521,133 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a failure from `ip` in a window of `window` seconds; returns
-    /// the failures in the current window.
-    pub async fn record_ip_failure(
+    /// Reserves one second-factor attempt (TOTP or recovery code) of
+    /// `user_id`, like [`Store::reserve_password_attempt`] but with its own
+    /// counter, which only a complete sign-in resets: every fifth failure
+    /// locks the code step, for `lock_secs` and then twice as long each
+    /// time (1 h, 2 h, 4 h, …), so a 6-digit code can't be worn down.
+    pub async fn reserve_code_attempt(
         &self,
-        ip: &str,
+        user_id: &str,
         now: i64,
-        window: i64,
-    ) -> Result<i64, StoreError> {
-        let mut tx = self.write().await?;
-        let mut sel = Sql::new("SELECT window_start, failures FROM login_throttle WHERE ip = ");
-        sel.bind(ip);
-        let row = sel.query().fetch_optional(tx.conn()).await?;
-        let count = match row {
-            Some(r) if r.try_get::<i64, _>("window_start")? + window > now => {
-                let n: i64 = r.try_get::<i64, _>("failures")? + 1;
-                let mut u = Sql::new("UPDATE login_throttle SET failures = ");
-                u.bind(n).push(" WHERE ip = ").bind(ip);
-                u.query().execute(tx.conn()).await?;
-                n
-            }
-            Some(_) => {
-                let mut u = Sql::new("UPDATE login_throttle SET failures = 1, window_start = ");
-                u.bind(now).push(" WHERE ip = ").bind(ip);
-                u.query().execute(tx.conn()).await?;
-                1
-            }
-            None => {
-                let mut i =
-                    Sql::new("INSERT INTO login_throttle (ip, window_start, failures) VALUES (");
-                i.values(vec![ip.into(), now.into(), 1_i64.into()])
-                    .push(")");
-                i.query().execute(tx.conn()).await?;
-                1
-            }
-        };
-        tx.commit().await?;
-        Ok(count)
+        lock_secs: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut sql = Sql::new(
+            "UPDATE users SET code_failed_count = code_failed_count + 1, code_locked_until = CASE",
+        );
+        for k in 1..=20_i64 {
+            sql.push(" WHEN code_failed_count + 1 = ")
+                .bind(k * CODE_TRIES)
+                .push(" THEN ")
+                .bind(now + lock_secs.saturating_mul(1_i64 << (k - 1)));
+        }
+        sql.push(" WHEN code_failed_count + 1 > ")
+            .bind(20 * CODE_TRIES)
+            .push(" THEN ")
+            .bind(now + lock_secs.saturating_mul(1_i64 << 20))
+            .push(" ELSE code_locked_until END WHERE id = ")
+            .bind(user_id)
+            .push(" AND (code_locked_until IS NULL OR code_locked_until <= ")
+            .bind(now)
+            .push(") RETURNING code_failed_count");
+        self.write_returning(&sql).await
     }
 
-    /// Seconds until `ip` may try again, if it reached `limit` failures in
-    /// the current window.
-    pub async fn ip_retry_after(
+    /// A right second factor outside a sign-in (a step-up): the code
+    /// step's counter starts over.
+    pub async fn code_passed(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::new(
+            "UPDATE users SET code_failed_count = 0, code_locked_until = NULL WHERE id = ",
+        );
+        sql.bind(user_id);
+        self.write_one(&sql).await?;
+        Ok(())
+    }
+
+    /// Runs an `UPDATE … RETURNING <count>` in its own write transaction.
+    async fn write_returning(&self, sql: &Sql) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sql.query().fetch_optional(tx.conn()).await?;
+        let n = match row {
+            Some(r) => Some(r.try_get::<i64, _>(0)?),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// A lifted lock (the user's own recovery, or an owner of the only
+    /// account the user belongs to): both counters start over.
+    pub async fn clear_user_failures(&self, user_id: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::new(
+            "UPDATE users SET failed_count = 0, locked_until = NULL, code_failed_count = 0, code_locked_until = NULL WHERE id = ",
+        );
+        sql.bind(user_id);
+        self.write_one(&sql).await?;
+        Ok(())
+    }
+
+    /// Reserves one sign-in attempt from `ip` in a window of `window`
+    /// seconds: one atomic upsert counts it, and it is admitted only while
+    /// the window's count stays within `limit`. Returns `Err(secs)` (to
+    /// wait) when refused. An attempt that succeeds is taken back with
+    /// [`Store::ip_attempt_passed`], so the count is of failures.
+    pub async fn reserve_ip_attempt(
         &self,
         ip: &str,
         now: i64,
         window: i64,
         limit: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let mut sel = Sql::new("SELECT window_start, failures FROM login_throttle WHERE ip = ");
-        sel.bind(ip);
-        let Some(r) = sel.query().fetch_optional(&self.pool).await? else {
-            return Ok(None);
-        };
-        let start: i64 = r.try_get("window_start")?;
-        let failures: i64 = r.try_get("failures")?;
-        Ok((failures >= limit && start + window > now).then(|| (start + window - now).max(1)))
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let (n, start) = self
+            .hit_counter("login_throttle", "ip", "failures", ip, now, window)
+            .await?;
+        if n > limit {
+            return Ok(Err((start + window - now).max(1)));
+        }
+        Ok(Ok(n))
+    }
+
+    /// Takes back a reserved attempt from `ip` that succeeded.
+    pub async fn ip_attempt_passed(&self, ip: &str) -> Result<(), StoreError> {
+        let mut sql =
+            Sql::new("UPDATE login_throttle SET failures = failures - 1 WHERE failures > 0 AND ip = ");
+        sql.bind(ip);
+        self.write_one(&sql).await?;
+        Ok(())
+    }
+
+    /// Counts one hit of `key` in `table` (a fixed window of `window`
+    /// seconds), atomically on both backends; returns the window's count
+    /// including this hit, and when the window started.
+    pub(crate) async fn hit_counter(
+        &self,
+        table: &str,
+        key_col: &str,
+        count_col: &str,
+        key: &str,
+        now: i64,
+        window: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO {table} ({key_col}, window_start, {count_col}) VALUES ("
+        ));
+        sql.bind(key).push(", ").bind(now).push(&format!(
+            ", 1) ON CONFLICT ({key_col}) DO UPDATE SET {count_col} = CASE WHEN {table}.window_start > "
+        ));
+        sql.bind(now - window)
+            .push(&format!(
+                " THEN {table}.{count_col} + 1 ELSE 1 END, window_start = CASE WHEN {table}.window_start > "
+            ))
+            .bind(now - window)
+            .push(&format!(" THEN {table}.window_start ELSE "))
+            .bind(now)
+            .push(&format!(" END RETURNING {count_col}, window_start"));
+        let mut tx = self.write().await?;
+        let row = sql.query().fetch_one(tx.conn()).await?;
+        let out = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Deletes throttle rows whose window ended (they hold IP addresses).
@@ -578,8 +660,9 @@ impl Store {
 
     /// Records a successful sign-in.
     pub async fn record_login(&self, user_id: &str, now: i64) -> Result<(), StoreError> {
-        let mut sql =
-            Sql::new("UPDATE users SET failed_count = 0, locked_until = NULL, last_login = ");
+        let mut sql = Sql::new(
+            "UPDATE users SET failed_count = 0, locked_until = NULL, code_failed_count = 0, code_locked_until = NULL, last_login = ",
+        );
         sql.bind(now)
             .push(", last_seen = ")
             .bind(now)
@@ -643,7 +726,7 @@ impl Store {
     /// Every member of an account, for the team page and access review.
     pub async fn members(&self, account_id: &str) -> Result<Vec<Member>, StoreError> {
         let mut sql = Sql::new(
-            "SELECT u.id, u.email, u.password_hash, u.totp_seed, u.failed_count, u.locked_until, u.created, u.last_login, u.last_seen, m.role, m.created AS since FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ",
+            "SELECT u.id, u.email, u.password_hash, u.totp_seed, u.failed_count, u.locked_until, u.code_failed_count, u.code_locked_until, u.created, u.last_login, u.last_seen, m.role, m.created AS since FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ",
         );
         sql.bind(account_id).push(" ORDER BY m.created, u.id");
         let rows = sql.query().fetch_all(&self.pool).await?;
@@ -945,19 +1028,25 @@ impl Store {
         Ok(())
     }
 
-    /// The newest security notices about members of `account_id`.
+    /// The newest security notices a member sees on the security page:
+    /// those of this account (its events), and the member's own. Another
+    /// member's personal notices (a lock, with addresses) are theirs alone:
+    /// they may stem from other accounts (finding 7).
     pub async fn security_notices(
         &self,
         account_id: &str,
+        user_id: &str,
         limit: i64,
     ) -> Result<Vec<SecurityNotice>, StoreError> {
         let mut sql = Sql::new(
-            "SELECT id, created, user_id, kind, detail FROM security_outbox WHERE user_id IN (SELECT user_id FROM memberships WHERE account_id = ",
+            "SELECT id, created, user_id, kind, detail FROM security_outbox WHERE (account_id = ",
         );
         sql.bind(account_id)
-            .push(") OR account_id = ")
-            .bind(account_id)
-            .push(" ORDER BY seq DESC LIMIT ")
+            .push(" AND (user_id IS NULL OR user_id = ")
+            .bind(user_id)
+            .push(")) OR (account_id IS NULL AND user_id = ")
+            .bind(user_id)
+            .push(") ORDER BY seq DESC LIMIT ")
             .bind(limit);
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()

@@ -52,28 +52,24 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Err(ApiError::unauthorized(NO_KEY))
 }
 
-/// Masks a presented key for an error message: prefix and last four only.
+/// Masks a presented key for an error message: at most a known prefix
+/// (`sk_test_`, `pk_live_`, …) and the last four characters; anything
+/// else that looks like a credential shows as `****` plus its last four.
 fn masked(key: &str) -> String {
-    let prefix: String = key.chars().take_while(|c| *c != '_').collect();
-    let mode = if key.starts_with("sk_live_") {
-        "live_"
-    } else if key.starts_with("sk_test_") {
-        "test_"
-    } else {
-        ""
-    };
-    let tail: String = key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if key.chars().count() <= 8 {
+    const PREFIXES: [&str; 6] = [
+        "sk_test_", "sk_live_", "pk_test_", "pk_live_", "rk_test_", "rk_live_",
+    ];
+    let n = key.chars().count();
+    if n <= 12 {
         return "****".into();
     }
-    format!("{prefix}_{mode}****{tail}")
+    let prefix = PREFIXES
+        .iter()
+        .find(|p| key.starts_with(**p))
+        .copied()
+        .unwrap_or("");
+    let tail: String = key.chars().skip(n - 4).collect();
+    format!("{prefix}****{tail}")
 }
 
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -148,6 +144,11 @@ mod tests {
         assert_eq!(m, "sk_test_****1234");
         assert!(!m.contains("abcdef"));
         assert_eq!(masked("short"), "****");
+        // Finding 11: a key without an underscore was echoed in full.
+        let m = masked("supersecretcredentialvalue9876");
+        assert_eq!(m, "****9876");
+        let m = masked("xk_weird_prefix_abcdefgh5678");
+        assert_eq!(m, "****5678");
     }
 
     #[test]

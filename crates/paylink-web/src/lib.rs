@@ -17,6 +17,8 @@ pub mod params;
 pub mod rate_limit;
 pub mod request_id;
 pub mod schema;
+pub mod server;
+pub mod service;
 
 use std::sync::Arc;
 
@@ -206,6 +208,15 @@ pub fn router(state: AppState) -> Router {
         .merge(checkout::routes())
         .merge(dashboard::routes(&state))
         .fallback(fallback)
+        // A request's body must arrive within its own deadline, and the
+        // whole request within a longer one (security review, finding 4).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            server::BODY_TIMEOUT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            server::REQUEST_TIMEOUT,
+        ))
         .layer(catch_panics())
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_id::middleware))

@@ -23,9 +23,13 @@ fn new_id() -> String {
     format!("req_{}", paylink_domain::id::base62_128(bytes))
 }
 
-/// The path as logged: a one-time setup link's token is a credential, so
-/// it is replaced.
+/// The path as logged: a one-time setup or invitation link's token is a
+/// credential, so it is replaced.
 pub fn loggable_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/invite/") {
+        let tail = if rest.ends_with("/accept") { "/accept" } else { "" };
+        return format!("/invite/[REDACTED-TOKEN]{tail}");
+    }
     match path.strip_prefix("/setup/") {
         Some(rest) if !rest.starts_with("2fa") => "/setup/[REDACTED-TOKEN]".to_string(),
         _ => path.to_string(),

@@ -1,6 +1,5 @@
 //! Opening the data directory and the database, and serving the API.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,7 +174,14 @@ pub async fn sim_config(
 /// Serves the sim provider's pages and API on `listener`.
 pub fn spawn_sim(listener: tokio::net::TcpListener, cfg: SimConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, paylink_providers::sim::router(cfg)).await {
+        let r = paylink_web::server::serve(
+            listener,
+            paylink_providers::sim::router(cfg),
+            paylink_web::server::Limits::default(),
+            std::future::pending(),
+        )
+        .await;
+        if let Err(e) = r {
             tracing::error!(error = %e, "sim provider stopped");
         }
     })
@@ -200,11 +206,15 @@ pub async fn create_account(
     let account = store
         .create_account(id.as_str(), name, email.as_str(), now)
         .await?;
-    // The owner is the account's first dashboard user.
+    // The owner is the account's first dashboard user. Someone who
+    // already has a sign-in is never joined silently (finding 1 of the
+    // security review): they get an invitation instead (see
+    // [`owner_link`]) and accept it while signed in as themselves.
     let user_id = Id::generate(IdKind::User).map_err(|e| AppError::Invalid(e.to_string()))?;
     let key = store.blind(email.as_str()).await?;
-    store
-        .add_member(
+    if store.user_id_by_email(&key).await?.is_none() {
+        store
+            .add_member(
             user_id.as_str(),
             email.as_str(),
             &key,
@@ -214,6 +224,7 @@ pub async fn create_account(
             now,
         )
         .await?;
+    }
     store
         .audit(AuditEvent {
             account_id: Some(&account.id),
@@ -225,6 +236,49 @@ pub async fn create_account(
         })
         .await?;
     Ok(account)
+}
+
+/// How the owner named at account creation gets in: a new user's setup
+/// link, or an invitation for someone who already has a sign-in. Either
+/// is for the operator's eyes only.
+pub enum OwnerLink {
+    Setup(Secret<String>),
+    Invitation(Secret<String>),
+}
+
+/// The operator's link for the owner `email` of a new account.
+pub async fn owner_link(
+    store: &Store,
+    public_url: &str,
+    account: &paylink_store::accounts::Account,
+    email: &str,
+    now: i64,
+) -> Result<OwnerLink, AppError> {
+    let parsed = Email::parse(email)
+        .map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
+    let key = store.blind(parsed.as_str()).await?;
+    let member = match store.user_id_by_email(&key).await? {
+        Some(u) => store.role_of(&u, &account.id).await?.is_some(),
+        None => false,
+    };
+    if member {
+        return Ok(OwnerLink::Setup(
+            setup_link(store, public_url, &account.id, email, now).await?,
+        ));
+    }
+    let link = paylink_web::service::team::invite(
+        store,
+        public_url,
+        &account.id,
+        &account.name,
+        "cli",
+        &parsed,
+        paylink_domain::roles::Role::Owner,
+        now,
+    )
+    .await
+    .map_err(|e| AppError::Invalid(format!("could not invite the owner: {e:?}")))?;
+    Ok(OwnerLink::Invitation(link))
 }
 
 /// Seconds a setup link is valid.
@@ -353,10 +407,13 @@ pub async fn serve(
         Duration::from_secs(60),
         retention,
     );
-    let app = paylink_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = paylink_web::server::serve(
+        listener,
+        paylink_web::router(state),
+        paylink_web::server::Limits::default(),
+        shutdown,
+    )
+    .await;
     purge.abort();
     result.map_err(AppError::Io)
 }

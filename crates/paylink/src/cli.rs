@@ -168,6 +168,23 @@ pub enum Command {
     /// What the retention rules keep and what is due.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Mail waiting to be sent (invitations): until email delivery is set
+    /// up, the operator hands each message to its recipient.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// Print the messages of the last 24 hours (recipient and text, links
+    /// included), oldest first.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,6 +387,25 @@ impl<'a, M: tracing_subscriber::fmt::MakeWriter<'a>> tracing_subscriber::fmt::Ma
     }
 }
 
+/// Makes the log directory owner-only (0700) and every log file in it
+/// 0600 (older installs wrote 0644). New files are 0600 through the
+/// process umask set in [`main`].
+fn private_log_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn init_logging(
     log_dir: Option<&std::path::Path>,
 ) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>, String> {
@@ -380,6 +416,7 @@ fn init_logging(
     let json = std::env::var("PAYLINK_LOG_FORMAT").is_ok_and(|v| v == "json");
     let (file, guard) = match log_dir {
         Some(dir) => {
+            private_log_dir(dir).map_err(|e| format!("--log-dir {}: {e}", dir.display()))?;
             let appender = tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::DAILY)
                 .filename_prefix("paylink")
@@ -411,6 +448,10 @@ fn init_logging(
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // Everything this process creates (logs, database, key file, uploads)
+    // is for its owner only.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let _log_guard = match init_logging(cli.log_dir.as_deref()) {
         Ok(g) => g,
@@ -500,25 +541,29 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let opened = app::open(&data.options()).await?;
             let account =
                 app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
-            let link = app::setup_link(
-                &opened.store,
-                &public_url,
-                &account.id,
-                &owner_email,
-                clock.now(),
-            )
-            .await?;
-            if json {
-                println!(
+            let link =
+                app::owner_link(&opened.store, &public_url, &account, &owner_email, clock.now())
+                    .await?;
+            match (&link, json) {
+                (app::OwnerLink::Setup(l), true) => println!(
                     "{}",
-                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created, "owner_setup_url": link.expose()})
-                );
-            } else {
-                println!("{}", account.id);
-                println!(
-                    "Owner setup link (single use, valid 24 hours): {}",
-                    link.expose()
-                );
+                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created, "owner_setup_url": l.expose()})
+                ),
+                (app::OwnerLink::Invitation(l), true) => println!(
+                    "{}",
+                    json!({"id": account.id, "object": "account", "name": account.name, "created": account.created, "owner_invitation_url": l.expose()})
+                ),
+                (app::OwnerLink::Setup(l), false) => {
+                    println!("{}", account.id);
+                    println!(
+                        "Owner setup link (single use, valid 24 hours): {}",
+                        l.expose()
+                    );
+                }
+                (app::OwnerLink::Invitation(l), false) => {
+                    println!("{}", account.id);
+                    println!("This address already has a paylink sign-in, so it was not made owner. Send its holder this invitation link (single use, valid 24 hours); they accept it while signed in: {}", l.expose());
+                }
             }
             Ok(())
         }
@@ -560,6 +605,21 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
                 std::fs::remove_dir_all(&files)?;
             }
             println!("Deleted account {account}; destroyed {destroyed} data key(s).");
+            Ok(())
+        }
+        Command::Outbox(OutboxCommand::List { data, json }) => {
+            let opened = app::open(&data.options()).await?;
+            for m in opened.store.outbox(clock.now() - 24 * 3600).await? {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"id": m.id, "account": m.account_id, "created": m.created, "kind": m.kind, "to": m.to, "body": m.body.expose()})
+                    );
+                } else {
+                    println!("--- {} · {} · to {} ({})", m.id, m.kind, m.to, m.account_id);
+                    println!("{}\n", m.body.expose());
+                }
+            }
             Ok(())
         }
         Command::Account(AccountCommand::SetupLink {

@@ -69,13 +69,18 @@ pub async fn seed(
     // the secret key the sim gives it.
     let merchant = format!("simm{}", account.id.trim_start_matches("acct_"));
     let sim_key = paylink_providers::sim::merchant_key(&sim.issuing_key, &merchant);
-    post(
+    paylink_web::service::provider::connect(
         state,
-        &secret,
-        "/v1/account/provider",
-        &format!("provider=sim&secret_key={}", sim_key.expose()),
+        &paylink_store::Scope {
+            account_id: account.id.clone(),
+            livemode: false,
+        },
+        "demo",
+        "sim",
+        sim_key,
     )
-    .await?;
+    .await
+    .map_err(|e| AppError::Invalid(format!("demo setup: connecting the sim failed: {e:?}")))?;
     let price = post(
         state,
         &secret,

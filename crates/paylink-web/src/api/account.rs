@@ -59,6 +59,13 @@ pub async fn update(
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
+    // Finding 9 of the security review: these settings are the account's,
+    // for live payments too, so a test key can't change them.
+    if !auth.scope.livemode {
+        return Err(ApiError::forbidden(
+            "Checkout settings apply to live payments too: change them with a live key (sk_live_…) or in the dashboard's live mode.",
+        ));
+    }
     let settings = p.settings;
     let color = settings
         .as_ref()
@@ -117,60 +124,8 @@ async fn render(state: &AppState, auth: &Auth) -> Result<Response, ApiError> {
     Ok(ok(objects::account(&auth.scope.account_id, &s, c.as_ref())))
 }
 
-pub fn connect_params() -> Kind {
-    obj(vec![
-        req("provider", one_of(&["sim"]), "The payment provider: sim (the built-in test provider)."),
-        req("secret_key", string(255), "The secret key the provider gave you (sk_sim_… for sim). Checked with the provider, stored sealed, never shown again."),
-        expand(),
-    ])
-}
-
 pub fn disconnect_params() -> Kind {
     obj(vec![expand()])
-}
-
-#[derive(Deserialize)]
-pub struct Connect {
-    provider: String,
-    secret_key: String,
-    expand: Option<Vec<String>>,
-}
-
-/// Connects the account (in the key's mode) to a provider with the
-/// merchant's own credential.
-pub async fn connect(
-    State(state): State<AppState>,
-    Extension(auth): Extension<Auth>,
-    Input(p): Input<Connect>,
-) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
-    if p.provider != state.provider.name() {
-        return Err(ApiError::invalid(
-            Some("provider".into()),
-            "This instance runs another provider.",
-        ));
-    }
-    let secret = paylink_crypto::Secret::new(p.secret_key);
-    let merchant = state
-        .provider
-        .verify_credential(&secret)
-        .await
-        .map_err(|e| match e {
-            paylink_providers::ProviderError::Unreachable(_) => ApiError::internal(e),
-            _ => ApiError::invalid(
-                Some("secret_key".into()),
-                "The provider did not accept this secret key.",
-            ),
-        })?;
-    let c = state
-        .store
-        .connect_provider(&auth.scope, &p.provider, &secret, &merchant, state.now())
-        .await?;
-    state
-        .store
-        .audit(paylink_store::audit::AuditEvent { account_id: Some(&auth.scope.account_id), actor: &auth.key_id, action: "provider.connected", target: Some(&auth.scope.account_id), detail: serde_json::json!({"provider": c.provider, "last4": c.last4, "livemode": auth.scope.livemode}), now: state.now() })
-        .await?;
-    render(&state, &auth).await
 }
 
 /// Wipes the account's provider credential (in the key's mode).

@@ -113,7 +113,6 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::GET, "/v1/refunds", "GetRefunds", "List refunds", payments::refund_list_params(), Resp::List("refund"), || get(payments::list_refunds)),
         ep(M::GET, "/v1/refunds/{id}", "GetRefundsRefund", "Retrieve a refund", payments::expand_params(), Resp::Object("refund"), || get(payments::retrieve_refund)),
         ep(M::GET, "/v1/account", "GetAccount", "Retrieve the account of the key", payments::expand_params(), Resp::Object("account"), || get(account::retrieve)),
-        ep(M::POST, "/v1/account/provider", "PostAccountProvider", "Connect a payment provider with your own secret key (checked, sealed, never shown again)", account::connect_params(), Resp::Object("account"), || post(account::connect)),
         ep(M::POST, "/v1/account/disconnect", "PostAccountDisconnect", "Disconnect the payment provider, wiping its secret key", account::disconnect_params(), Resp::Object("account"), || post(account::disconnect)),
         ep(M::POST, "/v1/account", "PostAccount", "Update the account's checkout settings", account::update_params(), Resp::Object("account"), || post(account::update)),
     ]

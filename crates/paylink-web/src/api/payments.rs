@@ -554,7 +554,7 @@ pub async fn create_refund(
         return Err(ApiError::invalid_code(
             "provider_not_connected",
             None,
-            "Connect a payment provider (POST /v1/account/provider) before refunding.",
+            "Connect a payment provider (in the dashboard's settings) before refunding.",
         ));
     };
     let id = new_id(IdKind::Refund)?;

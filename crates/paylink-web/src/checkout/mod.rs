@@ -413,12 +413,15 @@ async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let credential = match state.store.provider_credential(&l.scope).await {
-        Ok(Some((_, c))) => c,
-        Ok(None) => {
+    let (credential, merchant) = match (
+        state.store.provider_credential(&l.scope).await,
+        state.store.provider_connection(&l.scope).await,
+    ) {
+        (Ok(Some((_, c))), Ok(Some(conn))) => (c, conn.provider_account),
+        (Err(e), _) | (_, Err(e)) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        _ => {
             return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE);
         }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let now = state.now();
     let session_id = match new_id(IdKind::CheckoutSession) {
@@ -519,7 +522,7 @@ async fn submit(
     };
     if let Err(e) = state
         .store
-        .set_session_provider_ref(&l.scope, &session_id, &hosted.provider_ref)
+        .set_session_provider_ref(&l.scope, &session_id, &hosted.provider_ref, &merchant)
         .await
     {
         return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
@@ -604,6 +607,8 @@ async fn webhook(
         event_id,
         session_id,
         provider_ref,
+        merchant,
+        livemode,
         amount,
         currency,
         card_brand,
@@ -620,6 +625,8 @@ async fn webhook(
         event_id: &event_id,
         session_id: &session_id,
         provider_ref: &provider_ref,
+        merchant: &merchant,
+        livemode,
         amount,
         currency: &currency,
         card_brand: Some(&card_brand),
@@ -634,6 +641,29 @@ async fn webhook(
             received()
         }
         Ok(Completion::DuplicateEvent | Completion::AlreadyComplete) => received(),
+        Ok(Completion::Refused(why)) => {
+            // Finding 5 of the security review: a provider event completes
+            // a session only for the payment paylink created for it with
+            // the account's own merchant and mode.
+            tracing::warn!(session = %session_id, reason = %why, "provider event refused");
+            if let Ok((scope, _)) = state.store.find_session_public(&session_id).await {
+                let r = state
+                    .store
+                    .audit(paylink_store::audit::AuditEvent {
+                        account_id: Some(&scope.account_id),
+                        actor: &format!("provider:{}", state.provider.name()),
+                        action: "provider_event.refused",
+                        target: Some(&session_id),
+                        detail: serde_json::json!({"reason": why, "provider_payment": provider_ref, "provider_merchant": merchant, "event": event_id}),
+                        now: state.now(),
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "audit of a refused provider event failed");
+                }
+            }
+            (StatusCode::UNPROCESSABLE_ENTITY, crate::json_response_headers(), r#"{"error":{"type":"invalid_request_error","message":"This event is not for a payment this checkout session created."}}"#).into_response()
+        }
         Ok(Completion::SessionExpired) => {
             // The limits it reserved are already given back, so the payment
             // can't be kept: refund it in full, once (keyed by the event).

@@ -137,29 +137,67 @@ pub async fn audit(
     }
 }
 
-/// Counts a failed password or code of `user` from `ip`; returns the
-/// consecutive failures. A failure that locks the user is audited and
-/// queued as a security notice.
-pub async fn count_user_failure(state: &AppState, user: &str, ip: &str) -> Result<i64, ApiError> {
+/// Audits and notifies a lock that the `n`-th reserved attempt of `user`
+/// reached (`step`: password or second factor).
+pub async fn lock_reached(state: &AppState, user: &str, ip: &str, n: i64, step: &str) {
+    let detail = serde_json::json!({"ip": ip, "failures": n, "step": step});
+    audit(
+        state,
+        None,
+        &format!("user:{user}"),
+        "user.locked",
+        Some(user),
+        detail.clone(),
+    )
+    .await;
+    notice(state, None, user, "user.locked", detail).await;
+}
+
+/// Reserves a password attempt of `user` (see
+/// `Store::reserve_password_attempt`): `None` when refused unevaluated.
+pub async fn reserve_password(state: &AppState, user: &str) -> Result<Option<i64>, ApiError> {
     let cfg = &state.dashboard;
-    let n = state
+    Ok(state
         .store
-        .record_user_failure(user, state.now(), cfg.lock_after, cfg.lock_secs)
-        .await?;
-    if n >= cfg.lock_after {
-        let detail = serde_json::json!({"ip": ip, "failures": n});
-        audit(
-            state,
-            None,
-            &format!("user:{user}"),
-            "user.locked",
-            Some(user),
-            detail.clone(),
-        )
-        .await;
-        notice(state, None, user, "user.locked", detail).await;
+        .reserve_password_attempt(user, state.now(), cfg.lock_after, cfg.lock_secs)
+        .await?)
+}
+
+/// After a reserved password attempt failed: audits a lock it reached.
+pub async fn password_failed(state: &AppState, user: &str, ip: &str, n: i64) {
+    if n >= state.dashboard.lock_after {
+        lock_reached(state, user, ip, n, "password").await;
     }
-    Ok(n)
+}
+
+/// Checks a second factor of `user` behind its own reserved attempt (the
+/// code step's counter and escalating lock): `Ok(None)` when the code was
+/// wrong or the code step is locked; `locked` in the answer says which.
+pub async fn checked_second_factor(
+    state: &AppState,
+    user: &str,
+    ip: &str,
+    code: &str,
+    totp_only: bool,
+) -> Result<(Option<&'static str>, bool), ApiError> {
+    let now = state.now();
+    let Some(n) = state
+        .store
+        .reserve_code_attempt(user, now, state.dashboard.lock_secs)
+        .await?
+    else {
+        return Ok((None, true));
+    };
+    let factor = second_factor(state, user, code, totp_only).await?;
+    if factor.is_some() {
+        state.store.code_passed(user).await?;
+        return Ok((factor, false));
+    }
+    let reached = n % paylink_store::users::CODE_TRIES == 0;
+    if reached {
+        lock_reached(state, user, ip, n, "second_factor").await;
+    }
+    Ok((None, reached))
 }
 
 /// Queues a security notice for the email sender (and the security page).
@@ -266,24 +304,28 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
             "This form was not sent from this site.",
         );
     }
-    // A place in the hashing queue first: a flood is turned away before
-    // it costs a database query.
-    let Ok(ticket) = state.hash_pool.admit() else {
-        return busy();
-    };
+    // The whole (small, size-limited) body first, within a deadline: a
+    // slow client never holds a place in the hashing queue (finding 4).
     let (_, form) = match read_form(req).await {
         Ok(f) => f,
         Err(r) => return r,
     };
+    // A place in the hashing queue next: a flood is turned away before
+    // it costs a database query.
+    let Ok(ticket) = state.hash_pool.admit() else {
+        return busy();
+    };
     let now = state.now();
     let cfg = state.dashboard.clone();
+    // The client's attempt is reserved (counted) before anything is
+    // checked, in one atomic step: a burst can't overrun the limit.
     match state
         .store
-        .ip_retry_after(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
+        .reserve_ip_attempt(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
         .await
     {
-        Ok(Some(secs)) => return throttled(secs),
-        Ok(None) => {}
+        Ok(Err(secs)) => return throttled(secs),
+        Ok(Ok(_)) => {}
         Err(e) => return fail(e.into()),
     }
     let email = form.get("email").trim().to_string();
@@ -309,30 +351,30 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
         },
         None => None,
     };
-    let phc = creds.as_ref().and_then(|c| c.password_hash.clone());
-    // Always one verification: unknown users and users without a password
-    // are checked against the dummy hash.
+    // The user's attempt is reserved too: refused unevaluated while the
+    // user waits or is locked.
+    let reserved = match &user_id {
+        Some(u) => match reserve_password(&state, u).await {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+    let locked = user_id.is_some() && reserved.is_none();
+    let phc = creds
+        .as_ref()
+        .and_then(|c| c.password_hash.clone())
+        .filter(|_| !locked);
+    // Always one verification: unknown, locked and password-less users
+    // are checked against the dummy hash, so all answers cost the same.
     let verified = match verify_on_pool(&state, ticket, typed.clone(), phc.clone()).await {
         Ok(v) => v,
         Err(Busy) => return busy(),
     };
-    let locked = creds
-        .as_ref()
-        .and_then(|c| c.locked_until)
-        .is_some_and(|until| until > now);
     let good = verified && phc.is_some() && !locked;
     let Some(creds) = creds.filter(|_| good) else {
-        if let Err(e) = state
-            .store
-            .record_ip_failure(&ip, now, cfg.ip_window_secs)
-            .await
-        {
-            return fail(e.into());
-        }
-        if let (Some(u), false) = (&user_id, locked) {
-            if let Err(e) = count_user_failure(&state, u, &ip).await {
-                return fail(e);
-            }
+        if let (Some(u), Some(n)) = (&user_id, reserved) {
+            password_failed(&state, u, &ip, n).await;
         }
         audit(
             &state,
@@ -347,6 +389,13 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
         .await;
         return wrong_password(&email);
     };
+    // The reserved attempts were right: they are taken back.
+    if let Err(e) = state.store.password_passed(&creds.user_id).await {
+        return fail(e.into());
+    }
+    if let Err(e) = state.store.ip_attempt_passed(&ip).await {
+        return fail(e.into());
+    }
     if let Some(phc) = &phc {
         if password::needs_rehash(phc) {
             if let Ok(Ok(new)) = state
@@ -426,6 +475,7 @@ async fn second_factor(
     state: &AppState,
     user_id: &str,
     code: &str,
+    totp_only: bool,
 ) -> Result<Option<&'static str>, ApiError> {
     let now = state.now();
     let compact: String = code
@@ -447,6 +497,9 @@ async fn second_factor(
                 return Ok(Some("totp"));
             }
         }
+        return Ok(None);
+    }
+    if totp_only {
         return Ok(None);
     }
     let hash = recovery_hash(state, user_id, &compact);
@@ -513,43 +566,24 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
     }
     match state
         .store
-        .ip_retry_after(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
+        .reserve_ip_attempt(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
         .await
     {
-        Ok(Some(secs)) => return throttled(secs),
-        Ok(None) => {}
+        Ok(Err(secs)) => return throttled(secs),
+        Ok(Ok(_)) => {}
         Err(e) => return fail(e.into()),
     }
     let user = session.user_id.clone();
-    let locked = match state.store.credentials(&user).await {
-        Ok(c) => c.locked_until.is_some_and(|u| u > now),
-        Err(e) => return fail(e.into()),
-    };
-    let factor = if locked {
-        None
-    } else {
-        match second_factor(&state, &user, form.get("code")).await {
+    let (factor, locked) =
+        match checked_second_factor(&state, &user, &ip, form.get("code"), false).await {
             Ok(f) => f,
             Err(e) => return fail(e),
-        }
-    };
+        };
     let actor = format!("user:{user}");
     let Some(factor) = factor else {
-        if let Err(e) = state
-            .store
-            .record_ip_failure(&ip, now, cfg.ip_window_secs)
-            .await
-        {
-            return fail(e.into());
-        }
-        if !locked {
-            match count_user_failure(&state, &user, &ip).await {
-                Ok(n) if n >= state.dashboard.lock_after => {
-                    let _ = state.store.end_session(&user, &session.id, now).await;
-                }
-                Ok(_) => {}
-                Err(e) => return fail(e),
-            }
+        if locked {
+            // The code step is locked: this half-finished sign-in is over.
+            let _ = state.store.end_session(&user, &session.id, now).await;
         }
         audit(
             &state,
@@ -562,6 +596,9 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
         .await;
         return super::page(pages::mfa(&csrf, Some("That code didn't work. Try the current code from your authenticator app, or a recovery code.")));
     };
+    if let Err(e) = state.store.ip_attempt_passed(&ip).await {
+        return fail(e.into());
+    }
     if let Err(e) = state.store.end_session(&user, &session.id, now).await {
         return fail(e.into());
     }

@@ -18,6 +18,7 @@
 #![allow(clippy::indexing_slicing)]
 
 pub mod hashing;
+pub mod invite;
 pub mod login;
 pub mod pages;
 pub mod views;
@@ -136,13 +137,14 @@ pub fn table() -> Vec<DashRoute> {
         r(M::GET, "/dashboard/customers/{id}/export", P::ManageCustomerData, || get(v::customer_export)),
         r(M::POST, "/dashboard/customers/{id}/redact", P::ManageCustomerData, || post(v::customer_redact)),
         r(M::GET, "/dashboard/api-keys", P::ManageApiKeys, || get(v::api_keys)),
-        r(M::POST, "/dashboard/api-keys", P::ManageApiKeys, || post(v::api_key_create)),
+        r(M::POST, "/dashboard/api-keys", P::CreateSecretKey, || post(v::api_key_create)),
         r(M::POST, "/dashboard/api-keys/{id}/revoke", P::ManageApiKeys, || post(v::api_key_revoke)),
         r(M::GET, "/dashboard/team", P::ManageTeam, || get(v::team)),
         r(M::POST, "/dashboard/team/invite", P::ManageTeam, || post(v::team_invite)),
         r(M::POST, "/dashboard/team/{user}/role", P::ManageTeam, || post(v::team_role)),
         r(M::POST, "/dashboard/team/{user}/remove", P::ManageTeam, || post(v::team_remove)),
         r(M::POST, "/dashboard/team/{user}/unlock", P::ManageTeam, || post(v::team_unlock)),
+        r(M::POST, "/dashboard/team/invitations/{id}/revoke", P::ManageTeam, || post(v::team_invitation_revoke)),
         r(M::GET, "/dashboard/security", P::OwnLogin, || get(v::security)),
         r(M::POST, "/dashboard/security/sessions/{id}/revoke", P::OwnLogin, || post(v::session_revoke)),
         r(M::POST, "/dashboard/security/sign-out-everywhere", P::OwnLogin, || post(v::sign_out_everywhere)),
@@ -153,7 +155,7 @@ pub fn table() -> Vec<DashRoute> {
         r(M::GET, "/dashboard/settings", P::ManageSettings, || get(v::settings)),
         r(M::POST, "/dashboard/settings", P::ManageSettings, || post(v::settings_update)),
         r(M::POST, "/dashboard/settings/disconnect", P::ManageSettings, || post(v::settings_disconnect)),
-        r(M::POST, "/dashboard/settings/connect", P::ManageSettings, || post(v::settings_connect)),
+        r(M::POST, "/dashboard/settings/connect", P::ConnectProvider, || post(v::settings_connect)),
     ]
 }
 
@@ -199,6 +201,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(login::enrol_page).post(login::enrol_submit),
         )
         .route("/setup/2fa/qr.svg", get(login::enrol_qr))
+        .route("/invite/{token}", get(invite::page).post(invite::submit))
+        .route("/invite/{token}/accept", post(invite::accept))
         .route(
             "/assets/dashboard.css",
             get(|| async {

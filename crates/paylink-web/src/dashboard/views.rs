@@ -21,14 +21,14 @@ use paylink_domain::locale::parse_major;
 use paylink_domain::net::Cidr;
 use paylink_domain::roles::{Permission, Role};
 use paylink_domain::{Currency, Email, Id, IdKind};
-use paylink_store::users::{Stage, TokenKind};
+use paylink_store::users::Stage;
 use paylink_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::login::{hash_on_pool, new_recovery_codes, start_session, PRODUCT};
 use super::pages::{self, button, csrf, field, layout, FormState};
-use super::{call_api, call_api_raw, new_token, token_hash, ApiAnswer, Ctx, Form, InternalApi};
+use super::{call_api, call_api_raw, ApiAnswer, Ctx, Form, InternalApi};
 use crate::{ApiError, AppState};
 
 type C = Extension<Arc<Ctx>>;
@@ -1549,7 +1549,11 @@ async fn api_keys_page(
                     @if keys.is_empty() { tr { td colspan="4" class="muted" { "No keys in this mode." } } }
                 }
             }
-            p { (button(ctx, "/dashboard/api-keys", &format!("Create a {mode} secret key"), "")) }
+            @if ctx.can(Permission::CreateSecretKey) {
+                p { (button(ctx, "/dashboard/api-keys", &format!("Create a {mode} secret key"), "")) }
+            } @else {
+                p class="muted" { "A secret key can do everything in this account, so only owners and admins create one. Ask one of them, or wait for restricted keys." }
+            }
         }
     };
     super::page(layout(ctx, "API keys", "/dashboard/api-keys", body))
@@ -1605,24 +1609,21 @@ pub async fn api_key_revoke(
 
 // -------------------------------------------------------------------- team
 
-async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState, link: Option<String>) -> Response {
-    let members = match state.store.members(&ctx.scope.account_id).await {
-        Ok(m) => m,
-        Err(e) => return store_fail(e),
-    };
+async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> Response {
     let now = state.now();
+    let (members, invitations) = match (
+        state.store.members(&ctx.scope.account_id).await,
+        state.store.open_invitations(&ctx.scope.account_id, now).await,
+    ) {
+        (Ok(m), Ok(i)) => (m, i),
+        (Err(e), _) | (_, Err(e)) => return store_fail(e),
+    };
     let roles: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| *r != Role::Owner || ctx.can(Permission::TransferOwnership))
         .collect();
     let body = html! {
         (pages::alerts(f))
-        @if let Some(l) = &link {
-            div class="okay" role="status" {
-                "Invitation created. Send this one-time link to the new member (valid 24 hours): "
-                input id="invite-link" readonly value=(l);
-            }
-        }
         div class="card" {
             h2 { "Access review" }
             table {
@@ -1658,8 +1659,27 @@ async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState, link: Option<Stri
                 }
             }
         }
+        @if !invitations.is_empty() {
+            div class="card" {
+                h2 { "Invitations waiting" }
+                table {
+                    thead { tr { th { "Email" } th { "Role" } th { "Expires" } th { "" } } }
+                    tbody {
+                        @for i in &invitations {
+                            tr {
+                                td { (i.email) }
+                                td { (i.role.as_str()) }
+                                td { (format_utc(i.expires_at)) }
+                                td { (button(ctx, &format!("/dashboard/team/invitations/{}/revoke", i.id), "Withdraw", "plain")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         div class="card" {
             h2 { "Invite a member" }
+            p class="muted" { "The invitation link goes to that address only; the person joins by opening it (and, if they already use paylink, by accepting while signed in)." }
             form method="post" action="/dashboard/team/invite" {
                 (csrf(ctx))
                 div class="row" {
@@ -1674,14 +1694,14 @@ async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState, link: Option<Stri
                 }
                 p { button type="submit" { "Invite" } }
             }
-            p class="muted" { "Owner: everything. Admin: everything but ownership. Developer: API keys, read everything. Analyst: read-only, no personal data. Support: payments, customers and refunds." }
+            p class="muted" { "Owner: everything, and only owners connect the payment provider. Admin: everything but ownership and the provider. Developer: read everything, see and revoke API keys. Analyst: read-only, no personal data. Support: payments, customers and refunds." }
         }
     };
     super::page(layout(ctx, "Team", "/dashboard/team", body))
 }
 
 pub async fn team(State(state): State<AppState>, Extension(ctx): C) -> Response {
-    team_page(&state, &ctx, &FormState::default(), None).await
+    team_page(&state, &ctx, &FormState::default()).await
 }
 
 /// Granting the owner role transfers ownership: owners only.
@@ -1702,65 +1722,77 @@ pub async fn team_invite(
     let Ok(email) = Email::parse(form.get("email").trim()) else {
         f.errors
             .insert("email".into(), "Enter a valid email address.".into());
-        return team_page(&state, &ctx, &f, None).await;
+        return team_page(&state, &ctx, &f).await;
     };
     let Some(role) = Role::parse(form.get("role")).filter(|r| may_grant(&ctx, *r)) else {
         f.errors
             .insert("role".into(), "Choose one of the roles listed.".into());
-        return team_page(&state, &ctx, &f, None).await;
+        return team_page(&state, &ctx, &f).await;
     };
-    let (key, token, user_id) = match (
-        state.store.blind(email.as_str()).await,
-        new_token(),
-        Id::generate(IdKind::User),
-    ) {
-        (Ok(k), Ok(t), Ok(u)) => (k, t, u),
-        (Err(e), _, _) => return store_fail(e),
-        (_, Err(e), _) => return fail(e),
-        (_, _, Err(e)) => return fail(ApiError::internal(e)),
+    // Someone already in this account: said plainly (the member list shows
+    // them anyway). Whether the address has a sign-in elsewhere on this
+    // instance is never revealed: the answer below is the same either way.
+    let member = match state.store.blind(email.as_str()).await {
+        Ok(k) => match state.store.user_id_by_email(&k).await {
+            Ok(Some(u)) => match state.store.role_of(&u, &ctx.scope.account_id).await {
+                Ok(r) => r.is_some(),
+                Err(e) => return store_fail(e),
+            },
+            Ok(None) => false,
+            Err(e) => return store_fail(e),
+        },
+        Err(e) => return store_fail(e),
     };
-    let now = state.now();
-    let expires = now + state.dashboard.link_ttl_secs;
-    let hash = token_hash(token.expose());
+    if member {
+        f.errors
+            .insert("email".into(), "This person is already a member.".into());
+        return team_page(&state, &ctx, &f).await;
+    }
+    match crate::service::team::invite(
+        &state.store,
+        &state.public_url,
+        &ctx.scope.account_id,
+        &ctx.account_name,
+        &ctx.actor(),
+        &email,
+        role,
+        state.now(),
+    )
+    .await
+    {
+        // The link is for the invitee's mailbox only: not shown here.
+        Ok(_link) => {
+            let ok = FormState::notice(format!(
+                "Invitation for {} as {} sent to that address. It is valid for 24 hours.",
+                email.as_str(),
+                role.as_str()
+            ));
+            team_page(&state, &ctx, &ok).await
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub async fn team_invitation_revoke(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Path(id): Path<String>,
+) -> Response {
     match state
         .store
-        .add_member(
-            user_id.as_str(),
-            email.as_str(),
-            &key,
-            &ctx.scope.account_id,
-            role,
-            Some((TokenKind::Invite, &hash, expires)),
-            now,
-        )
+        .revoke_invitation(&ctx.scope.account_id, &id, state.now())
         .await
     {
-        Ok((uid, existed)) => {
-            ctx.audit(
-                &state,
-                "member.invited",
-                Some(&uid),
-                serde_json::json!({"role": role.as_str(), "existing_user": existed}),
-            )
-            .await;
-            let link = format!("{}/setup/{}", state.public_url, token.expose());
-            if existed {
-                // Someone with a password and second factor signs in as
-                // usual; the link is not needed.
-                let _ = state.store.consume_user_token(&hash, now).await;
-                let ok = FormState::notice(format!(
-                    "{} already has a paylink sign-in and can now open this account.",
-                    email.as_str()
-                ));
-                return team_page(&state, &ctx, &ok, None).await;
-            }
-            team_page(&state, &ctx, &FormState::default(), Some(link)).await
+        Ok(true) => {
+            ctx.audit(&state, "invitation.revoked", Some(&id), serde_json::json!({}))
+                .await;
+            see_other("/dashboard/team")
         }
-        Err(StoreError::Conflict) => {
-            f.errors
-                .insert("email".into(), "This person is already a member.".into());
-            team_page(&state, &ctx, &f, None).await
-        }
+        Ok(false) => super::refusal(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No such open invitation in this account.",
+        ),
         Err(e) => store_fail(e),
     }
 }
@@ -1806,7 +1838,6 @@ pub async fn team_role(
             &state,
             &ctx,
             &FormState::alert("Choose one of the roles listed."),
-            None,
         )
         .await;
     };
@@ -1826,7 +1857,6 @@ pub async fn team_role(
             &state,
             &ctx,
             &FormState::alert("You can't change your own role."),
-            None,
         )
         .await;
     }
@@ -1850,7 +1880,6 @@ pub async fn team_role(
                 &state,
                 &ctx,
                 &FormState::alert("An account needs at least one owner."),
-                None,
             )
             .await
         }
@@ -1878,7 +1907,6 @@ pub async fn team_remove(
             &state,
             &ctx,
             &FormState::alert("You can't remove yourself."),
-            None,
         )
         .await;
     }
@@ -1897,7 +1925,6 @@ pub async fn team_remove(
                 &state,
                 &ctx,
                 &FormState::alert("An account needs at least one owner."),
-                None,
             )
             .await
         }
@@ -1912,6 +1939,21 @@ pub async fn team_unlock(
 ) -> Response {
     if let Err(r) = member_to_manage(&state, &ctx, &user, None).await {
         return r;
+    }
+    // A lock is the person's, not the account's (finding 7): it may have
+    // been caused by sign-ins meant for another account, so only when this
+    // is the person's only account may its team lift it.
+    match state.store.memberships(&user).await {
+        Ok(ms) if ms.iter().all(|m| m.account_id == ctx.scope.account_id) => {}
+        Ok(_) => {
+            return team_page(
+                &state,
+                &ctx,
+                &FormState::alert("This person also belongs to other accounts, so this account can't lift their lock. It ends by itself, or the operator sends them a recovery link."),
+            )
+            .await
+        }
+        Err(e) => return store_fail(e),
     }
     if let Err(e) = state.store.clear_user_failures(&user).await {
         return store_fail(e);
@@ -1935,7 +1977,7 @@ async fn security_page(
         state.store.ip_allowlist(&ctx.scope.account_id).await,
         state
             .store
-            .security_notices(&ctx.scope.account_id, 20)
+            .security_notices(&ctx.scope.account_id, &ctx.user.id, 20)
             .await,
     ) {
         (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
@@ -2070,13 +2112,18 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, Extension(ctx): 
 
 /// Checks the user's current password (re-authentication).
 async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result<bool, Response> {
+    // The attempt is reserved first, as at sign-in: a burst of guesses
+    // is refused past the wait and the lock.
+    let reserved = super::login::reserve_password(state, &ctx.user.id)
+        .await
+        .map_err(fail)?;
     let creds = state
         .store
         .credentials(&ctx.user.id)
         .await
         .map_err(store_fail)?;
     let typed = Secret::new(typed.to_string());
-    let phc = creds.password_hash;
+    let phc = creds.password_hash.filter(|_| reserved.is_some());
     let ok = state
         .hash_pool
         .run(move || phc.is_some_and(|p| password::verify(typed.expose(), &p)))
@@ -2088,15 +2135,21 @@ async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result
                 "The server is busy; try again in a moment.",
             )
         })?;
-    if !ok {
-        let n = super::login::count_user_failure(state, &ctx.user.id, &ctx.ip)
+    if ok {
+        state
+            .store
+            .password_passed(&ctx.user.id)
             .await
-            .map_err(fail)?;
+            .map_err(store_fail)?;
+    } else {
+        if let Some(n) = reserved {
+            super::login::password_failed(state, &ctx.user.id, &ctx.ip, n).await;
+        }
         ctx.audit(
             state,
             "reauth.failed",
             Some(&ctx.user.id),
-            serde_json::json!({"failures": n}),
+            serde_json::json!({"failures": reserved, "locked": reserved.is_none()}),
         )
         .await;
     }
@@ -2316,11 +2369,16 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
         (pages::alerts(f))
         div class="card" {
             h2 { "Checkout" }
-            form method="post" action="/dashboard/settings" {
-                (csrf(ctx))
-                (field(&shown, "Brand colour (#rrggbb)", "primary_color", "text", "#4f46e5"))
-                label { input type="checkbox" name="three_d_secure_any" value="true" checked[any]; " Send every card payment through 3-D Secure" }
-                p { button type="submit" { "Save" } }
+            @if ctx.scope.livemode {
+                form method="post" action="/dashboard/settings" {
+                    (csrf(ctx))
+                    (field(&shown, "Brand colour (#rrggbb)", "primary_color", "text", "#4f46e5"))
+                    label { input type="checkbox" name="three_d_secure_any" value="true" checked[any]; " Send every card payment through 3-D Secure" }
+                    p { button type="submit" { "Save" } }
+                }
+            } @else {
+                p { "Brand colour " span class="mono" { (color) } " · 3-D Secure on every payment: " (if any { "yes" } else { "no" }) }
+                p class="muted" { "These settings apply to live payments too, so they change only in live mode (switch with the mode button above)." }
             }
         }
         div class="card" {
@@ -2329,15 +2387,24 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
                 p { (s(&provider["type"])) " · key ending " span class="mono" { (s(&provider["last4"])) } }
                 (button(ctx, "/dashboard/settings/disconnect", "Disconnect and wipe the key", "danger"))
             } @else {
-                p class="muted" { "Not connected. Paste the secret key your provider gave you; it is checked with the provider, stored sealed and never shown again." }
+                p class="muted" { "Not connected." }
+            }
+            @if ctx.can(Permission::ConnectProvider) {
+                h3 { @if provider.is_object() { "Replace the provider key" } @else { "Connect" } }
+                p class="muted" { "Paste the secret key your provider gave you; it is checked with the provider, stored sealed and never shown again. This decides where buyers' money goes, so it asks for a fresh code from your authenticator app, and every owner is notified." }
                 form method="post" action="/dashboard/settings/connect" {
                     (csrf(ctx))
                     input type="hidden" name="provider" value="sim";
                     label for="secret_key" { "Secret key (sk_sim_…)" }
                     input id="secret_key" name="secret_key" type="password" autocomplete="off" aria-invalid=[f.errors.get("secret_key").map(|_| "true")];
                     @if let Some(m) = f.errors.get("secret_key") { div class="err" id="secret_key-error" role="alert" { (m) } }
+                    label for="code" { "Code from your authenticator app" }
+                    input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" aria-invalid=[f.errors.get("code").map(|_| "true")];
+                    @if let Some(m) = f.errors.get("code") { div class="err" id="code-error" role="alert" { (m) } }
                     p { button type="submit" { "Connect" } }
                 }
+            } @else {
+                p class="muted" { "Only an owner can connect or replace the payment provider." }
             }
         }
     };
@@ -2389,43 +2456,56 @@ pub async fn settings_update(
 }
 
 pub async fn settings_connect(
+    State(state): State<AppState>,
     Extension(ctx): C,
     Extension(api): A,
     fo: Option<Extension<Form>>,
 ) -> Response {
     let form = form_of(fo);
-    let pairs = [
-        ("provider", "sim"),
-        ("secret_key", form.get("secret_key").trim()),
-    ];
-    match call_api(
-        &api,
-        &ctx,
-        Method::POST,
-        "/v1/account/provider",
-        Some(body(&pairs)),
-    )
-    .await
+    // Where the money goes changes only after a fresh second factor.
+    match super::login::checked_second_factor(&state, &ctx.user.id, &ctx.ip, form.get("code"), true)
+        .await
     {
-        Ok(a) if a.ok() => {
+        Ok((Some(_), _)) => {}
+        Ok((None, locked)) => {
+            let mut f = FormState::default();
+            let msg = if locked {
+                "Too many wrong codes: the code step is locked for a while."
+            } else {
+                "Enter the current code from your authenticator app to confirm."
+            };
+            f.errors.insert("code".into(), msg.into());
+            ctx.audit(
+                &state,
+                "provider.connect_refused",
+                Some(&ctx.scope.account_id),
+                serde_json::json!({"reason": "second_factor", "locked": locked}),
+            )
+            .await;
+            return settings_page(&api, &ctx, &f).await;
+        }
+        Err(e) => return fail(e),
+    }
+    let secret = Secret::new(form.get("secret_key").trim().to_string());
+    match crate::service::provider::connect(&state, &ctx.scope, &ctx.actor(), "sim", secret).await {
+        Ok(_) => {
             settings_page(
                 &api,
                 &ctx,
                 &FormState::notice(
-                    "Connected. The key is stored sealed and will not be shown again.",
+                    "Connected. The key is stored sealed and will not be shown again. Every owner was notified.",
                 ),
             )
             .await
         }
-        Ok(a) => {
+        Err(e) if !e.status().is_server_error() => {
             // The key is never put back in the form.
             let mut f = FormState::default();
-            field_error(
-                &mut f,
-                &a,
-                &[("secret_key", "secret_key"), ("provider", "secret_key")],
-                "secret_key",
-            );
+            let msg = e.body()["error"]["message"]
+                .as_str()
+                .unwrap_or("The provider did not accept this secret key.")
+                .to_string();
+            f.errors.insert("secret_key".into(), msg);
             settings_page(&api, &ctx, &f).await
         }
         Err(e) => fail(e),

@@ -27,7 +27,8 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
 async fn audit_chain_catches_tampering(app: TestApp) {
     // Security-relevant actions are recorded: account and key creation (at
     // spawn), settings, export, redaction.
-    app.post(
+    app.post_as(
+            &app.live_key,
         "/v1/account",
         json!({"settings": {"branding": {"primary_color": "#123456"}}}),
     )

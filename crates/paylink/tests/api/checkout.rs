@@ -272,7 +272,8 @@ async fn three_d_secure_approve_and_fail(app: TestApp) {
 
     // The account setting sends every card through the challenge.
     let acct = app
-        .post(
+        .post_as(
+            &app.live_key,
             "/v1/account",
             json!({"settings": {"card_payments": {"request_three_d_secure": "any"}}}),
         )

@@ -185,14 +185,7 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
     // The merchant connects the sim, in test and in live mode, with keys
     // the sim issued (through the API, as a merchant would).
     for key in [app.key.clone(), app.live_key.clone()] {
-        let sim_key = app.sim_key_for(&key);
-        app.post_as(
-            &key,
-            "/v1/account/provider",
-            json!({"provider": "sim", "secret_key": sim_key}),
-        )
-        .await
-        .ok();
+        app.connect_sim(&app.account.clone(), &key).await;
     }
     app
 }
@@ -363,14 +356,29 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let key = k.secret.expose().to_string();
-        self.post_as(
-            &key,
-            "/v1/account/provider",
-            json!({"provider": "sim", "secret_key": self.sim_key_for(&key)}),
-        )
-        .await
-        .ok();
+        self.connect_sim(&a.id, &key).await;
         (a.id, key)
+    }
+
+    /// Connects `account` (in the mode of API key `key`) to the sim
+    /// merchant of that key, as an owner would in the dashboard (provider
+    /// connection is not an API operation).
+    pub async fn connect_sim(&self, account: &str, key: &str) {
+        let merchant = format!(
+            "simm{}",
+            key.trim_start_matches("sk_test_")
+                .trim_start_matches("sk_live_")
+        );
+        let scope = paylink_store::Scope {
+            account_id: account.to_string(),
+            livemode: key.starts_with("sk_live_"),
+        };
+        let secret = paylink_crypto::Secret::new(self.sim_key_for(key));
+        self.opened
+            .store
+            .connect_provider(&scope, "sim", &secret, &merchant, self.clock.now())
+            .await
+            .unwrap_or_else(|e| panic!("connect sim: {e}"));
     }
 
     // Fixtures.

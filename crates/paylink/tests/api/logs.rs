@@ -175,8 +175,15 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         .unwrap();
     child.wait().unwrap();
     let mut text = String::new();
+    // Finding 12 (security review): log files are 0600 in a 0700 folder.
+    use std::os::unix::fs::PermissionsExt;
+    let dir_mode = std::fs::metadata(logs.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700, "log folder mode {dir_mode:o}");
     for f in std::fs::read_dir(logs.path()).unwrap() {
-        text.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap());
+        let path = f.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+        text.push_str(&std::fs::read_to_string(&path).unwrap());
     }
     assert!(text.contains("handled"), "the log has the requests: {text}");
     assert!(

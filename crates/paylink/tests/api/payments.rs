@@ -458,13 +458,15 @@ async fn qr_codes_and_account(app: TestApp) {
     let acct = app.get("/v1/account").await;
     assert_eq!(acct.ok()["id"], app.account.as_str());
     let up = app
-        .post(
+        .post_as(
+            &app.live_key,
             "/v1/account",
             json!({"settings": {"branding": {"primary_color": "#FF0000"}}}),
         )
         .await;
     assert_eq!(up.ok()["settings"]["branding"]["primary_color"], "#ff0000");
-    app.post(
+    app.post_as(
+            &app.live_key,
         "/v1/account",
         json!({"settings": {"branding": {"primary_color": "red;}"}}}),
     )

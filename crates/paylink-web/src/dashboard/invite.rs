@@ -1,0 +1,261 @@
+//! Accepting an invitation (`/invite/{token}`): the invitee's own action,
+//! through the link sent to the invited address.
+//!
+//! - Someone with no sign-in on this instance chooses a password here,
+//!   then enrols TOTP, and joins the account.
+//! - Someone who already has a sign-in accepts explicitly while signed in
+//!   as themselves (the invited address must be their own); any other
+//!   session is refused, and nobody is ever joined silently.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use paylink_crypto::password;
+use paylink_domain::{Id, IdKind};
+use paylink_store::invitations::{Accepted, Invitation};
+use paylink_store::users::{SessionRecord, Stage};
+use paylink_store::StoreError;
+
+use super::login::{audit, hash_on_pool, start_session, PRODUCT};
+use super::pages::{bare, setup};
+use super::{client_ip, csrf_for, form_from_us, read_form, same_origin, session_token, token_hash};
+use crate::{ApiError, AppState};
+
+fn gone() -> Response {
+    super::refusal(
+        StatusCode::GONE,
+        "Invitation expired",
+        "This invitation was used already, was withdrawn, or has expired. Ask the account's owner for a new one.",
+    )
+}
+
+fn fail(e: ApiError) -> Response {
+    super::views::fail(e)
+}
+
+/// The signed-in (both factors, not idle or too old) session of this
+/// browser, if any.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(SessionRecord, String)>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let hash = token_hash(token.expose());
+    let now = state.now();
+    let cfg = &state.dashboard;
+    Ok(state
+        .store
+        .find_session(&hash)
+        .await?
+        .filter(|s| {
+            s.stage == Stage::Full
+                && now - s.last_seen < cfg.idle_secs
+                && now - s.created < cfg.absolute_secs
+        })
+        .map(|s| (s, hash)))
+}
+
+async fn load(state: &AppState, token: &str) -> Result<Option<Invitation>, ApiError> {
+    Ok(state
+        .store
+        .find_invitation(&token_hash(token), state.now())
+        .await?)
+}
+
+fn heading(inv: &Invitation) -> maud::Markup {
+    html! {
+        h1 { "Join " (inv.account_name) }
+        p { "You are invited to join " strong { (inv.account_name) } " on paylink as " strong { (inv.role.as_str()) } ", with the address " span class="mono" { (inv.email) } "." }
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let inv = match load(&state, &token).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return gone(),
+        Err(e) => return fail(e),
+    };
+    // The holder of the link proved they read this address's mail, so
+    // they may learn whether it already has a sign-in here.
+    let existing = match state.store.user_id_by_email(&inv.email_key).await {
+        Ok(u) => u,
+        Err(e) => return fail(e.into()),
+    };
+    let Some(user) = existing else {
+        return super::page(new_user_page(&inv, None));
+    };
+    match signed_in(&state, &headers).await {
+        Ok(Some((s, hash))) if s.user_id == user => super::page(bare(
+            "Accept the invitation",
+            html! {
+                (heading(&inv))
+                form method="post" action={ "/invite/" (token) "/accept" } {
+                    input type="hidden" name="csrf" value=(csrf_for(&state, &hash));
+                    p { button type="submit" { "Accept and join" } }
+                }
+                p class="muted" { "Not for you? Close this page: nothing changes unless you accept." }
+            },
+        )),
+        Ok(Some(_)) => super::refusal(
+            StatusCode::FORBIDDEN,
+            "Signed in as someone else",
+            "This invitation is for another address. Sign out, then sign in with the invited address and open the link again.",
+        ),
+        Ok(None) => super::page(bare(
+            "Sign in to accept",
+            html! {
+                (heading(&inv))
+                p { "This address already has a paylink sign-in. " a href="/login" { "Sign in" } " with it (password and code), then open this link again to accept." }
+            },
+        )),
+        Err(e) => fail(e),
+    }
+}
+
+fn new_user_page(inv: &Invitation, error: Option<(&str, String)>) -> String {
+    // The setup form, under the invitation's heading.
+    let form = setup(error);
+    let intro = html! { (heading(inv)) }.into_string();
+    form.replacen("<h1>Set your password</h1>", &intro, 1)
+}
+
+/// A new user sets a password; TOTP enrolment follows, then the account.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    if !same_origin(&state, &headers) {
+        return super::refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not sent from this site.",
+        );
+    }
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let inv = match load(&state, &token).await {
+        Ok(Some(i)) => i,
+        Ok(None) => return gone(),
+        Err(e) => return fail(e),
+    };
+    let typed = form.get("password");
+    if typed != form.get("password_confirmation") {
+        return super::page(new_user_page(
+            &inv,
+            Some((
+                "password_confirmation",
+                "The two passwords are not the same.".into(),
+            )),
+        ));
+    }
+    let checked = match password::check_new(typed, &inv.email, PRODUCT) {
+        Ok(p) => p,
+        Err(rej) => {
+            return super::page(new_user_page(&inv, Some(("password", rej.to_string()))))
+        }
+    };
+    let phc = match hash_on_pool(&state, checked).await {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let user_id = match Id::generate(IdKind::User) {
+        Ok(id) => id.into_string(),
+        Err(e) => return fail(ApiError::internal(e)),
+    };
+    let now = state.now();
+    match state
+        .store
+        .accept_invitation_new_user(&token_hash(&token), &user_id, &phc, now)
+        .await
+    {
+        Ok(Accepted::Joined { account_id, role }) => {
+            audit(
+                &state,
+                Some(&account_id),
+                &format!("user:{user_id}"),
+                "member.joined",
+                Some(&user_id),
+                serde_json::json!({"ip": ip, "role": role.as_str(), "invitation": inv.id, "new_user": true}),
+            )
+            .await;
+            start_session(
+                &state,
+                &headers,
+                &ip,
+                &user_id,
+                Some(&account_id),
+                Stage::Enrol,
+                "/setup/2fa",
+            )
+            .await
+        }
+        Ok(Accepted::AlreadyMember { .. } | Accepted::Gone) => gone(),
+        // The address got a sign-in meanwhile: accept while signed in.
+        Err(StoreError::Conflict) => Redirect::to(&format!("/invite/{token}")).into_response(),
+        Err(e) => fail(e.into()),
+    }
+}
+
+/// An existing user, signed in as themselves, accepts.
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    req: Request,
+) -> Response {
+    let ip = client_ip(req.extensions());
+    let headers = req.headers().clone();
+    let (_, form) = match read_form(req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (session, hash) = match signed_in(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return fail(e),
+    };
+    if !form_from_us(&state, &headers, form.get("csrf"), &csrf_for(&state, &hash)) {
+        return super::csrf_refused();
+    }
+    // The store checks that the invited address is this user's own.
+    match state
+        .store
+        .accept_invitation(&token_hash(&token), &session.user_id, state.now())
+        .await
+    {
+        Ok(Accepted::Joined { account_id, role }) => {
+            audit(
+                &state,
+                Some(&account_id),
+                &format!("user:{}", session.user_id),
+                "member.joined",
+                Some(&session.user_id),
+                serde_json::json!({"ip": ip, "role": role.as_str(), "new_user": false}),
+            )
+            .await;
+            Redirect::to("/dashboard").into_response()
+        }
+        Ok(Accepted::AlreadyMember { .. }) => Redirect::to("/dashboard").into_response(),
+        Ok(Accepted::Gone) => match load(&state, &token).await {
+            Ok(Some(_)) => super::refusal(
+                StatusCode::FORBIDDEN,
+                "Signed in as someone else",
+                "This invitation is for another address.",
+            ),
+            Ok(None) => gone(),
+            Err(e) => fail(e),
+        },
+        Err(e) => fail(e.into()),
+    }
+}
