@@ -15,6 +15,12 @@ pub const SESSION_TTL_SECS: i64 = 24 * 3600;
 /// nobody can keep a limited offer from real buyers by opening checkouts.
 pub const SCARCE_HOLD_SECS: i64 = 30 * 60;
 
+/// A session holding a scarce place whose buyer has not reached the
+/// provider's page within this time is released (security review, finding
+/// 10: unauthenticated openings held a limited link away from buyers).
+/// Reaching the page extends the hold to [`SCARCE_HOLD_SECS`].
+pub const UNREACHED_HOLD_SECS: i64 = 5 * 60;
+
 /// How long a new session lives: short when it holds a scarce place.
 pub fn session_ttl(holds_scarce_place: bool) -> i64 {
     if holds_scarce_place {

@@ -462,12 +462,15 @@ impl Store {
         id: &str,
         provider_ref: &str,
         provider_account: &str,
+        provider_url: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let mut up = Sql::new("UPDATE checkout_sessions SET provider_ref = ");
         up.bind(provider_ref)
             .push(", provider_account = ")
             .bind(provider_account)
+            .push(", provider_url = ")
+            .bind(provider_url)
             .push(" WHERE ")
             .scope(scope)
             .push(" AND id = ")
@@ -613,6 +616,59 @@ impl Store {
         tx.commit().await?;
         s.status = SessionStatus::Expired;
         Ok((s, true))
+    }
+
+    /// The buyer is on the way to the provider's page: a short hold on a
+    /// scarce place is extended to `hold_until` (never shortened, and only
+    /// while the session is open and not yet due). Returns the provider
+    /// page's URL, or `None` when the session is no longer open.
+    pub async fn session_reached(
+        &self,
+        scope: &Scope,
+        id: &str,
+        now: i64,
+        hold_until: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut up = Sql::new("UPDATE checkout_sessions SET expires_at = ");
+        up.bind(hold_until)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open' AND expires_at > ")
+            .bind(now)
+            .push(" AND expires_at < ")
+            .bind(hold_until);
+        self.write_one(&up).await?;
+        let mut sel = Sql::new("SELECT provider_url FROM checkout_sessions WHERE ");
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open' AND expires_at > ")
+            .bind(now);
+        Ok(match sel.query().fetch_optional(&self.pool).await? {
+            Some(r) => r.try_get::<Option<String>, _>(0)?,
+            None => None,
+        })
+    }
+
+    /// Counts one hit of `bucket` in a fixed window of `window` seconds
+    /// shared by every instance: `Err(secs to wait)` past `limit`.
+    pub async fn rate_hit(
+        &self,
+        bucket: &str,
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let (n, start) = self
+            .hit_counter("rate_counters", "bucket", "hits", bucket, now, window)
+            .await?;
+        Ok(if n > limit {
+            Err((start + window - now).max(1))
+        } else {
+            Ok(n)
+        })
     }
 
     /// Expires every open session whose time is up. Returns how many.

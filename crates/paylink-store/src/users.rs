@@ -610,8 +610,9 @@ impl Store {
 
     /// Takes back a reserved attempt from `ip` that succeeded.
     pub async fn ip_attempt_passed(&self, ip: &str) -> Result<(), StoreError> {
-        let mut sql =
-            Sql::new("UPDATE login_throttle SET failures = failures - 1 WHERE failures > 0 AND ip = ");
+        let mut sql = Sql::new(
+            "UPDATE login_throttle SET failures = failures - 1 WHERE failures > 0 AND ip = ",
+        );
         sql.bind(ip);
         self.write_one(&sql).await?;
         Ok(())
@@ -654,7 +655,11 @@ impl Store {
     pub async fn purge_login_throttle(&self, before: i64) -> Result<u64, StoreError> {
         let mut sql = Sql::new("DELETE FROM login_throttle WHERE window_start < ");
         sql.bind(before);
-        let n = self.write_one(&sql).await?;
+        let mut n = self.write_one(&sql).await?;
+        // Rate counters name client addresses too.
+        let mut rc = Sql::new("DELETE FROM rate_counters WHERE window_start < ");
+        rc.bind(before);
+        n += self.write_one(&rc).await?;
         Ok(n)
     }
 

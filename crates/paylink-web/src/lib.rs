@@ -65,6 +65,9 @@ pub struct Inner {
     pub hash_pool: dashboard::login::HashPool,
     /// Where uploaded files are kept (in memory unless set).
     pub files: Arc<dyn object_store::ObjectStore>,
+    /// Checkout sessions one client address, and one link, may open per
+    /// minute.
+    pub checkout_limits: checkout::OpeningLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -98,7 +101,16 @@ impl AppState {
             provider,
             hash_pool: dashboard::login::HashPool::for_this_machine(),
             files: Arc::new(object_store::memory::InMemory::new()),
+            checkout_limits: checkout::OpeningLimits::default(),
         }))
+    }
+
+    /// This state with other checkout opening limits (before it is shared).
+    pub fn with_checkout_limits(mut self, limits: checkout::OpeningLimits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.checkout_limits = limits;
+        }
+        self
     }
 
     /// This state keeping uploaded files in `files` (before it is shared).

@@ -27,7 +27,11 @@ fn new_id() -> String {
 /// credential, so it is replaced.
 pub fn loggable_path(path: &str) -> String {
     if let Some(rest) = path.strip_prefix("/invite/") {
-        let tail = if rest.ends_with("/accept") { "/accept" } else { "" };
+        let tail = if rest.ends_with("/accept") {
+            "/accept"
+        } else {
+            ""
+        };
         return format!("/invite/[REDACTED-TOKEN]{tail}");
     }
     match path.strip_prefix("/setup/") {

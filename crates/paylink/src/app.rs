@@ -215,15 +215,15 @@ pub async fn create_account(
     if store.user_id_by_email(&key).await?.is_none() {
         store
             .add_member(
-            user_id.as_str(),
-            email.as_str(),
-            &key,
-            &account.id,
-            paylink_domain::roles::Role::Owner,
-            None,
-            now,
-        )
-        .await?;
+                user_id.as_str(),
+                email.as_str(),
+                &key,
+                &account.id,
+                paylink_domain::roles::Role::Owner,
+                None,
+                now,
+            )
+            .await?;
     }
     store
         .audit(AuditEvent {

@@ -176,8 +176,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum OutboxCommand {
-    /// Print the messages of the last 24 hours (recipient and text, links
-    /// included), oldest first.
+    /// Print the messages waiting (recipient and text, links included),
+    /// oldest first; they are deleted once their link has expired.
     List {
         #[command(flatten)]
         data: DataArgs,
@@ -541,9 +541,14 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
             let opened = app::open(&data.options()).await?;
             let account =
                 app::create_account(&opened.store, &name, &owner_email, clock.now()).await?;
-            let link =
-                app::owner_link(&opened.store, &public_url, &account, &owner_email, clock.now())
-                    .await?;
+            let link = app::owner_link(
+                &opened.store,
+                &public_url,
+                &account,
+                &owner_email,
+                clock.now(),
+            )
+            .await?;
             match (&link, json) {
                 (app::OwnerLink::Setup(l), true) => println!(
                     "{}",
@@ -609,7 +614,7 @@ pub async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Outbox(OutboxCommand::List { data, json }) => {
             let opened = app::open(&data.options()).await?;
-            for m in opened.store.outbox(clock.now() - 24 * 3600).await? {
+            for m in opened.store.outbox(0).await? {
                 if json {
                     println!(
                         "{}",

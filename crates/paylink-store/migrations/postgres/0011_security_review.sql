@@ -1,6 +1,9 @@
 -- paylink schema v11 (postgres): what the security review asked for.
 -- * A checkout session remembers the provider merchant its payment was
 --   created with: only that merchant's event for that payment completes it.
+--   It also keeps the provider page URL: buyers go there through paylink
+--   (/checkout/{id}/go), which extends a held place; a place whose page
+--   is never reached is released after a few minutes.
 -- * The second factor has its own failure counter and escalating lock.
 -- * Invitations: joining an account takes the invitee's own action through
 --   a link sent to the invited address (kept sealed in the mail outbox
@@ -10,6 +13,7 @@
 -- * Shared counters for rate limits (checkout openings per client and per
 --   link), one atomic upsert each.
 ALTER TABLE checkout_sessions ADD COLUMN provider_account TEXT;
+ALTER TABLE checkout_sessions ADD COLUMN provider_url TEXT;
 ALTER TABLE users ADD COLUMN code_failed_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN code_locked_until BIGINT;
 ALTER TABLE idempotency_keys ADD COLUMN sealed_body TEXT;

@@ -15,7 +15,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_domain::catalog::{AfterCompletion, PaymentLink, Price, Product};
-use paylink_domain::checkout::{session_ttl, CheckoutSession, SessionStatus};
+use paylink_domain::checkout::{
+    session_ttl, CheckoutSession, SessionStatus, SCARCE_HOLD_SECS, UNREACHED_HOLD_SECS,
+};
 use paylink_domain::locale::{self, Style};
 use paylink_domain::IdKind;
 use paylink_providers::{HostedPaymentRequest, ProviderError, ProviderEvent};
@@ -37,6 +39,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/l/{id}", get(show).post(submit))
         .route("/checkout/{session}", get(return_page))
+        .route("/checkout/{session}/go", get(go_to_provider))
+        .route("/checkout/{session}/cancel", get(cancel))
         .route("/webhooks/{provider}", post(webhook))
         .route(
             "/assets/checkout.css",
@@ -343,6 +347,7 @@ fn page(
 async fn submit(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -418,12 +423,41 @@ async fn submit(
         state.store.provider_connection(&l.scope).await,
     ) {
         (Ok(Some((_, c))), Ok(Some(conn))) => (c, conn.provider_account),
-        (Err(e), _) | (_, Err(e)) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        (Err(e), _) | (_, Err(e)) => {
+            return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e)
+        }
         _ => {
             return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     let now = state.now();
+    // Opening a session reserves places: rate-limited per client address
+    // and per link, in counters every instance shares (finding 10).
+    let ip = crate::dashboard::client_ip(&extensions);
+    for (bucket, window, limit) in [
+        (
+            format!("checkout-ip:{ip}"),
+            60,
+            state.checkout_limits.per_ip_minute,
+        ),
+        (
+            format!("checkout-link:{}", l.link.id),
+            60,
+            state.checkout_limits.per_link_minute,
+        ),
+    ] {
+        match state.store.rate_hit(&bucket, now, window, limit).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(secs)) => {
+                let mut resp = page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("Too many checkouts were started from your network or for this link just now. Wait a minute and try again; nothing was charged."), StatusCode::TOO_MANY_REQUESTS);
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return resp;
+            }
+            Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
     let session_id = match new_id(IdKind::CheckoutSession) {
         Ok(id) => id,
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e.status()),
@@ -432,18 +466,24 @@ async fn submit(
         .promotion
         .as_ref()
         .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
+    let scarce = l.link.completed_sessions_limit.is_some()
+        || first_time
+        || order
+            .promotion
+            .as_ref()
+            .is_some_and(|(p, c)| p.max_redemptions.is_some() || c.max_redemptions.is_some());
     let session = CheckoutSession {
         id: session_id.clone(),
         livemode: l.scope.livemode,
         created: now,
+        // A scarce place is held briefly until the buyer reaches the
+        // provider's page (through /checkout/{id}/go), then for longer.
         expires_at: now
-            + session_ttl(
-                l.link.completed_sessions_limit.is_some()
-                    || first_time
-                    || order.promotion.as_ref().is_some_and(|(p, c)| {
-                        p.max_redemptions.is_some() || c.max_redemptions.is_some()
-                    }),
-            ),
+            + if scarce {
+                UNREACHED_HOLD_SECS
+            } else {
+                session_ttl(false)
+            },
         payment_link: l.link.id.clone(),
         status: SessionStatus::Open,
         paid: false,
@@ -471,6 +511,11 @@ async fn submit(
         .await
     {
         Ok(Ok(())) => {}
+        Ok(Err(OpenRefusal::LinkUnavailable))
+            if l.link.completed_sessions_limit.is_some() && l.link.active =>
+        {
+            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("All places are taken right now. Some are held by buyers who are paying at this moment; a held place frees up within a few minutes if its buyer doesn't finish, so try again shortly. Nothing was charged."), StatusCode::CONFLICT);
+        }
         Ok(Err(OpenRefusal::LinkUnavailable)) => return unavailable(&state, &l),
         Ok(Err(refusal)) => {
             let msg = match refusal {
@@ -507,7 +552,7 @@ async fn submit(
         description,
         merchant_name: l.settings.name.clone(),
         return_url: format!("{}/checkout/{session_id}", state.public_url),
-        cancel_url: format!("{}/l/{}", state.public_url, l.link.id),
+        cancel_url: format!("{}/checkout/{session_id}/cancel", state.public_url),
         require_3ds: l.settings.require_3ds,
     };
     let hosted = match state.provider.create_payment(&credential, req).await {
@@ -522,12 +567,93 @@ async fn submit(
     };
     if let Err(e) = state
         .store
-        .set_session_provider_ref(&l.scope, &session_id, &hosted.provider_ref, &merchant)
+        .set_session_provider_ref(
+            &l.scope,
+            &session_id,
+            &hosted.provider_ref,
+            &merchant,
+            &hosted.redirect_url,
+        )
         .await
     {
         return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
     }
-    Redirect::to(&hosted.redirect_url).into_response()
+    Redirect::to(&format!("/checkout/{session_id}/go")).into_response()
+}
+
+/// How many checkout sessions may be opened per minute.
+#[derive(Debug, Clone, Copy)]
+pub struct OpeningLimits {
+    /// By one client address.
+    pub per_ip_minute: i64,
+    /// For one link, by all buyers together.
+    pub per_link_minute: i64,
+}
+
+/// Checkout sessions one client address may open per minute by default.
+pub const CHECKOUTS_PER_IP_MINUTE: i64 = 20;
+
+impl Default for OpeningLimits {
+    fn default() -> Self {
+        OpeningLimits {
+            per_ip_minute: CHECKOUTS_PER_IP_MINUTE,
+            per_link_minute: 600,
+        }
+    }
+}
+
+/// The buyer's way to the provider's page: a scarce place held for a few
+/// minutes is now held for the payment's duration.
+async fn go_to_provider(State(state): State<AppState>, Path(session): Path<String>) -> Response {
+    let (scope, s) = match state.store.find_session_public(&session).await {
+        Ok(x) => x,
+        Err(StoreError::NotFound) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::not_found(),
+                "",
+                &state.provider.origin(),
+            )
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let hold = s.created + SCARCE_HOLD_SECS.max(UNREACHED_HOLD_SECS);
+    let until = if s.expires_at - s.created <= UNREACHED_HOLD_SECS {
+        hold
+    } else {
+        s.expires_at
+    };
+    match state
+        .store
+        .session_reached(&scope, &s.id, state.now(), until)
+        .await
+    {
+        Ok(Some(url)) => Redirect::to(&url).into_response(),
+        // Paid, expired or released meanwhile: the session's own page says which.
+        Ok(None) => Redirect::to(&format!("/checkout/{}", s.id)).into_response(),
+        Err(e) => page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The buyer abandoned on the provider's page: the places the session
+/// held are given back at once.
+async fn cancel(State(state): State<AppState>, Path(session): Path<String>) -> Response {
+    let (scope, s) = match state.store.find_session_public(&session).await {
+        Ok(x) => x,
+        Err(StoreError::NotFound) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::not_found(),
+                "",
+                &state.provider.origin(),
+            )
+        }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if let Err(e) = state.store.expire_session(&scope, &s.id).await {
+        return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
+    }
+    Redirect::to(&format!("/l/{}", s.payment_link)).into_response()
 }
 
 async fn return_page(

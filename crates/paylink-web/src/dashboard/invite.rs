@@ -162,9 +162,7 @@ pub async fn submit(
     }
     let checked = match password::check_new(typed, &inv.email, PRODUCT) {
         Ok(p) => p,
-        Err(rej) => {
-            return super::page(new_user_page(&inv, Some(("password", rej.to_string()))))
-        }
+        Err(rej) => return super::page(new_user_page(&inv, Some(("password", rej.to_string())))),
     };
     let phc = match hash_on_pool(&state, checked).await {
         Ok(h) => h,

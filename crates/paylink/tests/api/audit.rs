@@ -28,7 +28,7 @@ async fn audit_chain_catches_tampering(app: TestApp) {
     // Security-relevant actions are recorded: account and key creation (at
     // spawn), settings, export, redaction.
     app.post_as(
-            &app.live_key,
+        &app.live_key,
         "/v1/account",
         json!({"settings": {"branding": {"primary_color": "#123456"}}}),
     )

@@ -597,7 +597,8 @@ async fn provider_credentials_are_sealed_and_wiped(app: TestApp) {
         "sim"
     );
     // Reconnected, it works again.
-    app.connect_sim(&app.account.clone(), &app.key.clone()).await;
+    app.connect_sim(&app.account.clone(), &app.key.clone())
+        .await;
     app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
         .await
         .ok();

@@ -102,6 +102,17 @@ pub async fn spawn_app(db: Db) -> TestApp {
 
 /// `spawn_app` with a per-key API rate limit (0: none).
 pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
+    spawn_app_limited(db, api_rate, false).await
+}
+
+/// `spawn_app` with the product's default limits on opening checkouts
+/// (other tests send hundreds of buyers from one address in one minute of
+/// their manual clock, so they lift them).
+pub async fn spawn_app_default_limits(db: Db) -> TestApp {
+    spawn_app_limited(db, 0, true).await
+}
+
+async fn spawn_app_limited(db: Db, api_rate: u32, checkout_limits: bool) -> TestApp {
     // Errors (the causes behind 500s) show in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -149,6 +160,14 @@ pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
     )
     .await
     .unwrap();
+    let state = if checkout_limits {
+        state
+    } else {
+        state.with_checkout_limits(paylink_web::checkout::OpeningLimits {
+            per_ip_minute: 1_000_000,
+            per_link_minute: 1_000_000,
+        })
+    };
     tokio::spawn(async move {
         let _ = app::serve(
             listener,

@@ -34,3 +34,4 @@ mod products;
 mod promotion_codes;
 mod rotation;
 mod sdk;
+mod security_review;

@@ -466,7 +466,7 @@ async fn qr_codes_and_account(app: TestApp) {
         .await;
     assert_eq!(up.ok()["settings"]["branding"]["primary_color"], "#ff0000");
     app.post_as(
-            &app.live_key,
+        &app.live_key,
         "/v1/account",
         json!({"settings": {"branding": {"primary_color": "red;}"}}}),
     )
