@@ -2120,14 +2120,16 @@ async fn security_page(
                     p { button type="submit" { "Save allowlist" } }
                 }
             }
-            div class="card" {
-                h2 { "Security events" }
-                table {
-                    thead { tr { th { "When" } th { "Event" } th { "Details" } } }
-                    tbody {
-                        @for n in &notices { tr { td { (format_utc(n.created)) } td { (n.kind) } td class="mono" { (n.detail.to_string()) } } }
-                        @if notices.is_empty() { tr { td colspan="3" class="muted" { "None." } } }
-                    }
+        }
+        // Each person sees their own notices (a lock, a recovery code
+        // used); those who manage security see the account's too.
+        div class="card" {
+            h2 { "Security events" }
+            table {
+                thead { tr { th { "When" } th { "Event" } th { "Details" } } }
+                tbody {
+                    @for n in notices.iter().filter(|n| ctx.can(Permission::ManageSecurity) || n.user_id.as_deref() == Some(ctx.user.id.as_str())) { tr { td { (format_utc(n.created)) } td { (n.kind) } td class="mono" { (n.detail.to_string()) } } }
+                    @if notices.is_empty() { tr { td colspan="3" class="muted" { "None." } } }
                 }
             }
         }

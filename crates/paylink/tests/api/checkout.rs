@@ -505,7 +505,20 @@ async fn webhooks_are_verified_and_applied_once(app: TestApp) {
     b.checkout(&app, &link, &[("email", "z@example.com")]).await;
     let session = app.get("/v1/checkout/sessions").await.ok()["data"][0].clone();
     let id = session["id"].as_str().unwrap();
-    let event = json!({"id": "evt_sim_test_1", "type": "payment.succeeded", "created": app.clock.now(), "data": {"payment": "simpay_x", "session": id, "amount": 1000, "currency": "eur", "payment_method": "pm_sim_x", "card": {"brand": "visa", "last4": "4242"}}}).to_string();
+    // The payment paylink created for this session, with its merchant.
+    let payment = app
+        .raw_strings(&format!(
+            "SELECT provider_ref FROM checkout_sessions WHERE id = '{id}'"
+        ))
+        .await
+        .remove(0);
+    let merchant = app
+        .raw_strings(&format!(
+            "SELECT provider_account FROM checkout_sessions WHERE id = '{id}'"
+        ))
+        .await
+        .remove(0);
+    let event = json!({"id": "evt_sim_test_1", "type": "payment.succeeded", "created": app.clock.now(), "data": {"payment": payment, "merchant": merchant, "livemode": false, "session": id, "amount": 1000, "currency": "eur", "payment_method": "pm_sim_x", "card": {"brand": "visa", "last4": "4242"}}}).to_string();
     let send = |sig: String, body: String| {
         app.client
             .post(app.url("/webhooks/sim"))

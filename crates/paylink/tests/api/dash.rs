@@ -259,3 +259,17 @@ pub async fn store_user(app: &TestApp, email: &str) -> String {
         .unwrap()
         .unwrap()
 }
+
+/// The invitation link in the newest outbox message to `to`.
+pub async fn outbox_link(app: &TestApp, to: &str) -> String {
+    let mails = app.opened.store.outbox(0).await.unwrap();
+    let m = mails
+        .iter()
+        .rev()
+        .find(|m| m.to == to)
+        .unwrap_or_else(|| panic!("no mail to {to}"));
+    let body = m.body.expose();
+    let i = body.find("/invite/").unwrap();
+    let tail = &body[i..];
+    tail.split_whitespace().next().unwrap().to_string()
+}

@@ -226,11 +226,12 @@ async fn ten_failures_lock_and_look_like_a_wrong_password(app: TestApp) {
         unknown.body.replace("nobody@shop.example", &dev.email),
         wrong.body
     );
-    // The lock is recorded for the email notice and shown to the owner.
+    // The lock is recorded for the email notice; the owner sees the
+    // member locked (the notice itself, with addresses, is the member's).
     owner.cookie = None;
     owner.sign_in(&app).await;
     let p = owner.get("/dashboard/security").await;
-    assert!(p.body.contains("user.locked"), "{}", p.body);
+    assert!(!p.body.contains("user.locked"), "{}", p.body);
     let p = owner.get("/dashboard/team").await;
     assert!(p.body.contains("Locked"));
     // An hour later it lifts by itself; an owner can lift it sooner.
@@ -246,6 +247,8 @@ async fn ten_failures_lock_and_look_like_a_wrong_password(app: TestApp) {
     let mut dev2 = dev.clone();
     dev2.cookie = None;
     dev2.sign_in(&app).await;
+    let p = dev2.get("/dashboard/security").await;
+    assert!(p.body.contains("user.locked"), "{}", p.body);
     let entries = app.opened.store.audit_entries(None).await.unwrap();
     // Audit entries are kept for years: they name the address only by a
     // keyed hash.
@@ -671,8 +674,15 @@ async fn removing_or_demoting_a_member_ends_their_sessions(app: TestApp) {
         )
         .await;
     assert_eq!(p.status, 200);
-    let link = between(&p.body, "id=\"invite-link\" readonly value=\"", "\"").unwrap();
-    let newbie = enrol(&app, "new@shop.example", paylink_crypto::Secret::new(link)).await;
+    // The link goes to the invited address (the outbox), not to the page.
+    assert!(!p.body.contains("/invite/"), "{}", p.body);
+    let link = outbox_link(&app, "new@shop.example").await;
+    let newbie = enrol(
+        &app,
+        "new@shop.example",
+        paylink_crypto::Secret::new(format!("{}{link}", app.base)),
+    )
+    .await;
     assert_eq!(
         app.opened
             .store
@@ -949,15 +959,20 @@ async fn weaker_hashes_are_upgraded_at_sign_in(app: TestApp) {
 }
 both!(weaker_hashes_are_upgraded_at_sign_in);
 
-async fn developers_make_and_revoke_api_keys(app: TestApp) {
+async fn owners_make_and_developers_revoke_api_keys(app: TestApp) {
     let mut dev = member(&app, "keys@shop.example", Role::Developer).await;
     let p = dev.get("/dashboard/api-keys").await;
     assert_eq!(p.status, 200);
-    let p = dev.post("/dashboard/api-keys", &[]).await;
+    // A secret key holds every power: a developer may not make one.
+    assert!(dev.post("/dashboard/api-keys", &[]).await.denied());
+    let mut owner = member(&app, OWNER, Role::Owner).await;
+    owner.get("/dashboard/api-keys").await;
+    let p = owner.post("/dashboard/api-keys", &[]).await;
     assert_eq!(p.status, 200, "{}", p.body);
     let key = between(&p.body, "id=\"new-key\" readonly value=\"", "\"").unwrap();
     assert!(key.starts_with("sk_test_"), "{key}");
     // Shown once: the list shows only its last four.
+    dev.get("/dashboard/api-keys").await;
     let list = dev.get("/dashboard/api-keys").await;
     assert!(!list.body.contains(&key) && list.body.contains(&key[key.len() - 4..]));
     assert_eq!(app.get_as(&key, "/v1/products").await.status, 200);
@@ -984,7 +999,7 @@ async fn developers_make_and_revoke_api_keys(app: TestApp) {
         .unwrap();
     assert!(entries.iter().any(|e| e.action == "api_key.revoked"));
 }
-both!(developers_make_and_revoke_api_keys);
+both!(owners_make_and_developers_revoke_api_keys);
 
 async fn provider_is_connected_and_disconnected_in_the_dashboard(app: TestApp) {
     let mut owner = member(&app, OWNER, Role::Owner).await;
@@ -998,15 +1013,25 @@ async fn provider_is_connected_and_disconnected_in_the_dashboard(app: TestApp) {
     assert!(app.get("/v1/account").await.ok()["provider"].is_null());
     // A key the sim did not issue: refused beside the field, not echoed.
     let bogus = "sk_sim_not_a_real_key_12345678";
+    app.clock.advance(30);
+    let code = owner.code(app.clock.now());
     let p = owner
-        .post("/dashboard/settings/connect", &[("secret_key", bogus)])
+        .post(
+            "/dashboard/settings/connect",
+            &[("secret_key", bogus), ("code", &code)],
+        )
         .await;
     assert!(p.body.contains("id=\"secret_key-error\""), "{}", p.body);
     assert!(!p.body.contains(bogus));
-    // The right one: connected, shown by its last four only.
+    // The right one (with a fresh code): connected, shown by its last four.
     let key = app.sim_key();
+    app.clock.advance(30);
+    let code = owner.code(app.clock.now());
     let p = owner
-        .post("/dashboard/settings/connect", &[("secret_key", &key)])
+        .post(
+            "/dashboard/settings/connect",
+            &[("secret_key", &key), ("code", &code)],
+        )
         .await;
     assert!(
         p.body.contains("Connected") && p.body.contains(&key[key.len() - 4..]),

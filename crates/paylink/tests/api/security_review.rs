@@ -22,20 +22,6 @@ async fn one(app: &TestApp, sql: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The invitation link in the newest outbox message to `to`.
-async fn outbox_link(app: &TestApp, to: &str) -> String {
-    let mails = app.opened.store.outbox(0).await.unwrap();
-    let m = mails
-        .iter()
-        .rev()
-        .find(|m| m.to == to)
-        .unwrap_or_else(|| panic!("no mail to {to}"));
-    let body = m.body.expose();
-    let i = body.find("/invite/").unwrap();
-    let tail = &body[i..];
-    tail.split_whitespace().next().unwrap().to_string()
-}
-
 // ---- Finding 1 (high): pre-registering an invited email
 
 async fn finding_01_invitations_need_the_invitees_own_action(app: TestApp) {
