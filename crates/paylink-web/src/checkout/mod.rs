@@ -578,7 +578,7 @@ async fn submit(
     {
         return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
     }
-    Redirect::to(&format!("/checkout/{session_id}/go")).into_response()
+    Redirect::to(&format!("{}/checkout/{session_id}/go", state.public_url)).into_response()
 }
 
 /// How many checkout sessions may be opened per minute.

@@ -71,8 +71,8 @@ impl Buyer {
         // The way to the provider's page goes through paylink's own hop,
         // which holds a scarce place for the payment's duration.
         match s.location.as_deref() {
-            Some(go) if go.starts_with("/checkout/") && go.ends_with("/go") => {
-                self.get(&app.url(go)).await
+            Some(go) if go.starts_with(&app.url("/checkout/")) && go.ends_with("/go") => {
+                self.get(go).await
             }
             _ => s,
         }

@@ -92,7 +92,7 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         )
         .await;
     assert_eq!(s.status, 303, "{}", s.body);
-    let go = b.get(&format!("{base}{}", s.location.unwrap())).await;
+    let go = b.get(&s.location.unwrap()).await;
     let sim_url = go.location.unwrap();
     assert!(sim_url.starts_with(&sim_base));
     let declined = b.card(&sim_url, CARD_DECLINED).await;

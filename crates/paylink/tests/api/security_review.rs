@@ -751,8 +751,9 @@ async fn finding_10_held_places_are_released_and_openings_limited(app: TestApp) 
     let cs = opened
         .location
         .unwrap()
-        .split('/')
-        .nth(2)
+        .trim_end_matches("/go")
+        .rsplit('/')
+        .next()
         .unwrap()
         .to_string();
     let c = b.get(&app.url(&format!("/checkout/{cs}/cancel"))).await;
