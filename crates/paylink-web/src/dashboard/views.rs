@@ -2449,7 +2449,7 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
                 }
             } @else {
                 p { "Brand colour " span class="mono" { (color) } " · 3-D Secure on every payment: " (if any { "yes" } else { "no" }) }
-                p class="muted" { "These settings apply to live payments too, so they change only in live mode (switch with the mode button above)." }
+                p class="muted" { "These settings apply to live payments too, so they change only in live mode (“Switch to live data” in the menu)." }
             }
         }
         div class="card" {
