@@ -21,10 +21,12 @@ pub const SCARCE_HOLD_SECS: i64 = 30 * 60;
 /// Reaching the page extends the hold to [`SCARCE_HOLD_SECS`].
 pub const UNREACHED_HOLD_SECS: i64 = 5 * 60;
 
-/// How long a new session lives: short when it holds a scarce place.
+/// How long a new session lives: short when it holds a scarce place, until
+/// its buyer reaches the provider's page (then [`SCARCE_HOLD_SECS`] from
+/// its opening).
 pub fn session_ttl(holds_scarce_place: bool) -> i64 {
     if holds_scarce_place {
-        SCARCE_HOLD_SECS
+        UNREACHED_HOLD_SECS
     } else {
         SESSION_TTL_SECS
     }

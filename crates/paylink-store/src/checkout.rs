@@ -661,14 +661,16 @@ impl Store {
         window: i64,
         limit: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let (n, start) = self
-            .hit_counter("rate_counters", "bucket", "hits", bucket, now, window)
-            .await?;
-        Ok(if n > limit {
-            Err((start + window - now).max(1))
-        } else {
-            Ok(n)
-        })
+        self.limited_hit(
+            "rate_counters",
+            "bucket",
+            "hits",
+            bucket,
+            now,
+            window,
+            limit,
+        )
+        .await
     }
 
     /// Expires every open session whose time is up. Returns how many.

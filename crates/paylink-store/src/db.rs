@@ -136,6 +136,18 @@ impl Store {
         Ok(n)
     }
 
+    /// Runs one statement that returns at most one row (`… RETURNING`) in
+    /// its own write transaction.
+    pub(crate) async fn write_fetch(
+        &self,
+        sql: &crate::list::Sql,
+    ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
+        let mut tx = self.write().await?;
+        let row = sql.query().fetch_optional(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
     /// Serialises appends to the audit chain inside `tx` (PostgreSQL: a
     /// transaction-scoped advisory lock; SQLite's single writer already
     /// does).

@@ -52,8 +52,19 @@ impl Store {
         account_id: &str,
         needles: &[String],
     ) -> Result<u64, StoreError> {
-        let needles: Vec<&String> = needles.iter().filter(|n| n.len() >= 3).collect();
-        if needles.is_empty() {
+        // Each value as written, and as JSON escapes it inside a string.
+        let mut spellings: Vec<String> = Vec::new();
+        for n in needles.iter().filter(|n| n.len() >= 3) {
+            spellings.push(n.clone());
+            if let Some(q) = serde_json::to_string(n)
+                .ok()
+                .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_string))
+                .filter(|q| q != n)
+            {
+                spellings.push(q);
+            }
+        }
+        if spellings.is_empty() {
             return Ok(0);
         }
         let k = self.field_key(account_id).await?;
@@ -72,15 +83,7 @@ impl Store {
             let sealed: String = r.try_get("sealed_body")?;
             let place = body_place(&scope, &key);
             let plain = k.open(&place, &sealed)?;
-            // JSON escapes some characters; compare on both spellings.
-            let hit = needles.iter().any(|n| {
-                plain.contains(n.as_str())
-                    || serde_json::to_string(n)
-                        .ok()
-                        .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_string))
-                        .is_some_and(|q| plain.contains(&q))
-            });
-            if !hit {
+            if !spellings.iter().any(|n| plain.contains(n.as_str())) {
                 continue;
             }
             let tomb = k.seal(&place, ERASED)?;

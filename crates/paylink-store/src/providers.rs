@@ -89,12 +89,13 @@ impl Store {
         .transpose()
     }
 
-    /// The credential itself, opened, for a call to the provider.
+    /// The credential itself, opened, for a call to the provider, with the
+    /// provider's id of the merchant it belongs to.
     pub async fn provider_credential(
         &self,
         scope: &Scope,
     ) -> Result<Option<(String, Secret<String>)>, StoreError> {
-        let mut sel = Sql::new("SELECT provider, secret FROM provider_credentials WHERE ");
+        let mut sel = Sql::new("SELECT provider_account, secret FROM provider_credentials WHERE ");
         sel.scope(scope);
         let Some(r) = sel.query().fetch_optional(&self.pool).await? else {
             return Ok(None);
@@ -104,7 +105,7 @@ impl Store {
             .field_key(&scope.account_id)
             .await?
             .open(&place(scope), &sealed)?;
-        Ok(Some((r.try_get("provider")?, Secret::new(secret))))
+        Ok(Some((r.try_get("provider_account")?, Secret::new(secret))))
     }
 
     /// Deletes the credential of `scope` and wipes it from storage: on

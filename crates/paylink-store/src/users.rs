@@ -66,18 +66,17 @@ pub struct Membership {
     pub ip_allowlist: String,
 }
 
-/// A setup or invitation link's use.
+/// A one-time link's use (invitations have their own table since the
+/// security review; old `invite` rows are only ever read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Setup,
-    Invite,
 }
 
 impl TokenKind {
     fn as_str(self) -> &'static str {
         match self {
             TokenKind::Setup => "setup",
-            TokenKind::Invite => "invite",
         }
     }
 }
@@ -208,10 +207,10 @@ impl Store {
     }
 
     /// Adds `email` to `account_id` with `role`, creating the user if the
-    /// email is new, and stores a one-time link (`token_hash`) that lets
-    /// the user set a password and enrol TOTP. Returns the user id, and
-    /// whether the user already existed. An existing member is a conflict.
-    #[allow(clippy::too_many_arguments)]
+    /// email is new (the operator's setup link then lets them set a
+    /// password and enrol TOTP). Returns the user id, and whether the user
+    /// already existed. An existing member is a conflict. Only the operator
+    /// (the CLI) calls this: members join through invitations.
     pub async fn add_member(
         &self,
         new_user_id: &str,
@@ -219,7 +218,6 @@ impl Store {
         email_key: &str,
         account_id: &str,
         role: Role,
-        link: Option<(TokenKind, &str, i64)>,
         now: i64,
     ) -> Result<(String, bool), StoreError> {
         let existing = self.user_id_by_email(email_key).await?;
@@ -250,21 +248,6 @@ impl Store {
         ])
         .push(")");
         m.query().execute(tx.conn()).await?;
-        if let Some((kind, token_hash, expires_at)) = link {
-            let mut t = Sql::new(
-                "INSERT INTO user_tokens (token_hash, kind, user_id, account_id, created, expires_at) VALUES (",
-            );
-            t.values(vec![
-                token_hash.into(),
-                kind.as_str().into(),
-                user_id.as_str().into(),
-                account_id.into(),
-                now.into(),
-                expires_at.into(),
-            ])
-            .push(")");
-            t.query().execute(tx.conn()).await?;
-        }
         tx.commit().await?;
         Ok((user_id, existing.is_some()))
     }
@@ -564,16 +547,12 @@ impl Store {
         Ok(())
     }
 
-    /// Runs an `UPDATE … RETURNING <count>` in its own write transaction.
+    /// Runs an `UPDATE … RETURNING <count>`: the count, if a row matched.
     async fn write_returning(&self, sql: &Sql) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.write().await?;
-        let row = sql.query().fetch_optional(tx.conn()).await?;
-        let n = match row {
-            Some(r) => Some(r.try_get::<i64, _>(0)?),
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(n)
+        match self.write_fetch(sql).await? {
+            Some(r) => Ok(Some(r.try_get::<i64, _>(0)?)),
+            None => Ok(None),
+        }
     }
 
     /// A lifted lock (the user's own recovery, or an owner of the only
@@ -599,13 +578,8 @@ impl Store {
         window: i64,
         limit: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let (n, start) = self
-            .hit_counter("login_throttle", "ip", "failures", ip, now, window)
-            .await?;
-        if n > limit {
-            return Ok(Err((start + window - now).max(1)));
-        }
-        Ok(Ok(n))
+        self.limited_hit("login_throttle", "ip", "failures", ip, now, window, limit)
+            .await
     }
 
     /// Takes back a reserved attempt from `ip` that succeeded.
@@ -619,9 +593,11 @@ impl Store {
     }
 
     /// Counts one hit of `key` in `table` (a fixed window of `window`
-    /// seconds), atomically on both backends; returns the window's count
-    /// including this hit, and when the window started.
-    pub(crate) async fn hit_counter(
+    /// seconds), atomically on both backends, and decides in the same step:
+    /// the window's count including this hit, or `Err(seconds to wait)`
+    /// once it passes `limit`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn limited_hit(
         &self,
         table: &str,
         key_col: &str,
@@ -629,7 +605,8 @@ impl Store {
         key: &str,
         now: i64,
         window: i64,
-    ) -> Result<(i64, i64), StoreError> {
+        limit: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
         let mut sql = Sql::new(&format!(
             "INSERT INTO {table} ({key_col}, window_start, {count_col}) VALUES ("
         ));
@@ -644,11 +621,13 @@ impl Store {
             .push(&format!(" THEN {table}.window_start ELSE "))
             .bind(now)
             .push(&format!(" END RETURNING {count_col}, window_start"));
-        let mut tx = self.write().await?;
-        let row = sql.query().fetch_one(tx.conn()).await?;
-        let out = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
-        tx.commit().await?;
-        Ok(out)
+        let row = self.write_fetch(&sql).await?.ok_or(StoreError::NotFound)?;
+        let (n, start) = (row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?);
+        Ok(if n > limit {
+            Err((start + window - now).max(1))
+        } else {
+            Ok(n)
+        })
     }
 
     /// Deletes throttle rows whose window ended (they hold IP addresses).
@@ -1034,25 +1013,30 @@ impl Store {
     }
 
     /// The newest security notices a member sees on the security page:
-    /// those of this account (its events), and the member's own. Another
-    /// member's personal notices (a lock, with addresses) are theirs alone:
-    /// they may stem from other accounts (finding 7).
+    /// the member's own (of this account, or of no account, such as a
+    /// lock), and with `account_events` also the account's own events.
+    /// Another member's personal notices (a lock, with addresses) are
+    /// theirs alone: they may stem from other accounts (finding 7).
     pub async fn security_notices(
         &self,
         account_id: &str,
         user_id: &str,
+        account_events: bool,
         limit: i64,
     ) -> Result<Vec<SecurityNotice>, StoreError> {
         let mut sql = Sql::new(
-            "SELECT id, created, user_id, kind, detail FROM security_outbox WHERE (account_id = ",
+            "SELECT id, created, user_id, kind, detail FROM security_outbox WHERE (user_id = ",
         );
-        sql.bind(account_id)
-            .push(" AND (user_id IS NULL OR user_id = ")
-            .bind(user_id)
-            .push(")) OR (account_id IS NULL AND user_id = ")
-            .bind(user_id)
-            .push(") ORDER BY seq DESC LIMIT ")
-            .bind(limit);
+        sql.bind(user_id)
+            .push(" AND (account_id IS NULL OR account_id = ")
+            .bind(account_id)
+            .push("))");
+        if account_events {
+            sql.push(" OR (user_id IS NULL AND account_id = ")
+                .bind(account_id)
+                .push(")");
+        }
+        sql.push(" ORDER BY seq DESC LIMIT ").bind(limit);
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {

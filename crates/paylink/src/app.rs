@@ -210,9 +210,9 @@ pub async fn create_account(
     // already has a sign-in is never joined silently (finding 1 of the
     // security review): they get an invitation instead (see
     // [`owner_link`]) and accept it while signed in as themselves.
-    let user_id = Id::generate(IdKind::User).map_err(|e| AppError::Invalid(e.to_string()))?;
     let key = store.blind(email.as_str()).await?;
     if store.user_id_by_email(&key).await?.is_none() {
+        let user_id = Id::generate(IdKind::User).map_err(|e| AppError::Invalid(e.to_string()))?;
         store
             .add_member(
                 user_id.as_str(),
@@ -220,7 +220,6 @@ pub async fn create_account(
                 &key,
                 &account.id,
                 paylink_domain::roles::Role::Owner,
-                None,
                 now,
             )
             .await?;

@@ -15,9 +15,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_domain::catalog::{AfterCompletion, PaymentLink, Price, Product};
-use paylink_domain::checkout::{
-    session_ttl, CheckoutSession, SessionStatus, SCARCE_HOLD_SECS, UNREACHED_HOLD_SECS,
-};
+use paylink_domain::checkout::{session_ttl, CheckoutSession, SessionStatus, SCARCE_HOLD_SECS};
 use paylink_domain::locale::{self, Style};
 use paylink_domain::IdKind;
 use paylink_providers::{HostedPaymentRequest, ProviderError, ProviderEvent};
@@ -418,17 +416,12 @@ async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let (credential, merchant) = match (
-        state.store.provider_credential(&l.scope).await,
-        state.store.provider_connection(&l.scope).await,
-    ) {
-        (Ok(Some((_, c))), Ok(Some(conn))) => (c, conn.provider_account),
-        (Err(e), _) | (_, Err(e)) => {
-            return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e)
-        }
-        _ => {
+    let (merchant, credential) = match state.store.provider_credential(&l.scope).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
             return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE);
         }
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let now = state.now();
     // Opening a session reserves places: rate-limited per client address
@@ -466,12 +459,6 @@ async fn submit(
         .promotion
         .as_ref()
         .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
-    let scarce = l.link.completed_sessions_limit.is_some()
-        || first_time
-        || order
-            .promotion
-            .as_ref()
-            .is_some_and(|(p, c)| p.max_redemptions.is_some() || c.max_redemptions.is_some());
     let session = CheckoutSession {
         id: session_id.clone(),
         livemode: l.scope.livemode,
@@ -479,11 +466,13 @@ async fn submit(
         // A scarce place is held briefly until the buyer reaches the
         // provider's page (through /checkout/{id}/go), then for longer.
         expires_at: now
-            + if scarce {
-                UNREACHED_HOLD_SECS
-            } else {
-                session_ttl(false)
-            },
+            + session_ttl(
+                l.link.completed_sessions_limit.is_some()
+                    || first_time
+                    || order.promotion.as_ref().is_some_and(|(p, c)| {
+                        p.max_redemptions.is_some() || c.max_redemptions.is_some()
+                    }),
+            ),
         payment_link: l.link.id.clone(),
         status: SessionStatus::Open,
         paid: false,
@@ -602,30 +591,34 @@ impl Default for OpeningLimits {
     }
 }
 
+/// The session `id` as a public page finds it, or the page's 404 (or 500).
+async fn public_session(
+    state: &AppState,
+    id: &str,
+) -> Result<(paylink_store::Scope, CheckoutSession), Response> {
+    match state.store.find_session_public(id).await {
+        Ok(x) => Ok(x),
+        Err(StoreError::NotFound) => Err(html(
+            StatusCode::NOT_FOUND,
+            pages::not_found(),
+            "",
+            &state.provider.origin(),
+        )),
+        Err(e) => Err(page_error(state, StatusCode::INTERNAL_SERVER_ERROR, e)),
+    }
+}
+
 /// The buyer's way to the provider's page: a scarce place held for a few
-/// minutes is now held for the payment's duration.
+/// minutes is now held for the payment's duration (a longer expiry is
+/// never shortened).
 async fn go_to_provider(State(state): State<AppState>, Path(session): Path<String>) -> Response {
-    let (scope, s) = match state.store.find_session_public(&session).await {
+    let (scope, s) = match public_session(&state, &session).await {
         Ok(x) => x,
-        Err(StoreError::NotFound) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::not_found(),
-                "",
-                &state.provider.origin(),
-            )
-        }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
-    let hold = s.created + SCARCE_HOLD_SECS.max(UNREACHED_HOLD_SECS);
-    let until = if s.expires_at - s.created <= UNREACHED_HOLD_SECS {
-        hold
-    } else {
-        s.expires_at
+        Err(r) => return r,
     };
     match state
         .store
-        .session_reached(&scope, &s.id, state.now(), until)
+        .session_reached(&scope, &s.id, state.now(), s.created + SCARCE_HOLD_SECS)
         .await
     {
         Ok(Some(url)) => Redirect::to(&url).into_response(),
@@ -638,17 +631,9 @@ async fn go_to_provider(State(state): State<AppState>, Path(session): Path<Strin
 /// The buyer abandoned on the provider's page: the places the session
 /// held are given back at once.
 async fn cancel(State(state): State<AppState>, Path(session): Path<String>) -> Response {
-    let (scope, s) = match state.store.find_session_public(&session).await {
+    let (scope, s) = match public_session(&state, &session).await {
         Ok(x) => x,
-        Err(StoreError::NotFound) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::not_found(),
-                "",
-                &state.provider.origin(),
-            )
-        }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(r) => return r,
     };
     if let Err(e) = state.store.expire_session(&scope, &s.id).await {
         return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
@@ -661,17 +646,9 @@ async fn return_page(
     Path(session): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (scope, s) = match state.store.find_session_public(&session).await {
+    let (scope, s) = match public_session(&state, &session).await {
         Ok(x) => x,
-        Err(StoreError::NotFound) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::not_found(),
-                "",
-                &state.provider.origin(),
-            )
-        }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(r) => return r,
     };
     let (settings, link) = match (
         state.store.account_settings(&scope.account_id).await,

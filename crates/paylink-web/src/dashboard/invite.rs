@@ -18,8 +18,8 @@ use paylink_store::users::{SessionRecord, Stage};
 use paylink_store::StoreError;
 
 use super::login::{audit, hash_on_pool, start_session, PRODUCT};
-use super::pages::{bare, setup};
-use super::{client_ip, csrf_for, form_from_us, read_form, same_origin, session_token, token_hash};
+use super::pages::{bare, setup_under};
+use super::{client_ip, csrf_for, form_from_us, read_form, token_hash};
 use crate::{ApiError, AppState};
 
 fn gone() -> Response {
@@ -40,22 +40,10 @@ async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(SessionRecord, String)>, ApiError> {
-    let Some(token) = session_token(headers) else {
-        return Ok(None);
-    };
-    let hash = token_hash(token.expose());
-    let now = state.now();
-    let cfg = &state.dashboard;
-    Ok(state
-        .store
-        .find_session(&hash)
-        .await?
-        .filter(|s| {
-            s.stage == Stage::Full
-                && now - s.last_seen < cfg.idle_secs
-                && now - s.created < cfg.absolute_secs
-        })
-        .map(|s| (s, hash)))
+    Ok(match super::full_session(state, headers).await? {
+        super::FullSession::Live(s, hash) => Some((s, hash)),
+        super::FullSession::None | super::FullSession::Expired => None,
+    })
 }
 
 async fn load(state: &AppState, token: &str) -> Result<Option<Invitation>, ApiError> {
@@ -120,10 +108,7 @@ pub async fn page(
 }
 
 fn new_user_page(inv: &Invitation, error: Option<(&str, String)>) -> String {
-    // The setup form, under the invitation's heading.
-    let form = setup(error);
-    let intro = html! { (heading(inv)) }.into_string();
-    form.replacen("<h1>Set your password</h1>", &intro, 1)
+    setup_under(heading(inv), error)
 }
 
 /// A new user sets a password; TOTP enrolment follows, then the account.
@@ -134,14 +119,7 @@ pub async fn submit(
 ) -> Response {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    if !same_origin(&state, &headers) {
-        return super::refusal(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form was not sent from this site.",
-        );
-    }
-    let (_, form) = match read_form(req).await {
+    let (_, form) = match super::read_own_form(&state, req).await {
         Ok(f) => f,
         Err(r) => return r,
     };

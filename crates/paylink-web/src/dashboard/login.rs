@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::pages::{self, LoginView};
 use super::{
     clear_cookie, client_ip, csrf_for, csrf_refused, form_from_us, new_token, read_form,
-    same_origin, session_token, set_cookie, token_hash,
+    session_token, set_cookie, token_hash,
 };
 use crate::{ApiError, AppState};
 
@@ -173,6 +173,8 @@ pub async fn password_failed(state: &AppState, user: &str, ip: &str, n: i64) {
 /// Checks a second factor of `user` behind its own reserved attempt (the
 /// code step's counter and escalating lock): `Ok(None)` when the code was
 /// wrong or the code step is locked; `locked` in the answer says which.
+/// A right code leaves the counter to the caller: a sign-in resets it with
+/// `Store::record_login`, a step-up with `Store::code_passed`.
 pub async fn checked_second_factor(
     state: &AppState,
     user: &str,
@@ -190,7 +192,6 @@ pub async fn checked_second_factor(
     };
     let factor = second_factor(state, user, code, totp_only).await?;
     if factor.is_some() {
-        state.store.code_passed(user).await?;
         return Ok((factor, false));
     }
     let reached = n % paylink_store::users::CODE_TRIES == 0;
@@ -297,16 +298,9 @@ pub async fn start_session(
 pub async fn login_submit(State(state): State<AppState>, req: Request) -> Response {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    if !same_origin(&state, &headers) {
-        return super::refusal(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form was not sent from this site.",
-        );
-    }
     // The whole (small, size-limited) body first, within a deadline: a
     // slow client never holds a place in the hashing queue (finding 4).
-    let (_, form) = match read_form(req).await {
+    let (_, form) = match super::read_own_form(&state, req).await {
         Ok(f) => f,
         Err(r) => return r,
     };
@@ -706,14 +700,7 @@ pub async fn setup_submit(
 ) -> Response {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    if !same_origin(&state, &headers) {
-        return super::refusal(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "This form was not sent from this site.",
-        );
-    }
-    let (_, form) = match read_form(req).await {
+    let (_, form) = match super::read_own_form(&state, req).await {
         Ok(f) => f,
         Err(r) => return r,
     };

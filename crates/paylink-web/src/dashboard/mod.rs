@@ -66,8 +66,6 @@ pub struct DashboardConfig {
     /// Failures from one IP address within `ip_window_secs` before it gets 429.
     pub ip_limit: i64,
     pub ip_window_secs: i64,
-    /// Seconds a setup or invitation link stays valid.
-    pub link_ttl_secs: i64,
 }
 
 impl Default for DashboardConfig {
@@ -79,7 +77,6 @@ impl Default for DashboardConfig {
             lock_secs: 3600,
             ip_limit: 30,
             ip_window_secs: 15 * 60,
-            link_ttl_secs: 24 * 3600,
         }
     }
 }
@@ -397,6 +394,22 @@ pub async fn read_form(req: Request) -> Result<(axum::http::request::Parts, Form
     Ok((parts, Form::parse(&bytes)))
 }
 
+/// Reads the form of a sign-in step that has no session yet (sign-in,
+/// setup link, invitation): refused unless it comes from our own origin.
+pub async fn read_own_form(
+    state: &AppState,
+    req: Request,
+) -> Result<(axum::http::request::Parts, Form), Response> {
+    if !same_origin(state, req.headers()) {
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form was not sent from this site.",
+        ));
+    }
+    read_form(req).await
+}
+
 /// A plain page for a refusal (403, 429, …).
 pub fn refusal(status: StatusCode, title: &str, message: &str) -> Response {
     pages::html_response(
@@ -468,29 +481,54 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Response> {
+/// A browser's signed-in session.
+pub enum FullSession {
+    /// No cookie, or not a session signed in with both factors.
+    None,
+    /// It was idle or too old: it is ended now.
+    Expired,
+    /// Signed in; with its token's hash (for the CSRF token).
+    Live(SessionRecord, String),
+}
+
+/// The session signed in with both factors that `headers` present, ending
+/// it when it was idle or too old.
+pub async fn full_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<FullSession, crate::ApiError> {
     let now = state.now();
     let cfg = &state.dashboard;
-    let Some(token) = session_token(req.headers()) else {
-        return Err(to_login(false));
+    let Some(token) = session_token(headers) else {
+        return Ok(FullSession::None);
     };
     let hash = token_hash(token.expose());
-    let session = state
+    let Some(session) = state
         .store
         .find_session(&hash)
-        .await
-        .map_err(|e| views::fail(e.into()))?
-        .filter(|s| s.stage == Stage::Full);
-    let Some(session) = session else {
-        return Err(to_login(false));
+        .await?
+        .filter(|s| s.stage == Stage::Full)
+    else {
+        return Ok(FullSession::None);
     };
     if now - session.last_seen >= cfg.idle_secs || now - session.created >= cfg.absolute_secs {
         let _ = state
             .store
             .end_session(&session.user_id, &session.id, now)
             .await;
-        return Err(to_login(true));
+        return Ok(FullSession::Expired);
     }
+    Ok(FullSession::Live(session, hash))
+}
+
+async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Response> {
+    let now = state.now();
+    let (session, hash) = match full_session(state, req.headers()).await {
+        Ok(FullSession::Live(s, h)) => (s, h),
+        Ok(FullSession::None) => return Err(to_login(false)),
+        Ok(FullSession::Expired) => return Err(to_login(true)),
+        Err(e) => return Err(views::fail(e)),
+    };
     let ip = client_ip(req.extensions());
     let Some(account_id) = session.account_id.clone() else {
         return Err(to_login(false));

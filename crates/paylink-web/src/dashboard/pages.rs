@@ -274,6 +274,11 @@ pub fn mfa(csrf: &str, error: Option<&str>) -> String {
 }
 
 pub fn setup(error: Option<(&str, String)>) -> String {
+    setup_under(html! { h1 { "Set your password" } }, error)
+}
+
+/// The password form under another heading (an invitation's).
+pub fn setup_under(heading: Markup, error: Option<(&str, String)>) -> String {
     let err = |name: &str| {
         error
             .as_ref()
@@ -283,7 +288,7 @@ pub fn setup(error: Option<(&str, String)>) -> String {
     bare(
         "Set your password",
         html! {
-            h1 { "Set your password" }
+            (heading)
             p class="muted" { "12 to 128 characters. Any characters, spaces too; a long phrase is best. Common leaked passwords are refused." }
             form method="post" {
                 label for="password" { "New password" }

@@ -1446,27 +1446,17 @@ pub async fn customers(Extension(ctx): C, Extension(api): A, Query(q): Query<Lis
     // An email is looked up exactly, through the blind index, and only by
     // roles that may see emails; other terms match what the role sees.
     let term = q.q.trim();
-    let by_email = term.contains('@');
-    let extra = if by_email && ctx.role.sees_personal_data() {
-        format!("email={}", enc(term))
+    let listed = if !term.contains('@') {
+        list(&api, &ctx, "/v1/customers", "", &q).await
+    } else if ctx.role.sees_personal_data() {
+        let exact = format!("email={}", enc(term));
+        list(&api, &ctx, "/v1/customers", &exact, &ListQ::default()).await
     } else {
-        String::new()
-    };
-    let listed = if by_email && !ctx.role.sees_personal_data() {
         Ok(Listed {
             data: Vec::new(),
             next: None,
             prev: None,
         })
-    } else if by_email {
-        let exact = ListQ {
-            q: String::new(),
-            starting_after: None,
-            ending_before: None,
-        };
-        list(&api, &ctx, "/v1/customers", &extra, &exact).await
-    } else {
-        list(&api, &ctx, "/v1/customers", "", &q).await
     };
     let listed = match listed {
         Ok(l) => l,
@@ -2046,7 +2036,12 @@ async fn security_page(
         state.store.ip_allowlist(&ctx.scope.account_id).await,
         state
             .store
-            .security_notices(&ctx.scope.account_id, &ctx.user.id, 20)
+            .security_notices(
+                &ctx.scope.account_id,
+                &ctx.user.id,
+                ctx.can(Permission::ManageSecurity),
+                20,
+            )
             .await,
     ) {
         (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
@@ -2128,7 +2123,7 @@ async fn security_page(
             table {
                 thead { tr { th { "When" } th { "Event" } th { "Details" } } }
                 tbody {
-                    @for n in notices.iter().filter(|n| ctx.can(Permission::ManageSecurity) || n.user_id.as_deref() == Some(ctx.user.id.as_str())) { tr { td { (format_utc(n.created)) } td { (n.kind) } td class="mono" { (n.detail.to_string()) } } }
+                    @for n in &notices { tr { td { (format_utc(n.created)) } td { (n.kind) } td class="mono" { (n.detail.to_string()) } } }
                     @if notices.is_empty() { tr { td colspan="3" class="muted" { "None." } } }
                 }
             }
@@ -2537,7 +2532,11 @@ pub async fn settings_connect(
     match super::login::checked_second_factor(&state, &ctx.user.id, &ctx.ip, form.get("code"), true)
         .await
     {
-        Ok((Some(_), _)) => {}
+        Ok((Some(_), _)) => {
+            if let Err(e) = state.store.code_passed(&ctx.user.id).await {
+                return store_fail(e);
+            }
+        }
         Ok((None, locked)) => {
             let mut f = FormState::default();
             let msg = if locked {

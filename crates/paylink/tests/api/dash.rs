@@ -203,7 +203,6 @@ pub async fn member(app: &TestApp, email: &str, role: Role) -> Dash {
                 &key,
                 &app.account,
                 role,
-                None,
                 app.clock.now(),
             )
             .await
