@@ -1740,7 +1740,9 @@ async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> Response {
                     div { (field(f, "Email", "email", "email", "")) }
                     div {
                         label for="role" { "Role" }
-                        select id="role" name="role" {
+                        // No role is preselected: the first would be owner.
+                        select id="role" name="role" required {
+                            option value="" selected[f.value("role").is_empty()] disabled { "Choose a role" }
                             @for r in &roles { option value=(r.as_str()) selected[f.value("role") == r.as_str()] { (r.as_str()) } }
                         }
                         @if let Some(m) = f.errors.get("role") { div class="err" role="alert" { (m) } }

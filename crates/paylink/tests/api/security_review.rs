@@ -26,7 +26,24 @@ async fn one(app: &TestApp, sql: &str) -> String {
 
 async fn finding_01_invitations_need_the_invitees_own_action(app: TestApp) {
     let mut owner = member(&app, "owner@shop.example", Role::Owner).await;
-    owner.get("/dashboard/team").await;
+    let team = owner.get("/dashboard/team").await;
+    // No role is preselected (the first would be owner): one must be chosen.
+    assert!(
+        team.body.contains("<option value=\"\" selected disabled>"),
+        "{}",
+        team.body
+    );
+    let p = owner
+        .post(
+            "/dashboard/team/invite",
+            &[("email", "someone@elsewhere.example")],
+        )
+        .await;
+    assert!(
+        p.body.contains("Choose one of the roles listed."),
+        "{}",
+        p.body
+    );
     // The inviter never sees a usable link for someone else's address.
     let p = owner
         .post(
