@@ -379,6 +379,31 @@ impl TestApp {
         (a.id, key)
     }
 
+    /// A second paylink instance on this app's database (as a second
+    /// process behind a load balancer would be), with the product's own
+    /// limits; returns its base URL.
+    pub async fn second_instance(&self) -> String {
+        let opened = app::open(&self.opts).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sim = app::sim_config(&opened, &self.sim_base, &self.base, self.clock.clone())
+            .await
+            .unwrap();
+        let state = app::state(&opened, &self.base, self.clock.clone(), 0, sim)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = app::serve(
+                listener,
+                state,
+                paylink_jobs::Retention::default(),
+                std::future::pending(),
+            )
+            .await;
+        });
+        base
+    }
+
     /// Connects `account` (in the mode of API key `key`) to the sim
     /// merchant of that key, as an owner would in the dashboard (provider
     /// connection is not an API operation).

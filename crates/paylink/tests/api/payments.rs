@@ -517,24 +517,7 @@ both!(sim_api_requires_its_key);
 )]
 async fn two_instances_share_limits_and_events() {
     let a = spawn_app(Db::Postgres).await;
-    let b_inst = paylink::app::open(&a.opts).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let b_base = format!("http://{}", listener.local_addr().unwrap());
-    let sim = paylink::app::sim_config(&b_inst, &a.sim_base, &a.base, a.clock.clone())
-        .await
-        .unwrap();
-    let state_b = paylink::app::state(&b_inst, &a.base, a.clock.clone(), 0, sim)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = paylink::app::serve(
-            listener,
-            state_b,
-            paylink_jobs::Retention::default(),
-            std::future::pending(),
-        )
-        .await;
-    });
+    let b_base = a.second_instance().await;
     let link = a
         .link_with(
             "eur",

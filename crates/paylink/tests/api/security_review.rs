@@ -269,6 +269,64 @@ async fn finding_02_concurrent_attempts_are_reserved_before_checking(app: TestAp
 }
 both!(finding_02_concurrent_attempts_are_reserved_before_checking);
 
+/// The same burst split across two instances on one PostgreSQL: the
+/// counters live in the database, so the limit is the instances' together.
+#[tokio::test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
+)]
+async fn finding_02_limits_hold_across_two_instances() {
+    let app = spawn_app(Db::Postgres).await;
+    let owner = member(&app, "owner@shop.example", Role::Owner).await;
+    let second = app.second_instance().await;
+    let gate = Arc::new(tokio::sync::Barrier::new(100));
+    let statuses = burst(100, |i| {
+        let gate = gate.clone();
+        let base = if i % 2 == 0 {
+            app.base.clone()
+        } else {
+            second.clone()
+        };
+        tokio::spawn(async move {
+            let req = http().post(format!("{base}/login")).form(&[
+                ("email", "owner@shop.example"),
+                ("password", &format!("wrong password {i:04}")),
+            ]);
+            gate.wait().await;
+            req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        })
+    })
+    .await;
+    assert!(
+        !statuses.contains(&500) && !statuses.contains(&0),
+        "{statuses:?}"
+    );
+    let evaluated: i64 = one(
+        &app,
+        &format!(
+            "SELECT CAST(failed_count AS TEXT) FROM users WHERE id = '{}'",
+            owner.user_id
+        ),
+    )
+    .await
+    .parse()
+    .unwrap();
+    assert!(
+        evaluated <= 5,
+        "{evaluated} passwords checked across two instances"
+    );
+    let throttled: i64 = one(
+        &app,
+        "SELECT CAST(MAX(failures) AS TEXT) FROM login_throttle",
+    )
+    .await
+    .parse()
+    .unwrap();
+    // Every attempt reached one shared per-address counter.
+    assert!(throttled > 30, "{throttled}");
+}
+
 // ---- Finding 3 (high): a developer's key held every power
 
 async fn finding_03_keys_never_exceed_their_creators_role(app: TestApp) {
