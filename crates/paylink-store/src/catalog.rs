@@ -68,6 +68,7 @@ impl Store {
         scope: &Scope,
         p: &Product,
     ) -> Result<(), StoreError> {
+        crate::idempotency::note_created(&format!("/v1/products/{}", p.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO products (account_id, {PRODUCT_COLS}) VALUES ("
         ));
@@ -284,6 +285,7 @@ impl Store {
             }
         }
         let custom = p.custom_unit_amount();
+        crate::idempotency::note_created(&format!("/v1/prices/{}", p.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO prices (account_id, {PRICE_COLS}) VALUES ("
         ));
@@ -426,6 +428,7 @@ impl Store {
             ),
         };
         let mut tx = self.write().await?;
+        crate::idempotency::note_created(&format!("/v1/coupons/{}", c.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("
         ));
@@ -575,6 +578,7 @@ impl Store {
             .into());
         }
         let min = p.restrictions.minimum_amount;
+        crate::idempotency::note_created(&format!("/v1/promotion_codes/{}", p.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO promotion_codes (account_id, {PROMO_COLS}) VALUES ("
         ));

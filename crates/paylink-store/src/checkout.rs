@@ -1132,6 +1132,7 @@ impl Store {
             status: "pending".into(),
             metadata: metadata.clone(),
         };
+        crate::idempotency::note_created(&format!("/v1/refunds/{}", refund.id));
         let mut ins = Sql::new(&format!(
             "INSERT INTO refunds (account_id, {REFUND_COLS}) VALUES ("
         ));

@@ -5,9 +5,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::marker::PhantomData;
+
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Connection, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
 
@@ -31,19 +34,73 @@ pub struct Store {
 }
 
 /// A write transaction (holding SQLite's writer slot while it lives).
+///
+/// It is safe to drop at any point, including when the future that owns
+/// it is cancelled mid-statement (a client that hangs up): the connection
+/// is then rolled back on a task of its own before it goes back to the
+/// pool, and SQLite's writer slot is freed only after that rollback, so a
+/// cancelled request can never leave a transaction open (reliability
+/// finding F1). BEGIN, COMMIT and ROLLBACK are plain statements on a pooled
+/// connection, not sqlx's transaction depth counter, which a cancelled
+/// `begin` could leave out of step with the connection (sqlx #3932).
 pub struct WriteTx<'a> {
-    pub(crate) tx: sqlx::Transaction<'static, sqlx::Any>,
-    _guard: Option<MutexGuard<'a, ()>>,
+    conn: Option<PoolConnection<Any>>,
+    guard: Option<OwnedMutexGuard<()>>,
+    /// COMMIT succeeded: the connection goes back to the pool as it is.
+    finished: bool,
+    _store: PhantomData<&'a Store>,
 }
 
 impl WriteTx<'_> {
-    pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+    /// Commits. Inside a request that holds an idempotency claim, the
+    /// claim is marked as having done work in the same transaction (see
+    /// [`crate::idempotency::Ticket`]); if the claim was taken over, the
+    /// work is rolled back instead.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        crate::idempotency::mark_committed(self.conn()).await?;
+        self.conn().execute("COMMIT").await?;
+        self.finished = true;
+        crate::idempotency::committed_ok();
         Ok(())
     }
+
+    #[allow(clippy::expect_used)] // reason: `conn` is None only inside Drop
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.tx
+        self.conn
+            .as_deref_mut()
+            .expect("a write transaction's connection is present until it is dropped")
     }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        let (Some(conn), guard) = (self.conn.take(), self.guard.take()) else {
+            return;
+        };
+        if self.finished {
+            return; // the connection goes back to the pool, then the guard
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(rollback(conn, guard));
+            }
+            // No runtime left (shutting down): never hand the connection
+            // back with a transaction open.
+            Err(_) => drop(conn.detach()),
+        }
+    }
+}
+
+/// Rolls back an abandoned transaction; a connection that can't be rolled
+/// back (its COMMIT or BEGIN failed half-way, the disk was full, the
+/// server went away) is closed, never returned to the pool. The SQLite
+/// writer slot is released last.
+async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<()>>) {
+    if let Err(e) = conn.execute("ROLLBACK").await {
+        tracing::debug!(error = %e, "rollback failed; closing the connection");
+        let _ = conn.detach().close().await;
+    }
+    drop(guard);
 }
 
 impl std::fmt::Debug for Store {
@@ -111,20 +168,39 @@ impl Store {
     }
 
     /// Starts a write transaction.
+    ///
+    /// The wait for the writer slot, the connection and BEGIN run on a task
+    /// of their own: if the caller is cancelled meanwhile, the task still
+    /// finishes and the transaction it made is dropped, so rolled back.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
-        let guard = match &self.write_lock {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        };
+        let pool = self.pool.clone();
+        let lock = self.write_lock.clone();
         // SQLite: take the write lock at BEGIN. A deferred transaction that
         // reads and then writes gets SQLITE_BUSY at once, without waiting,
         // when another connection (another process, or a rollback still in
         // flight) holds the lock; IMMEDIATE waits for it (busy_timeout).
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         };
-        Ok(WriteTx { tx, _guard: guard })
+        let started = tokio::spawn(async move {
+            let guard = match lock {
+                Some(m) => Some(m.lock_owned().await),
+                None => None,
+            };
+            let conn = pool.acquire().await?;
+            let mut tx = WriteTx {
+                conn: Some(conn),
+                guard,
+                finished: false,
+                _store: PhantomData,
+            };
+            tx.conn().execute(begin).await?;
+            Ok::<_, StoreError>(tx)
+        });
+        started
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
     /// Runs one statement in its own write transaction; returns the rows

@@ -13,6 +13,15 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The database can't take the request now (no connection within the
+    /// pool's wait, the server gone, SQLite busy or its disk full): worth a
+    /// retry later, so a 503 with `Retry-After`, never a 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The idempotency claim this request held was taken over by a retry
+    /// (its lease ran out): its work was rolled back.
+    #[error("idempotency claim lost")]
+    ClaimLost,
     #[error("migration error: {0}")]
     Migration(String),
     /// A pagination cursor that names no object of the list.
@@ -38,13 +47,34 @@ impl From<sqlx::Error> for StoreError {
                 // PostgreSQL 23505; SQLite 2067 (UNIQUE) and 1555 (PRIMARY KEY).
                 if db.is_unique_violation() || matches!(code.as_str(), "23505" | "2067" | "1555") {
                     StoreError::Conflict
+                } else if is_transient(&code) {
+                    StoreError::Unavailable(e)
                 } else {
                     StoreError::Database(e)
                 }
             }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e),
             _ => StoreError::Database(e),
         }
     }
+}
+
+/// Database error codes that say "not now" rather than "never": SQLite's
+/// BUSY (5, and its extended codes), FULL (13) and IOERR (10, extended);
+/// PostgreSQL's connection exceptions (08…), server shutdown (57P…),
+/// insufficient resources (53…) and serialization failures (40001, 40P01).
+fn is_transient(code: &str) -> bool {
+    if let Ok(n) = code.parse::<u32>() {
+        return matches!(n & 0xff, 5 | 10 | 13);
+    }
+    code.starts_with("08")
+        || code.starts_with("57P")
+        || code.starts_with("53")
+        || code == "40001"
+        || code == "40P01"
 }
 
 impl From<serde_json::Error> for StoreError {

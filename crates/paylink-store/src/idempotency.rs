@@ -6,6 +6,9 @@
 //! every other personal field, and redaction replaces the responses that
 //! mention the erased customer (see [`Store::erase_idempotent_mentions`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use sqlx::Row;
 
 use crate::db::Store;
@@ -16,17 +19,132 @@ use crate::Scope;
 /// How long a record is honoured and kept.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
+/// How long a claim is held before a retry may take it over. It outlasts
+/// the request deadline (60 s); a request still running past it can't
+/// commit, because the claim it holds is checked in its own transaction.
+pub const LEASE_SECS: i64 = 65;
+
 /// The outcome of claiming a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Claim {
-    /// The key is new: run the request, then [`Store::finish_idempotency`].
-    Fresh,
+    /// The key is new (or its last holder died with nothing committed):
+    /// run the request inside [`Ticket::run`], then finish or release.
+    Fresh(Ticket),
     /// The same request finished before: replay this response.
     Replay { status: u16, body: Vec<u8> },
     /// The same key is still being processed by another request.
     InFlight,
     /// The key was used with different parameters.
     Mismatch,
+    /// The same request committed its work but died before its response
+    /// was stored: answer with the object at `path` (the one it made, if
+    /// it named one), then finish with that answer. Never run it again.
+    Recover {
+        path: Option<String>,
+        ticket: Ticket,
+    },
+}
+
+/// A claim on a key held by one request: its token, and what the
+/// request's transactions recorded under it.
+#[derive(Clone)]
+pub struct Ticket {
+    inner: Arc<TicketInner>,
+}
+
+struct TicketInner {
+    scope: Scope,
+    key: String,
+    claim: String,
+    /// The request's own path: the object it makes is found below it.
+    under: String,
+    created: Mutex<Option<String>>,
+    committed: AtomicBool,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ticket({})", self.inner.key)
+    }
+}
+
+tokio::task_local! {
+    static TICKET: Ticket;
+}
+
+impl Ticket {
+    fn new(scope: &Scope, key: &str, under: &str) -> Result<Self, StoreError> {
+        let claim = paylink_domain::id::random_bytes::<16>()
+            .map_err(|_| StoreError::Corrupt("no randomness for a claim token".into()))?;
+        Ok(Self {
+            inner: Arc::new(TicketInner {
+                scope: scope.clone(),
+                key: key.to_string(),
+                claim: claim.iter().map(|b| format!("{b:02x}")).collect(),
+                under: format!("{}/", under.trim_end_matches('/')),
+                created: Mutex::new(None),
+                committed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Runs `f` (the request's work) under this claim: every write
+    /// transaction it commits marks the claim as committed in that same
+    /// transaction.
+    pub async fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        TICKET.scope(self.clone(), f).await
+    }
+
+    /// Whether any of the request's transactions committed.
+    pub fn committed(&self) -> bool {
+        self.inner.committed.load(Ordering::SeqCst)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Notes the API path of an object the current request made
+/// (`/v1/products/prod_…`): a retry after a crash answers with it. Only an
+/// object below the request's own path counts (`POST /v1/payment_links`
+/// makes `/v1/payment_links/plink_…`, whatever product or price it made on
+/// the way). Does nothing outside an idempotent request.
+pub fn note_created(path: &str) {
+    let _ = TICKET.try_with(|t| {
+        if path.starts_with(&t.inner.under) {
+            *lock(&t.inner.created) = Some(path.to_string());
+        }
+    });
+}
+
+/// Inside a write transaction about to commit: marks the current request's
+/// claim as committed (with the object it made), or fails with
+/// [`StoreError::ClaimLost`] when a retry took the claim over.
+pub(crate) async fn mark_committed(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    let Ok(t) = TICKET.try_with(Clone::clone) else {
+        return Ok(());
+    };
+    let created = lock(&t.inner.created).clone();
+    let mut sql =
+        Sql::new("UPDATE idempotency_keys SET committed = 1, recovery = COALESCE(recovery, ");
+    sql.bind(created)
+        .push(") WHERE ")
+        .scope(&t.inner.scope)
+        .push(" AND idem_key = ")
+        .bind(t.inner.key.as_str())
+        .push(" AND claim = ")
+        .bind(t.inner.claim.as_str())
+        .push(" AND state = 'in_flight'");
+    if sql.query().execute(conn).await?.rows_affected() != 1 {
+        return Err(StoreError::ClaimLost);
+    }
+    Ok(())
+}
+
+/// After a COMMIT that [`mark_committed`] prepared.
+pub(crate) fn committed_ok() {
+    let _ = TICKET.try_with(|t| t.inner.committed.store(true, Ordering::SeqCst));
 }
 
 /// Where a stored response is sealed (the row's key columns, as key
@@ -99,14 +217,17 @@ impl Store {
     }
 
     /// Claims `key` for a request whose fingerprint is `request_hash`.
-    /// Records older than the TTL are treated as absent and replaced.
+    /// Records older than the TTL are treated as absent and replaced; an
+    /// in-flight claim whose lease ran out is taken over (see [`Claim`]).
     pub async fn claim_idempotency(
         &self,
         scope: &Scope,
         key: &str,
+        request_path: &str,
         request_hash: &str,
         now: i64,
     ) -> Result<Claim, StoreError> {
+        let ticket = Ticket::new(scope, key, request_path)?;
         let mut tx = self.write().await?;
         let mut del = Sql::new("DELETE FROM idempotency_keys WHERE ");
         del.scope(scope)
@@ -115,7 +236,7 @@ impl Store {
             .push(" AND created <= ")
             .bind(now - IDEMPOTENCY_TTL_SECS);
         del.query().execute(tx.conn()).await?;
-        let mut ins = Sql::new("INSERT INTO idempotency_keys (account_id, livemode, idem_key, request_hash, state, created) VALUES (");
+        let mut ins = Sql::new("INSERT INTO idempotency_keys (account_id, livemode, idem_key, request_hash, state, created, claim, lease_until) VALUES (");
         ins.values(vec![
             scope.account_id.as_str().into(),
             scope.livemode.into(),
@@ -123,26 +244,62 @@ impl Store {
             request_hash.into(),
             "in_flight".into(),
             now.into(),
+            ticket.inner.claim.as_str().into(),
+            (now + LEASE_SECS).into(),
         ])
         .push(") ON CONFLICT DO NOTHING");
-        let inserted = ins.query().execute(tx.conn()).await?.rows_affected() == 1;
-        if inserted {
+        if ins.query().execute(tx.conn()).await?.rows_affected() == 1 {
             tx.commit().await?;
-            return Ok(Claim::Fresh);
+            return Ok(Claim::Fresh(ticket));
         }
         let mut sel = Sql::new(
-            "SELECT request_hash, state, status, sealed_body FROM idempotency_keys WHERE ",
+            "SELECT request_hash, state, status, sealed_body, claim, lease_until, committed, recovery FROM idempotency_keys WHERE ",
         );
         sel.scope(scope).push(" AND idem_key = ").bind(key);
         let row = sel.query().fetch_one(tx.conn()).await?;
-        tx.commit().await?;
-        // A request still running holds the key whatever its parameters.
         let state: String = row.try_get("state")?;
-        if state == "in_flight" {
-            return Ok(Claim::InFlight);
-        }
         let stored_hash: String = row.try_get("request_hash")?;
-        if !paylink_crypto::ct_eq(stored_hash.as_bytes(), request_hash.as_bytes()) {
+        let same = paylink_crypto::ct_eq(stored_hash.as_bytes(), request_hash.as_bytes());
+        if state == "in_flight" {
+            let lease: Option<i64> = row.try_get("lease_until")?;
+            // A request still running holds the key whatever its parameters.
+            if lease.unwrap_or(0) > now {
+                return Ok(Claim::InFlight);
+            }
+            let committed = row.try_get::<i64, _>("committed")? != 0;
+            if committed && !same {
+                return Ok(Claim::Mismatch);
+            }
+            // The holder died. Take its claim over, if no other retry did.
+            let old: Option<String> = row.try_get("claim")?;
+            let recovery: Option<String> = row.try_get("recovery")?;
+            let mut up = Sql::new("UPDATE idempotency_keys SET claim = ");
+            up.bind(ticket.inner.claim.as_str())
+                .push(", lease_until = ")
+                .bind(now + LEASE_SECS)
+                .push(", request_hash = ")
+                .bind(request_hash)
+                .push(" WHERE ")
+                .scope(scope)
+                .push(" AND idem_key = ")
+                .bind(key)
+                .push(" AND state = 'in_flight' AND COALESCE(claim, '') = ")
+                .bind(old.unwrap_or_default());
+            if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+                return Ok(Claim::InFlight);
+            }
+            tx.commit().await?;
+            return Ok(if committed {
+                Claim::Recover {
+                    path: recovery,
+                    ticket,
+                }
+            } else {
+                Claim::Fresh(ticket)
+            });
+        }
+        drop(tx);
+        if !same {
             return Ok(Claim::Mismatch);
         }
         let status: i64 = row.try_get("status")?;
@@ -159,45 +316,49 @@ impl Store {
         })
     }
 
-    /// Stores the response of a claimed key, sealed.
+    /// Stores the response of a claimed key, sealed. Fails with
+    /// [`StoreError::ClaimLost`] if the claim is no longer this one's.
     pub async fn finish_idempotency(
         &self,
-        scope: &Scope,
-        key: &str,
+        ticket: &Ticket,
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
+        let t = &ticket.inner;
         // Our responses are JSON; anything else is kept lossily as text.
         let text = String::from_utf8_lossy(body);
         let sealed = self
-            .field_key(&scope.account_id)
+            .field_key(&t.scope.account_id)
             .await?
-            .seal(&body_place(scope, key), &text)?;
-        let mut tx = self.write().await?;
+            .seal(&body_place(&t.scope, &t.key), &text)?;
         let mut sql = Sql::new("UPDATE idempotency_keys SET state = 'done', status = ");
         sql.bind(i64::from(status))
             .push(", body = NULL, sealed_body = ")
-            .bind(sealed);
-        sql.push(" WHERE ")
-            .scope(scope)
+            .bind(sealed)
+            .push(" WHERE ")
+            .scope(&t.scope)
             .push(" AND idem_key = ")
-            .bind(key);
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+            .bind(t.key.as_str())
+            .push(" AND claim = ")
+            .bind(t.claim.as_str());
+        if self.write_one(&sql).await? != 1 {
+            return Err(StoreError::ClaimLost);
+        }
         Ok(())
     }
 
-    /// Forgets a claimed key (the request failed before producing a result
-    /// worth replaying, e.g. a server error), so a retry runs again.
-    pub async fn release_idempotency(&self, scope: &Scope, key: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+    /// Forgets a claimed key whose request committed nothing (it failed
+    /// before doing anything worth replaying), so a retry runs again.
+    pub async fn release_idempotency(&self, ticket: &Ticket) -> Result<(), StoreError> {
+        let t = &ticket.inner;
         let mut sql = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        sql.scope(scope)
+        sql.scope(&t.scope)
             .push(" AND idem_key = ")
-            .bind(key)
-            .push(" AND state = 'in_flight'");
-        sql.query().execute(tx.conn()).await?;
-        tx.commit().await?;
+            .bind(t.key.as_str())
+            .push(" AND claim = ")
+            .bind(t.claim.as_str())
+            .push(" AND state = 'in_flight' AND committed = 0");
+        self.write_one(&sql).await?;
         Ok(())
     }
 

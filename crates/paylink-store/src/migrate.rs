@@ -70,6 +70,11 @@ const SQLITE: &[Migration] = &[
         name: "security_review",
         sql: include_str!("../migrations/sqlite/0011_security_review.sql"),
     },
+    Migration {
+        version: 12,
+        name: "reliability",
+        sql: include_str!("../migrations/sqlite/0012_reliability.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -127,6 +132,11 @@ const POSTGRES: &[Migration] = &[
         version: 11,
         name: "security_review",
         sql: include_str!("../migrations/postgres/0011_security_review.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "reliability",
+        sql: include_str!("../migrations/postgres/0012_reliability.sql"),
     },
 ];
 

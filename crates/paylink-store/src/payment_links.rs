@@ -131,6 +131,7 @@ impl Store {
         l: &PaymentLink,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        crate::idempotency::note_created(&format!("/v1/payment_links/{}", l.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("
         ));

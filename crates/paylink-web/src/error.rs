@@ -179,6 +179,20 @@ impl ApiError {
         e.retry_after = Some(secs);
         e
     }
+    /// 503 with `Retry-After`: the database can't take the request now
+    /// (an outage, SQLite busy or out of disk). Safe to retry.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Api,
+            None,
+            "The service is briefly unavailable. Retry the request in a few seconds.",
+            None,
+        );
+        e.cause = Some(cause.to_string());
+        e.retry_after = Some(5);
+        e
+    }
     /// 500: the cause is logged with the request id; the client sees neither.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut e = Self::new(
@@ -256,6 +270,8 @@ impl From<StoreError> for ApiError {
                 None,
                 "An object with these values already exists.",
             ),
+            StoreError::Unavailable(cause) => ApiError::unavailable(cause),
+            StoreError::ClaimLost => ApiError::idempotency_in_flight(),
             other => ApiError::internal(other),
         }
     }
@@ -317,6 +333,8 @@ mod tests {
             (ApiError::body_too_large(1024), 413, "invalid_request_error"),
             (ApiError::rate_limited(1), 429, "rate_limit_error"),
             (ApiError::internal("db down"), 500, "api_error"),
+            (ApiError::unavailable("pool timed out"), 503, "api_error"),
+            (StoreError::ClaimLost.into(), 409, "idempotency_error"),
             (StoreError::Conflict.into(), 400, "invalid_request_error"),
             (StoreError::Corrupt("x".into()).into(), 500, "api_error"),
         ];

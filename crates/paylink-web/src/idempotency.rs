@@ -4,16 +4,27 @@
 //! the same key while the first request still runs is a 409.
 //!
 //! Like Stripe, only requests that did their work are remembered: a
-//! response with status 400 or above releases the key, so a corrected retry
-//! may reuse it. A request dropped mid-way (client gone) releases it too.
+//! response with status 400 or above that committed nothing releases the
+//! key, so a corrected retry may reuse it.
+//!
+//! Exactly once, whatever happens to the client or the process
+//! (reliability findings F3, F4): the request runs to its end even when
+//! its client hangs up (see [`crate::detach`]); its claim carries a lease
+//! and a token, and each of its write transactions marks the claim as
+//! committed inside that same transaction. A retry after a crash thus
+//! either takes the claim over (nothing was committed: run it) or answers
+//! with the object the first run made (committed, response never stored),
+//! never a second run and never a lasting 409.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use paylink_store::idempotency::Claim;
-use paylink_store::{Scope, Store};
+use paylink_store::idempotency::{Claim, Ticket};
+use paylink_store::Store;
+use tower::ServiceExt;
 
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -21,17 +32,18 @@ use crate::{json_response_headers, AppState, BODY_LIMIT};
 
 const MAX_KEY_LEN: usize = 255;
 
-/// Releases an in-flight claim if the request never finished.
+/// Releases a claim whose request never finished (a panic), if it
+/// committed nothing; a claim that committed waits for its lease.
 struct ClaimGuard {
-    armed: Option<(Store, Scope, String)>,
+    armed: Option<(Store, Ticket)>,
 }
 
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
-        if let Some((store, scope, key)) = self.armed.take() {
+        if let Some((store, ticket)) = self.armed.take() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
-                    if let Err(e) = store.release_idempotency(&scope, &key).await {
+                    if let Err(e) = store.release_idempotency(&ticket).await {
                         tracing::warn!(error = %e, "could not release an abandoned idempotency key");
                     }
                 });
@@ -90,46 +102,148 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
     fingerprint.extend_from_slice(&bytes);
     let hash = paylink_crypto::sha256_hex(&fingerprint);
 
-    match state
+    let ticket = match state
         .store
-        .claim_idempotency(&auth.scope, &key, &hash, state.now())
+        .claim_idempotency(&auth.scope, &key, parts.uri.path(), &hash, state.now())
         .await?
     {
         Claim::InFlight => return Err(ApiError::idempotency_in_flight()),
         Claim::Mismatch => return Err(ApiError::idempotency_mismatch(&key)),
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
-            let mut resp = (status, json_response_headers(), body).into_response();
-            resp.headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            if let Ok(v) = HeaderValue::from_str(&key) {
-                resp.headers_mut().insert("idempotency-key", v);
-            }
-            return Ok(resp);
+            let resp = (status, json_response_headers(), body).into_response();
+            return Ok(replayed(resp, &key));
         }
-        Claim::Fresh => {}
-    }
-    let mut guard = ClaimGuard {
-        armed: Some((state.store.clone(), auth.scope.clone(), key.clone())),
+        Claim::Recover { path, ticket } => {
+            let resp = recover(&state, &parts, &auth, path, &ticket).await?;
+            return Ok(replayed(resp, &key));
+        }
+        Claim::Fresh(ticket) => ticket,
     };
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
+    let mut guard = ClaimGuard {
+        armed: Some((state.store.clone(), ticket.clone())),
+    };
+    let resp = ticket
+        .run(next.run(Request::from_parts(parts, Body::from(bytes))))
         .await;
     let (mut rparts, rbody) = resp.into_parts();
     let rbytes = axum::body::to_bytes(rbody, usize::MAX)
         .await
         .map_err(ApiError::internal)?;
-    if rparts.status.as_u16() < 400 {
+    // A failure that committed part of its work is kept like a success: a
+    // retry must not do that part twice.
+    if rparts.status.as_u16() < 400 || ticket.committed() {
         state
             .store
-            .finish_idempotency(&auth.scope, &key, rparts.status.as_u16(), &rbytes)
+            .finish_idempotency(&ticket, rparts.status.as_u16(), &rbytes)
             .await?;
     } else {
-        state.store.release_idempotency(&auth.scope, &key).await?;
+        state.store.release_idempotency(&ticket).await?;
     }
     guard.armed = None;
     if let Ok(v) = HeaderValue::from_str(&key) {
         rparts.headers.insert("idempotency-key", v);
     }
     Ok(Response::from_parts(rparts, Body::from(rbytes)))
+}
+
+fn replayed(mut resp: Response, key: &str) -> Response {
+    resp.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if let Ok(v) = HeaderValue::from_str(key) {
+        resp.headers_mut().insert("idempotency-key", v);
+    }
+    resp
+}
+
+/// The object a POST acts on, for one that named none it made:
+/// `/v1/customers/cus_1/redact` and `/v1/products/prod_1` act on
+/// `/v1/customers/cus_1` and `/v1/products/prod_1`, `/v1/account/…` on
+/// `/v1/account`; a bare collection (`/v1/products`) names none.
+fn object_path(post_path: &str) -> Option<String> {
+    let parts: Vec<&str> = post_path.trim_matches('/').split('/').collect();
+    if parts.get(..2) == Some(&["v1", "account"]) {
+        return Some("/v1/account".into());
+    }
+    // v1 / collection (/ sub-collection) / id (/ action)
+    let id_at = parts
+        .iter()
+        .enumerate()
+        .skip(2)
+        .find(|(_, p)| p.contains('_'))
+        .map(|(i, _)| i)?;
+    let head = parts.get(..=id_at)?;
+    (head.first() == Some(&"v1")).then(|| format!("/{}", head.join("/")))
+}
+
+/// Answers a retry whose first run committed its work but died before its
+/// response was stored: the object it made (or acted on), as the API shows
+/// it now, stored as the key's response from here on.
+async fn recover(
+    state: &AppState,
+    parts: &Parts,
+    auth: &Auth,
+    made: Option<String>,
+    ticket: &Ticket,
+) -> Result<Response, ApiError> {
+    let Some(path) = made.or_else(|| object_path(parts.uri.path())) else {
+        // Nothing to show, and running it again is never an option.
+        return Err(ApiError::internal(format!(
+            "{} committed its work but named no object to answer with",
+            parts.uri.path()
+        )));
+    };
+    let mut get = Request::get(path.as_str())
+        .body(Body::empty())
+        .map_err(ApiError::internal)?;
+    get.extensions_mut().insert(auth.clone());
+    let resp = crate::api::routes()
+        .with_state(state.clone())
+        .oneshot(get)
+        .await
+        .map_err(ApiError::internal)?;
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .map_err(ApiError::internal)?;
+    if !rparts.status.is_success() {
+        return Err(ApiError::internal(format!(
+            "recovering {path}: {}",
+            rparts.status
+        )));
+    }
+    state.store.finish_idempotency(ticket, 200, &rbytes).await?;
+    tracing::info!(path = %path, "idempotent retry answered from the committed object");
+    Ok((StatusCode::OK, json_response_headers(), rbytes).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::object_path;
+
+    #[test]
+    fn the_object_a_post_acts_on() {
+        assert_eq!(object_path("/v1/products"), None);
+        assert_eq!(
+            object_path("/v1/products/prod_abc123").as_deref(),
+            Some("/v1/products/prod_abc123")
+        );
+        assert_eq!(
+            object_path("/v1/customers/cus_abc123/redact").as_deref(),
+            Some("/v1/customers/cus_abc123")
+        );
+        assert_eq!(
+            object_path("/v1/checkout/sessions/cs_abc123/expire").as_deref(),
+            Some("/v1/checkout/sessions/cs_abc123")
+        );
+        assert_eq!(
+            object_path("/v1/promotion_codes/promo_abc123").as_deref(),
+            Some("/v1/promotion_codes/promo_abc123")
+        );
+        assert_eq!(
+            object_path("/v1/account/disconnect").as_deref(),
+            Some("/v1/account")
+        );
+        assert_eq!(object_path("/v1/payment_links"), None);
+    }
 }

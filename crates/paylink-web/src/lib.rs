@@ -200,6 +200,22 @@ pub fn catch_panics(
     )
 }
 
+/// Runs each request on a task of its own, so that its work goes on to
+/// its end (a commit, or a rollback) when the client hangs up or the
+/// request deadline answers first: dropping a request future half-way
+/// through its writes is what wedged SQLite (reliability finding F1) and
+/// released idempotency keys after their work had committed (F3). A panic
+/// is passed on to [`catch_panics`].
+pub async fn detach(req: Request, next: Next) -> Response {
+    match tokio::spawn(request_id::carry(next.run(req))).await {
+        Ok(resp) => resp,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => ApiError::unavailable(e).into_response(),
+        },
+    }
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let api = api::routes()
@@ -220,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .merge(checkout::routes())
         .merge(dashboard::routes(&state))
         .fallback(fallback)
+        .layer(middleware::from_fn(detach))
         // A request's body must arrive within its own deadline, and the
         // whole request within a longer one (security review, finding 4).
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

@@ -16,6 +16,18 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
+/// `f`, to run on another task with this request's id and log span.
+pub fn carry<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
+    let id = current();
+    let f = f.in_current_span();
+    async move {
+        match id {
+            Some(id) => REQUEST_ID.scope(id, f).await,
+            None => f.await,
+        }
+    }
+}
+
 fn new_id() -> String {
     let bytes = paylink_domain::id::random_bytes::<16>()
         .map(u128::from_le_bytes)

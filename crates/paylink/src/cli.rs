@@ -78,6 +78,14 @@ pub struct ServeArgs {
     /// Hours after sign-in after which a dashboard session ends, however active.
     #[arg(long, env = "PAYLINK_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=168))]
     pub session_max_hours: i64,
+    /// Checkout sessions one client address may open per minute (buyers
+    /// behind one proxy share an address).
+    #[arg(long, env = "PAYLINK_CHECKOUT_OPENS_PER_ADDRESS", default_value_t = paylink_web::checkout::CHECKOUTS_PER_IP_MINUTE, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub checkout_opens_per_address: i64,
+    /// Checkout sessions one payment link may open per minute, all buyers
+    /// together.
+    #[arg(long, env = "PAYLINK_CHECKOUT_OPENS_PER_LINK", default_value_t = paylink_web::checkout::CHECKOUTS_PER_LINK_MINUTE, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub checkout_opens_per_link: i64,
 }
 
 /// How long data is kept.
@@ -139,6 +147,10 @@ impl ServeArgs {
                 idle_secs: self.session_idle_minutes * 60,
                 absolute_secs: self.session_max_hours * 3600,
                 ..Default::default()
+            })
+            .with_checkout_limits(paylink_web::checkout::OpeningLimits {
+                per_ip_minute: self.checkout_opens_per_address,
+                per_link_minute: self.checkout_opens_per_link,
             });
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
         Ok((listener, public_url, state, sim))

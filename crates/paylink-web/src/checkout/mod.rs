@@ -581,12 +581,14 @@ pub struct OpeningLimits {
 
 /// Checkout sessions one client address may open per minute by default.
 pub const CHECKOUTS_PER_IP_MINUTE: i64 = 20;
+/// Checkout sessions one link may open per minute by default.
+pub const CHECKOUTS_PER_LINK_MINUTE: i64 = 600;
 
 impl Default for OpeningLimits {
     fn default() -> Self {
         OpeningLimits {
             per_ip_minute: CHECKOUTS_PER_IP_MINUTE,
-            per_link_minute: 600,
+            per_link_minute: CHECKOUTS_PER_LINK_MINUTE,
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn fail(e: ApiError) -> Response {
         tracing::error!(error = ?e, "dashboard request failed");
         let id = crate::request_id::current().unwrap_or_default();
         return super::refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             "Something went wrong",
             &format!("Please try again in a moment. Reference: {id}"),
         );

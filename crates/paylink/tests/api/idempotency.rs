@@ -1,6 +1,7 @@
 //! `Idempotency-Key`: replay, mismatch, in-flight conflict, release on
 //! failure, 24-hour expiry and purge.
 
+use paylink_store::idempotency::{Claim, LEASE_SECS};
 use paylink_store::Scope;
 
 use crate::both;
@@ -84,6 +85,7 @@ async fn in_flight_key_is_409(app: TestApp) {
         .claim_idempotency(
             &scope,
             "busy",
+            "/v1/products",
             "fingerprint-of-another-request",
             app.clock.now(),
         )
@@ -188,3 +190,177 @@ async fn records_expire_after_24h_and_are_purged(app: TestApp) {
     assert_eq!(r.ok()["name"], "Day 2");
 }
 both!(records_expire_after_24h_and_are_purged);
+
+/// The fingerprint the server computes for `post_idem(_, path, params)`.
+fn fingerprint(path: &str, params: &serde_json::Value) -> String {
+    let mut f = Vec::new();
+    for piece in ["POST", path, "application/x-www-form-urlencoded"] {
+        f.extend_from_slice(piece.as_bytes());
+        f.push(0);
+    }
+    f.extend_from_slice(encode(&form(params)).as_bytes());
+    paylink_crypto::sha256_hex(&f)
+}
+
+/// Reliability F4: a process that died holding a key with nothing
+/// committed blocks retries only until the claim's lease runs out; then a
+/// retry runs the request, once.
+async fn crashed_claim_with_nothing_committed_is_taken_over(app: TestApp) {
+    let scope = Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    let params = serde_json::json!({"name": "After a crash"});
+    let claim = app
+        .opened
+        .store
+        .claim_idempotency(
+            &scope,
+            "died",
+            "/v1/products",
+            &fingerprint("/v1/products", &params),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Fresh(_)), "{claim:?}");
+    drop(claim); // the process dies: nothing committed, nothing stored
+    app.post_idem("died", "/v1/products", params.clone())
+        .await
+        .assert_error(409, None);
+    app.clock.advance(LEASE_SECS + 1);
+    let first = app.post_idem("died", "/v1/products", params.clone()).await;
+    first.ok();
+    let again = app.post_idem("died", "/v1/products", params).await;
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both!(crashed_claim_with_nothing_committed_is_taken_over);
+
+/// Reliability F3/F4: the work and the claim's "committed" mark are one
+/// transaction. A process that died after the work committed but before
+/// the response was stored leaves no orphan: the retry (after the lease)
+/// answers with the object the first run made, and never runs it again.
+async fn crashed_claim_after_commit_answers_with_the_object(app: TestApp) {
+    let scope = Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    let params = serde_json::json!({"name": "Made before the crash"});
+    let Claim::Fresh(ticket) = app
+        .opened
+        .store
+        .claim_idempotency(
+            &scope,
+            "made",
+            "/v1/products",
+            &fingerprint("/v1/products", &params),
+            app.clock.now(),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("a new key is fresh");
+    };
+    let now = app.clock.now();
+    let product = paylink_domain::catalog::Product {
+        id: "prod_madebeforecrash1".into(),
+        livemode: false,
+        created: now,
+        updated: now,
+        name: "Made before the crash".into(),
+        description: None,
+        active: true,
+        images: Vec::new(),
+        metadata: Default::default(),
+        default_price: None,
+        url: None,
+    };
+    ticket
+        .run(app.opened.store.create_product(&scope, &product))
+        .await
+        .unwrap();
+    assert!(ticket.committed());
+    drop(ticket); // the process dies before the response is stored
+    app.post_idem("made", "/v1/products", params.clone())
+        .await
+        .assert_error(409, None);
+    app.clock.advance(LEASE_SECS + 1);
+    let r = app.post_idem("made", "/v1/products", params.clone()).await;
+    assert_eq!(r.ok()["id"], "prod_madebeforecrash1");
+    assert_eq!(
+        r.headers.get("idempotent-replayed").map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    // Other parameters under that key are refused, not run.
+    app.post_idem("made", "/v1/products", serde_json::json!({"name": "Other"}))
+        .await
+        .assert_error(400, None);
+    let again = app.post_idem("made", "/v1/products", params).await;
+    assert_eq!(again.bytes, r.bytes);
+    assert_eq!(
+        app.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both!(crashed_claim_after_commit_answers_with_the_object);
+
+/// A request whose claim was taken over can't commit: its work is rolled
+/// back, so the one that took over is the only one to run.
+async fn a_lost_claim_commits_nothing(app: TestApp) {
+    let scope = Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    let params = serde_json::json!({"name": "Slow"});
+    let hash = fingerprint("/v1/products", &params);
+    let store = &app.opened.store;
+    let Claim::Fresh(slow) = store
+        .claim_idempotency(&scope, "slow", "/v1/products", &hash, app.clock.now())
+        .await
+        .unwrap()
+    else {
+        panic!("a new key is fresh");
+    };
+    app.clock.advance(LEASE_SECS + 1);
+    let Claim::Fresh(_retry) = store
+        .claim_idempotency(&scope, "slow", "/v1/products", &hash, app.clock.now())
+        .await
+        .unwrap()
+    else {
+        panic!("an expired claim with nothing committed is taken over");
+    };
+    let now = app.clock.now();
+    let product = paylink_domain::catalog::Product {
+        id: "prod_slowfirstattempt1".into(),
+        livemode: false,
+        created: now,
+        updated: now,
+        name: "Slow".into(),
+        description: None,
+        active: true,
+        images: Vec::new(),
+        metadata: Default::default(),
+        default_price: None,
+        url: None,
+    };
+    let err = slow
+        .run(store.create_product(&scope, &product))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, paylink_store::StoreError::ClaimLost), "{err}");
+    assert!(!slow.committed());
+    app.get("/v1/products/prod_slowfirstattempt1")
+        .await
+        .assert_error(404, None);
+}
+both!(a_lost_claim_commits_nothing);
