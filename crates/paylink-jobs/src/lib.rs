@@ -6,6 +6,8 @@
 //! are forgotten after 30 days. Each step is a bounded, idempotent update,
 //! safe to run in several instances at once.
 
+pub mod refunds;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,6 +128,9 @@ pub async fn status(
     ])
 }
 
+/// Background passes between two refreshes of the planner's statistics.
+const STATISTICS_EVERY_PASSES: u64 = 60;
+
 /// Runs [`purge_once`] every `every` until the task is dropped.
 pub fn spawn_retention(
     store: Store,
@@ -135,8 +140,16 @@ pub fn spawn_retention(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut passes: u64 = 0;
         loop {
             tick.tick().await;
+            // Planner statistics at start and about hourly (finding F8).
+            if passes.is_multiple_of(STATISTICS_EVERY_PASSES) {
+                if let Err(e) = store.refresh_statistics().await {
+                    tracing::warn!(error = %e, "could not refresh planner statistics");
+                }
+            }
+            passes += 1;
             match purge_once(&store, clock.now(), &r).await {
                 Ok(rep) if rep != PurgeReport::default() => tracing::info!(
                     expired_sessions = rep.expired_sessions,

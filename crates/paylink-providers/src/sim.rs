@@ -8,8 +8,12 @@
 //! paylink calls the sim's API (`/v1/payments`, `/v1/refunds`) with a sim
 //! secret key (`sk_sim_…`) that the sim checks on every call.
 //!
-//! The sim keeps its own records in memory: it is a test provider. paylink's
-//! records (sessions, payments, refunds) are in paylink's database.
+//! The sim keeps its own records (payments, refunds, webhooks not yet
+//! delivered) in memory and, when given a state file, on disk after every
+//! change: a card page in progress survives a restart, and a webhook is
+//! retried until paylink accepts it, across restarts (reliability finding
+//! F6). paylink's records (sessions, payments, refunds) are in paylink's
+//! database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +49,8 @@ pub struct SimConfig {
     /// Where the sim posts its webhooks (paylink's `/webhooks/sim`).
     pub webhook_url: String,
     pub clock: Arc<dyn Clock>,
+    /// Where the sim keeps its records (`None`: in memory only).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -56,15 +62,18 @@ impl std::fmt::Debug for SimConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum SimStatus {
     RequiresPaymentMethod,
     RequiresAction { brand: String, last4: String },
     Succeeded { brand: String, last4: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimPayment {
+    /// When it was made (payments are forgotten a week later).
+    #[serde(default)]
+    created: i64,
     id: String,
     /// The sim merchant whose key created it.
     merchant: String,
@@ -100,7 +109,34 @@ struct SimState {
     cfg: SimConfig,
     payments: Mutex<HashMap<String, SimPayment>>,
     refunds: Mutex<HashMap<String, String>>,
+    /// Webhooks not yet accepted by paylink.
+    outbox: Mutex<Vec<String>>,
+    /// One writer of the state file at a time.
+    saving: Mutex<()>,
     http: reqwest::Client,
+}
+
+/// The sim's records as kept in its state file.
+#[derive(Default, Serialize, Deserialize)]
+struct Saved {
+    payments: HashMap<String, SimPayment>,
+    refunds: HashMap<String, String>,
+    outbox: Vec<String>,
+}
+
+/// How long the sim remembers a payment.
+const KEEP_PAYMENTS_SECS: i64 = 7 * 86_400;
+
+/// The longest wait between two deliveries of a webhook.
+const MAX_RETRY_WAIT_SECS: u64 = 30;
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 fn random_id(prefix: &str) -> String {
@@ -260,6 +296,51 @@ fn form_map(body: &[u8]) -> HashMap<String, String> {
 }
 
 impl SimState {
+    fn new(cfg: SimConfig) -> Self {
+        let saved: Saved = cfg
+            .state_file
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| match serde_json::from_slice(&b) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "sim: state file unreadable; starting empty");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        SimState {
+            cfg,
+            payments: Mutex::new(saved.payments),
+            refunds: Mutex::new(saved.refunds),
+            outbox: Mutex::new(saved.outbox),
+            saving: Mutex::new(()),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Writes the records to the state file (if any), forgetting payments
+    /// older than a week.
+    fn save(&self) {
+        let Some(path) = &self.cfg.state_file else {
+            return;
+        };
+        let _one = lock(&self.saving);
+        let horizon = self.cfg.clock.now() - KEEP_PAYMENTS_SECS;
+        lock(&self.payments).retain(|_, p| p.created >= horizon);
+        let saved = Saved {
+            payments: lock(&self.payments).clone(),
+            refunds: lock(&self.refunds).clone(),
+            outbox: lock(&self.outbox).clone(),
+        };
+        let written = serde_json::to_vec(&saved)
+            .map_err(std::io::Error::other)
+            .and_then(|b| write_atomically(path, &b));
+        if let Err(e) = written {
+            tracing::error!(error = %e, "sim: could not write its state file");
+        }
+    }
+
     fn payment(&self, id: &str) -> Option<SimPayment> {
         lock(&self.payments).get(id).cloned()
     }
@@ -267,6 +348,20 @@ impl SimState {
         if let Some(p) = lock(&self.payments).get_mut(id) {
             p.status = status;
         }
+        self.save();
+    }
+
+    /// Delivers `event` (already in the outbox), retrying with a growing
+    /// wait for as long as paylink refuses it or can't be reached; a
+    /// delivered event leaves the outbox.
+    async fn deliver_until_accepted(&self, event: String) {
+        let mut wait = 1u64;
+        while !self.deliver(&event).await {
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            wait = (wait * 2).min(MAX_RETRY_WAIT_SECS);
+        }
+        lock(&self.outbox).retain(|e| e != &event);
+        self.save();
     }
 
     /// Marks the payment succeeded, tells paylink (retrying in the
@@ -295,18 +390,23 @@ impl SimState {
             }
         })
         .to_string();
-        if !self.deliver(&event).await {
-            let me = self.clone();
-            tokio::spawn(async move {
-                for wait in [1u64, 2, 4, 8, 16, 32] {
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                    if me.deliver(&event).await {
-                        return;
-                    }
-                }
-                tracing::error!("sim: webhook not delivered after retries");
-            });
-        }
+        lock(&self.outbox).push(event.clone());
+        self.save();
+        // Delivery runs on its own task, so a buyer who leaves mid-way
+        // can't stop it; the buyer is sent back after the first attempt.
+        let (first_tried, tried) = tokio::sync::oneshot::channel();
+        let me = self.clone();
+        tokio::spawn(async move {
+            if me.deliver(&event).await {
+                lock(&me.outbox).retain(|e| e != &event);
+                me.save();
+                let _ = first_tried.send(());
+            } else {
+                let _ = first_tried.send(());
+                me.deliver_until_accepted(event).await;
+            }
+        });
+        let _ = tried.await;
         Redirect::to(&p.req.return_url).into_response()
     }
 
@@ -411,6 +511,7 @@ async fn create_payment(
     lock(&s.payments).insert(
         id.clone(),
         SimPayment {
+            created: s.cfg.clock.now(),
             id: id.clone(),
             merchant,
             req,
@@ -418,6 +519,7 @@ async fn create_payment(
             refunded: 0,
         },
     );
+    s.save();
     Json(json!({"id": id, "url": url})).into_response()
 }
 
@@ -457,8 +559,10 @@ async fn create_refund(
         return api_error(StatusCode::BAD_REQUEST, "This refund is not possible.");
     }
     p.refunded += req.amount;
+    drop(payments);
     let id = random_id("simre_");
     lock(&s.refunds).insert(refund_key, id.clone());
+    s.save();
     Json(json!({"id": id})).into_response()
 }
 
@@ -620,12 +724,14 @@ async fn current_merchant(State(s): State<Arc<SimState>>, headers: HeaderMap) ->
 
 /// The sim's HTTP server.
 pub fn router(cfg: SimConfig) -> Router {
-    let state = Arc::new(SimState {
-        cfg,
-        payments: Mutex::new(HashMap::new()),
-        refunds: Mutex::new(HashMap::new()),
-        http: reqwest::Client::new(),
-    });
+    let state = Arc::new(SimState::new(cfg));
+    // Webhooks a previous run had not delivered.
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        for event in lock(&state.outbox).clone() {
+            let me = state.clone();
+            handle.spawn(async move { me.deliver_until_accepted(event).await });
+        }
+    }
     Router::new()
         .route("/v1/merchants", post(create_merchant))
         .route("/v1/merchant", get(current_merchant))

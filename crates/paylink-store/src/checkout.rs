@@ -1156,6 +1156,10 @@ impl Store {
 
     /// Settles a pending refund: succeeded (with the provider's reference)
     /// or failed (the reserved amount goes back to the payment).
+    /// Settles a pending refund: succeeded with the provider's refund id,
+    /// or failed (the amount can be refunded again). Only a refund still
+    /// pending changes, so the request that began it and the reconciler
+    /// may both try; the refund as it now stands is returned.
     pub async fn finish_refund(
         &self,
         scope: &Scope,
@@ -1175,9 +1179,10 @@ impl Store {
             .push(" WHERE ")
             .scope(scope)
             .push(" AND id = ")
-            .bind(refund.id.as_str());
-        up.query().execute(tx.conn()).await?;
-        if provider_ref.is_none() {
+            .bind(refund.id.as_str())
+            .push(" AND status = 'pending'");
+        let changed = up.query().execute(tx.conn()).await?.rows_affected() == 1;
+        if changed && provider_ref.is_none() {
             let mut back =
                 Sql::new("UPDATE payment_intents SET amount_refunded = amount_refunded - ");
             back.bind(refund.amount)
@@ -1187,11 +1192,38 @@ impl Store {
                 .bind(refund.payment_intent.as_str());
             back.query().execute(tx.conn()).await?;
         }
+        let row = Sql::select_one(REFUND_COLS, "refunds", scope, &refund.id)
+            .fetch_row(tx.conn())
+            .await?;
         tx.commit().await?;
-        Ok(Refund {
-            status: status.into(),
-            ..refund.clone()
-        })
+        refund_of(&row)
+    }
+
+    /// Refunds still pending that began before `before` (their request
+    /// died, or the provider could not be reached), oldest first, with the
+    /// tenant each belongs to: the reconciler settles them.
+    pub async fn pending_refunds(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(Scope, Refund)>, StoreError> {
+        let mut sql = Sql::new(&format!(
+            "SELECT account_id, {REFUND_COLS} FROM refunds WHERE status = 'pending' AND created < "
+        ));
+        sql.bind(before)
+            .push(" ORDER BY created LIMIT ")
+            .bind(limit);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let refund = refund_of(r)?;
+                let scope = Scope {
+                    account_id: r.try_get("account_id")?,
+                    livemode: refund.livemode,
+                };
+                Ok((scope, refund))
+            })
+            .collect()
     }
 
     pub async fn get_refund(&self, scope: &Scope, id: &str) -> Result<Refund, StoreError> {

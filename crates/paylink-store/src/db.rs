@@ -279,4 +279,29 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    /// Whether a write could be made now: a read, then a write transaction
+    /// begun and rolled back (on SQLite this takes the writer slot, so a
+    /// wedged writer shows here).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.ping().await?;
+        let tx = self.write().await?;
+        drop(tx);
+        Ok(())
+    }
+
+    /// Keeps the planner's statistics fresh: `PRAGMA optimize` on SQLite
+    /// (it analyses only the tables whose statistics are stale) and
+    /// `ANALYZE` on PostgreSQL (sampled, so cheap; it matters where
+    /// autovacuum is off or lags behind a bulk load). Run at start and by
+    /// the background pass.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize=0x10002",
+            Backend::Postgres => "ANALYZE",
+        };
+        let mut conn = self.pool.acquire().await?;
+        conn.execute(sql).await?;
+        Ok(())
+    }
 }

@@ -177,6 +177,18 @@ async fn fallback(uri: axum::http::Uri) -> Response {
     ApiError::not_found_route(uri.path()).into_response()
 }
 
+/// Readiness: 200 when the database answers a read and would take a
+/// write within two seconds, else 503 with `Retry-After` (for a load
+/// balancer to route around this instance).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let check = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ready()).await;
+    match check {
+        Ok(Ok(())) => (json_response_headers(), r#"{"status":"ready"}"#).into_response(),
+        Ok(Err(e)) => ApiError::unavailable(e).into_response(),
+        Err(_) => ApiError::unavailable("readiness check timed out").into_response(),
+    }
+}
+
 async fn openapi_json(State(state): State<AppState>) -> Response {
     let doc = openapi::document(&state.public_url);
     (json_response_headers(), doc.to_string()).into_response()
@@ -231,6 +243,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/files/{id}", get(files::serve))
         .merge(api)
         .merge(checkout::routes())

@@ -32,6 +32,8 @@ pub struct Opened {
     pub key_path: Option<PathBuf>,
     /// Where uploaded files are kept.
     pub files_dir: PathBuf,
+    /// Where the built-in sim provider keeps its records.
+    pub sim_state: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +117,7 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
         store,
         key_path,
         files_dir: opts.data_dir.join("files"),
+        sim_state: opts.data_dir.join("sim-state.json"),
     })
 }
 
@@ -168,6 +171,7 @@ pub async fn sim_config(
         ),
         webhook_url: format!("{}/webhooks/sim", public_url.trim_end_matches('/')),
         clock,
+        state_file: Some(opened.sim_state.clone()),
     })
 }
 
@@ -406,6 +410,12 @@ pub async fn serve(
         Duration::from_secs(60),
         retention,
     );
+    let reconcile = paylink_jobs::refunds::spawn_reconciler(
+        state.store.clone(),
+        state.provider.clone(),
+        state.clock.clone(),
+        Duration::from_secs(60),
+    );
     let result = paylink_web::server::serve(
         listener,
         paylink_web::router(state),
@@ -414,6 +424,7 @@ pub async fn serve(
     )
     .await;
     purge.abort();
+    reconcile.abort();
     result.map_err(AppError::Io)
 }
 

@@ -5,9 +5,10 @@
 --   (and recovery: the path of the object it made) under the claim token,
 --   so a retry after a crash replays the object instead of doing the work
 --   twice.
--- * Refunds remember when they were last settled with the provider, so
---   the reconciler can find the ones left pending.
+-- * Pending refunds are indexed, so the reconciler finds the ones a
+--   crash or an unreachable provider left pending.
 ALTER TABLE idempotency_keys ADD COLUMN claim TEXT;
 ALTER TABLE idempotency_keys ADD COLUMN lease_until INTEGER;
 ALTER TABLE idempotency_keys ADD COLUMN committed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE idempotency_keys ADD COLUMN recovery TEXT;
+CREATE INDEX refunds_pending ON refunds (created) WHERE status = 'pending';

@@ -550,13 +550,18 @@ pub async fn create_refund(
         .transpose()
         .map_err(rule)?
         .unwrap_or_default();
-    let Some((_, credential)) = state.store.provider_credential(&auth.scope).await? else {
+    if state
+        .store
+        .provider_credential(&auth.scope)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::invalid_code(
             "provider_not_connected",
             None,
             "Connect a payment provider (in the dashboard's settings) before refunding.",
         ));
-    };
+    }
     let id = new_id(IdKind::Refund)?;
     let refund = state
         .store
@@ -578,36 +583,9 @@ pub async fn create_refund(
             }
             other => other.into(),
         })?;
-    let (provider, provider_ref) = state
-        .store
-        .payment_provider_ref(&auth.scope, &p.payment_intent)
-        .await?;
-    let outcome = if provider == state.provider.name() {
-        state
-            .provider
-            .refund(&credential, &provider_ref, refund.amount, &refund.id)
-            .await
-            .map_err(|e| e.to_string())
-    } else {
-        Err(format!(
-            "payments of provider {provider} can't be refunded by this instance"
-        ))
-    };
-    let settled = match outcome {
-        Ok(r) => {
-            state
-                .store
-                .finish_refund(&auth.scope, &refund, Some(&r))
-                .await?
-        }
-        Err(why) => {
-            tracing::error!(refund = %refund.id, reason = %why, "refund failed at the provider");
-            state
-                .store
-                .finish_refund(&auth.scope, &refund, None)
-                .await?
-        }
-    };
+    let settled =
+        paylink_jobs::refunds::settle(&state.store, state.provider.as_ref(), &auth.scope, &refund)
+            .await?;
     Ok(ok(objects::refund(&settled)))
 }
 

@@ -147,9 +147,12 @@ async fn spawn_app_limited(db: Db, api_rate: u32, checkout_limits: bool) -> Test
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"))
     );
-    let sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>)
+    let mut sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>)
         .await
         .unwrap();
+    // Not the data directory's own file: a served process on this data
+    // directory (tests of restarts) keeps its sim's records there.
+    sim.state_file = Some(dir.path().join("in-process-sim.json"));
     app::spawn_sim(sim_listener, sim.clone());
     let state = app::state(
         &opened,

@@ -1,54 +1,23 @@
 //! What reaches the logs: a real `paylink serve` process, a full checkout,
 //! and its log files.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use crate::both;
 use crate::buyer::*;
 use crate::helpers::*;
+use crate::served::Served;
 
 async fn logs_hold_no_card_email_or_key(app: TestApp) {
     let logs = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
-    cmd.args([
-        "serve",
-        "--listen",
+    let mut cmd = Served::command(
+        &app,
         "127.0.0.1:0",
-        "--sim-listen",
         "127.0.0.1:0",
-        "--api-rate-limit",
-        "0",
-        "--data-dir",
-    ])
-    .arg(&app.opts.data_dir)
-    .arg("--log-dir")
-    .arg(logs.path())
-    .env("PAYLINK_LOG", "debug")
-    .env_remove("PAYLINK_MASTER_KEY")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
-    if let Some(u) = &app.opts.database_url {
-        cmd.arg("--database-url").arg(u);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "paylink listening on http://A (sim provider on http://B)"
-    let base = line.split_whitespace().nth(3).unwrap().to_string();
-    let sim_base = line
-        .trim_end()
-        .trim_end_matches(')')
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    assert!(
-        base.starts_with("http://") && sim_base.starts_with("http://"),
-        "{line}"
+        &app.opts.data_dir,
+        &["--log-dir", logs.path().to_str().unwrap()],
     );
+    cmd.env("PAYLINK_LOG", "debug");
+    let mut served = Served::spawn(cmd);
+    let (base, sim_base) = (served.base.clone(), served.sim_base.clone());
 
     let http = reqwest::Client::new();
     let post = |path: &str, form: Vec<(&str, String)>| {
@@ -169,12 +138,7 @@ async fn logs_hold_no_card_email_or_key(app: TestApp) {
         .unwrap();
 
     // Stop it gracefully so the log writer flushes.
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    served.stop();
     let mut text = String::new();
     // Finding 12 (security review): log files are 0600 in a 0700 folder.
     use std::os::unix::fs::PermissionsExt;

@@ -12,6 +12,7 @@
 mod buyer;
 mod dash;
 mod helpers;
+mod served;
 
 mod audit;
 mod auth;
@@ -32,6 +33,7 @@ mod payments;
 mod prices;
 mod products;
 mod promotion_codes;
+mod reliability;
 mod rotation;
 mod sdk;
 mod security_review;
