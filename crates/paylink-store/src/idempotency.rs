@@ -19,9 +19,10 @@ use crate::Scope;
 /// How long a record is honoured and kept.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
-/// How long a claim is held before a retry may take it over. It outlasts
-/// the request deadline (60 s); a request still running past it can't
-/// commit, because the claim it holds is checked in its own transaction.
+/// How long a claim is held, by default, before a retry may take it over.
+/// It outlasts the request deadline (60 s). A shorter lease is safe too: a
+/// request still running past it can't commit, because the claim it holds
+/// is checked in its own transaction.
 pub const LEASE_SECS: i64 = 65;
 
 /// The outcome of claiming a key.
@@ -226,6 +227,7 @@ impl Store {
         request_path: &str,
         request_hash: &str,
         now: i64,
+        lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         let ticket = Ticket::new(scope, key, request_path)?;
         let mut tx = self.write().await?;
@@ -245,7 +247,7 @@ impl Store {
             "in_flight".into(),
             now.into(),
             ticket.inner.claim.as_str().into(),
-            (now + LEASE_SECS).into(),
+            (now + lease_secs).into(),
         ])
         .push(") ON CONFLICT DO NOTHING");
         if ins.query().execute(tx.conn()).await?.rows_affected() == 1 {
@@ -276,7 +278,7 @@ impl Store {
             let mut up = Sql::new("UPDATE idempotency_keys SET claim = ");
             up.bind(ticket.inner.claim.as_str())
                 .push(", lease_until = ")
-                .bind(now + LEASE_SECS)
+                .bind(now + lease_secs)
                 .push(", request_hash = ")
                 .bind(request_hash)
                 .push(" WHERE ")

@@ -104,7 +104,14 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
 
     let ticket = match state
         .store
-        .claim_idempotency(&auth.scope, &key, parts.uri.path(), &hash, state.now())
+        .claim_idempotency(
+            &auth.scope,
+            &key,
+            parts.uri.path(),
+            &hash,
+            state.now(),
+            state.idempotency_lease_secs,
+        )
         .await?
     {
         Claim::InFlight => return Err(ApiError::idempotency_in_flight()),

@@ -68,6 +68,8 @@ pub struct Inner {
     /// Checkout sessions one client address, and one link, may open per
     /// minute.
     pub checkout_limits: checkout::OpeningLimits,
+    /// How long an idempotency key's claim outlives a request that died.
+    pub idempotency_lease_secs: i64,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +104,7 @@ impl AppState {
             hash_pool: dashboard::login::HashPool::for_this_machine(),
             files: Arc::new(object_store::memory::InMemory::new()),
             checkout_limits: checkout::OpeningLimits::default(),
+            idempotency_lease_secs: paylink_store::idempotency::LEASE_SECS,
         }))
     }
 
@@ -109,6 +112,14 @@ impl AppState {
     pub fn with_checkout_limits(mut self, limits: checkout::OpeningLimits) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.checkout_limits = limits;
+        }
+        self
+    }
+
+    /// This state with another idempotency lease (before it is shared).
+    pub fn with_idempotency_lease(mut self, secs: i64) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.idempotency_lease_secs = secs;
         }
         self
     }

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// together.
     #[arg(long, env = "PAYLINK_CHECKOUT_OPENS_PER_LINK", default_value_t = paylink_web::checkout::CHECKOUTS_PER_LINK_MINUTE, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub checkout_opens_per_link: i64,
+    /// Seconds an Idempotency-Key stays claimed by a request whose process
+    /// died, before a retry may take it over (exactly once either way).
+    #[arg(long, env = "PAYLINK_IDEMPOTENCY_LEASE_SECS", default_value_t = paylink_store::idempotency::LEASE_SECS, value_parser = clap::value_parser!(i64).range(1..=3600))]
+    pub idempotency_lease_secs: i64,
 }
 
 /// How long data is kept.
@@ -151,7 +155,8 @@ impl ServeArgs {
             .with_checkout_limits(paylink_web::checkout::OpeningLimits {
                 per_ip_minute: self.checkout_opens_per_address,
                 per_link_minute: self.checkout_opens_per_link,
-            });
+            })
+            .with_idempotency_lease(self.idempotency_lease_secs);
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
         Ok((listener, public_url, state, sim))
     }

@@ -88,6 +88,7 @@ async fn in_flight_key_is_409(app: TestApp) {
             "/v1/products",
             "fingerprint-of-another-request",
             app.clock.now(),
+            LEASE_SECS,
         )
         .await
         .unwrap();
@@ -220,6 +221,7 @@ async fn crashed_claim_with_nothing_committed_is_taken_over(app: TestApp) {
             "/v1/products",
             &fingerprint("/v1/products", &params),
             app.clock.now(),
+            LEASE_SECS,
         )
         .await
         .unwrap();
@@ -262,6 +264,7 @@ async fn crashed_claim_after_commit_answers_with_the_object(app: TestApp) {
             "/v1/products",
             &fingerprint("/v1/products", &params),
             app.clock.now(),
+            LEASE_SECS,
         )
         .await
         .unwrap()
@@ -325,7 +328,14 @@ async fn a_lost_claim_commits_nothing(app: TestApp) {
     let hash = fingerprint("/v1/products", &params);
     let store = &app.opened.store;
     let Claim::Fresh(slow) = store
-        .claim_idempotency(&scope, "slow", "/v1/products", &hash, app.clock.now())
+        .claim_idempotency(
+            &scope,
+            "slow",
+            "/v1/products",
+            &hash,
+            app.clock.now(),
+            LEASE_SECS,
+        )
         .await
         .unwrap()
     else {
@@ -333,7 +343,14 @@ async fn a_lost_claim_commits_nothing(app: TestApp) {
     };
     app.clock.advance(LEASE_SECS + 1);
     let Claim::Fresh(_retry) = store
-        .claim_idempotency(&scope, "slow", "/v1/products", &hash, app.clock.now())
+        .claim_idempotency(
+            &scope,
+            "slow",
+            "/v1/products",
+            &hash,
+            app.clock.now(),
+            LEASE_SECS,
+        )
         .await
         .unwrap()
     else {

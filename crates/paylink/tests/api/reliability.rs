@@ -3,6 +3,8 @@
 //! from outside, against a real `paylink serve` process where a process is
 //! what matters.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -31,16 +33,16 @@ async fn create_product(base: &str, key: &str, name: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// Every product of the account, all pages.
-async fn all_products(app: &TestApp) -> Vec<Value> {
+/// Every object of a list, all pages (`path` without a query).
+async fn all_of(app: &TestApp, path: &str) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let path = match &after {
-            Some(a) => format!("/v1/products?limit=100&starting_after={a}"),
-            None => "/v1/products?limit=100".to_string(),
+        let page_path = match &after {
+            Some(a) => format!("{path}?limit=100&starting_after={a}"),
+            None => format!("{path}?limit=100"),
         };
-        let page = app.get(&path).await.ok().clone();
+        let page = app.get(&page_path).await.ok().clone();
         let data = page["data"].as_array().unwrap().clone();
         after = data.last().map(|p| p["id"].as_str().unwrap().to_string());
         out.extend(data);
@@ -190,7 +192,7 @@ async fn clients_that_hang_up_get_one_object_per_key(app: TestApp) {
     for t in tasks {
         answers.extend(t.await.unwrap());
     }
-    let products = all_products(&app).await;
+    let products = all_of(&app, "/v1/products").await;
     for (idem, refund, id) in &answers {
         if *refund {
             continue;
@@ -337,3 +339,387 @@ async fn readiness_touches_the_database(app: TestApp) {
     assert_eq!(r.text().await.unwrap(), r#"{"status":"ready"}"#);
 }
 both!(readiness_touches_the_database);
+
+/// How many kills and clients the crash suite runs with: a bounded run by
+/// default (CI), the issue's full run with `PAYLINK_CRASH_KILLS=20
+/// PAYLINK_CRASH_CLIENTS=50` (see docs/reliability.md).
+fn crash_settings() -> (u32, u64) {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (
+        var("PAYLINK_CRASH_KILLS", 4) as u32,
+        var("PAYLINK_CRASH_CLIENTS", 16),
+    )
+}
+
+/// What the crash suite's clients saw.
+#[derive(Default)]
+struct Seen {
+    /// Sessions whose buyer was sent back from a successful card payment.
+    paid: Vec<String>,
+    /// Idempotency key → the product id the API answered with.
+    products: Vec<(String, String)>,
+    /// Payment → refund id (one refund of 100 each).
+    refunds: Vec<(String, String)>,
+    /// Sessions a refund was (or is being) made for.
+    refund_claimed: std::collections::HashSet<String>,
+}
+
+type Shared = std::sync::Arc<std::sync::Mutex<Seen>>;
+
+fn no_redirect() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// One buyer's attempt: checkout, hop, card. `Some(session)` if the buyer
+/// was sent back after a successful payment; `None` if any step failed
+/// (the server was down, a place was held, …).
+async fn buy_once(base: &str, link: &str, n: u64) -> Option<String> {
+    let http = no_redirect();
+    let email = format!("crash{n}@example.com");
+    let r = http
+        .post(format!("{base}/l/{link}"))
+        .form(&[("email", email.as_str()), ("action", "pay")])
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 303 {
+        return None;
+    }
+    let go = r.headers().get("location")?.to_str().ok()?.to_string();
+    let r = http.get(&go).send().await.ok()?;
+    let card = r.headers().get("location")?.to_str().ok()?.to_string();
+    let r = http
+        .post(&card)
+        .form(&[
+            ("number", CARD_OK),
+            ("exp", "12 / 30"),
+            ("cvc", "123"),
+            ("name", "Crash Buyer"),
+        ])
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 303 {
+        return None;
+    }
+    let back = r.headers().get("location")?.to_str().ok()?.to_string();
+    back.contains("/checkout/")
+        .then(|| {
+            back.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        })
+        .flatten()
+}
+
+/// POSTs with an Idempotency-Key until the server answers 200 (through
+/// kills, 5xx and 409s), within `give_up`; returns the object's id.
+async fn post_until_done(
+    base: &str,
+    key: &str,
+    path: &str,
+    idem: &str,
+    form: &[(&str, String)],
+    give_up: Instant,
+) -> String {
+    let http = no_redirect();
+    loop {
+        assert!(
+            Instant::now() < give_up,
+            "{idem}: no answer in time (a lasting 409 or 5xx)"
+        );
+        if let Ok(r) = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(key)
+            .header("idempotency-key", idem)
+            .form(form)
+            .send()
+            .await
+        {
+            let status = r.status().as_u16();
+            if status == 200 {
+                let body: Value = r.json().await.unwrap();
+                return body["id"].as_str().unwrap().to_string();
+            }
+            assert!(
+                status == 409 || status >= 500,
+                "{idem}: unexpected {status}: {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The session's payment, once its payment is recorded.
+async fn payment_of(base: &str, key: &str, cs: &str) -> Option<String> {
+    let r = no_redirect()
+        .get(format!("{base}/v1/checkout/sessions/{cs}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .ok()?;
+    let body: Value = r.json().await.ok()?;
+    body["payment_intent"].as_str().map(str::to_string)
+}
+
+async fn api_client(base: String, key: String, j: u64, seen: Shared, stop: Arc<AtomicBool>) {
+    let give_up = Instant::now() + Duration::from_secs(600);
+    let mut k = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        k += 1;
+        // Every third call refunds a payment some buyer saw succeed.
+        let to_refund = (k % 3 == 0)
+            .then(|| {
+                let mut s = seen.lock().unwrap();
+                let cs = s
+                    .paid
+                    .iter()
+                    .find(|c| !s.refund_claimed.contains(*c))
+                    .cloned();
+                if let Some(cs) = &cs {
+                    s.refund_claimed.insert(cs.clone());
+                }
+                cs
+            })
+            .flatten();
+        if let Some(cs) = to_refund {
+            let mut pi = None;
+            while pi.is_none() && Instant::now() < give_up {
+                pi = payment_of(&base, &key, &cs).await;
+                if pi.is_none() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            let pi = pi.expect("the paid session got its payment");
+            let form = [
+                ("payment_intent", pi.clone()),
+                ("amount", "100".to_string()),
+            ];
+            let id = post_until_done(
+                &base,
+                &key,
+                "/v1/refunds",
+                &format!("refund-{cs}"),
+                &form,
+                give_up,
+            )
+            .await;
+            seen.lock().unwrap().refunds.push((pi, id));
+            continue;
+        }
+        let idem = format!("crash-{j}-{k}");
+        let form = [("name", idem.clone())];
+        let id = post_until_done(&base, &key, "/v1/products", &idem, &form, give_up).await;
+        seen.lock().unwrap().products.push((idem, id));
+    }
+}
+
+/// The crash-and-fault suite: buyers pay, API clients create products and
+/// refund payments with Idempotency-Keys (some hanging up early), while the
+/// server is SIGKILLed at random and restarted. Afterwards every payment a
+/// buyer saw succeed is recorded exactly once, the limited link sold no
+/// more than its limit, every idempotent retry got one answer (no lasting
+/// 409, no duplicate, no orphan), no refund is left pending, and the
+/// database and the audit chain are intact.
+async fn crash_suite(app: TestApp) {
+    let (kills, clients) = crash_settings();
+    let open_link = app.link_with("eur", 1500, json!({})).await;
+    let limited = app
+        .link_with(
+            "eur",
+            900,
+            json!({"restrictions": {"completed_sessions": {"limit": 3}}}),
+        )
+        .await;
+    let (listen, sim_listen) = (free_addr(), free_addr());
+    let lease = ["--idempotency-lease-secs", "2"];
+    let served = Served::start_on(&app, &listen, &sim_listen, &app.opts.data_dir, &lease);
+    let base = served.base.clone();
+    let sim_base = served.sim_base.clone();
+    let seen: Shared = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    let api_clients = (clients / 4).max(2);
+    for i in 0..clients - api_clients {
+        let (base, seen, stop) = (base.clone(), seen.clone(), stop.clone());
+        let link = if i % 4 == 0 {
+            limited.clone()
+        } else {
+            open_link.clone()
+        };
+        workers.push(tokio::spawn(async move {
+            let mut n = i * 1_000_000;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                match buy_once(&base, &link, n).await {
+                    Some(cs) => seen.lock().unwrap().paid.push(cs),
+                    None => tokio::time::sleep(Duration::from_millis(150)).await,
+                }
+            }
+        }));
+    }
+    for j in 0..api_clients {
+        let (base, key, seen, stop) = (base.clone(), app.key.clone(), seen.clone(), stop.clone());
+        workers.push(tokio::spawn(api_client(base, key, j, seen, stop)));
+    }
+    // Clients that hang up mid-request, all along.
+    {
+        let (base, key, stop) = (base.clone(), app.key.clone(), stop.clone());
+        let link = open_link.clone();
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let c = quick_client(3 + n % 60);
+                let _ = c
+                    .post(format!("{base}/l/{link}"))
+                    .form(&[("email", "gone@example.com"), ("action", "pay")])
+                    .send()
+                    .await;
+                let _ = c
+                    .post(format!("{base}/v1/products"))
+                    .bearer_auth(&key)
+                    .form(&[("name", "hung up")])
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    // The killer.
+    let mut served = Some(served);
+    for n in 0..kills {
+        tokio::time::sleep(Duration::from_millis(1500 + u64::from(n * 797) % 2000)).await;
+        if let Some(mut s) = served.take() {
+            s.kill();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (app_opts, l, sl) = (app.opts.clone(), listen.clone(), sim_listen.clone());
+        let db_url = app.opts.database_url.clone();
+        served = Some(
+            tokio::task::spawn_blocking(move || {
+                Served::start_cmd(&app_opts.data_dir, db_url.as_deref(), &l, &sl, &lease)
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+
+    // Every payment a buyer saw succeed is recorded, once (the sim's
+    // webhook may still be on its way after the last restart).
+    let sessions_done = Instant::now() + Duration::from_secs(120);
+    for cs in &seen.paid {
+        loop {
+            let s = app.get(&format!("/v1/checkout/sessions/{cs}")).await;
+            if s.ok()["payment_status"] == "paid" {
+                break;
+            }
+            assert!(
+                Instant::now() < sessions_done,
+                "{cs}: paid but never recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let sessions = all_of(&app, "/v1/checkout/sessions").await;
+    let complete: Vec<&Value> = sessions
+        .iter()
+        .filter(|s| s["status"] == "complete")
+        .collect();
+    let mut pis: Vec<&str> = complete
+        .iter()
+        .map(|s| s["payment_intent"].as_str().unwrap())
+        .collect();
+    pis.sort_unstable();
+    pis.dedup();
+    assert_eq!(
+        pis.len(),
+        complete.len(),
+        "one payment per completed session"
+    );
+    let payments = all_of(&app, "/v1/payment_intents").await;
+    assert_eq!(payments.len(), complete.len(), "no payment recorded twice");
+    // The limited link sold no more than its limit.
+    let limited_sold = complete
+        .iter()
+        .filter(|s| s["payment_link"] == limited.as_str())
+        .count();
+    assert!(
+        limited_sold <= 3,
+        "the limit of 3 held: {limited_sold} sold"
+    );
+    // Idempotent creates: one product per key, the one answered.
+    let products = all_of(&app, "/v1/products").await;
+    for (idem, id) in &seen.products {
+        let made: Vec<&Value> = products
+            .iter()
+            .filter(|p| p["name"] == idem.as_str())
+            .collect();
+        assert_eq!(made.len(), 1, "{idem}: {} products", made.len());
+        assert_eq!(made[0]["id"], id.as_str(), "{idem}");
+    }
+    // Refunds: none left pending once reconciled, none doubled.
+    let sim = paylink_providers::sim::SimClient::new(paylink_providers::sim::SimConfig {
+        origin: sim_base.clone(),
+        ..app.sim.clone()
+    });
+    let later = paylink_domain::SystemClock.now() + paylink_jobs::refunds::RECONCILE_AFTER_SECS + 1;
+    paylink_jobs::refunds::reconcile_once(&app.opened.store, &sim, later)
+        .await
+        .unwrap();
+    let refunds = all_of(&app, "/v1/refunds").await;
+    assert!(
+        refunds.iter().all(|r| r["status"] == "succeeded"),
+        "every refund settled: {refunds:?}"
+    );
+    for (pi, id) in &seen.refunds {
+        let mine: Vec<&Value> = refunds
+            .iter()
+            .filter(|r| r["payment_intent"] == pi.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "{pi}: {} refunds", mine.len());
+        assert_eq!(mine[0]["id"], id.as_str());
+        let p = app.get(&format!("/v1/payment_intents/{pi}")).await;
+        assert_eq!(p.ok()["amount_refunded"], 100, "{pi}");
+    }
+    drop(served);
+    // The database and the audit chain are intact.
+    if app.db == Db::Sqlite {
+        assert_eq!(app.raw_strings("PRAGMA integrity_check").await, ["ok"]);
+    }
+    let verify = app.cli(&["audit", "verify"]).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    eprintln!(
+        "crash suite ({:?}): {kills} kills, {clients} clients; {} payments seen and recorded once, {} of 3 limited places sold, {} idempotent creates and {} refunds each answered once; 0 lost, 0 doubled, 0 stuck",
+        app.db,
+        seen.paid.len(),
+        limited_sold,
+        seen.products.len(),
+        seen.refunds.len()
+    );
+    assert!(
+        !seen.paid.is_empty() && !seen.products.is_empty(),
+        "the suite did work"
+    );
+}
+both!(crash_suite);

@@ -47,6 +47,39 @@ impl Served {
         data_dir: &Path,
         extra: &[&str],
     ) -> Command {
+        Self::command_for(
+            data_dir,
+            app.opts.database_url.as_deref(),
+            listen,
+            sim_listen,
+            extra,
+        )
+    }
+
+    /// [`Served::start_on`] without a test app (from another thread).
+    pub fn start_cmd(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        listen: &str,
+        sim_listen: &str,
+        extra: &[&str],
+    ) -> Self {
+        Self::spawn(Self::command_for(
+            data_dir,
+            database_url,
+            listen,
+            sim_listen,
+            extra,
+        ))
+    }
+
+    fn command_for(
+        data_dir: &Path,
+        database_url: Option<&str>,
+        listen: &str,
+        sim_listen: &str,
+        extra: &[&str],
+    ) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
         cmd.args([
             "serve",
@@ -69,7 +102,7 @@ impl Served {
         .env_remove("PAYLINK_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-        if let Some(u) = &app.opts.database_url {
+        if let Some(u) = database_url {
             cmd.arg("--database-url").arg(u);
         }
         cmd
