@@ -479,7 +479,8 @@ async fn api_client(base: String, key: String, j: u64, seen: Shared, stop: Arc<A
     while !stop.load(Ordering::SeqCst) {
         k += 1;
         // Every third call refunds a payment some buyer saw succeed.
-        let to_refund = (k % 3 == 0)
+        let to_refund = k
+            .is_multiple_of(3)
             .then(|| {
                 let mut s = seen.lock().unwrap();
                 let cs = s
