@@ -724,3 +724,134 @@ async fn crash_suite(app: TestApp) {
     );
 }
 both!(crash_suite);
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "mounting a tmpfs for the full-disk test needs root (as CI runs)");
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Fills the file system of `path` (in 64 KiB writes until one fails).
+fn fill_up(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0x5au8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// F2: SQLite on a disk that fills up answers 503 (never a 500, nothing
+/// half-written), and takes writes again within seconds of space coming
+/// back, without a restart.
+#[tokio::test]
+async fn a_full_disk_then_freed_lets_writes_resume_sqlite() {
+    let app = spawn_app(Db::Sqlite).await;
+    let disk = Tmpfs::mount("24m");
+    let data = disk.0.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    app.raw_exec(&format!(
+        "VACUUM INTO '{}'",
+        data.join("paylink.db").display()
+    ))
+    .await;
+    std::fs::copy(app.opts.key_path(), data.join("paylink.key")).unwrap();
+    let served = Served::start_on(&app, "127.0.0.1:0", "127.0.0.1:0", &data, &[]);
+    let (status, body) = create_product(&served.base, &app.key, "before").await;
+    assert_eq!(status, 200, "{body}");
+
+    fill_up(&disk.0.path().join("filler"));
+    // Big writes (full metadata) until the database has no room left.
+    let http = reqwest::Client::new();
+    let big: Vec<(String, String)> = (0..40)
+        .map(|k| (format!("metadata[k{k}]"), "x".repeat(500)))
+        .collect();
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let mut form = big.clone();
+        form.push(("name".into(), format!("full {n}")));
+        let r = http
+            .post(format!("{}/v1/products", served.base))
+            .bearer_auth(&app.key)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        if status != 200 {
+            assert_eq!(status, 503, "{}", r.text().await.unwrap());
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(status);
+    }
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert!(refused > 0, "the disk filled up: {statuses:?}");
+    let stored_while_full = statuses.iter().filter(|s| **s == 200).count();
+
+    std::fs::remove_file(disk.0.path().join("filler")).unwrap();
+    let mut resumed_after = None;
+    for attempt in 0..40 {
+        let (status, _) = create_product(&served.base, &app.key, "after").await;
+        if status == 200 {
+            resumed_after = Some(attempt);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let resumed_after = resumed_after.expect("writes resume once space is back");
+    for n in 0..5 {
+        let (status, body) = create_product(&served.base, &app.key, &format!("again {n}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let ready = reqwest::get(format!("{}/readyz", served.base)).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    // Nothing half-written: what was acknowledged is there, nothing else.
+    let listed: Value = http
+        .get(format!("{}/v1/products?limit=100", served.base))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let full = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap_or("").starts_with("full "))
+        .count();
+    assert_eq!(full, stored_while_full);
+    drop(served);
+    let url = format!("sqlite://{}", data.join("paylink.db").display());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    eprintln!(
+        "F2 full disk: {refused} writes refused with 503, {stored_while_full} stored; writes resumed on attempt {resumed_after} after space came back"
+    );
+}
