@@ -14,6 +14,10 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
 
+/// How long a request waits for a database connection before it is
+/// answered 503 (an outage, or more load than the pool serves).
+pub const POOL_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -119,7 +123,7 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(POOL_WAIT)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
@@ -146,7 +150,7 @@ impl Store {
         let opts = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(POOL_WAIT)
             .connect_with(opts)
             .await?;
         Ok(Self {

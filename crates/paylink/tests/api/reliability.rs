@@ -732,12 +732,21 @@ impl Tmpfs {
     fn mount(size: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(ok, "mounting a tmpfs for the full-disk test needs root (as CI runs)");
+        assert!(
+            ok,
+            "mounting a tmpfs for the full-disk test needs root (as CI runs)"
+        );
         Tmpfs(dir)
     }
 }
@@ -822,7 +831,9 @@ async fn a_full_disk_then_freed_lets_writes_resume_sqlite() {
         let (status, body) = create_product(&served.base, &app.key, &format!("again {n}")).await;
         assert_eq!(status, 200, "{body}");
     }
-    let ready = reqwest::get(format!("{}/readyz", served.base)).await.unwrap();
+    let ready = reqwest::get(format!("{}/readyz", served.base))
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     // Nothing half-written: what was acknowledged is there, nothing else.
     let listed: Value = http
@@ -853,5 +864,137 @@ async fn a_full_disk_then_freed_lets_writes_resume_sqlite() {
     assert_eq!(check, "ok");
     eprintln!(
         "F2 full disk: {refused} writes refused with 503, {stored_while_full} stored; writes resumed on attempt {resumed_after} after space came back"
+    );
+}
+
+/// A TCP proxy in front of PostgreSQL that can cut every connection and
+/// refuse new ones (an outage), then let them through again.
+struct PgProxy {
+    addr: String,
+    up: Arc<AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl PgProxy {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Default::default();
+        let (u, l) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !u.load(Ordering::SeqCst) {
+                    drop(client); // refused
+                    continue;
+                }
+                l.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        PgProxy { addr, up, links }
+    }
+
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for l in self.links.lock().unwrap().drain(..) {
+            l.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// F7: PostgreSQL unreachable for a while (12 s here; 45 s with
+/// `PAYLINK_TEST_OUTAGE_SECS=45`): requests are answered 503 with
+/// `Retry-After` (not 500, and not left hanging), readiness says so, and
+/// the server recovers by itself; each keyed create made during the outage
+/// is recorded once when retried, nothing half-recorded.
+#[tokio::test]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
+)]
+async fn a_database_outage_answers_503_then_recovers_postgres() {
+    let app = spawn_app(Db::Postgres).await;
+    let outage = Duration::from_secs(
+        std::env::var("PAYLINK_TEST_OUTAGE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(12),
+    );
+    let proxy = PgProxy::start().await;
+    let url = app.opts.database_url.clone().unwrap().replacen(
+        "@127.0.0.1/",
+        &format!("@{}/", proxy.addr),
+        1,
+    );
+    assert!(url.contains(&proxy.addr), "{url}");
+    let data_dir = app.opts.data_dir.clone();
+    let served = tokio::task::spawn_blocking(move || {
+        Served::start_cmd(&data_dir, Some(&url), "127.0.0.1:0", "127.0.0.1:0", &[])
+    })
+    .await
+    .unwrap();
+    let (status, body) = create_product(&served.base, &app.key, "before").await;
+    assert_eq!(status, 200, "{body}");
+
+    proxy.down();
+    let ends = Instant::now() + outage;
+    let http = reqwest::Client::new();
+    let mut keys = Vec::new();
+    while Instant::now() < ends {
+        let idem = format!("outage-{}", keys.len());
+        let r = http
+            .post(format!("{}/v1/products", served.base))
+            .bearer_auth(&app.key)
+            .header("idempotency-key", &idem)
+            .form(&[("name", idem.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!(r.headers().contains_key("retry-after"), "{status}");
+        assert_eq!(status, 503, "{}", r.text().await.unwrap());
+        keys.push(idem);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ready = http
+        .get(format!("{}/readyz", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    proxy.restore();
+
+    // Recovery by itself: the same keyed requests, retried, succeed once.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    for idem in &keys {
+        let form = [("name", idem.clone())];
+        post_until_done(&served.base, &app.key, "/v1/products", idem, &form, give_up).await;
+    }
+    let products = all_of(&app, "/v1/products").await;
+    for idem in &keys {
+        let n = products
+            .iter()
+            .filter(|p| p["name"] == idem.as_str())
+            .count();
+        assert_eq!(n, 1, "{idem}");
+    }
+    let ready = http
+        .get(format!("{}/readyz", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    eprintln!(
+        "F7 outage of {}s: {} requests answered 503 with Retry-After, then recovered; each recorded once on retry",
+        outage.as_secs(),
+        keys.len()
     );
 }
