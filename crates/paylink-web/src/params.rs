@@ -15,7 +15,7 @@ const MAX_PARAMS: usize = 2000;
 pub fn parse_form(input: &[u8]) -> Result<Value, ApiError> {
     let mut root = Value::Object(Map::new());
     let mut count = 0usize;
-    for (key, value) in form_urlencoded::parse(input) {
+    for (key, value) in form_pairs(input)? {
         count += 1;
         if count > MAX_PARAMS {
             return Err(ApiError::invalid(
@@ -24,9 +24,45 @@ pub fn parse_form(input: &[u8]) -> Result<Value, ApiError> {
             ));
         }
         let path = split_key(&key)?;
-        insert(&mut root, &path, &key, Value::String(value.into_owned()))?;
+        insert(&mut root, &path, &key, Value::String(value))?;
     }
     Ok(arrays_from_indexes(root))
+}
+
+/// The `key=value` pairs of a form body, decoded (`+` is a space). A key
+/// or value that is not UTF-8 once decoded is refused, naming it, rather
+/// than stored with replacement characters.
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &[u8]| -> Option<String> {
+        let plus: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        String::from_utf8(percent_encoding::percent_decode(&plus).collect()).ok()
+    };
+    let mut out = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => {
+                let (k, rest) = pair.split_at(i);
+                (k, rest.get(1..).unwrap_or_default())
+            }
+            None => (pair, &[][..]),
+        };
+        let key = decode(k)
+            .ok_or_else(|| ApiError::invalid(None, "A parameter name is not valid UTF-8."))?;
+        let value = decode(v).ok_or_else(|| {
+            ApiError::invalid(
+                Some(key.chars().take(200).collect()),
+                format!(
+                    "Invalid {}: the value is not valid UTF-8.",
+                    key.chars().take(200).collect::<String>()
+                ),
+            )
+        })?;
+        out.push((key, value));
+    }
+    Ok(out)
 }
 
 /// Splits `a[b][0][]` into `["a", "b", "0", ""]`.

@@ -356,9 +356,16 @@ async fn submit(
             "checkout form too large",
         );
     }
+    // A value with a NUL, or overlong, is kept as one that no field
+    // accepts (so the buyer sees an error beside it), never dropped: a
+    // dropped quantity would silently become the default.
     let form: Form = form_urlencoded::parse(&body)
         .into_owned()
-        .filter(|(k, v)| k.len() <= 100 && v.len() <= 2000 && !v.contains('\0'))
+        .filter(|(k, _)| k.len() <= 100)
+        .map(|(k, v)| match v.len() <= 2000 && !v.contains('\0') {
+            true => (k, v),
+            false => (k, "\u{fffd}".to_string()),
+        })
         .collect();
     let l = match load(&state, &id).await {
         Ok(Some(l)) => l,

@@ -24,6 +24,7 @@ mod coupons;
 mod dashboard;
 mod encryption;
 mod files;
+mod hostile;
 mod idempotency;
 mod logs;
 mod openapi;
