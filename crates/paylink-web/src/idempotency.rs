@@ -230,27 +230,26 @@ mod tests {
 
     #[test]
     fn the_object_a_post_acts_on() {
-        assert_eq!(object_path("/v1/products"), None);
-        assert_eq!(
-            object_path("/v1/products/prod_abc123").as_deref(),
-            Some("/v1/products/prod_abc123")
-        );
-        assert_eq!(
-            object_path("/v1/customers/cus_abc123/redact").as_deref(),
-            Some("/v1/customers/cus_abc123")
-        );
-        assert_eq!(
-            object_path("/v1/checkout/sessions/cs_abc123/expire").as_deref(),
-            Some("/v1/checkout/sessions/cs_abc123")
-        );
-        assert_eq!(
-            object_path("/v1/promotion_codes/promo_abc123").as_deref(),
-            Some("/v1/promotion_codes/promo_abc123")
-        );
-        assert_eq!(
-            object_path("/v1/account/disconnect").as_deref(),
-            Some("/v1/account")
-        );
-        assert_eq!(object_path("/v1/payment_links"), None);
+        let cases = [
+            ("/v1/products", None),
+            ("/v1/payment_links", None),
+            ("/v1/products/prod_abc123", Some("/v1/products/prod_abc123")),
+            (
+                "/v1/customers/cus_abc123/redact",
+                Some("/v1/customers/cus_abc123"),
+            ),
+            (
+                "/v1/checkout/sessions/cs_abc123/expire",
+                Some("/v1/checkout/sessions/cs_abc123"),
+            ),
+            (
+                "/v1/promotion_codes/promo_abc123",
+                Some("/v1/promotion_codes/promo_abc123"),
+            ),
+            ("/v1/account/disconnect", Some("/v1/account")),
+        ];
+        for (post, object) in cases {
+            assert_eq!(object_path(post).as_deref(), object, "{post}");
+        }
     }
 }

@@ -203,28 +203,62 @@ fn fingerprint(path: &str, params: &serde_json::Value) -> String {
     paylink_crypto::sha256_hex(&f)
 }
 
+/// A product as the API would make it.
+fn test_product(id: &str, name: &str, now: i64) -> paylink_domain::catalog::Product {
+    paylink_domain::catalog::Product {
+        id: id.into(),
+        livemode: false,
+        created: now,
+        updated: now,
+        name: name.into(),
+        description: None,
+        active: true,
+        images: Vec::new(),
+        metadata: Default::default(),
+        default_price: None,
+        url: None,
+    }
+}
+
+impl TestApp {
+    fn test_scope(&self) -> Scope {
+        Scope {
+            account_id: self.account.clone(),
+            livemode: false,
+        }
+    }
+
+    /// Claims `key` for `POST /v1/products` with `params`, as a request in
+    /// another process would.
+    async fn claim_products_key(&self, key: &str, params: &serde_json::Value) -> Claim {
+        self.opened
+            .store
+            .claim_idempotency(
+                &self.test_scope(),
+                key,
+                "/v1/products",
+                &fingerprint("/v1/products", params),
+                self.clock.now(),
+                LEASE_SECS,
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn product_count(&self) -> usize {
+        self.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+}
+
 /// Reliability F4: a process that died holding a key with nothing
 /// committed blocks retries only until the claim's lease runs out; then a
 /// retry runs the request, once.
 async fn crashed_claim_with_nothing_committed_is_taken_over(app: TestApp) {
-    let scope = Scope {
-        account_id: app.account.clone(),
-        livemode: false,
-    };
     let params = serde_json::json!({"name": "After a crash"});
-    let claim = app
-        .opened
-        .store
-        .claim_idempotency(
-            &scope,
-            "died",
-            "/v1/products",
-            &fingerprint("/v1/products", &params),
-            app.clock.now(),
-            LEASE_SECS,
-        )
-        .await
-        .unwrap();
+    let claim = app.claim_products_key("died", &params).await;
     assert!(matches!(claim, Claim::Fresh(_)), "{claim:?}");
     drop(claim); // the process dies: nothing committed, nothing stored
     app.post_idem("died", "/v1/products", params.clone())
@@ -235,13 +269,7 @@ async fn crashed_claim_with_nothing_committed_is_taken_over(app: TestApp) {
     first.ok();
     let again = app.post_idem("died", "/v1/products", params).await;
     assert_eq!(again.bytes, first.bytes);
-    assert_eq!(
-        app.get("/v1/products").await.ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.product_count().await, 1);
 }
 both!(crashed_claim_with_nothing_committed_is_taken_over);
 
@@ -250,43 +278,17 @@ both!(crashed_claim_with_nothing_committed_is_taken_over);
 /// the response was stored leaves no orphan: the retry (after the lease)
 /// answers with the object the first run made, and never runs it again.
 async fn crashed_claim_after_commit_answers_with_the_object(app: TestApp) {
-    let scope = Scope {
-        account_id: app.account.clone(),
-        livemode: false,
-    };
     let params = serde_json::json!({"name": "Made before the crash"});
-    let Claim::Fresh(ticket) = app
-        .opened
-        .store
-        .claim_idempotency(
-            &scope,
-            "made",
-            "/v1/products",
-            &fingerprint("/v1/products", &params),
-            app.clock.now(),
-            LEASE_SECS,
-        )
-        .await
-        .unwrap()
-    else {
+    let Claim::Fresh(ticket) = app.claim_products_key("made", &params).await else {
         panic!("a new key is fresh");
     };
-    let now = app.clock.now();
-    let product = paylink_domain::catalog::Product {
-        id: "prod_madebeforecrash1".into(),
-        livemode: false,
-        created: now,
-        updated: now,
-        name: "Made before the crash".into(),
-        description: None,
-        active: true,
-        images: Vec::new(),
-        metadata: Default::default(),
-        default_price: None,
-        url: None,
-    };
+    let product = test_product(
+        "prod_madebeforecrash1",
+        "Made before the crash",
+        app.clock.now(),
+    );
     ticket
-        .run(app.opened.store.create_product(&scope, &product))
+        .run(app.opened.store.create_product(&app.test_scope(), &product))
         .await
         .unwrap();
     assert!(ticket.committed());
@@ -307,71 +309,24 @@ async fn crashed_claim_after_commit_answers_with_the_object(app: TestApp) {
         .assert_error(400, None);
     let again = app.post_idem("made", "/v1/products", params).await;
     assert_eq!(again.bytes, r.bytes);
-    assert_eq!(
-        app.get("/v1/products").await.ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.product_count().await, 1);
 }
 both!(crashed_claim_after_commit_answers_with_the_object);
 
 /// A request whose claim was taken over can't commit: its work is rolled
 /// back, so the one that took over is the only one to run.
 async fn a_lost_claim_commits_nothing(app: TestApp) {
-    let scope = Scope {
-        account_id: app.account.clone(),
-        livemode: false,
-    };
     let params = serde_json::json!({"name": "Slow"});
-    let hash = fingerprint("/v1/products", &params);
-    let store = &app.opened.store;
-    let Claim::Fresh(slow) = store
-        .claim_idempotency(
-            &scope,
-            "slow",
-            "/v1/products",
-            &hash,
-            app.clock.now(),
-            LEASE_SECS,
-        )
-        .await
-        .unwrap()
-    else {
+    let Claim::Fresh(slow) = app.claim_products_key("slow", &params).await else {
         panic!("a new key is fresh");
     };
     app.clock.advance(LEASE_SECS + 1);
-    let Claim::Fresh(_retry) = store
-        .claim_idempotency(
-            &scope,
-            "slow",
-            "/v1/products",
-            &hash,
-            app.clock.now(),
-            LEASE_SECS,
-        )
-        .await
-        .unwrap()
-    else {
+    let Claim::Fresh(_retry) = app.claim_products_key("slow", &params).await else {
         panic!("an expired claim with nothing committed is taken over");
     };
-    let now = app.clock.now();
-    let product = paylink_domain::catalog::Product {
-        id: "prod_slowfirstattempt1".into(),
-        livemode: false,
-        created: now,
-        updated: now,
-        name: "Slow".into(),
-        description: None,
-        active: true,
-        images: Vec::new(),
-        metadata: Default::default(),
-        default_price: None,
-        url: None,
-    };
+    let product = test_product("prod_slowfirstattempt1", "Slow", app.clock.now());
     let err = slow
-        .run(store.create_product(&scope, &product))
+        .run(app.opened.store.create_product(&app.test_scope(), &product))
         .await
         .unwrap_err();
     assert!(matches!(err, paylink_store::StoreError::ClaimLost), "{err}");
