@@ -19,43 +19,59 @@ use paylink_store::{Scope, Store, StoreError};
 /// Refunds younger than this are left to the request that began them.
 pub const RECONCILE_AFTER_SECS: i64 = 90;
 
+/// Who is settling a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The request that began it, before any call to the provider: if the
+    /// provider can't be asked at all, the refund was surely not made.
+    First,
+    /// The reconciler: an earlier attempt may have reached the provider.
+    Again,
+}
+
 /// Asks the provider to make `refund` (pending) and records the outcome.
-/// Returns the refund as it now stands: succeeded, failed, or still
-/// pending when the provider could not be reached.
+/// Returns the refund as it now stands: succeeded, failed (only when the
+/// provider refused it, or on a first attempt that could not be sent), or
+/// still pending (the provider could not be reached, or no longer can be
+/// asked about a refund that may have been made: the operator settles it).
 pub async fn settle(
     store: &Store,
     provider: &dyn Provider,
     scope: &Scope,
     refund: &Refund,
+    attempt: Attempt,
 ) -> Result<Refund, StoreError> {
-    let outcome = match store.provider_credential(scope).await? {
-        None => Err(ProviderError::Refused(
-            "no provider is connected any more".into(),
-        )),
+    // Whether the provider can be asked at all.
+    let asked = match store.provider_credential(scope).await? {
+        None => Err("no provider is connected any more".to_string()),
         Some((_, credential)) => {
             let (name, provider_ref) = store
                 .payment_provider_ref(scope, &refund.payment_intent)
                 .await?;
             if name == provider.name() {
-                provider
+                Ok(provider
                     .refund(&credential, &provider_ref, refund.amount, &refund.id)
-                    .await
+                    .await)
             } else {
-                Err(ProviderError::Refused(format!(
+                Err(format!(
                     "payments of provider {name} can't be refunded by this instance"
-                )))
+                ))
             }
         }
     };
-    match outcome {
-        Ok(r) => store.finish_refund(scope, refund, Some(&r)).await,
-        Err(ProviderError::Unreachable(why)) => {
-            tracing::warn!(refund = %refund.id, reason = %why, "provider unreachable; the refund stays pending and will be retried");
+    match (asked, attempt) {
+        (Ok(Ok(r)), _) => store.finish_refund(scope, refund, Some(&r)).await,
+        (Ok(Err(ProviderError::Refused(why))), _) | (Err(why), Attempt::First) => {
+            tracing::error!(refund = %refund.id, reason = %why, "refund not made");
+            store.finish_refund(scope, refund, None).await
+        }
+        (Err(why), Attempt::Again) => {
+            tracing::error!(refund = %refund.id, reason = %why, "a pending refund can't be settled with its provider; it stays pending for the operator");
             Ok(refund.clone())
         }
-        Err(why) => {
-            tracing::error!(refund = %refund.id, reason = %why, "refund refused by the provider");
-            store.finish_refund(scope, refund, None).await
+        (Ok(Err(why)), _) => {
+            tracing::warn!(refund = %refund.id, reason = %why, "provider unreachable; the refund stays pending and will be retried");
+            Ok(refund.clone())
         }
     }
 }
@@ -79,14 +95,16 @@ pub async fn reconcile_once(
         .pending_refunds(now - RECONCILE_AFTER_SECS, 500)
         .await?
     {
-        match settle(store, provider, &scope, &refund)
-            .await?
-            .status
-            .as_str()
-        {
-            "succeeded" => done.succeeded += 1,
-            "failed" => done.failed += 1,
-            _ => done.still_pending += 1,
+        // One refund that can't be settled (a broken row, a vault error)
+        // must not hold up the others.
+        match settle(store, provider, &scope, &refund, Attempt::Again).await {
+            Ok(r) if r.status == "succeeded" => done.succeeded += 1,
+            Ok(r) if r.status == "failed" => done.failed += 1,
+            Ok(_) => done.still_pending += 1,
+            Err(e) => {
+                tracing::warn!(refund = %refund.id, error = %e, "could not settle a pending refund; will retry");
+                done.still_pending += 1;
+            }
         }
     }
     Ok(done)

@@ -130,13 +130,29 @@ const KEEP_PAYMENTS_SECS: i64 = 7 * 86_400;
 /// The longest wait between two deliveries of a webhook.
 const MAX_RETRY_WAIT_SECS: u64 = 30;
 
+/// Replaces `path` with `bytes`: a new file (mode 0600, never through a
+/// link left at its temporary name), synced, renamed over the old one, and
+/// the directory synced so the rename survives a crash.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn random_id(prefix: &str) -> String {
@@ -542,7 +558,10 @@ async fn create_refund(
         return api_error(StatusCode::BAD_REQUEST, "Invalid refund request.");
     };
     let refund_key = format!("{merchant}/{}", req.idempotency_key);
-    if let Some(id) = lock(&s.refunds).get(&refund_key) {
+    // The key is checked and recorded under one lock, so two calls with
+    // the same key at once refund once.
+    let mut refunds = lock(&s.refunds);
+    if let Some(id) = refunds.get(&refund_key) {
         return Json(json!({"id": id})).into_response();
     }
     let mut payments = lock(&s.payments);
@@ -561,7 +580,8 @@ async fn create_refund(
     p.refunded += req.amount;
     drop(payments);
     let id = random_id("simre_");
-    lock(&s.refunds).insert(refund_key, id.clone());
+    refunds.insert(refund_key, id.clone());
+    drop(refunds);
     s.save();
     Json(json!({"id": id})).into_response()
 }
@@ -942,17 +962,25 @@ impl Provider for SimClient {
                 .send()
                 .await
                 .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
-            if !resp.status().is_success() {
-                return Err(ProviderError::Refused(format!(
-                    "sim answered {}",
-                    resp.status()
-                )));
+            let status = resp.status();
+            // Only a definite refusal says the refund was not made; a
+            // server error, a rate limit or an unreadable answer may hide
+            // one that was, so the caller keeps it pending and asks again
+            // with the same idempotency key.
+            if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+                return Err(ProviderError::Refused(format!("sim answered {status}")));
             }
-            let c: serde_json::Value = resp.json().await.map_err(|_| ProviderError::BadPayload)?;
+            if !status.is_success() {
+                return Err(ProviderError::Unreachable(format!("sim answered {status}")));
+            }
+            let c: serde_json::Value = resp
+                .json()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
             c.get("id")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string)
-                .ok_or(ProviderError::BadPayload)
+                .ok_or_else(|| ProviderError::Unreachable("sim answered no refund id".into()))
         })
     }
 }

@@ -242,8 +242,12 @@ impl Store {
         &self,
         id_or_slug: &str,
     ) -> Result<(Scope, PaymentLink), StoreError> {
+        // Two indexed lookups: with `id = … OR slug = …` SQLite scans the
+        // whole table (reliability finding F8).
         let mut sql = Sql::new("SELECT account_id, livemode, id FROM payment_links WHERE id = ");
-        sql.bind(id_or_slug).push(" OR slug = ").bind(id_or_slug);
+        sql.bind(id_or_slug)
+            .push(" UNION SELECT account_id, livemode, id FROM payment_links WHERE slug = ")
+            .bind(id_or_slug);
         let rows = sql.query().fetch_all(&self.pool).await?;
         // Ids are random and unique in practice; refuse ambiguity outright.
         let [row] = rows.as_slice() else {

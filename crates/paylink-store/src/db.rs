@@ -52,6 +52,9 @@ pub struct WriteTx<'a> {
     guard: Option<OwnedMutexGuard<()>>,
     /// COMMIT succeeded: the connection goes back to the pool as it is.
     finished: bool,
+    /// Whether committing marks the current request's idempotency claim
+    /// (housekeeping such as creating a data key does not).
+    claims: bool,
     _store: PhantomData<&'a Store>,
 }
 
@@ -61,10 +64,14 @@ impl WriteTx<'_> {
     /// [`crate::idempotency::Ticket`]); if the claim was taken over, the
     /// work is rolled back instead.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        crate::idempotency::mark_committed(self.conn()).await?;
+        if self.claims {
+            crate::idempotency::mark_committed(self.conn()).await?;
+        }
         self.conn().execute("COMMIT").await?;
         self.finished = true;
-        crate::idempotency::committed_ok();
+        if self.claims {
+            crate::idempotency::committed_ok();
+        }
         Ok(())
     }
 
@@ -177,6 +184,16 @@ impl Store {
     /// of their own: if the caller is cancelled meanwhile, the task still
     /// finishes and the transaction it made is dropped, so rolled back.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
+        self.begin(true).await
+    }
+
+    /// A write transaction that is housekeeping, not a request's work: its
+    /// commit does not mark an idempotency claim as committed.
+    pub(crate) async fn write_unclaimed(&self) -> Result<WriteTx<'_>, StoreError> {
+        self.begin(false).await
+    }
+
+    async fn begin(&self, claims: bool) -> Result<WriteTx<'_>, StoreError> {
         let pool = self.pool.clone();
         let lock = self.write_lock.clone();
         // SQLite: take the write lock at BEGIN. A deferred transaction that
@@ -197,6 +214,7 @@ impl Store {
                 conn: Some(conn),
                 guard,
                 finished: false,
+                claims,
                 _store: PhantomData,
             };
             tx.conn().execute(begin).await?;

@@ -62,23 +62,45 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Database error codes that say "not now" rather than "never": SQLite's
-/// BUSY (5, and its extended codes), FULL (13) and IOERR (10, extended);
-/// PostgreSQL's connection exceptions (08…), server shutdown (57P…),
-/// insufficient resources (53…) and serialization failures (40001, 40P01).
+/// Database error codes that say "not now" rather than "never".
+/// PostgreSQL's SQLSTATEs are five characters: connection exceptions
+/// (08…), operator intervention such as a shutdown (57P…), insufficient
+/// resources (53…) and serialization failures (40001, 40P01). SQLite's are
+/// numbers below 10,000: BUSY (5), IOERR (10) and FULL (13), with their
+/// extended codes (the low byte is the primary code).
 fn is_transient(code: &str) -> bool {
-    if let Ok(n) = code.parse::<u32>() {
-        return matches!(n & 0xff, 5 | 10 | 13);
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("57P")
+            || code.starts_with("53")
+            || code == "40001"
+            || code == "40P01";
     }
-    code.starts_with("08")
-        || code.starts_with("57P")
-        || code.starts_with("53")
-        || code == "40001"
-        || code == "40P01"
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 10 | 13))
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn transient_codes_of_both_databases() {
+        for code in [
+            "5", "517", "13", "10", "3338", "08006", "57P01", "53100", "40001", "40P01",
+        ] {
+            assert!(is_transient(code), "{code}");
+        }
+        for code in [
+            "2067", "1555", "19", "1", "23505", "22021", "22026", "42P01", "XX000",
+        ] {
+            assert!(!is_transient(code), "{code}");
+        }
     }
 }

@@ -286,7 +286,11 @@ impl Store {
                 .push(" AND idem_key = ")
                 .bind(key)
                 .push(" AND state = 'in_flight' AND COALESCE(claim, '') = ")
-                .bind(old.unwrap_or_default());
+                .bind(old.unwrap_or_default())
+                // The holder may have committed since the read (PostgreSQL
+                // runs this concurrently): then this is not a takeover.
+                .push(" AND committed = ")
+                .bind(i64::from(committed));
             if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
                 return Ok(Claim::InFlight);
             }
@@ -346,6 +350,22 @@ impl Store {
         if self.write_one(&sql).await? != 1 {
             return Err(StoreError::ClaimLost);
         }
+        Ok(())
+    }
+
+    /// Ends a claim's lease now: its request committed part of its work
+    /// and then failed with a server error, so a retry must not replay that
+    /// error for 24 hours but recover the object (see [`Claim::Recover`]).
+    pub async fn expire_idempotency(&self, ticket: &Ticket) -> Result<(), StoreError> {
+        let t = &ticket.inner;
+        let mut sql = Sql::new("UPDATE idempotency_keys SET lease_until = 0 WHERE ");
+        sql.scope(&t.scope)
+            .push(" AND idem_key = ")
+            .bind(t.key.as_str())
+            .push(" AND claim = ")
+            .bind(t.claim.as_str())
+            .push(" AND state = 'in_flight'");
+        self.write_one(&sql).await?;
         Ok(())
     }
 

@@ -297,7 +297,9 @@ impl Store {
             crate::migrate::now_unix().into(),
         ])
         .push(") ON CONFLICT DO NOTHING");
-        self.write_one(&ins).await?;
+        let mut tx = self.write_unclaimed().await?;
+        ins.query().execute(tx.conn()).await?;
+        tx.commit().await?;
         // Another instance may have won the race: use what is stored.
         let stored = self
             .wrapped_key(name)

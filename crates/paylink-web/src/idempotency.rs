@@ -137,13 +137,18 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
     let rbytes = axum::body::to_bytes(rbody, usize::MAX)
         .await
         .map_err(ApiError::internal)?;
-    // A failure that committed part of its work is kept like a success: a
-    // retry must not do that part twice.
-    if rparts.status.as_u16() < 400 || ticket.committed() {
+    let status = rparts.status.as_u16();
+    if status < 400 || (status < 500 && ticket.committed()) {
+        // Done (or refused after doing part of its work): replayed.
         state
             .store
-            .finish_idempotency(&ticket, rparts.status.as_u16(), &rbytes)
+            .finish_idempotency(&ticket, status, &rbytes)
             .await?;
+    } else if ticket.committed() {
+        // A server error after part of the work committed: never run
+        // again, never replay the error; the next retry recovers the
+        // object as it then stands.
+        state.store.expire_idempotency(&ticket).await?;
     } else {
         state.store.release_idempotency(&ticket).await?;
     }

@@ -29,40 +29,52 @@ pub fn parse_form(input: &[u8]) -> Result<Value, ApiError> {
     Ok(arrays_from_indexes(root))
 }
 
-/// The `key=value` pairs of a form body, decoded (`+` is a space). A key
-/// or value that is not UTF-8 once decoded is refused, naming it, rather
-/// than stored with replacement characters.
-fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
-    let decode = |part: &[u8]| -> Option<String> {
+/// The `key=value` pairs of a form body, percent-decoded (`+` is a space).
+/// A value is `None` when it, or its key, is not UTF-8 once decoded (the
+/// key is then shown lossily): the caller refuses it rather than store
+/// replacement characters.
+pub fn decoded_pairs(input: &[u8]) -> Vec<(String, Option<String>)> {
+    let decode = |part: &[u8]| -> Result<String, String> {
         let plus: Vec<u8> = part
             .iter()
             .map(|&b| if b == b'+' { b' ' } else { b })
             .collect();
-        String::from_utf8(percent_encoding::percent_decode(&plus).collect()).ok()
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+        String::from_utf8(bytes).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     };
-    let mut out = Vec::new();
-    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let (k, v) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => {
-                let (k, rest) = pair.split_at(i);
-                (k, rest.get(1..).unwrap_or_default())
+    input
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => {
+                    let (k, rest) = pair.split_at(i);
+                    (k, rest.get(1..).unwrap_or_default())
+                }
+                None => (pair, &[][..]),
+            };
+            match decode(k) {
+                Ok(key) => (key, decode(v).ok()),
+                Err(lossy) => (lossy, None),
             }
-            None => (pair, &[][..]),
-        };
-        let key = decode(k)
-            .ok_or_else(|| ApiError::invalid(None, "A parameter name is not valid UTF-8."))?;
-        let value = decode(v).ok_or_else(|| {
-            ApiError::invalid(
-                Some(key.chars().take(200).collect()),
-                format!(
-                    "Invalid {}: the value is not valid UTF-8.",
-                    key.chars().take(200).collect::<String>()
-                ),
-            )
-        })?;
-        out.push((key, value));
-    }
-    Ok(out)
+        })
+        .collect()
+}
+
+/// [`decoded_pairs`], refusing the first value that is not UTF-8.
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    decoded_pairs(input)
+        .into_iter()
+        .map(|(key, value)| {
+            value.map(|v| (key.clone(), v)).ok_or_else(|| {
+                let name: String = key.chars().take(200).collect();
+                ApiError::invalid(
+                    Some(name.clone()),
+                    format!("Invalid {name}: the value is not valid UTF-8."),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Splits `a[b][0][]` into `["a", "b", "0", ""]`.

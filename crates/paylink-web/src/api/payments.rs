@@ -583,9 +583,14 @@ pub async fn create_refund(
             }
             other => other.into(),
         })?;
-    let settled =
-        paylink_jobs::refunds::settle(&state.store, state.provider.as_ref(), &auth.scope, &refund)
-            .await?;
+    let settled = paylink_jobs::refunds::settle(
+        &state.store,
+        state.provider.as_ref(),
+        &auth.scope,
+        &refund,
+        paylink_jobs::refunds::Attempt::First,
+    )
+    .await?;
     Ok(ok(objects::refund(&settled)))
 }
 

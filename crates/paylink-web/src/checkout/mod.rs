@@ -356,16 +356,22 @@ async fn submit(
             "checkout form too large",
         );
     }
-    // A value with a NUL, or overlong, is kept as one that no field
-    // accepts (so the buyer sees an error beside it), never dropped: a
-    // dropped quantity would silently become the default.
-    let form: Form = form_urlencoded::parse(&body)
-        .into_owned()
+    // A value with a NUL, overlong or not UTF-8 is refused beside its
+    // field, never dropped (a dropped quantity would silently become the
+    // default) and never stored with replacement characters.
+    let mut rejected: Vec<String> = Vec::new();
+    let form: Form = crate::params::decoded_pairs(&body)
+        .into_iter()
         .filter(|(k, _)| k.len() <= 100)
-        .map(|(k, v)| match v.len() <= 2000 && !v.contains('\0') {
-            true => (k, v),
-            false => (k, "\u{fffd}".to_string()),
-        })
+        .map(
+            |(k, v)| match v.filter(|v| v.len() <= 2000 && !v.contains('\0')) {
+                Some(v) => (k, v),
+                None => {
+                    rejected.push(k.clone());
+                    (k, String::new())
+                }
+            },
+        )
         .collect();
     let l = match load(&state, &id).await {
         Ok(Some(l)) => l,
@@ -401,7 +407,7 @@ async fn submit(
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     let lines = l.lines();
-    let order = order::build(
+    let mut order = order::build(
         &l.link,
         &lines,
         &form,
@@ -410,6 +416,12 @@ async fn submit(
         state.now(),
         true,
     );
+    for k in rejected {
+        order.errors.insert(
+            k,
+            "This can't be used: it has control characters or is over 2,000 characters.".into(),
+        );
+    }
     let (Some(totals), true) = (order.totals, order.errors.is_empty()) else {
         return page(
             &state,

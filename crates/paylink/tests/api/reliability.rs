@@ -998,3 +998,137 @@ async fn a_database_outage_answers_503_then_recovers_postgres() {
         keys.len()
     );
 }
+
+/// The plan of `sql` as text lines (`EXPLAIN` on PostgreSQL, `EXPLAIN
+/// QUERY PLAN` on SQLite).
+async fn plan(app: &TestApp, sql: &str) -> String {
+    use sqlx::Row;
+    let (url, explain, col) = match &app.opts.database_url {
+        Some(u) => (u.clone(), format!("EXPLAIN {sql}"), 0),
+        None => (
+            format!("sqlite://{}", app.opts.sqlite_path().display()),
+            format!("EXPLAIN QUERY PLAN {sql}"),
+            3,
+        ),
+    };
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query(&explain)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(col).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// F8: with 10,000 links on a database whose autovacuum is off, once the
+/// background pass has refreshed the planner's statistics, every query of
+/// the checkout page finds its rows through an index (no full scan).
+async fn checkout_page_queries_use_indexes_at_scale(app: TestApp) {
+    let link = app.link_with("eur", 1500, json!({})).await;
+    if app.db == Db::Postgres {
+        for table in ["payment_links", "payment_link_items"] {
+            app.raw_exec(&format!(
+                "ALTER TABLE {table} SET (autovacuum_enabled = false)"
+            ))
+            .await;
+        }
+    }
+    let copies = |table: &str, key: &str, cols: &str| {
+        format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             INSERT INTO {table} ({key}, {cols}) SELECT {key} || '_' || i, {cols} FROM {table}, n"
+        )
+    };
+    app.raw_exec(&copies(
+        "payment_links",
+        "id",
+        "account_id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata",
+    ))
+    .await;
+    app.raw_exec(&copies(
+        "payment_link_items",
+        "link_id",
+        "account_id, livemode, position, id, price_id, quantity",
+    ))
+    .await;
+    app.opened.store.refresh_statistics().await.unwrap();
+    let (acct, l) = (&app.account, &link);
+    let scope = format!("account_id = '{acct}' AND livemode = 0");
+    // The checkout page's queries on the two tables that grew (the others
+    // hold a row or two, where a scan is the right plan).
+    let queries = [
+        format!("SELECT account_id, livemode, id FROM payment_links WHERE id = '{l}' UNION SELECT account_id, livemode, id FROM payment_links WHERE slug = '{l}'"),
+        format!("SELECT * FROM payment_links WHERE {scope} AND id = '{l}'"),
+        format!("SELECT * FROM payment_link_items WHERE {scope} AND link_id = '{l}'"),
+    ];
+    for q in &queries {
+        let p = plan(&app, q).await;
+        let full_scan = p.lines().any(|line| {
+            let line = line.trim_start_matches(['-', '>', ' ']);
+            line.starts_with("Seq Scan") || (line.starts_with("SCAN ") && !line.contains("INDEX"))
+        });
+        assert!(!full_scan, "{q}\n{p}");
+    }
+    // The page itself works at that scale.
+    let page = Buyer::new().get(&app.url(&format!("/l/{link}"))).await;
+    assert_eq!(page.status, 200);
+    let n = app
+        .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payment_links")
+        .await;
+    assert_eq!(n, ["10001"]);
+}
+both!(checkout_page_queries_use_indexes_at_scale);
+
+/// The provider side of exactly-once refunds: the same idempotency key,
+/// sent ten times at once (the request and the reconciler racing), makes
+/// one refund.
+async fn the_sim_refunds_once_per_key_under_concurrency(app: TestApp) {
+    use paylink_providers::Provider;
+    let link = app.link_with("eur", 1500, json!({})).await;
+    let cs = Buyer::new()
+        .pay(&app, &link, &[("email", "race@example.com")])
+        .await;
+    let pi = app.get(&format!("/v1/checkout/sessions/{cs}")).await.ok()["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scope = paylink_store::Scope {
+        account_id: app.account.clone(),
+        livemode: false,
+    };
+    let store = &app.opened.store;
+    let (_, credential) = store.provider_credential(&scope).await.unwrap().unwrap();
+    let (_, provider_ref) = store.payment_provider_ref(&scope, &pi).await.unwrap();
+    let mut tries = Vec::new();
+    for _ in 0..10 {
+        let (cfg, credential, provider_ref) = (
+            app.sim.clone(),
+            credential.expose().to_string(),
+            provider_ref.clone(),
+        );
+        tries.push(tokio::spawn(async move {
+            let sim = paylink_providers::sim::SimClient::new(cfg);
+            let credential = paylink_crypto::Secret::new(credential);
+            sim.refund(&credential, &provider_ref, 1500, "re_sameKey")
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tries {
+        ids.push(t.await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    let sim = paylink_providers::sim::SimClient::new(app.sim.clone());
+    // Fully refunded once: another refund of even one cent is refused.
+    let more = sim.refund(&credential, &provider_ref, 1, "re_other").await;
+    assert!(
+        matches!(more, Err(paylink_providers::ProviderError::Refused(_))),
+        "{more:?}"
+    );
+}
+both!(the_sim_refunds_once_per_key_under_concurrency);
