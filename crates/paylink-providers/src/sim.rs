@@ -111,8 +111,8 @@ struct SimState {
     refunds: Mutex<HashMap<String, String>>,
     /// Webhooks not yet accepted by paylink.
     outbox: Mutex<Vec<String>>,
-    /// One writer of the state file at a time.
-    saving: Mutex<()>,
+    /// One writer of the state file at a time, in order.
+    saving: tokio::sync::Mutex<()>,
     http: reqwest::Client,
 }
 
@@ -330,28 +330,38 @@ impl SimState {
             payments: Mutex::new(saved.payments),
             refunds: Mutex::new(saved.refunds),
             outbox: Mutex::new(saved.outbox),
-            saving: Mutex::new(()),
+            saving: tokio::sync::Mutex::new(()),
             http: reqwest::Client::new(),
         }
     }
 
     /// Writes the records to the state file (if any), forgetting payments
-    /// older than a week.
-    fn save(&self) {
-        let Some(path) = &self.cfg.state_file else {
+    /// older than a week. One save at a time, in order (an async lock held
+    /// across the write); the file is written off the async threads. Each
+    /// map is copied under its own lock, never two at once.
+    async fn save(&self) {
+        let Some(path) = self.cfg.state_file.clone() else {
             return;
         };
-        let _one = lock(&self.saving);
+        let _one = self.saving.lock().await;
         let horizon = self.cfg.clock.now() - KEEP_PAYMENTS_SECS;
         lock(&self.payments).retain(|_, p| p.created >= horizon);
+        let payments = lock(&self.payments).clone();
+        let refunds = lock(&self.refunds).clone();
+        let outbox = lock(&self.outbox).clone();
         let saved = Saved {
-            payments: lock(&self.payments).clone(),
-            refunds: lock(&self.refunds).clone(),
-            outbox: lock(&self.outbox).clone(),
+            payments,
+            refunds,
+            outbox,
         };
-        let written = serde_json::to_vec(&saved)
-            .map_err(std::io::Error::other)
-            .and_then(|b| write_atomically(path, &b));
+        let written = tokio::task::spawn_blocking(move || {
+            serde_json::to_vec(&saved)
+                .map_err(std::io::Error::other)
+                .and_then(|b| write_atomically(&path, &b))
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
         if let Err(e) = written {
             tracing::error!(error = %e, "sim: could not write its state file");
         }
@@ -360,11 +370,11 @@ impl SimState {
     fn payment(&self, id: &str) -> Option<SimPayment> {
         lock(&self.payments).get(id).cloned()
     }
-    fn set_status(&self, id: &str, status: SimStatus) {
+    async fn set_status(&self, id: &str, status: SimStatus) {
         if let Some(p) = lock(&self.payments).get_mut(id) {
             p.status = status;
         }
-        self.save();
+        self.save().await;
     }
 
     /// Delivers `event` (already in the outbox), retrying with a growing
@@ -377,7 +387,7 @@ impl SimState {
             wait = (wait * 2).min(MAX_RETRY_WAIT_SECS);
         }
         lock(&self.outbox).retain(|e| e != &event);
-        self.save();
+        self.save().await;
     }
 
     /// Marks the payment succeeded, tells paylink (retrying in the
@@ -389,7 +399,8 @@ impl SimState {
                 brand: brand.clone(),
                 last4: last4.clone(),
             },
-        );
+        )
+        .await;
         let event = json!({
             "id": random_id("evt_sim_"),
             "type": "payment.succeeded",
@@ -407,7 +418,7 @@ impl SimState {
         })
         .to_string();
         lock(&self.outbox).push(event.clone());
-        self.save();
+        self.save().await;
         // Delivery runs on its own task, so a buyer who leaves mid-way
         // can't stop it; the buyer is sent back after the first attempt.
         let (first_tried, tried) = tokio::sync::oneshot::channel();
@@ -415,7 +426,7 @@ impl SimState {
         tokio::spawn(async move {
             if me.deliver(&event).await {
                 lock(&me.outbox).retain(|e| e != &event);
-                me.save();
+                me.save().await;
                 let _ = first_tried.send(());
             } else {
                 let _ = first_tried.send(());
@@ -535,7 +546,7 @@ async fn create_payment(
             refunded: 0,
         },
     );
-    s.save();
+    s.save().await;
     Json(json!({"id": id, "url": url})).into_response()
 }
 
@@ -560,29 +571,44 @@ async fn create_refund(
     let refund_key = format!("{merchant}/{}", req.idempotency_key);
     // The key is checked and recorded under one lock, so two calls with
     // the same key at once refund once.
-    let mut refunds = lock(&s.refunds);
-    if let Some(id) = refunds.get(&refund_key) {
-        return Json(json!({"id": id})).into_response();
-    }
-    let mut payments = lock(&s.payments);
-    let Some(p) = payments
-        .get_mut(&req.payment)
-        .filter(|p| p.merchant == merchant)
-    else {
-        return api_error(StatusCode::NOT_FOUND, "No such payment.");
+    let made = {
+        let mut refunds = lock(&s.refunds);
+        if let Some(id) = refunds.get(&refund_key) {
+            Ok((id.clone(), false))
+        } else {
+            let mut payments = lock(&s.payments);
+            match payments
+                .get_mut(&req.payment)
+                .filter(|p| p.merchant == merchant)
+            {
+                None => Err(api_error(StatusCode::NOT_FOUND, "No such payment.")),
+                Some(p)
+                    if !matches!(p.status, SimStatus::Succeeded { .. })
+                        || req.amount < 1
+                        || p.refunded + req.amount > p.req.amount =>
+                {
+                    Err(api_error(
+                        StatusCode::BAD_REQUEST,
+                        "This refund is not possible.",
+                    ))
+                }
+                Some(p) => {
+                    p.refunded += req.amount;
+                    let id = random_id("simre_");
+                    refunds.insert(refund_key, id.clone());
+                    Ok((id, true))
+                }
+            }
+        }
     };
-    if !matches!(p.status, SimStatus::Succeeded { .. })
-        || req.amount < 1
-        || p.refunded + req.amount > p.req.amount
-    {
-        return api_error(StatusCode::BAD_REQUEST, "This refund is not possible.");
-    }
-    p.refunded += req.amount;
-    drop(payments);
-    let id = random_id("simre_");
-    refunds.insert(refund_key, id.clone());
-    drop(refunds);
-    s.save();
+    let id = match made {
+        Ok((id, true)) => {
+            s.save().await;
+            id
+        }
+        Ok((id, false)) => id,
+        Err(resp) => return resp,
+    };
     Json(json!({"id": id})).into_response()
 }
 
@@ -676,7 +702,8 @@ async fn submit_card(
                     brand: brand.as_str().into(),
                     last4,
                 },
-            );
+            )
+            .await;
             Redirect::to(&format!("/3ds/{}", p.id)).into_response()
         }
     }
@@ -722,7 +749,7 @@ async fn answer_challenge(
     if form_map(&body).get("action").map(String::as_str) == Some("approve") {
         return s.succeed(&p, brand, last4).await;
     }
-    s.set_status(&id, SimStatus::RequiresPaymentMethod);
+    s.set_status(&id, SimStatus::RequiresPaymentMethod).await;
     let errors = FormErrors { alert: Some("We are unable to authenticate your payment method. Choose another payment method and try again.".into()), ..FormErrors::default() };
     (StatusCode::PAYMENT_REQUIRED, card_page(&p, &errors, "", "")).into_response()
 }

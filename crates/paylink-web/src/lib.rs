@@ -223,14 +223,39 @@ pub fn catch_panics(
     )
 }
 
-/// Runs each request on a task of its own, so that its work goes on to
-/// its end (a commit, or a rollback) when the client hangs up or the
-/// request deadline answers first: dropping a request future half-way
-/// through its writes is what wedged SQLite (reliability finding F1) and
-/// released idempotency keys after their work had committed (F3). A panic
-/// is passed on to [`catch_panics`].
+/// How many requests may run detached from their clients at once in this
+/// process; past that, new writes are answered 503 at once, so clients
+/// that hang up can't pile up unbounded work.
+pub const MAX_DETACHED: usize = 2048;
+
+static DETACHED: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(MAX_DETACHED)));
+
+/// Runs each request that may write (every method but GET and HEAD) on a
+/// task of its own, so that its work goes on to its end (a commit, or a
+/// rollback) when the client hangs up or the request deadline answers
+/// first: dropping a request future half-way through its writes is what
+/// wedged SQLite (reliability finding F1) and released idempotency keys
+/// after their work had committed (F3). Reads stop with their client. A
+/// panic is passed on to [`catch_panics`].
 pub async fn detach(req: Request, next: Next) -> Response {
-    match tokio::spawn(request_id::carry(next.run(req))).await {
+    if matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
+        return next.run(req).await;
+    }
+    let Ok(permit) = DETACHED.clone().try_acquire_owned() else {
+        return ApiError::unavailable("too many requests in flight").into_response();
+    };
+    let work = request_id::carry(next.run(req));
+    match tokio::spawn(async move {
+        let resp = work.await;
+        drop(permit);
+        resp
+    })
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => match e.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),

@@ -98,11 +98,30 @@ async fn cancelling_clients_leave_no_write_wedged(app: TestApp) {
         gave_up > 0,
         "the burst had clients that hung up ({sent} sent)"
     );
-    // Right after: every write succeeds, API and checkout alike.
+    // Right after: every write succeeds, API and checkout alike. The
+    // server may still be finishing the abandoned requests' work (each
+    // runs to its end): a write may meet a 503 with Retry-After while that
+    // backlog drains, never a 500, and never for long (the wedge lasted
+    // half an hour).
+    let burst_over = Instant::now();
+    let mut busy = 0;
     for n in 0..10 {
-        let (status, body) = create_product(&served.base, &app.key, &format!("after {n}")).await;
-        assert_eq!(status, 200, "write {n} after the burst: {body}");
+        loop {
+            let (status, body) =
+                create_product(&served.base, &app.key, &format!("after {n}")).await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 503, "write {n} after the burst: {body}");
+            assert!(
+                burst_over.elapsed() < Duration::from_secs(60),
+                "writes still refused a minute after the burst: {body}"
+            );
+            busy += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
+    let drained = burst_over.elapsed();
     let b = Buyer::new();
     let s = b
         .post(
@@ -115,7 +134,7 @@ async fn cancelling_clients_leave_no_write_wedged(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
-    eprintln!("F1 burst: {sent} requests, {gave_up} abandoned by their client; 11 writes after it succeeded");
+    eprintln!("F1 burst: {sent} requests, {gave_up} abandoned by their client; 11 writes after it succeeded ({busy} answered 503 while the backlog drained, {drained:?})");
 }
 both!(cancelling_clients_leave_no_write_wedged);
 

@@ -101,7 +101,7 @@ impl Served {
         .env_remove("PAYLINK_MASTER_KEY")
         .env_remove("PAYLINK_DATABASE_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
         if let Some(u) = database_url {
             cmd.arg("--database-url").arg(u);
         }
@@ -111,6 +111,19 @@ impl Served {
     /// Runs `cmd` and waits for its "listening" line.
     pub fn spawn(mut cmd: Command) -> Self {
         let mut child = cmd.spawn().unwrap();
+        // What it says on stderr is kept for a failed start, then drained.
+        let stderr = child.stderr.take().unwrap();
+        let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = said.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut k = keep.lock().unwrap();
+                if k.len() < 20_000 {
+                    k.push_str(&l);
+                    k.push('\n');
+                }
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -126,7 +139,11 @@ impl Served {
             .to_string();
         assert!(
             base.starts_with("http://") && sim_base.starts_with("http://"),
-            "paylink serve did not start: {line:?}"
+            "paylink serve did not start: {line:?}\n{}",
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                said.lock().unwrap().clone()
+            }
         );
         Served {
             base,
