@@ -102,6 +102,18 @@ impl Ticket {
     }
 }
 
+impl TicketInner {
+    /// `<scope> AND idem_key = … AND claim = …`: this key's row, only
+    /// while this request still holds its claim.
+    fn this_claim<'s>(&self, sql: &'s mut Sql) -> &'s mut Sql {
+        sql.scope(&self.scope)
+            .push(" AND idem_key = ")
+            .bind(self.key.as_str())
+            .push(" AND claim = ")
+            .bind(self.claim.as_str())
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -129,13 +141,9 @@ pub(crate) async fn mark_committed(conn: &mut sqlx::AnyConnection) -> Result<(),
     let created = lock(&t.inner.created).clone();
     let mut sql =
         Sql::new("UPDATE idempotency_keys SET committed = 1, recovery = COALESCE(recovery, ");
-    sql.bind(created)
-        .push(") WHERE ")
-        .scope(&t.inner.scope)
-        .push(" AND idem_key = ")
-        .bind(t.inner.key.as_str())
-        .push(" AND claim = ")
-        .bind(t.inner.claim.as_str())
+    sql.bind(created).push(") WHERE ");
+    t.inner
+        .this_claim(&mut sql)
         .push(" AND state = 'in_flight'");
     if sql.query().execute(conn).await?.rows_affected() != 1 {
         return Err(StoreError::ClaimLost);
@@ -341,12 +349,8 @@ impl Store {
         sql.bind(i64::from(status))
             .push(", body = NULL, sealed_body = ")
             .bind(sealed)
-            .push(" WHERE ")
-            .scope(&t.scope)
-            .push(" AND idem_key = ")
-            .bind(t.key.as_str())
-            .push(" AND claim = ")
-            .bind(t.claim.as_str());
+            .push(" WHERE ");
+        t.this_claim(&mut sql);
         if self.write_one(&sql).await? != 1 {
             return Err(StoreError::ClaimLost);
         }
@@ -359,12 +363,7 @@ impl Store {
     pub async fn expire_idempotency(&self, ticket: &Ticket) -> Result<(), StoreError> {
         let t = &ticket.inner;
         let mut sql = Sql::new("UPDATE idempotency_keys SET lease_until = 0 WHERE ");
-        sql.scope(&t.scope)
-            .push(" AND idem_key = ")
-            .bind(t.key.as_str())
-            .push(" AND claim = ")
-            .bind(t.claim.as_str())
-            .push(" AND state = 'in_flight'");
+        t.this_claim(&mut sql).push(" AND state = 'in_flight'");
         self.write_one(&sql).await?;
         Ok(())
     }
@@ -374,11 +373,7 @@ impl Store {
     pub async fn release_idempotency(&self, ticket: &Ticket) -> Result<(), StoreError> {
         let t = &ticket.inner;
         let mut sql = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        sql.scope(&t.scope)
-            .push(" AND idem_key = ")
-            .bind(t.key.as_str())
-            .push(" AND claim = ")
-            .bind(t.claim.as_str())
+        t.this_claim(&mut sql)
             .push(" AND state = 'in_flight' AND committed = 0");
         self.write_one(&sql).await?;
         Ok(())
