@@ -553,6 +553,43 @@ pub fn check_slug(slug: &str) -> Result<(), RuleError> {
     }
 }
 
+/// Checks free text of a parameter: no NUL (no database stores it
+/// faithfully) and at most `max` characters.
+pub fn check_text(param: &str, s: &str, max: usize) -> Result<(), RuleError> {
+    if s.contains('\0') {
+        return Err(RuleError::new(
+            param,
+            format!("Invalid {param}: text may not contain NUL characters."),
+        ));
+    }
+    if s.chars().count() > max {
+        return Err(RuleError::new(
+            param,
+            format!("{param} is too long: it can be at most {max} characters."),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a whole-number parameter is within `min..=max`.
+pub fn check_range(param: &str, n: i64, min: i64, max: i64) -> Result<(), RuleError> {
+    if n < min || n > max {
+        return Err(RuleError::new(
+            param,
+            format!("{param} must be between {min} and {max}."),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a product's image URLs (`images[i]` names a bad one).
+pub fn check_images(images: &[String]) -> Result<(), RuleError> {
+    images
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, u)| check_http_url(u, &format!("images[{i}]")))
+}
+
 /// Checks a URL (redirect target, image): absolute http(s), at most 2048
 /// characters, no whitespace or control characters.
 pub fn check_http_url(url: &str, param: &str) -> Result<(), RuleError> {

@@ -272,8 +272,20 @@ impl Store {
         p: &Price,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        Self::insert_price_tx(&mut tx, scope, product, p).await?;
+        tx.commit().await
+    }
+
+    /// Inserts a price in `tx`, with its product when it is new (an
+    /// existing one must be in `scope`).
+    pub(crate) async fn insert_price_tx(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        product: PriceProduct,
+        p: &Price,
+    ) -> Result<(), StoreError> {
         match product {
-            PriceProduct::New(prod) => Self::insert_product_tx(&mut tx, scope, &prod).await?,
+            PriceProduct::New(prod) => Self::insert_product_tx(tx, scope, &prod).await?,
             PriceProduct::Existing(id) => {
                 let mut sel = Sql::new("SELECT id FROM products WHERE ");
                 sel.scope(scope).push(" AND id = ").bind(id.as_str());
@@ -308,7 +320,7 @@ impl Store {
         ])
         .push(")");
         sql.query().execute(tx.conn()).await?;
-        tx.commit().await
+        Ok(())
     }
 
     pub async fn get_price(&self, scope: &Scope, id: &str) -> Result<Price, StoreError> {
@@ -419,6 +431,30 @@ pub(crate) fn coupon_of(row: &AnyRow) -> Result<Coupon, StoreError> {
 
 impl Store {
     pub async fn create_coupon(&self, scope: &Scope, c: &Coupon) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::insert_coupon_tx(&mut tx, scope, c).await?;
+        tx.commit().await
+    }
+
+    /// Creates a coupon and its first promotion code in one transaction:
+    /// both or neither (a taken code is a [`StoreError::Conflict`]).
+    pub async fn create_coupon_with_code(
+        &self,
+        scope: &Scope,
+        c: &Coupon,
+        code: &PromotionCode,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::insert_coupon_tx(&mut tx, scope, c).await?;
+        Self::insert_promotion_code_tx(&mut tx, scope, code).await?;
+        tx.commit().await
+    }
+
+    async fn insert_coupon_tx(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        c: &Coupon,
+    ) -> Result<(), StoreError> {
         let (pct, amount, currency) = match c.discount {
             Discount::Percent(p) => (Some(i64::from(p.basis_points())), None, None),
             Discount::Amount(m) => (
@@ -427,7 +463,6 @@ impl Store {
                 Some(m.currency().code().to_string()),
             ),
         };
-        let mut tx = self.write().await?;
         crate::idempotency::note_created(&format!("/v1/coupons/{}", c.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("
@@ -449,7 +484,7 @@ impl Store {
         ])
         .push(")");
         sql.query().execute(tx.conn()).await?;
-        tx.commit().await
+        Ok(())
     }
 
     pub async fn get_coupon(&self, scope: &Scope, id: &str) -> Result<Coupon, StoreError> {
@@ -565,6 +600,17 @@ impl Store {
         p: &PromotionCode,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        Self::insert_promotion_code_tx(&mut tx, scope, p).await?;
+        tx.commit().await
+    }
+
+    /// Inserts a promotion code in `tx`; its coupon must be in `scope` and
+    /// not deleted.
+    async fn insert_promotion_code_tx(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        p: &PromotionCode,
+    ) -> Result<(), StoreError> {
         let mut sel = Sql::new("SELECT id FROM coupons WHERE ");
         sel.scope(scope)
             .push(" AND id = ")
@@ -601,7 +647,7 @@ impl Store {
         ])
         .push(")");
         sql.query().execute(tx.conn()).await?;
-        tx.commit().await
+        Ok(())
     }
 
     pub async fn get_promotion_code(

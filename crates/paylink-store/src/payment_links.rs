@@ -1,10 +1,10 @@
 //! Payment links and their line items. A link is never deleted.
 
-use paylink_domain::catalog::{AdjustableQuantity, LinkLineItem, PaymentLink, RuleError};
+use paylink_domain::catalog::{AdjustableQuantity, LinkLineItem, PaymentLink, Price, RuleError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::catalog::{currency_of, metadata_of};
+use crate::catalog::{currency_of, metadata_of, PriceProduct};
 use crate::db::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
@@ -131,14 +131,37 @@ impl Store {
         l: &PaymentLink,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        Self::insert_link_tx(&mut tx, scope, l).await?;
+        tx.commit().await
+    }
+
+    /// Creates a payment link and a new price it sells (with the price's
+    /// product when that is new) in one transaction: all or nothing.
+    pub async fn create_payment_link_with_price(
+        &self,
+        scope: &Scope,
+        l: &PaymentLink,
+        product: PriceProduct,
+        price: &Price,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        Self::insert_price_tx(&mut tx, scope, product, price).await?;
+        Self::insert_link_tx(&mut tx, scope, l).await?;
+        tx.commit().await
+    }
+
+    async fn insert_link_tx(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        l: &PaymentLink,
+    ) -> Result<(), StoreError> {
         crate::idempotency::note_created(&format!("/v1/payment_links/{}", l.id));
         let mut sql = Sql::new(&format!(
             "INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("
         ));
         sql.values(link_values(scope, l)?).push(")");
         sql.query().execute(tx.conn()).await?;
-        Self::insert_items(&mut tx, scope, &l.id, &l.line_items).await?;
-        tx.commit().await
+        Self::insert_items(tx, scope, &l.id, &l.line_items).await
     }
 
     pub async fn get_payment_link(

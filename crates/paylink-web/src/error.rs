@@ -224,6 +224,10 @@ impl ApiError {
     pub fn param(&self) -> Option<&str> {
         self.param.as_deref()
     }
+    /// The message meant for the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 
     /// Maps a store error where the object is `object` with `id`.
     pub fn from_store(e: StoreError, object: &str, id: &str) -> Self {
@@ -253,10 +257,17 @@ impl ApiError {
     }
 }
 
+impl From<paylink_domain::catalog::RuleError> for ApiError {
+    /// A broken business rule: a 400 naming the parameter.
+    fn from(e: paylink_domain::catalog::RuleError) -> Self {
+        ApiError::invalid(Some(e.param), e.message)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Rule(r) => ApiError::invalid(Some(r.param), r.message),
+            StoreError::Rule(r) => r.into(),
             StoreError::InvalidCursor(param) => ApiError::invalid_code(
                 "resource_missing",
                 Some(param.to_string()),

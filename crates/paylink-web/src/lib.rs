@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod objects;
 pub mod openapi;
 pub mod params;
+pub mod qr;
 pub mod rate_limit;
 pub mod request_id;
 pub mod schema;

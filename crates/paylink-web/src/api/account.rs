@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
-use super::products::RetrieveArgs;
+use super::RetrieveArgs;
 use super::{expansions, ok};
 use crate::auth::Auth;
 use crate::error::ApiError;

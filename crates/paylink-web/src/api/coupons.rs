@@ -6,19 +6,17 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{Coupon, CouponDuration, Metadata};
 use paylink_domain::money::MAX_AMOUNT;
-use paylink_domain::{Discount, IdKind, Money, PercentOff};
-use paylink_store::StoreError;
 use serde::Deserialize;
 
-use super::products::{rule, Empty, RetrieveArgs};
-use super::{currency, custom_id, expansions, new_id, ok, ListArgs};
+use super::{expansions, ok, ListArgs};
+use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
 use crate::objects;
 use crate::schema::*;
+use crate::service::coupons;
 use crate::AppState;
 
 pub fn create_params() -> Kind {
@@ -54,14 +52,8 @@ pub fn list_params() -> Kind {
 
 #[derive(Deserialize)]
 pub struct Create {
-    id: Option<String>,
-    percent_off: Option<String>,
-    amount_off: Option<i64>,
-    currency: Option<String>,
-    max_redemptions: Option<i64>,
-    redeem_by: Option<i64>,
-    name: Option<String>,
-    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    cmd: coupons::NewCoupon,
     expand: Option<Vec<String>>,
 }
 
@@ -71,88 +63,8 @@ pub async fn create(
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let now = state.now();
-    let discount = match (p.percent_off, p.amount_off) {
-        (Some(pct), None) => {
-            if p.currency.is_some() {
-                return Err(ApiError::invalid(
-                    Some("currency".into()),
-                    "currency can only be set together with amount_off.",
-                ));
-            }
-            Discount::Percent(
-                PercentOff::parse(&pct)
-                    .map_err(|e| ApiError::invalid(Some("percent_off".into()), e.to_string()))?,
-            )
-        }
-        (None, Some(a)) => {
-            let c = p.currency.as_deref().ok_or_else(|| {
-                ApiError::invalid(
-                    Some("currency".into()),
-                    "Missing required param: currency (required with amount_off).",
-                )
-            })?;
-            let cur = currency("currency", c)?;
-            Discount::Amount(
-                Money::new(a, cur)
-                    .map_err(|e| ApiError::invalid(Some("amount_off".into()), e.to_string()))?,
-            )
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                Some("amount_off".into()),
-                "You may only specify one of these parameters: amount_off, percent_off.",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid(
-                Some("percent_off".into()),
-                "Missing required param: percent_off (or amount_off).",
-            ))
-        }
-    };
-    if p.redeem_by.is_some_and(|r| r <= now) {
-        return Err(ApiError::invalid(
-            Some("redeem_by".into()),
-            "redeem_by must be in the future.",
-        ));
-    }
-    let id = match p.id {
-        Some(id) => {
-            custom_id(&id)?;
-            id
-        }
-        None => new_id(IdKind::Coupon)?,
-    };
-    let coupon = Coupon {
-        id,
-        livemode: auth.scope.livemode,
-        created: now,
-        name: p.name,
-        discount,
-        duration: CouponDuration::Once,
-        max_redemptions: p.max_redemptions,
-        redeem_by: p.redeem_by,
-        times_redeemed: 0,
-        metadata: p
-            .metadata
-            .as_ref()
-            .map(Metadata::from_map)
-            .transpose()
-            .map_err(rule)?
-            .unwrap_or_default(),
-    };
-    match state.store.create_coupon(&auth.scope, &coupon).await {
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::invalid_code(
-                "resource_already_exists",
-                Some("id".into()),
-                "Coupon already exists.",
-            ))
-        }
-        other => other?,
-    }
-    Ok(ok(objects::coupon(&coupon, now)))
+    let coupon = coupons::create_coupon(&state, &auth.scope, p.cmd).await?;
+    Ok(ok(objects::coupon(&coupon, state.now())))
 }
 
 pub async fn retrieve(

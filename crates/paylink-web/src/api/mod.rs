@@ -16,13 +16,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
-use paylink_domain::{Id, IdKind};
 use paylink_store::ListQuery;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::schema::Kind;
+pub use crate::service::{currency, custom_id, new_id};
 use crate::{json_response_headers, AppState};
 
 /// What an endpoint answers with.
@@ -142,13 +142,6 @@ pub fn ok(v: Value) -> Response {
     (StatusCode::OK, json_response_headers(), v.to_string()).into_response()
 }
 
-/// A fresh id of `kind`.
-pub fn new_id(kind: IdKind) -> Result<String, ApiError> {
-    Id::generate(kind)
-        .map(Id::into_string)
-        .map_err(ApiError::internal)
-}
-
 /// The pagination parameters every list takes.
 #[derive(Debug, Deserialize)]
 pub struct ListArgs {
@@ -226,29 +219,15 @@ pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<
     Ok(list)
 }
 
-/// Checks a merchant-chosen object id (`id` on create).
-pub fn custom_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty()
-        || id.len() > 255
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(ApiError::invalid(
-            Some("id".into()),
-            "id must be 1 to 255 characters of letters, digits, '_' and '-'.",
-        ));
-    }
-    Ok(())
+/// The arguments of a retrieve: only `expand`.
+#[derive(Deserialize)]
+pub struct RetrieveArgs {
+    pub expand: Option<Vec<String>>,
 }
 
-/// Parses a currency parameter.
-pub fn currency(param: &str, code: &str) -> Result<paylink_domain::Currency, ApiError> {
-    code.parse()
-        .map_err(|e: paylink_domain::currency::UnknownCurrency| {
-            ApiError::invalid(Some(param.to_string()), e.to_string())
-        })
-}
+/// A request that takes no arguments (a delete).
+#[derive(Deserialize)]
+pub struct Empty {}
 
 #[cfg(test)]
 mod tests {

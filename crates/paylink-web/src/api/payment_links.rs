@@ -1,29 +1,25 @@
 //! `/v1/payment_links` — shareable links to a hosted checkout page. A link
 //! is never deleted, only deactivated.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use paylink_domain::catalog::{
-    check_custom_fields, check_http_url, check_link_prices, check_slug, AdjustableQuantity,
-    AfterCompletion, CustomField, LinkLineItem, Metadata, PaymentLink, RuleError,
-    MAX_ADJUSTABLE_QUANTITY, MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
+    PaymentLink, MAX_ADJUSTABLE_QUANTITY, MAX_CUSTOM_FIELDS, MAX_LINE_ITEMS,
 };
-use paylink_domain::IdKind;
 use paylink_store::payment_links::LinkFilter;
 use paylink_store::{ListQuery, Scope};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::products::{rule, RetrieveArgs};
-use super::{expansions, new_id, ok, page_in_memory, ListArgs};
+use super::RetrieveArgs;
+use super::{expansions, ok, page_in_memory, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::Input;
 use crate::objects;
 use crate::schema::*;
+use crate::service::payment_links as links;
 use crate::AppState;
 
 const MAX_QTY: i64 = MAX_ADJUSTABLE_QUANTITY;
@@ -288,89 +284,6 @@ pub fn line_items_params() -> Kind {
     crate::schema::list_params(vec![])
 }
 
-#[derive(Deserialize)]
-struct ItemArgs {
-    price: String,
-    quantity: i64,
-    adjustable_quantity: Option<AdjustableQuantity>,
-}
-
-#[derive(Deserialize)]
-struct HostedArgs {
-    custom_message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RedirectArgs {
-    url: String,
-}
-
-#[derive(Deserialize)]
-struct AfterArgs {
-    #[serde(rename = "type")]
-    kind: String,
-    hosted_confirmation: Option<HostedArgs>,
-    redirect: Option<RedirectArgs>,
-}
-
-#[derive(Deserialize)]
-struct CompletedArgs {
-    limit: i64,
-}
-
-#[derive(Deserialize)]
-struct RestrictionArgs {
-    completed_sessions: CompletedArgs,
-}
-
-#[derive(Deserialize)]
-struct Enabled {
-    enabled: bool,
-}
-
-#[derive(Deserialize)]
-pub struct Create {
-    line_items: Vec<ItemArgs>,
-    after_completion: Option<AfterArgs>,
-    allow_promotion_codes: Option<bool>,
-    billing_address_collection: Option<String>,
-    custom_fields: Option<Vec<CustomField>>,
-    inactive_message: Option<String>,
-    metadata: Option<BTreeMap<String, String>>,
-    phone_number_collection: Option<Enabled>,
-    restrictions: Option<RestrictionArgs>,
-    submit_type: Option<String>,
-    slug: Option<String>,
-    expand: Option<Vec<String>>,
-}
-
-fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
-    match a.kind.as_str() {
-        "redirect" => {
-            if a.hosted_confirmation.is_some() {
-                return Err(RuleError::new(
-                    "after_completion[hosted_confirmation]",
-                    "hosted_confirmation can't be set when type is redirect.",
-                ));
-            }
-            let r = a.redirect.ok_or_else(|| RuleError::new("after_completion[redirect]", "Missing required param: after_completion[redirect] (required when type is redirect)."))?;
-            check_http_url(&r.url, "after_completion[redirect][url]")?;
-            Ok(AfterCompletion::Redirect { url: r.url })
-        }
-        _ => {
-            if a.redirect.is_some() {
-                return Err(RuleError::new(
-                    "after_completion[redirect]",
-                    "redirect can't be set when type is hosted_confirmation.",
-                ));
-            }
-            Ok(AfterCompletion::HostedConfirmation {
-                custom_message: a.hosted_confirmation.and_then(|h| h.custom_message),
-            })
-        }
-    }
-}
-
 /// Renders a link, with its line items when `expand` asks for them.
 async fn render(
     state: &AppState,
@@ -414,71 +327,20 @@ async fn items_page(
     Ok((data, has_more))
 }
 
+#[derive(Deserialize)]
+pub struct Create {
+    #[serde(flatten)]
+    cmd: links::NewLink,
+    expand: Option<Vec<String>>,
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
-    let mut items = Vec::with_capacity(p.line_items.len());
-    for (i, it) in p.line_items.into_iter().enumerate() {
-        items.push(
-            LinkLineItem::new(
-                i,
-                new_id(IdKind::LineItem)?,
-                it.price,
-                it.quantity,
-                it.adjustable_quantity,
-            )
-            .map_err(rule)?,
-        );
-    }
-    let ids: Vec<String> = items.iter().map(|i| i.price.clone()).collect();
-    let prices = state.store.get_prices(&auth.scope, &ids).await?;
-    let currency = check_link_prices(&items, &prices).map_err(rule)?;
-    let custom_fields = p.custom_fields.unwrap_or_default();
-    check_custom_fields(&custom_fields).map_err(rule)?;
-    let link = PaymentLink {
-        id: new_id(IdKind::PaymentLink)?,
-        livemode: auth.scope.livemode,
-        created: state.now(),
-        active: true,
-        currency,
-        line_items: items,
-        allow_promotion_codes: p.allow_promotion_codes.unwrap_or(false),
-        after_completion: p
-            .after_completion
-            .map(after_completion)
-            .transpose()
-            .map_err(rule)?
-            .unwrap_or(AfterCompletion::HostedConfirmation {
-                custom_message: None,
-            }),
-        inactive_message: p.inactive_message,
-        completed_sessions_limit: p.restrictions.map(|r| r.completed_sessions.limit),
-        completed_sessions_count: 0,
-        custom_fields,
-        billing_address_collection: p
-            .billing_address_collection
-            .unwrap_or_else(|| "auto".into()),
-        phone_number_collection: p.phone_number_collection.is_some_and(|e| e.enabled),
-        submit_type: p.submit_type.unwrap_or_else(|| "auto".into()),
-        metadata: p
-            .metadata
-            .as_ref()
-            .map(Metadata::from_map)
-            .transpose()
-            .map_err(rule)?
-            .unwrap_or_default(),
-        slug: p.slug,
-    };
-    if let Some(s) = &link.slug {
-        check_slug(s).map_err(rule)?;
-    }
-    match state.store.create_payment_link(&auth.scope, &link).await {
-        Err(paylink_store::StoreError::Conflict) => return Err(slug_taken()),
-        other => other?,
-    }
+    let link = links::create_link(&state, &auth.scope, p.cmd, None).await?;
     Ok(ok(
         render(&state, &auth.scope, &link, !exp.is_empty()).await?
     ))
@@ -502,137 +364,23 @@ pub async fn retrieve(
 }
 
 #[derive(Deserialize)]
-struct ItemUpdate {
-    id: String,
-    quantity: Option<i64>,
-    adjustable_quantity: Option<AdjustableQuantity>,
-}
-
-#[derive(Deserialize)]
 pub struct Update {
-    active: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
-    slug: Option<Option<String>>,
-    line_items: Option<Vec<ItemUpdate>>,
-    #[serde(default, deserialize_with = "double_option")]
-    custom_fields: Option<Option<Vec<CustomField>>>,
-    #[serde(default, deserialize_with = "double_option")]
-    inactive_message: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    restrictions: Option<Option<RestrictionArgs>>,
-    after_completion: Option<AfterArgs>,
-    allow_promotion_codes: Option<bool>,
-    billing_address_collection: Option<String>,
-    phone_number_collection: Option<Enabled>,
-    submit_type: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    metadata: Option<Option<BTreeMap<String, String>>>,
+    #[serde(flatten)]
+    cmd: links::LinkUpdate,
     expand: Option<Vec<String>>,
-}
-
-fn apply_update(l: &mut PaymentLink, p: Update) -> Result<bool, RuleError> {
-    if let Some(a) = p.active {
-        l.active = a;
-    }
-    if let Some(slug) = p.slug {
-        if let Some(s) = &slug {
-            check_slug(s)?;
-        }
-        l.slug = slug;
-    }
-    let mut items_changed = false;
-    if let Some(updates) = p.line_items {
-        let mut next = Vec::with_capacity(updates.len());
-        for (i, u) in updates.into_iter().enumerate() {
-            let current = l
-                .line_items
-                .iter()
-                .find(|it| it.id == u.id)
-                .ok_or_else(|| {
-                    RuleError::new(
-                        format!("line_items[{i}][id]"),
-                        format!("No such line item: '{}'", u.id),
-                    )
-                })?;
-            if next.iter().any(|n: &LinkLineItem| n.id == u.id) {
-                return Err(RuleError::new(
-                    format!("line_items[{i}][id]"),
-                    "Each line item can be listed only once.",
-                ));
-            }
-            let adjustable = u.adjustable_quantity.or(current.adjustable_quantity);
-            next.push(LinkLineItem::new(
-                i,
-                current.id.clone(),
-                current.price.clone(),
-                u.quantity.unwrap_or(current.quantity),
-                adjustable,
-            )?);
-        }
-        l.line_items = next;
-        items_changed = true;
-    }
-    if let Some(cf) = p.custom_fields {
-        let cf = cf.unwrap_or_default();
-        check_custom_fields(&cf)?;
-        l.custom_fields = cf;
-    }
-    if let Some(m) = p.inactive_message {
-        l.inactive_message = m;
-    }
-    if let Some(r) = p.restrictions {
-        l.completed_sessions_limit = r.map(|r| r.completed_sessions.limit);
-    }
-    if let Some(a) = p.after_completion {
-        l.after_completion = after_completion(a)?;
-    }
-    if let Some(a) = p.allow_promotion_codes {
-        l.allow_promotion_codes = a;
-    }
-    if let Some(b) = p.billing_address_collection {
-        l.billing_address_collection = b;
-    }
-    if let Some(e) = p.phone_number_collection {
-        l.phone_number_collection = e.enabled;
-    }
-    if let Some(s) = p.submit_type {
-        l.submit_type = s;
-    }
-    l.metadata.update(p.metadata)?;
-    Ok(items_changed)
 }
 
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(id): Path<String>,
-    Input(mut p): Input<Update>,
+    Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand.take(), &["line_items"])?;
-    let link = state
-        .store
-        .update_payment_link(
-            &auth.scope,
-            &id,
-            |l| apply_update(l, p),
-            |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()),
-        )
-        .await
-        .map_err(|e| match e {
-            paylink_store::StoreError::Conflict => slug_taken(),
-            e => ApiError::from_store(e, "payment_link", &id),
-        })?;
+    let exp = expansions(&p.expand, &["line_items"])?;
+    let link = links::update_link(&state, &auth.scope, &id, p.cmd).await?;
     Ok(ok(
         render(&state, &auth.scope, &link, !exp.is_empty()).await?
     ))
-}
-
-fn slug_taken() -> ApiError {
-    ApiError::invalid_code(
-        "resource_already_exists",
-        Some("slug".into()),
-        "This slug is already used by another payment link on this instance.",
-    )
 }
 
 #[derive(Deserialize)]

@@ -16,8 +16,8 @@ use paylink_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::products::{rule, Empty, RetrieveArgs};
 use super::{expansions, new_id, ok, page_in_memory, ListArgs};
+use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
@@ -547,8 +547,7 @@ pub async fn create_refund(
         .metadata
         .as_ref()
         .map(Metadata::from_map)
-        .transpose()
-        .map_err(rule)?
+        .transpose()?
         .unwrap_or_default();
     if state
         .store
@@ -641,23 +640,13 @@ async fn link_url(state: &AppState, auth: &Auth, id: &str) -> Result<String, Api
     Ok(objects::link_url(&state.public_url, &link))
 }
 
-fn qr(url: &str) -> Result<qrcode::QrCode, ApiError> {
-    qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-        .map_err(ApiError::internal)
-}
-
 pub async fn qr_svg(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(id): Path<String>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
-    let code = qr(&link_url(&state, &auth, &id).await?)?;
-    let svg = code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build();
+    let svg = crate::qr::svg(&link_url(&state, &auth, &id).await?)?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "image/svg+xml")],
@@ -666,51 +655,16 @@ pub async fn qr_svg(
         .into_response())
 }
 
-/// A PNG of the code: 8 pixels a module, 4 modules of quiet zone.
-pub fn qr_png_bytes(code: &qrcode::QrCode) -> Result<Vec<u8>, ApiError> {
-    const SCALE: usize = 8;
-    const QUIET: usize = 4;
-    let w = code.width();
-    let colors = code.to_colors();
-    let side = (w + 2 * QUIET) * SCALE;
-    let mut pixels = vec![255u8; side * side];
-    for (i, c) in colors.iter().enumerate() {
-        if *c == qrcode::Color::Dark {
-            let (mx, my) = (i % w + QUIET, i / w + QUIET);
-            for dy in 0..SCALE {
-                let row = (my * SCALE + dy) * side;
-                for dx in 0..SCALE {
-                    if let Some(p) = pixels.get_mut(row + mx * SCALE + dx) {
-                        *p = 0;
-                    }
-                }
-            }
-        }
-    }
-    let side32 = u32::try_from(side).map_err(ApiError::internal)?;
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, side32, side32);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::Eight);
-    let mut writer = enc.write_header().map_err(ApiError::internal)?;
-    writer
-        .write_image_data(&pixels)
-        .map_err(ApiError::internal)?;
-    writer.finish().map_err(ApiError::internal)?;
-    Ok(out)
-}
-
 pub async fn qr_png(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     Path(id): Path<String>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
-    let code = qr(&link_url(&state, &auth, &id).await?)?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "image/png")],
-        qr_png_bytes(&code)?,
+        crate::qr::png(&link_url(&state, &auth, &id).await?)?,
     )
         .into_response())
 }

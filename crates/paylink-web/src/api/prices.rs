@@ -6,23 +6,21 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{
-    check_unit_amount, CustomUnitAmount, Metadata, Price, PriceAmount, RuleError,
-};
+use paylink_domain::catalog::{Price, RuleError};
 use paylink_domain::money::MAX_AMOUNT;
-use paylink_domain::IdKind;
-use paylink_store::catalog::{PriceFilter, PriceProduct};
-use paylink_store::{Scope, StoreError};
+use paylink_store::catalog::PriceFilter;
+use paylink_store::Scope;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::products::{new_product, rule, RetrieveArgs};
-use super::{currency, expansions, new_id, ok, ListArgs};
+use super::RetrieveArgs;
+use super::{currency, expansions, ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
 use crate::objects;
 use crate::schema::*;
+use crate::service::catalog;
 use crate::AppState;
 
 pub fn create_params() -> Kind {
@@ -75,32 +73,9 @@ pub fn list_params() -> Kind {
 }
 
 #[derive(Deserialize)]
-struct CustomArgs {
-    enabled: bool,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
-    preset: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct ProductData {
-    name: String,
-    id: Option<String>,
-    active: Option<bool>,
-    metadata: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize)]
 pub struct Create {
-    currency: String,
-    unit_amount: Option<i64>,
-    custom_unit_amount: Option<CustomArgs>,
-    product: Option<String>,
-    product_data: Option<ProductData>,
-    active: Option<bool>,
-    nickname: Option<String>,
-    lookup_key: Option<String>,
-    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    cmd: catalog::NewPrice,
     expand: Option<Vec<String>>,
 }
 
@@ -128,90 +103,7 @@ pub async fn create(
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;
-    let cur = currency("currency", &p.currency)?;
-    let amount =
-        match (p.unit_amount, p.custom_unit_amount) {
-            (Some(a), None) => PriceAmount::Fixed(check_unit_amount(a).map_err(rule)?),
-            (None, Some(c)) => {
-                if !c.enabled {
-                    return Err(ApiError::invalid(
-                        Some("custom_unit_amount[enabled]".into()),
-                        "custom_unit_amount[enabled] must be true.",
-                    ));
-                }
-                PriceAmount::Custom(
-                    CustomUnitAmount::new(cur, c.minimum, c.maximum, c.preset).map_err(rule)?,
-                )
-            }
-            (Some(_), Some(_)) => return Err(ApiError::invalid(
-                Some("custom_unit_amount".into()),
-                "You may only specify one of these parameters: unit_amount, custom_unit_amount.",
-            )),
-            (None, None) => {
-                return Err(ApiError::invalid(
-                    Some("unit_amount".into()),
-                    "Missing required param: unit_amount (or custom_unit_amount).",
-                ))
-            }
-        };
-    let product = match (p.product, p.product_data) {
-        (Some(id), None) => PriceProduct::Existing(id),
-        (None, Some(d)) => PriceProduct::New(Box::new(
-            new_product(
-                &state,
-                auth.scope.livemode,
-                d.id,
-                d.name,
-                d.active,
-                d.metadata.as_ref(),
-            )
-            .map_err(|e| e.nested_in("product_data"))?,
-        )),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                Some("product_data".into()),
-                "You may only specify one of these parameters: product, product_data.",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::invalid(
-                Some("product".into()),
-                "Missing required param: product (or product_data).",
-            ))
-        }
-    };
-    let product_id = match &product {
-        PriceProduct::Existing(id) => id.clone(),
-        PriceProduct::New(p) => p.id.clone(),
-    };
-    let price = Price {
-        id: new_id(IdKind::Price)?,
-        livemode: auth.scope.livemode,
-        created: state.now(),
-        product: product_id,
-        currency: cur,
-        amount,
-        nickname: p.nickname,
-        active: p.active.unwrap_or(true),
-        lookup_key: p.lookup_key,
-        metadata: p
-            .metadata
-            .as_ref()
-            .map(Metadata::from_map)
-            .transpose()
-            .map_err(rule)?
-            .unwrap_or_default(),
-    };
-    match state.store.create_price(&auth.scope, product, &price).await {
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::invalid_code(
-                "resource_already_exists",
-                Some("product_data[id]".into()),
-                "A product with this id already exists.",
-            ))
-        }
-        other => other?,
-    }
+    let price = catalog::create_price(&state, &auth.scope, p.cmd).await?;
     Ok(ok(
         render(&state, &auth.scope, &price, !exp.is_empty()).await?
     ))

@@ -5,18 +5,17 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{check_http_url, Metadata, Product, RuleError};
-use paylink_domain::IdKind;
+use paylink_domain::catalog::{check_http_url, check_images, RuleError};
 use paylink_store::catalog::{ProductDeletion, ProductFilter};
-use paylink_store::StoreError;
 use serde::Deserialize;
 
-use super::{custom_id, expansions, new_id, ok, ListArgs};
+use super::{expansions, ok, Empty, ListArgs, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
 use crate::objects;
 use crate::schema::*;
+use crate::service::catalog;
 use crate::AppState;
 
 pub fn create_params() -> Kind {
@@ -88,69 +87,11 @@ pub fn list_params() -> Kind {
     )])
 }
 
-fn check_images(images: &[String]) -> Result<(), RuleError> {
-    images
-        .iter()
-        .enumerate()
-        .try_for_each(|(i, u)| check_http_url(u, &format!("images[{i}]")))
-}
-
 #[derive(Deserialize)]
 pub struct Create {
-    id: Option<String>,
-    name: String,
-    active: Option<bool>,
-    description: Option<String>,
-    images: Option<Vec<String>>,
-    url: Option<String>,
-    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    cmd: catalog::NewProduct,
     expand: Option<Vec<String>>,
-}
-
-/// Builds a product from create parameters (also used by `product_data`).
-pub fn new_product(
-    state: &AppState,
-    livemode: bool,
-    id: Option<String>,
-    name: String,
-    active: Option<bool>,
-    metadata: Option<&BTreeMap<String, String>>,
-) -> Result<Product, ApiError> {
-    if name.trim().is_empty() {
-        return Err(ApiError::invalid(
-            Some("name".into()),
-            "name can't be blank.",
-        ));
-    }
-    let id = match id {
-        Some(id) => {
-            custom_id(&id)?;
-            id
-        }
-        None => new_id(IdKind::Product)?,
-    };
-    let now = state.now();
-    Ok(Product {
-        id,
-        livemode,
-        created: now,
-        updated: now,
-        name,
-        description: None,
-        active: active.unwrap_or(true),
-        images: Vec::new(),
-        metadata: metadata
-            .map(Metadata::from_map)
-            .transpose()
-            .map_err(rule)?
-            .unwrap_or_default(),
-        default_price: None,
-        url: None,
-    })
-}
-
-pub(crate) fn rule(e: RuleError) -> ApiError {
-    ApiError::invalid(Some(e.param), e.message)
 }
 
 pub async fn create(
@@ -159,32 +100,7 @@ pub async fn create(
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let mut product = new_product(
-        &state,
-        auth.scope.livemode,
-        p.id,
-        p.name,
-        p.active,
-        p.metadata.as_ref(),
-    )?;
-    product.description = p.description;
-    let images = p.images.unwrap_or_default();
-    check_images(&images).map_err(rule)?;
-    product.images = images;
-    if let Some(u) = &p.url {
-        check_http_url(u, "url").map_err(rule)?;
-    }
-    product.url = p.url;
-    match state.store.create_product(&auth.scope, &product).await {
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::invalid_code(
-                "resource_already_exists",
-                Some("id".into()),
-                "A product with this id already exists.",
-            ))
-        }
-        other => other?,
-    };
+    let product = catalog::create_product(&state, &auth.scope, p.cmd).await?;
     Ok(ok(objects::product(&product)))
 }
 
@@ -201,11 +117,6 @@ pub async fn retrieve(
         .await
         .map_err(|e| ApiError::from_store(e, "product", &id))?;
     Ok(ok(objects::product(&product)))
-}
-
-#[derive(Deserialize)]
-pub struct RetrieveArgs {
-    pub expand: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -270,9 +181,6 @@ pub async fn update(
         .map_err(|e| ApiError::from_store(e, "product", &id))?;
     Ok(ok(objects::product(&product)))
 }
-
-#[derive(Deserialize)]
-pub struct Empty {}
 
 pub async fn delete(
     State(state): State<AppState>,

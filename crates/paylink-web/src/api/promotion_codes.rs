@@ -5,22 +5,18 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{
-    check_promotion_code, Metadata, PromotionCode, PromotionRestrictions,
-};
 use paylink_domain::money::MAX_AMOUNT;
-use paylink_domain::{IdKind, Money};
 use paylink_store::catalog::PromotionCodeFilter;
-use paylink_store::StoreError;
 use serde::Deserialize;
 
-use super::products::{rule, RetrieveArgs};
-use super::{currency, expansions, new_id, ok, ListArgs};
+use super::RetrieveArgs;
+use super::{expansions, ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
 use crate::objects;
 use crate::schema::*;
+use crate::service::coupons;
 use crate::AppState;
 
 pub fn create_params() -> Kind {
@@ -71,33 +67,12 @@ struct Promotion {
 }
 
 #[derive(Deserialize)]
-struct Restrictions {
-    minimum_amount: Option<i64>,
-    minimum_amount_currency: Option<String>,
-    first_time_transaction: Option<bool>,
-}
-
-#[derive(Deserialize)]
 pub struct Create {
-    code: Option<String>,
     promotion: Option<Promotion>,
     coupon: Option<String>,
-    active: Option<bool>,
-    max_redemptions: Option<i64>,
-    expires_at: Option<i64>,
-    restrictions: Option<Restrictions>,
-    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    cmd: coupons::NewPromotionCode,
     expand: Option<Vec<String>>,
-}
-
-/// A code buyers can type: 8 characters without look-alikes (0/O, 1/I).
-fn generated_code() -> Result<String, ApiError> {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let bytes = paylink_domain::id::random_bytes::<8>().map_err(ApiError::internal)?;
-    Ok(bytes
-        .iter()
-        .filter_map(|b| ALPHABET.get(usize::from(b % 32)).map(|c| char::from(*c)))
-        .collect())
 }
 
 pub async fn create(
@@ -106,7 +81,6 @@ pub async fn create(
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let now = state.now();
     let coupon_id = match (p.promotion.and_then(|pr| pr.coupon), p.coupon) {
         (Some(c), None) | (None, Some(c)) => c,
         (Some(_), Some(_)) => {
@@ -122,92 +96,10 @@ pub async fn create(
             ))
         }
     };
-    let coupon = state
-        .store
-        .get_coupon(&auth.scope, &coupon_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::no_such("coupon", &coupon_id, Some("promotion[coupon]"))
-            }
-            other => other.into(),
-        })?;
-    if p.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::invalid(
-            Some("expires_at".into()),
-            "expires_at must be in the future.",
-        ));
-    }
-    if let (Some(e), Some(r)) = (p.expires_at, coupon.redeem_by) {
-        if e > r {
-            return Err(ApiError::invalid(
-                Some("expires_at".into()),
-                "expires_at can't be later than the coupon's redeem_by.",
-            ));
-        }
-    }
-    let restrictions = match p.restrictions {
-        None => PromotionRestrictions {
-            minimum_amount: None,
-            first_time_transaction: false,
-        },
-        Some(r) => {
-            let minimum_amount = match (r.minimum_amount, r.minimum_amount_currency) {
-                (Some(a), Some(c)) => {
-                    let cur = currency("restrictions[minimum_amount_currency]", &c)?;
-                    Some(Money::new(a, cur).map_err(|e| ApiError::invalid(Some("restrictions[minimum_amount]".into()), e.to_string()))?)
-                }
-                (None, None) => None,
-                (Some(_), None) => return Err(ApiError::invalid(Some("restrictions[minimum_amount_currency]".into()), "Missing required param: restrictions[minimum_amount_currency] (required with minimum_amount).")),
-                (None, Some(_)) => return Err(ApiError::invalid(Some("restrictions[minimum_amount]".into()), "Missing required param: restrictions[minimum_amount] (required with minimum_amount_currency).")),
-            };
-            PromotionRestrictions {
-                minimum_amount,
-                first_time_transaction: r.first_time_transaction.unwrap_or(false),
-            }
-        }
-    };
-    let chosen = p.code.is_some();
-    if let Some(c) = &p.code {
-        check_promotion_code(c).map_err(rule)?;
-    }
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(Metadata::from_map)
-        .transpose()
-        .map_err(rule)?
-        .unwrap_or_default();
-    let mut code = p.code.map_or_else(generated_code, Ok)?;
-    // A generated code may, rarely, collide with an existing one: draw again.
-    for attempt in 0..5 {
-        let promo = PromotionCode {
-            id: new_id(IdKind::PromotionCode)?,
-            livemode: auth.scope.livemode,
-            created: now,
-            code: code.clone(),
-            coupon: coupon.id.clone(),
-            active: p.active.unwrap_or(true),
-            max_redemptions: p.max_redemptions,
-            expires_at: p.expires_at,
-            restrictions: restrictions.clone(),
-            times_redeemed: 0,
-            metadata: metadata.clone(),
-        };
-        match state.store.create_promotion_code(&auth.scope, &promo).await {
-            Ok(()) => return Ok(ok(objects::promotion_code(&promo))),
-            Err(StoreError::Conflict) if chosen || attempt == 4 => {
-                return Err(ApiError::invalid_code(
-                    "resource_already_exists",
-                    Some("code".into()),
-                    "A promotion code with this code already exists in this account.",
-                ));
-            }
-            Err(StoreError::Conflict) => code = generated_code()?,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::internal("promotion code generation loop ended"))
+    let promo =
+        coupons::create_promotion_code(&state, &auth.scope, &coupon_id, "promotion[coupon]", p.cmd)
+            .await?;
+    Ok(ok(objects::promotion_code(&promo)))
 }
 
 pub async fn retrieve(

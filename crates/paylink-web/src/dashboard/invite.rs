@@ -31,7 +31,7 @@ fn gone() -> Response {
 }
 
 fn fail(e: ApiError) -> Response {
-    super::views::fail(e)
+    super::error::fail(e)
 }
 
 /// The signed-in (both factors, not idle or too old) session of this

@@ -65,7 +65,7 @@ fn throttled(secs: i64) -> Response {
 }
 
 fn fail(e: ApiError) -> Response {
-    super::views::fail(e)
+    super::error::fail(e)
 }
 
 /// Verifies `password` against `phc` (or the dummy hash) on the pool.

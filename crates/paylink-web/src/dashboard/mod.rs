@@ -17,6 +17,7 @@
 // Indexing a serde_json::Value by key yields Null when absent; it never panics.
 #![allow(clippy::indexing_slicing)]
 
+pub mod error;
 pub mod hashing;
 pub mod invite;
 pub mod login;
@@ -527,7 +528,7 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
         Ok(FullSession::Live(s, h)) => (s, h),
         Ok(FullSession::None) => return Err(to_login(false)),
         Ok(FullSession::Expired) => return Err(to_login(true)),
-        Err(e) => return Err(views::fail(e)),
+        Err(e) => return Err(error::fail(e)),
     };
     let ip = client_ip(req.extensions());
     let Some(account_id) = session.account_id.clone() else {
@@ -538,7 +539,7 @@ async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Re
         .store
         .memberships(&session.user_id)
         .await
-        .map_err(|e| views::fail(e.into()))?;
+        .map_err(|e| error::fail(e.into()))?;
     let Some(membership) = memberships
         .iter()
         .find(|m| m.account_id == account_id)
@@ -626,13 +627,13 @@ async fn finish(
             .store
             .touch_session(&session.id, &session.user_id, now)
             .await
-            .map_err(|e| views::fail(e.into()))?;
+            .map_err(|e| error::fail(e.into()))?;
     }
     let user = state
         .store
         .get_user(&session.user_id)
         .await
-        .map_err(|e| views::fail(e.into()))?;
+        .map_err(|e| error::fail(e.into()))?;
     let ctx = Ctx {
         scope: Scope {
             account_id: membership.account_id,

@@ -14,6 +14,7 @@ mod dash;
 mod helpers;
 mod served;
 
+mod all_or_nothing;
 mod audit;
 mod auth;
 mod bad_input;

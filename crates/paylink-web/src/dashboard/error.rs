@@ -1,0 +1,67 @@
+//! How a dashboard handler fails: [`PageError`] is answered as an HTML
+//! page, so handlers return `Result<Response, PageError>` and use `?`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use paylink_store::StoreError;
+
+use crate::ApiError;
+
+/// A failed dashboard request: an error to show as a page, or a page
+/// already made (a refusal, a form shown again with its errors).
+pub enum PageError {
+    Error(ApiError),
+    Page(Response),
+}
+
+/// What a dashboard handler answers.
+pub type PageResult = Result<Response, PageError>;
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError::Error(e)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Error(e.into())
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(r: Response) -> Self {
+        PageError::Page(r)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Error(e) => fail(e),
+            PageError::Page(r) => r,
+        }
+    }
+}
+
+/// A failure answered as a page: 4xx with its message, 5xx opaque with the
+/// request id (the cause is logged).
+pub fn fail(e: ApiError) -> Response {
+    let status = e.status();
+    if status.is_server_error() {
+        // Logging happens where ApiError becomes a response; do it here too.
+        tracing::error!(error = ?e, "dashboard request failed");
+        let id = crate::request_id::current().unwrap_or_default();
+        return super::refusal(
+            status,
+            "Something went wrong",
+            &format!("Please try again in a moment. Reference: {id}"),
+        );
+    }
+    let title = if status == StatusCode::NOT_FOUND {
+        "Not found"
+    } else {
+        "That did not work"
+    };
+    super::refusal(status, title, e.message())
+}

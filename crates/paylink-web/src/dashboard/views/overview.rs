@@ -1,0 +1,118 @@
+//! The overview page and switching mode or account.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> Response {
+    let now = state.now();
+    let today = now.div_euclid(86_400);
+    let since = (today - 29) * 86_400;
+    let points = match state.store.payments_since(&ctx.scope, since).await {
+        Ok(p) => p,
+        Err(e) => return store_fail(e),
+    };
+    // The chart is of the currency most payments were in.
+    let mut by_currency: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for p in &points {
+        let e = by_currency.entry(p.currency.clone()).or_default();
+        e.0 += p.amount - p.amount_refunded;
+        e.1 += 1;
+    }
+    let main = by_currency
+        .iter()
+        .max_by_key(|(_, (_, n))| *n)
+        .map(|(c, _)| c.clone())
+        .unwrap_or_else(|| "eur".into());
+    let mut revenue: Vec<(String, i64)> = Vec::with_capacity(30);
+    let mut counts: Vec<(String, i64)> = Vec::with_capacity(30);
+    for d in (today - 29)..=today {
+        let day = format_utc(d * 86_400).chars().take(10).collect::<String>();
+        let of_day = points.iter().filter(|p| p.created.div_euclid(86_400) == d);
+        let r: i64 = of_day
+            .clone()
+            .filter(|p| p.currency == main)
+            .map(|p| p.amount - p.amount_refunded)
+            .sum();
+        revenue.push((day.clone(), r));
+        counts.push((day, i64::try_from(of_day.count()).unwrap_or(0)));
+    }
+    let fmt_money = |v: i64| money(v, &main);
+    let fmt_count = |v: i64| v.to_string();
+    let body = html! {
+        div class="stats" {
+            @for (cur, (sum, n)) in &by_currency {
+                div class="card" {
+                    div class="muted" { "Revenue, 30 days (" (cur.to_uppercase()) ")" }
+                    div class="big" id={ "revenue-" (cur) } { (money(*sum, cur)) }
+                    div class="muted" { (n) @if *n == 1 { " payment" } @else { " payments" } }
+                }
+            }
+            @if by_currency.is_empty() {
+                div class="card" { div class="muted" { "Revenue, 30 days" } div class="big" id="revenue-none" { "No payments yet" } }
+            }
+        }
+        div class="card" { (pages::bar_chart(&format!("Revenue per day ({})", main.to_uppercase()), &revenue, &fmt_money)) }
+        div class="card" { (pages::bar_chart("Payments per day", &counts, &fmt_count)) }
+    };
+    crate::dashboard::page(layout(&ctx, "Overview", "/dashboard", body))
+}
+
+#[derive(Deserialize)]
+pub struct ModeForm {}
+
+pub async fn switch_mode(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    f: Option<Extension<Form>>,
+) -> Response {
+    let live = form_of(f).get("live") == "true";
+    if let Err(e) = state.store.set_session_mode(&ctx.session.id, live).await {
+        return store_fail(e);
+    }
+    see_other("/dashboard")
+}
+
+/// Switching accounts is a privilege change: a new session token.
+pub async fn switch_account(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    headers: HeaderMap,
+    f: Option<Extension<Form>>,
+) -> Response {
+    let form = form_of(f);
+    let target = form.get("account_id");
+    let Some(membership) = ctx.memberships.iter().find(|m| m.account_id == target) else {
+        return crate::dashboard::refusal(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "You are not a member of that account.",
+        );
+    };
+    let now = state.now();
+    if let Err(e) = state
+        .store
+        .end_session(&ctx.user.id, &ctx.session.id, now)
+        .await
+    {
+        return store_fail(e);
+    }
+    if !crate::dashboard::allowlist_permits(&membership.ip_allowlist, &ctx.ip) {
+        crate::dashboard::audit_ip_refused(&state, target, &ctx.actor(), &ctx.ip, "dashboard")
+            .await;
+        return crate::dashboard::refusal(
+            StatusCode::FORBIDDEN,
+            "Not from this network",
+            "That account only accepts sign-ins from its allowed networks.",
+        );
+    }
+    start_session(
+        &state,
+        &headers,
+        &ctx.ip,
+        &ctx.user.id,
+        Some(target),
+        Stage::Full,
+        "/dashboard",
+    )
+    .await
+}

@@ -1,0 +1,361 @@
+//! Payment links: the typed command of a new link, its rules, and its
+//! creation, together with a new price (and product) in one transaction
+//! when the dashboard sells something not yet in the catalog.
+
+use std::collections::BTreeMap;
+
+use paylink_domain::catalog::{
+    check_custom_fields, check_http_url, check_link_prices, check_range, check_slug, check_text,
+    AdjustableQuantity, AfterCompletion, CustomField, LinkLineItem, PaymentLink, RuleError,
+};
+use paylink_domain::IdKind;
+use paylink_store::{Scope, StoreError};
+use serde::Deserialize;
+
+use crate::extract::double_option;
+
+use super::catalog::{build_price, metadata, product_id_taken, NewPrice};
+use super::new_id;
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize)]
+pub struct NewLineItem {
+    pub price: String,
+    pub quantity: i64,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+#[derive(Deserialize)]
+pub struct HostedArgs {
+    pub custom_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RedirectArgs {
+    pub url: String,
+}
+
+#[derive(Deserialize)]
+pub struct AfterArgs {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hosted_confirmation: Option<HostedArgs>,
+    pub redirect: Option<RedirectArgs>,
+}
+
+#[derive(Deserialize)]
+pub struct CompletedArgs {
+    pub limit: i64,
+}
+
+#[derive(Deserialize)]
+pub struct RestrictionArgs {
+    pub completed_sessions: CompletedArgs,
+}
+
+#[derive(Deserialize)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+/// A new payment link (`POST /v1/payment_links`).
+#[derive(Deserialize, Default)]
+pub struct NewLink {
+    pub line_items: Vec<NewLineItem>,
+    pub after_completion: Option<AfterArgs>,
+    pub allow_promotion_codes: Option<bool>,
+    pub billing_address_collection: Option<String>,
+    pub custom_fields: Option<Vec<CustomField>>,
+    pub inactive_message: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub phone_number_collection: Option<Enabled>,
+    pub restrictions: Option<RestrictionArgs>,
+    pub submit_type: Option<String>,
+    pub slug: Option<String>,
+}
+
+pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
+    match a.kind.as_str() {
+        "redirect" => {
+            if a.hosted_confirmation.is_some() {
+                return Err(RuleError::new(
+                    "after_completion[hosted_confirmation]",
+                    "hosted_confirmation can't be set when type is redirect.",
+                ));
+            }
+            let r = a.redirect.ok_or_else(|| RuleError::new("after_completion[redirect]", "Missing required param: after_completion[redirect] (required when type is redirect)."))?;
+            check_http_url(&r.url, "after_completion[redirect][url]")?;
+            Ok(AfterCompletion::Redirect { url: r.url })
+        }
+        _ => {
+            if a.redirect.is_some() {
+                return Err(RuleError::new(
+                    "after_completion[redirect]",
+                    "redirect can't be set when type is hosted_confirmation.",
+                ));
+            }
+            Ok(AfterCompletion::HostedConfirmation {
+                custom_message: a.hosted_confirmation.and_then(|h| h.custom_message),
+            })
+        }
+    }
+}
+
+/// Most completed payments a link may be limited to.
+const MAX_COMPLETED_LIMIT: i64 = 1_000_000;
+
+fn check_limit(r: &RestrictionArgs) -> Result<(), RuleError> {
+    check_range(
+        "restrictions[completed_sessions][limit]",
+        r.completed_sessions.limit,
+        1,
+        MAX_COMPLETED_LIMIT,
+    )
+}
+
+/// The answer to a slug another link uses.
+pub fn slug_taken() -> ApiError {
+    ApiError::invalid_code(
+        "resource_already_exists",
+        Some("slug".into()),
+        "This slug is already used by another payment link on this instance.",
+    )
+}
+
+fn line_items(items: Vec<NewLineItem>) -> Result<Vec<LinkLineItem>, ApiError> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, it) in items.into_iter().enumerate() {
+        out.push(LinkLineItem::new(
+            i,
+            new_id(IdKind::LineItem)?,
+            it.price,
+            it.quantity,
+            it.adjustable_quantity,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Creates a payment link. With `new_price`, that price (and its product,
+/// when it comes with `product_data`) is made in the same transaction and
+/// sold as the first line item, so a refused link leaves nothing behind.
+pub async fn create_link(
+    state: &AppState,
+    scope: &Scope,
+    mut cmd: NewLink,
+    new_price: Option<NewPrice>,
+) -> Result<PaymentLink, ApiError> {
+    let now = state.now();
+    let built = new_price
+        .map(|p| build_price(scope.livemode, now, p))
+        .transpose()?;
+    if let Some(b) = &built {
+        match cmd.line_items.first_mut() {
+            Some(first) => first.price = b.price.id.clone(),
+            None => cmd.line_items.push(NewLineItem {
+                price: b.price.id.clone(),
+                quantity: 1,
+                adjustable_quantity: None,
+            }),
+        }
+    }
+    let items = line_items(cmd.line_items)?;
+    let ids: Vec<String> = items
+        .iter()
+        .map(|i| i.price.clone())
+        .filter(|id| built.as_ref().is_none_or(|b| b.price.id != *id))
+        .collect();
+    let mut prices = state.store.get_prices(scope, &ids).await?;
+    if let Some(b) = &built {
+        prices.push(b.price.clone());
+    }
+    let currency = check_link_prices(&items, &prices)?;
+    let custom_fields = cmd.custom_fields.unwrap_or_default();
+    check_custom_fields(&custom_fields)?;
+    if let Some(m) = &cmd.inactive_message {
+        check_text("inactive_message", m, 500)?;
+    }
+    if let Some(r) = &cmd.restrictions {
+        check_limit(r)?;
+    }
+    let link = PaymentLink {
+        id: new_id(IdKind::PaymentLink)?,
+        livemode: scope.livemode,
+        created: now,
+        active: true,
+        currency,
+        line_items: items,
+        allow_promotion_codes: cmd.allow_promotion_codes.unwrap_or(false),
+        after_completion: cmd
+            .after_completion
+            .map(after_completion)
+            .transpose()?
+            .unwrap_or(AfterCompletion::HostedConfirmation {
+                custom_message: None,
+            }),
+        inactive_message: cmd.inactive_message,
+        completed_sessions_limit: cmd.restrictions.map(|r| r.completed_sessions.limit),
+        completed_sessions_count: 0,
+        custom_fields,
+        billing_address_collection: cmd
+            .billing_address_collection
+            .unwrap_or_else(|| "auto".into()),
+        phone_number_collection: cmd.phone_number_collection.is_some_and(|e| e.enabled),
+        submit_type: cmd.submit_type.unwrap_or_else(|| "auto".into()),
+        metadata: metadata(cmd.metadata.as_ref())?,
+        slug: cmd.slug,
+    };
+    if let Some(s) = &link.slug {
+        check_slug(s)?;
+    }
+    let new_product = built
+        .as_ref()
+        .is_some_and(|b| matches!(b.product, paylink_store::catalog::PriceProduct::New(_)));
+    let stored = match built {
+        Some(b) => {
+            state
+                .store
+                .create_payment_link_with_price(scope, &link, b.product, &b.price)
+                .await
+        }
+        None => state.store.create_payment_link(scope, &link).await,
+    };
+    match stored {
+        // The slug, or (only with product_data naming an id) the product.
+        Err(StoreError::Conflict) if new_product && link.slug.is_none() => Err(product_id_taken()),
+        Err(StoreError::Conflict) => Err(slug_taken()),
+        other => other.map(|()| link).map_err(ApiError::from),
+    }
+}
+
+#[derive(Deserialize)]
+/// A change of one line item of a link.
+pub struct ItemUpdate {
+    pub id: String,
+    pub quantity: Option<i64>,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+/// A change of a payment link (`POST /v1/payment_links/{id}`): each
+/// field left out stays as it is.
+#[derive(Deserialize, Default)]
+pub struct LinkUpdate {
+    pub active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub slug: Option<Option<String>>,
+    pub line_items: Option<Vec<ItemUpdate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub custom_fields: Option<Option<Vec<CustomField>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub inactive_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub restrictions: Option<Option<RestrictionArgs>>,
+    pub after_completion: Option<AfterArgs>,
+    pub allow_promotion_codes: Option<bool>,
+    pub billing_address_collection: Option<String>,
+    pub phone_number_collection: Option<Enabled>,
+    pub submit_type: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub metadata: Option<Option<BTreeMap<String, String>>>,
+}
+
+fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
+    if let Some(a) = p.active {
+        l.active = a;
+    }
+    if let Some(slug) = p.slug {
+        if let Some(s) = &slug {
+            check_slug(s)?;
+        }
+        l.slug = slug;
+    }
+    let mut items_changed = false;
+    if let Some(updates) = p.line_items {
+        let mut next = Vec::with_capacity(updates.len());
+        for (i, u) in updates.into_iter().enumerate() {
+            let current = l
+                .line_items
+                .iter()
+                .find(|it| it.id == u.id)
+                .ok_or_else(|| {
+                    RuleError::new(
+                        format!("line_items[{i}][id]"),
+                        format!("No such line item: '{}'", u.id),
+                    )
+                })?;
+            if next.iter().any(|n: &LinkLineItem| n.id == u.id) {
+                return Err(RuleError::new(
+                    format!("line_items[{i}][id]"),
+                    "Each line item can be listed only once.",
+                ));
+            }
+            let adjustable = u.adjustable_quantity.or(current.adjustable_quantity);
+            next.push(LinkLineItem::new(
+                i,
+                current.id.clone(),
+                current.price.clone(),
+                u.quantity.unwrap_or(current.quantity),
+                adjustable,
+            )?);
+        }
+        l.line_items = next;
+        items_changed = true;
+    }
+    if let Some(cf) = p.custom_fields {
+        let cf = cf.unwrap_or_default();
+        check_custom_fields(&cf)?;
+        l.custom_fields = cf;
+    }
+    if let Some(m) = p.inactive_message {
+        if let Some(t) = &m {
+            check_text("inactive_message", t, 500)?;
+        }
+        l.inactive_message = m;
+    }
+    if let Some(r) = p.restrictions {
+        if let Some(r) = &r {
+            check_limit(r)?;
+        }
+        l.completed_sessions_limit = r.map(|r| r.completed_sessions.limit);
+    }
+    if let Some(a) = p.after_completion {
+        l.after_completion = after_completion(a)?;
+    }
+    if let Some(a) = p.allow_promotion_codes {
+        l.allow_promotion_codes = a;
+    }
+    if let Some(b) = p.billing_address_collection {
+        l.billing_address_collection = b;
+    }
+    if let Some(e) = p.phone_number_collection {
+        l.phone_number_collection = e.enabled;
+    }
+    if let Some(s) = p.submit_type {
+        l.submit_type = s;
+    }
+    l.metadata.update(p.metadata)?;
+    Ok(items_changed)
+}
+
+/// Changes a payment link under its row lock, checking its rules (and its
+/// prices when its line items change).
+pub async fn update_link(
+    state: &AppState,
+    scope: &Scope,
+    id: &str,
+    cmd: LinkUpdate,
+) -> Result<PaymentLink, ApiError> {
+    state
+        .store
+        .update_payment_link(
+            scope,
+            id,
+            |l| apply_update(l, cmd),
+            |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => slug_taken(),
+            e => ApiError::from_store(e, "payment_link", id),
+        })
+}
