@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::extract::Input;
 use crate::objects;
 use crate::schema::*;
+use crate::service::account::{self, SettingsUpdate};
 use crate::AppState;
 
 pub fn update_params() -> Kind {
@@ -59,61 +60,19 @@ pub async fn update(
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    // Finding 9 of the security review: these settings are the account's,
-    // for live payments too, so a test key can't change them.
-    if !auth.scope.livemode {
-        return Err(ApiError::forbidden(
-            "Checkout settings apply to live payments too: change them with a live key (sk_live_…) or in the dashboard's live mode.",
-        ));
-    }
     let settings = p.settings;
-    let color = settings
-        .as_ref()
-        .and_then(|s| s.branding.as_ref())
-        .and_then(|b| b.primary_color.clone());
-    if let Some(c) = &color {
-        let ok_color =
-            c.len() == 7 && c.starts_with('#') && c.bytes().skip(1).all(|b| b.is_ascii_hexdigit());
-        if !ok_color {
-            return Err(ApiError::invalid(
-                Some("settings[branding][primary_color]".into()),
-                "primary_color must be a colour like #4f46e5.",
-            ));
-        }
-    }
-    let three_ds = settings
-        .as_ref()
-        .and_then(|s| s.card_payments.as_ref())
-        .and_then(|c| c.request_three_d_secure.as_deref())
-        .map(|v| v == "any");
-    state
-        .store
-        .update_account_settings(
-            &auth.scope.account_id,
-            color.as_deref().map(str::to_ascii_lowercase).as_deref(),
-            three_ds,
-        )
-        .await?;
-    let changed: Vec<&str> = [
-        color.is_some().then_some("branding.primary_color"),
-        three_ds
-            .is_some()
-            .then_some("card_payments.request_three_d_secure"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    state
-        .store
-        .audit(paylink_store::audit::AuditEvent {
-            account_id: Some(&auth.scope.account_id),
-            actor: &auth.key_id,
-            action: "account.settings_updated",
-            target: Some(&auth.scope.account_id),
-            detail: serde_json::json!({"changed": changed}),
-            now: state.now(),
-        })
-        .await?;
+    let cmd = SettingsUpdate {
+        primary_color: settings
+            .as_ref()
+            .and_then(|s| s.branding.as_ref())
+            .and_then(|b| b.primary_color.clone()),
+        three_d_secure_always: settings
+            .as_ref()
+            .and_then(|s| s.card_payments.as_ref())
+            .and_then(|c| c.request_three_d_secure.as_deref())
+            .map(|v| v == "any"),
+    };
+    account::update_settings(&state, &auth.scope, &auth.key_id, cmd).await?;
     render(&state, &auth).await
 }
 
@@ -135,23 +94,6 @@ pub async fn disconnect(
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    if !state.store.disconnect_provider(&auth.scope).await? {
-        return Err(ApiError::invalid_code(
-            "provider_not_connected",
-            None,
-            "No payment provider is connected.",
-        ));
-    }
-    state
-        .store
-        .audit(paylink_store::audit::AuditEvent {
-            account_id: Some(&auth.scope.account_id),
-            actor: &auth.key_id,
-            action: "provider.disconnected",
-            target: Some(&auth.scope.account_id),
-            detail: serde_json::json!({"livemode": auth.scope.livemode}),
-            now: state.now(),
-        })
-        .await?;
+    account::disconnect_provider(&state, &auth.scope, &auth.key_id).await?;
     render(&state, &auth).await
 }

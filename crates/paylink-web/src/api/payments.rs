@@ -7,22 +7,21 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use paylink_domain::catalog::{Metadata, RuleError};
+use paylink_domain::catalog::RuleError;
 use paylink_domain::checkout::Address;
-use paylink_domain::{Email, IdKind};
-use paylink_store::audit::AuditEvent;
-use paylink_store::checkout::{NewRefund, SessionFilter};
-use paylink_store::StoreError;
+use paylink_domain::Email;
+use paylink_store::checkout::SessionFilter;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{expansions, new_id, ok, page_in_memory, ListArgs};
+use super::{expansions, ok, page_in_memory, ListArgs};
 use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input};
 use crate::objects;
 use crate::schema::*;
+use crate::service::{customers, refunds};
 use crate::AppState;
 
 pub fn expand_params() -> Kind {
@@ -403,66 +402,8 @@ pub async fn redact_customer(
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    state
-        .store
-        .redact_customer(&auth.scope, &id, false)
-        .await
-        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
-    state
-        .store
-        .audit(AuditEvent {
-            account_id: Some(&auth.scope.account_id),
-            actor: &auth.key_id,
-            action: "customer.redacted",
-            target: Some(&id),
-            detail: serde_json::json!({"livemode": auth.scope.livemode}),
-            now: state.now(),
-        })
-        .await?;
-    let c = state.store.get_customer(&auth.scope, &id).await?;
+    let c = customers::redact(&state, &auth.scope, &auth.key_id, &id).await?;
     Ok(ok(objects::customer(&c)))
-}
-
-/// Reads every page of a list.
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
-where
-    F: FnMut(paylink_store::ListQuery) -> Fut,
-    Fut: std::future::Future<Output = Result<paylink_store::Page<T>, StoreError>>,
-    T: HasId,
-{
-    let mut out: Vec<T> = Vec::new();
-    loop {
-        let q = paylink_store::ListQuery {
-            limit: 100,
-            starting_after: out.last().map(|x| x.id().to_string()),
-            ending_before: None,
-        };
-        let p = page(q).await?;
-        let more = p.has_more;
-        out.extend(p.data);
-        if !more {
-            return Ok(out);
-        }
-    }
-}
-
-trait HasId {
-    fn id(&self) -> &str;
-}
-impl HasId for paylink_domain::checkout::CheckoutSession {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-impl HasId for paylink_domain::checkout::PaymentIntent {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-impl HasId for paylink_domain::checkout::Refund {
-    fn id(&self) -> &str {
-        &self.id
-    }
 }
 
 /// Everything held about a customer, as JSON (a data subject's export).
@@ -473,124 +414,33 @@ pub async fn export_customer(
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let store = &state.store;
-    let scope = &auth.scope;
-    let c = store
-        .get_customer(scope, &id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
-    let filter = SessionFilter {
-        customer: Some(id.clone()),
-        ..SessionFilter::default()
-    };
-    let filter = &filter;
-    let sessions =
-        all_pages(|q| async move { store.list_sessions(scope, filter, &q).await }).await?;
-    let payments = all_pages(|q| {
-        let id = id.clone();
-        async move { store.list_payment_intents(scope, Some(&id), &q).await }
-    })
-    .await?;
-    let mut refunds = Vec::new();
-    for pi in &payments {
-        let pid = pi.id.clone();
-        refunds.extend(
-            all_pages(|q| {
-                let pid = pid.clone();
-                async move { store.list_refunds(scope, Some(&pid), &q).await }
-            })
-            .await?,
-        );
-    }
-    state
-        .store
-        .audit(AuditEvent {
-            account_id: Some(&auth.scope.account_id),
-            actor: &auth.key_id,
-            action: "customer.exported",
-            target: Some(&id),
-            detail: serde_json::json!({"livemode": auth.scope.livemode}),
-            now: state.now(),
-        })
-        .await?;
-    Ok(ok(serde_json::json!({
-        "object": "customer_export",
-        "exported_at": state.now(),
-        "customer": objects::customer(&c),
-        "checkout_sessions": sessions.iter().map(|s| objects::checkout_session(s, None)).collect::<Vec<_>>(),
-        "payment_intents": payments.iter().map(objects::payment_intent).collect::<Vec<_>>(),
-        "refunds": refunds.iter().map(objects::refund).collect::<Vec<_>>(),
-    })))
+    Ok(ok(customers::export(
+        &state,
+        &auth.scope,
+        &auth.key_id,
+        &id,
+    )
+    .await?))
 }
 
 // -------------------------------------------------------------- refunds
 
 #[derive(Deserialize)]
 pub struct RefundCreate {
-    payment_intent: String,
-    amount: Option<i64>,
-    reason: Option<String>,
-    metadata: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    cmd: refunds::NewRefund,
     expand: Option<Vec<String>>,
 }
 
-/// Reserves the amount under the payment's lock (so concurrent refunds
-/// can't exceed what was paid), asks the provider, then settles: succeeded,
-/// or failed with the amount given back.
+/// Creates a refund of a payment (see [`refunds::create_refund`]).
 pub async fn create_refund(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     Input(p): Input<RefundCreate>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let metadata = p
-        .metadata
-        .as_ref()
-        .map(Metadata::from_map)
-        .transpose()?
-        .unwrap_or_default();
-    if state
-        .store
-        .provider_credential(&auth.scope)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::invalid_code(
-            "provider_not_connected",
-            None,
-            "Connect a payment provider (in the dashboard's settings) before refunding.",
-        ));
-    }
-    let id = new_id(IdKind::Refund)?;
-    let refund = state
-        .store
-        .begin_refund(
-            &auth.scope,
-            NewRefund {
-                payment_intent: &p.payment_intent,
-                amount: p.amount,
-                reason: p.reason.as_deref(),
-                refund_id: &id,
-                metadata: &metadata,
-                now: state.now(),
-            },
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::no_such("payment_intent", &p.payment_intent, Some("payment_intent"))
-            }
-            other => other.into(),
-        })?;
-    let settled = paylink_jobs::refunds::settle(
-        &state.store,
-        state.provider.as_ref(),
-        &auth.scope,
-        &refund,
-        paylink_jobs::refunds::Attempt::First,
-    )
-    .await?;
-    Ok(ok(objects::refund(&settled)))
+    let r = refunds::create_refund(&state, &auth.scope, p.cmd).await?;
+    Ok(ok(objects::refund(&r)))
 }
 
 #[derive(Deserialize)]

@@ -8,14 +8,10 @@
 //! carries the session's CSRF token and passes an Origin / Sec-Fetch-Site
 //! check.
 //!
-//! Business rules are not repeated here: a dashboard action is the same
-//! request the `/v1` API would get (its form fields are the API's
-//! parameters), dispatched in-process to the API's handlers with the
-//! session's account and mode, so both doors check the same things, and an
-//! error's `param` names the field to show it beside.
-
-// Indexing a serde_json::Value by key yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
+//! Business rules are not repeated here: a dashboard action builds the
+//! typed command of the [`crate::service`] layer that the `/v1` handlers
+//! use too, with the session's account and mode, so both doors check the
+//! same things, and an error's `param` names the field to show it beside.
 
 pub mod error;
 pub mod hashing;
@@ -34,16 +30,13 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::{Extension, Router};
+use axum::Router;
 use paylink_crypto::Secret;
 use paylink_domain::net::{allowed, Cidr};
 use paylink_domain::roles::{Permission, Role};
 use paylink_store::users::{SessionRecord, Stage, User};
 use paylink_store::Scope;
-use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::auth::Auth;
 use crate::AppState;
 
 /// The session cookie's name: `__Host-` makes browsers insist on Secure,
@@ -172,20 +165,14 @@ pub fn permission_for(method: &Method, path: &str) -> Option<Permission> {
         .map(|(_, _, perm)| *perm)
 }
 
-/// The in-process `/v1` API the dashboard's actions go through.
-#[derive(Clone)]
-pub struct InternalApi(Router);
-
 /// The dashboard's routes (sign-in pages and `/dashboard`).
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let internal = InternalApi(crate::api::routes().with_state(state.clone()));
     let guarded = table()
         .into_iter()
         .fold(Router::new(), |router, d| {
             router.route(d.path, (d.handler)())
         })
-        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(Extension(internal));
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/login/2fa", get(login::mfa_page).post(login::mfa_submit))
@@ -649,97 +636,6 @@ async fn finish(
         session,
     };
     Ok((req, Arc::new(ctx)))
-}
-
-/// What the in-process API answered.
-pub struct ApiAnswer {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
-impl ApiAnswer {
-    pub fn ok(&self) -> bool {
-        self.status.is_success()
-    }
-    /// The error's message and the parameter it is about.
-    pub fn error(&self) -> (String, Option<String>) {
-        let e = &self.body["error"];
-        (
-            e["message"]
-                .as_str()
-                .unwrap_or("Something went wrong.")
-                .to_string(),
-            e["param"].as_str().map(str::to_string),
-        )
-    }
-}
-
-/// Sends a request to the `/v1` API as this session's account and mode.
-pub async fn call_api(
-    api: &InternalApi,
-    ctx: &Ctx,
-    method: Method,
-    path_and_query: &str,
-    form: Option<Vec<u8>>,
-) -> Result<ApiAnswer, crate::ApiError> {
-    let mut builder = axum::http::Request::builder()
-        .method(method)
-        .uri(path_and_query);
-    if form.is_some() {
-        builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let mut req = builder
-        .body(Body::from(form.unwrap_or_default()))
-        .map_err(crate::ApiError::internal)?;
-    req.extensions_mut().insert(Auth {
-        scope: ctx.scope.clone(),
-        key_id: ctx.actor(),
-    });
-    let resp = api
-        .0
-        .clone()
-        .oneshot(req)
-        .await
-        .map_err(crate::ApiError::internal)?;
-    let status = resp.status();
-    let bytes = to_bytes(resp.into_body(), 16 * 1024 * 1024)
-        .await
-        .map_err(crate::ApiError::internal)?;
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status.is_server_error() {
-        return Err(crate::ApiError::internal(format!(
-            "internal API call answered {status}"
-        )));
-    }
-    Ok(ApiAnswer { status, body })
-}
-
-/// Sends a request to the API and returns its raw body (images, exports).
-pub async fn call_api_raw(
-    api: &InternalApi,
-    ctx: &Ctx,
-    path: &str,
-) -> Result<(StatusCode, HeaderMap, Vec<u8>), crate::ApiError> {
-    let mut req = axum::http::Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .body(Body::empty())
-        .map_err(crate::ApiError::internal)?;
-    req.extensions_mut().insert(Auth {
-        scope: ctx.scope.clone(),
-        key_id: ctx.actor(),
-    });
-    let resp = api
-        .0
-        .clone()
-        .oneshot(req)
-        .await
-        .map_err(crate::ApiError::internal)?;
-    let (parts, body) = resp.into_parts();
-    let bytes = to_bytes(body, 16 * 1024 * 1024)
-        .await
-        .map_err(crate::ApiError::internal)?;
-    Ok((parts.status, parts.headers, bytes.to_vec()))
 }
 
 /// An HTML page answer.

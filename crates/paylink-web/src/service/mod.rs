@@ -2,10 +2,13 @@
 //! CLI, the demo). Each function enforces its rules itself, so no door can
 //! skip them.
 
+pub mod account;
 pub mod catalog;
 pub mod coupons;
+pub mod customers;
 pub mod payment_links;
 pub mod provider;
+pub mod refunds;
 pub mod team;
 
 use paylink_domain::{Id, IdKind};

@@ -1,7 +1,18 @@
 //! API keys: list, create (shown once), revoke.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use maud::html;
+use paylink_crypto::Secret;
+use paylink_domain::clock::format_utc;
+use paylink_domain::roles::Permission;
+
+use super::{see_other, store_fail, C};
+use crate::dashboard::pages::{button, layout};
+use crate::dashboard::Ctx;
+use crate::AppState;
 
 async fn api_keys_page(
     state: &AppState,

@@ -1,27 +1,67 @@
 //! Customers: list, show, export and erase a buyer's data.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::Extension;
+use maud::html;
+use paylink_domain::checkout::Customer;
+use paylink_domain::roles::Permission;
 
-pub async fn customers(Extension(ctx): C, Extension(api): A, Query(q): Query<ListQ>) -> Response {
+use super::{date_of, enc, form_of, list_of, mask_email, see_other, ListQ, Listable, Listed, C};
+use crate::dashboard::error::PageResult;
+use crate::dashboard::pages::{self, csrf, layout};
+use crate::dashboard::{Ctx, Form};
+use crate::service::customers;
+use crate::{ApiError, AppState};
+
+impl Listable for Customer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// What a search of customers matches: the id, and the name only for
+/// roles that see personal data (an email is looked up exactly instead).
+fn search_text(ctx: &Ctx, c: &Customer) -> String {
+    if ctx.role.sees_personal_data() {
+        format!("{} {}", c.id, c.name.as_deref().unwrap_or(""))
+    } else {
+        c.id.clone()
+    }
+}
+
+pub async fn customers(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Query(q): Query<ListQ>,
+) -> PageResult {
     // An email is looked up exactly, through the blind index, and only by
     // roles that may see emails; other terms match what the role sees.
     let term = q.q.trim();
+    let scope = &ctx.scope;
     let listed = if !term.contains('@') {
-        list(&api, &ctx, "/v1/customers", "", &q).await
+        list_of(
+            &q,
+            |lq| {
+                let state = &state;
+                async move { state.store.list_customers(scope, None, &lq).await }
+            },
+            |c| search_text(&ctx, c),
+        )
+        .await?
     } else if ctx.role.sees_personal_data() {
-        let exact = format!("email={}", enc(term));
-        list(&api, &ctx, "/v1/customers", &exact, &ListQ::default()).await
+        list_of(
+            &ListQ::default(),
+            |lq| {
+                let state = &state;
+                async move { state.store.list_customers(scope, Some(term), &lq).await }
+            },
+            |c| search_text(&ctx, c),
+        )
+        .await?
     } else {
-        Ok(ListedJson {
-            data: Vec::new(),
-            next: None,
-            prev: None,
-        })
-    };
-    let listed = match listed {
-        Ok(l) => l,
-        Err(e) => return fail(e),
+        Listed::empty()
     };
     let body = html! {
         (pages::search_box("/dashboard/customers", &q.q, if ctx.role.sees_personal_data() { "Search by exact email, name or id" } else { "Search by id" }))
@@ -31,9 +71,9 @@ pub async fn customers(Extension(ctx): C, Extension(api): A, Query(q): Query<Lis
                 tbody {
                     @for c in &listed.data {
                         tr {
-                            td { a href={ "/dashboard/customers/" (s(&c["id"])) } { (mask_email(&ctx, s(&c["email"]))) } }
-                            td { @if ctx.role.sees_personal_data() { (s(&c["name"])) } @else { "—" } }
-                            td { (date(&c["created"])) }
+                            td { a href={ "/dashboard/customers/" (c.id) } { (mask_email(&ctx, c.email.as_deref().unwrap_or(""))) } }
+                            td { @if ctx.role.sees_personal_data() { (c.name.as_deref().unwrap_or("")) } @else { "—" } }
+                            td { (date_of(c.created)) }
                         }
                     }
                     @if listed.data.is_empty() { tr { td colspan="3" class="muted" { "No customers." } } }
@@ -42,29 +82,35 @@ pub async fn customers(Extension(ctx): C, Extension(api): A, Query(q): Query<Lis
             (pages::pager("/dashboard/customers", &q.q, listed.next.as_deref(), listed.prev.as_deref()))
         }
     };
-    crate::dashboard::page(layout(&ctx, "Customers", "/dashboard/customers", body))
+    Ok(crate::dashboard::page(layout(
+        &ctx,
+        "Customers",
+        "/dashboard/customers",
+        body,
+    )))
 }
 
 pub async fn customer_show(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     Path(id): Path<String>,
-) -> Response {
-    let c = match get_obj(&api, &ctx, &format!("/v1/customers/{}", enc(&id))).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let c = state
+        .store
+        .get_customer(&ctx.scope, &id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
     let body = html! {
         div class="card" {
-            p { "Email: " (mask_email(&ctx, s(&c["email"]))) }
+            p { "Email: " (mask_email(&ctx, c.email.as_deref().unwrap_or(""))) }
             @if ctx.role.sees_personal_data() {
-                p { "Name: " (s(&c["name"])) }
-                p { "Phone: " (s(&c["phone"])) }
+                p { "Name: " (c.name.as_deref().unwrap_or("")) }
+                p { "Phone: " (c.phone.as_deref().unwrap_or("")) }
             }
-            p class="muted" { (s(&c["id"])) " · since " (date(&c["created"])) }
+            p class="muted" { (c.id) " · since " (date_of(c.created)) }
             @if ctx.can(Permission::ManageCustomerData) {
-                p { a href={ "/dashboard/customers/" (id) "/export" } { "Download everything held about this customer (JSON)" } }
-                form method="post" action={ "/dashboard/customers/" (id) "/redact" } {
+                p { a href={ "/dashboard/customers/" (c.id) "/export" } { "Download everything held about this customer (JSON)" } }
+                form method="post" action={ "/dashboard/customers/" (c.id) "/redact" } {
                     (csrf(&ctx))
                     label { input type="checkbox" name="confirm" value="yes" required; " I understand this erases the customer's personal data for good (amounts and dates stay)." }
                     p { button class="danger" type="submit" { "Erase personal data" } }
@@ -72,54 +118,43 @@ pub async fn customer_show(
             }
         }
     };
-    crate::dashboard::page(layout(&ctx, "Customer", "/dashboard/customers", body))
+    Ok(crate::dashboard::page(layout(
+        &ctx,
+        "Customer",
+        "/dashboard/customers",
+        body,
+    )))
 }
 
 pub async fn customer_export(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     Path(id): Path<String>,
-) -> Response {
-    match call_api_raw(&api, &ctx, &format!("/v1/customers/{}/export", enc(&id))).await {
-        Ok((StatusCode::OK, _, bytes)) => {
-            let mut resp = ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!(
-                "attachment; filename=\"{}.json\"",
-                id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "")
-            )) {
-                resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            resp
-        }
-        Ok(_) => crate::dashboard::refusal(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such customer.",
-        ),
-        Err(e) => fail(e),
+) -> PageResult {
+    let doc = customers::export(&state, &ctx.scope, &ctx.actor(), &id).await?;
+    let mut resp = (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.to_string(),
+    )
+        .into_response();
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.json\"")) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
+    Ok(resp)
 }
 
 pub async fn customer_redact(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     Path(id): Path<String>,
     fo: Option<Extension<Form>>,
-) -> Response {
-    if form_of(fo).get("confirm") != "yes" {
-        return see_other(&format!("/dashboard/customers/{}", enc(&id)));
+) -> PageResult {
+    if form_of(fo).get("confirm") == "yes" {
+        customers::redact(&state, &ctx.scope, &ctx.actor(), &id).await?;
     }
-    match call_api(
-        &api,
-        &ctx,
-        Method::POST,
-        &format!("/v1/customers/{}/redact", enc(&id)),
-        Some(Vec::new()),
-    )
-    .await
-    {
-        Ok(a) if a.ok() => see_other(&format!("/dashboard/customers/{}", enc(&id))),
-        Ok(a) => fail(ApiError::invalid(a.error().1, a.error().0)),
-        Err(e) => fail(e),
-    }
+    Ok(see_other(&format!("/dashboard/customers/{}", enc(&id))))
 }

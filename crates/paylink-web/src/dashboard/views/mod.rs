@@ -1,37 +1,25 @@
-//! The dashboard's pages and actions. Each handler reads or changes data
-//! through the in-process `/v1` API ([`super::call_api`]) as the session's
-//! account and mode, or, for what the API does not cover (team, sessions,
-//! security settings), through one store function.
+//! The dashboard's pages and actions, one module per page family. A
+//! page reads the store through its typed functions as the session's
+//! account and mode; an action builds the same typed command the `/v1`
+//! API does and hands it to the [`crate::service`] layer, so both doors
+//! check the same rules and multi-object actions are one transaction.
+//! Handlers answer [`PageResult`]: a failure becomes an error page.
 
-// Indexing a serde_json::Value by key yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
-
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use maud::html;
-use paylink_crypto::{password, Secret};
 use paylink_domain::clock::format_utc;
 use paylink_domain::locale::parse_major;
-use paylink_domain::net::Cidr;
-use paylink_domain::roles::{Permission, Role};
-use paylink_domain::{Currency, Email};
-use paylink_store::users::Stage;
-use paylink_store::StoreError;
+use paylink_domain::Currency;
+use paylink_store::{ListQuery, Page, StoreError};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::error::{PageError, PageResult};
-use super::login::{hash_on_pool, new_recovery_codes, start_session, PRODUCT};
-use super::pages::{self, button, csrf, field, layout, FormState};
-use super::{call_api, call_api_raw, ApiAnswer, Ctx, Form, InternalApi};
-use crate::{ApiError, AppState};
-use paylink_store::{ListQuery, Page};
+pub use super::error::{fail, PageError, PageResult};
+use super::pages::FormState;
+use super::{Ctx, Form};
+use crate::ApiError;
 
 mod api_keys;
 mod coupons;
@@ -55,11 +43,10 @@ pub use security::*;
 pub use settings::*;
 pub use team::*;
 
+/// The signed-in user, as every guarded handler receives it.
 type C = Extension<Arc<Ctx>>;
-type A = Extension<InternalApi>;
 
-pub use super::error::fail;
-
+/// A store failure answered as a page.
 fn store_fail(e: StoreError) -> Response {
     fail(e.into())
 }
@@ -75,25 +62,8 @@ fn money(minor: i64, currency: &str) -> String {
     }
 }
 
-fn date(v: &Value) -> String {
-    v.as_i64().map(format_utc).unwrap_or_default()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("")
-}
-
 fn enc(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
-}
-
-/// Builds a form body from pairs.
-fn body(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish().into_bytes()
 }
 
 /// Masks an email for roles that may not see personal data.
@@ -117,183 +87,12 @@ pub struct ListQ {
     ending_before: Option<String>,
 }
 
-/// One page of a list: objects, and the cursors for older and newer.
-struct ListedJson {
-    data: Vec<Value>,
-    next: Option<String>,
-    prev: Option<String>,
-}
-
 const PAGE: usize = 20;
 /// A search looks through at most this many of the newest objects.
 const SEARCH_DEPTH: usize = 1000;
 
-/// Fields that hold a buyer's personal data, wherever they appear.
-const PERSONAL: [&str; 8] = [
-    "email",
-    "name",
-    "phone",
-    "address",
-    "customer_details",
-    "customer_email",
-    "receipt_email",
-    "custom_fields",
-];
-
-/// The text a search matches in `o`: the whole object for roles that see
-/// personal data, and for the others the object without it (finding 8 of
-/// the security review: an analyst recovered masked emails by searching).
-fn searchable(ctx: &Ctx, o: &Value) -> String {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                for k in PERSONAL {
-                    m.remove(k);
-                }
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    if ctx.role.sees_personal_data() {
-        return o.to_string().to_lowercase();
-    }
-    let mut c = o.clone();
-    strip(&mut c);
-    c.to_string().to_lowercase()
-}
-
-/// Lists `path` a page at a time, or, with a search term, the newest
-/// objects whose text contains it (case-insensitively).
-async fn list(
-    api: &InternalApi,
-    ctx: &Ctx,
-    path: &str,
-    extra: &str,
-    q: &ListQ,
-) -> Result<ListedJson, ApiError> {
-    let sep = |p: &str| if p.contains('?') { '&' } else { '?' };
-    let base = format!(
-        "{path}{}",
-        if extra.is_empty() {
-            String::new()
-        } else {
-            format!("?{extra}")
-        }
-    );
-    let term = q.q.trim().to_lowercase();
-    if !term.is_empty() {
-        let mut found = Vec::new();
-        let mut after: Option<String> = None;
-        let mut seen = 0;
-        loop {
-            let url = match &after {
-                Some(a) => format!("{base}{}limit=100&starting_after={}", sep(&base), enc(a)),
-                None => format!("{base}{}limit=100", sep(&base)),
-            };
-            let a = expect_ok(call_api(api, ctx, Method::GET, &url, None).await?)?;
-            let data = a.body["data"].as_array().cloned().unwrap_or_default();
-            seen += data.len();
-            after = data
-                .last()
-                .and_then(|o| o["id"].as_str())
-                .map(str::to_string);
-            for o in data {
-                if found.len() < PAGE * 5 && searchable(ctx, &o).contains(&term) {
-                    found.push(o);
-                }
-            }
-            if !a.body["has_more"].as_bool().unwrap_or(false)
-                || seen >= SEARCH_DEPTH
-                || after.is_none()
-            {
-                break;
-            }
-        }
-        return Ok(ListedJson {
-            data: found,
-            next: None,
-            prev: None,
-        });
-    }
-    let mut url = format!("{base}{}limit={PAGE}", sep(&base));
-    if let Some(a) = &q.starting_after {
-        url.push_str(&format!("&starting_after={}", enc(a)));
-    } else if let Some(b) = &q.ending_before {
-        url.push_str(&format!("&ending_before={}", enc(b)));
-    }
-    let a = expect_ok(call_api(api, ctx, Method::GET, &url, None).await?)?;
-    let data = a.body["data"].as_array().cloned().unwrap_or_default();
-    let more = a.body["has_more"].as_bool().unwrap_or(false);
-    let first = data
-        .first()
-        .and_then(|o| o["id"].as_str())
-        .map(str::to_string);
-    let last = data
-        .last()
-        .and_then(|o| o["id"].as_str())
-        .map(str::to_string);
-    let (next, prev) = if q.ending_before.is_some() {
-        (last, if more { first } else { None })
-    } else {
-        (
-            if more { last } else { None },
-            if q.starting_after.is_some() {
-                first
-            } else {
-                None
-            },
-        )
-    };
-    Ok(ListedJson { data, next, prev })
-}
-
-/// An API answer that must be a success (a 4xx becomes the error page).
-fn expect_ok(a: ApiAnswer) -> Result<ApiAnswer, ApiError> {
-    if a.ok() {
-        return Ok(a);
-    }
-    let (m, p) = a.error();
-    if a.status == StatusCode::NOT_FOUND {
-        return Err(ApiError::no_such("object", "", None));
-    }
-    Err(ApiError::invalid(p, m))
-}
-
-async fn get_obj(api: &InternalApi, ctx: &Ctx, path: &str) -> Result<Value, Response> {
-    match call_api(api, ctx, Method::GET, path, None).await {
-        Ok(a) if a.ok() => Ok(a.body),
-        Ok(a) if a.status == StatusCode::NOT_FOUND => Err(super::refusal(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such object in this account and mode.",
-        )),
-        Ok(a) => Err(fail(ApiError::invalid(a.error().1, a.error().0))),
-        Err(e) => Err(fail(e)),
-    }
-}
-
 fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
-}
-
-/// Maps an API error's `param` onto the form field it came from.
-fn field_error(f: &mut FormState, a: &ApiAnswer, map: &[(&str, &str)], fallback: &str) {
-    let (msg, param) = a.error();
-    let name = param
-        .as_deref()
-        .and_then(|p| {
-            map.iter()
-                .find(|(api, _)| *api == p)
-                .map(|(_, field)| *field)
-        })
-        .unwrap_or(fallback);
-    if name.is_empty() {
-        f.alert = Some(msg);
-    } else {
-        f.errors.insert(name.to_string(), msg);
-    }
 }
 
 /// One page of a list: objects, and the cursors for older and newer.
@@ -465,4 +264,10 @@ pub(super) fn minor_amount(
             None
         }
     }
+}
+
+/// An amount in major units typed in a form, in `currency`'s minor unit
+/// (at least 1).
+pub(super) fn minor_amount_in(form: &Form, field: &str, currency: Currency) -> Option<i64> {
+    parse_major(form.get(field), currency).filter(|a| *a > 0)
 }

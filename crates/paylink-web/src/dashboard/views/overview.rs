@@ -1,7 +1,21 @@
 //! The overview page and switching mode or account.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use maud::html;
+use paylink_domain::clock::format_utc;
+use paylink_store::users::Stage;
+use serde::Deserialize;
+
+use super::{form_of, money, see_other, store_fail, C};
+use crate::dashboard::login::start_session;
+use crate::dashboard::pages::{self, layout};
+use crate::dashboard::Form;
+use crate::AppState;
 
 pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> Response {
     let now = state.now();

@@ -1,13 +1,51 @@
 //! Payments and their refunds.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::{Path, Query, State};
+use axum::Extension;
+use maud::html;
+use paylink_domain::checkout::PaymentIntent;
+use paylink_domain::roles::Permission;
+use paylink_store::ListQuery;
 
-pub async fn payments(Extension(ctx): C, Extension(api): A, Query(q): Query<ListQ>) -> Response {
-    let listed = match list(&api, &ctx, "/v1/payment_intents", "", &q).await {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
+use super::{
+    date_of, enc, form_of, list_of, minor_amount_in, money, see_other, show_refusal, ListQ,
+    Listable, C,
+};
+use crate::dashboard::error::PageResult;
+use crate::dashboard::pages::{self, csrf, field, layout, FormState};
+use crate::dashboard::{Ctx, Form};
+use crate::service::refunds::{self, NewRefund};
+use crate::{ApiError, AppState};
+
+impl Listable for PaymentIntent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+pub async fn payments(
+    State(state): State<AppState>,
+    Extension(ctx): C,
+    Query(q): Query<ListQ>,
+) -> PageResult {
+    let listed = list_of(
+        &q,
+        |lq| {
+            let (state, scope) = (&state, &ctx.scope);
+            async move { state.store.list_payment_intents(scope, None, &lq).await }
+        },
+        // What the list shows, and no buyer's data.
+        |p| {
+            format!(
+                "{} {} {} {}",
+                p.id,
+                p.status,
+                p.card_brand.as_deref().unwrap_or(""),
+                p.card_last4.as_deref().unwrap_or("")
+            )
+        },
+    )
+    .await?;
     let body = html! {
         (pages::search_box("/dashboard/payments", &q.q, "Search by id or status"))
         div class="card" {
@@ -16,11 +54,11 @@ pub async fn payments(Extension(ctx): C, Extension(api): A, Query(q): Query<List
                 tbody {
                     @for p in &listed.data {
                         tr {
-                            td { a href={ "/dashboard/payments/" (s(&p["id"])) } { (money(p["amount"].as_i64().unwrap_or(0), s(&p["currency"]))) } }
-                            td { (s(&p["status"])) }
-                            td { (money(p["amount_refunded"].as_i64().unwrap_or(0), s(&p["currency"]))) }
-                            td { (s(&p["payment_method_details"]["card"]["brand"])) " " (s(&p["payment_method_details"]["card"]["last4"])) }
-                            td { (date(&p["created"])) }
+                            td { a href={ "/dashboard/payments/" (p.id) } { (money(p.amount, p.currency.code())) } }
+                            td { (p.status) }
+                            td { (money(p.amount_refunded, p.currency.code())) }
+                            td { (p.card_brand.as_deref().unwrap_or("")) " " (p.card_last4.as_deref().unwrap_or("")) }
+                            td { (date_of(p.created)) }
                         }
                     }
                     @if listed.data.is_empty() { tr { td colspan="5" class="muted" { "No payments." } } }
@@ -29,107 +67,110 @@ pub async fn payments(Extension(ctx): C, Extension(api): A, Query(q): Query<List
             (pages::pager("/dashboard/payments", &q.q, listed.next.as_deref(), listed.prev.as_deref()))
         }
     };
-    crate::dashboard::page(layout(&ctx, "Payments", "/dashboard/payments", body))
+    Ok(crate::dashboard::page(layout(
+        &ctx,
+        "Payments",
+        "/dashboard/payments",
+        body,
+    )))
 }
 
-async fn payment_page(api: &InternalApi, ctx: &Ctx, id: &str, f: &FormState) -> Response {
-    let p = match get_obj(api, ctx, &format!("/v1/payment_intents/{}", enc(id))).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let refunds = call_api(
-        api,
-        ctx,
-        Method::GET,
-        &format!("/v1/refunds?payment_intent={}&limit=100", enc(id)),
-        None,
-    )
-    .await
-    .ok()
-    .map(|a| a.body["data"].as_array().cloned().unwrap_or_default())
-    .unwrap_or_default();
-    let cur = s(&p["currency"]).to_string();
-    let left = p["amount"].as_i64().unwrap_or(0) - p["amount_refunded"].as_i64().unwrap_or(0);
+async fn payment_of(state: &AppState, ctx: &Ctx, id: &str) -> Result<PaymentIntent, ApiError> {
+    state
+        .store
+        .get_payment_intent(&ctx.scope, id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment", id))
+}
+
+async fn payment_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> PageResult {
+    let p = payment_of(state, ctx, id).await?;
+    let refunds = state
+        .store
+        .list_refunds(
+            &ctx.scope,
+            Some(&p.id),
+            &ListQuery {
+                limit: 100,
+                starting_after: None,
+                ending_before: None,
+            },
+        )
+        .await?
+        .data;
+    let cur = p.currency.code();
+    let left = p.refundable();
     let body = html! {
         div class="card" {
-            div class="big" { (money(p["amount"].as_i64().unwrap_or(0), &cur)) }
-            p class="muted" { (s(&p["id"])) " · " (s(&p["status"])) " · " (date(&p["created"])) }
-            @if let Some(c) = p["customer"].as_str() { p { "Customer: " a href={ "/dashboard/customers/" (c) } { (c) } } }
+            div class="big" { (money(p.amount, cur)) }
+            p class="muted" { (p.id) " · " (p.status) " · " (date_of(p.created)) }
+            @if let Some(c) = &p.customer { p { "Customer: " a href={ "/dashboard/customers/" (c) } { (c) } } }
         }
         div class="card" {
             h2 { "Refunds" }
             table {
                 thead { tr { th { "Amount" } th { "Status" } th { "Date" } } }
                 tbody {
-                    @for r in &refunds { tr { td { (money(r["amount"].as_i64().unwrap_or(0), &cur)) } td { (s(&r["status"])) } td { (date(&r["created"])) } } }
+                    @for r in &refunds { tr { td { (money(r.amount, cur)) } td { (r.status) } td { (date_of(r.created)) } } }
                     @if refunds.is_empty() { tr { td colspan="3" class="muted" { "None." } } }
                 }
             }
             @if ctx.can(Permission::Refund) && left > 0 {
                 h2 { "Refund" }
                 (pages::alerts(f))
-                form method="post" action={ "/dashboard/payments/" (id) "/refund" } {
+                form method="post" action={ "/dashboard/payments/" (p.id) "/refund" } {
                     (csrf(ctx))
-                    (field(f, &format!("Amount (at most {})", money(left, &cur)), "amount", "text", ""))
+                    (field(f, &format!("Amount (at most {})", money(left, cur)), "amount", "text", ""))
                     p { button class="danger" type="submit" { "Refund" } }
                 }
             }
         }
     };
-    crate::dashboard::page(layout(ctx, "Payment", "/dashboard/payments", body))
+    Ok(crate::dashboard::page(layout(
+        ctx,
+        "Payment",
+        "/dashboard/payments",
+        body,
+    )))
 }
 
 pub async fn payment_show(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     Path(id): Path<String>,
-) -> Response {
-    payment_page(&api, &ctx, &id, &FormState::default()).await
+) -> PageResult {
+    payment_page(&state, &ctx, &id, &FormState::default()).await
 }
 
 pub async fn payment_refund(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     Path(id): Path<String>,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let mut f = FormState {
         values: form.clone(),
         ..Default::default()
     };
-    let p = match get_obj(&api, &ctx, &format!("/v1/payment_intents/{}", enc(&id))).await {
-        Ok(p) => p,
-        Err(r) => return r,
+    let p = payment_of(&state, &ctx, &id).await?;
+    let Some(amount) = minor_amount_in(&form, "amount", p.currency) else {
+        f.errors.insert(
+            "amount".into(),
+            "Enter the amount to refund, such as 5.00.".into(),
+        );
+        return payment_page(&state, &ctx, &id, &f).await;
     };
-    let cur = s(&p["currency"]).to_uppercase();
-    let amount = match Currency::from_str(&cur)
-        .ok()
-        .and_then(|c| parse_major(form.get("amount"), c))
-    {
-        Some(a) if a > 0 => a.to_string(),
-        _ => {
-            f.errors.insert(
-                "amount".into(),
-                "Enter the amount to refund, such as 5.00.".into(),
-            );
-            return payment_page(&api, &ctx, &id, &f).await;
-        }
+    let cmd = NewRefund {
+        payment_intent: p.id.clone(),
+        amount: Some(amount),
+        ..NewRefund::default()
     };
-    match call_api(
-        &api,
-        &ctx,
-        Method::POST,
-        "/v1/refunds",
-        Some(body(&[("payment_intent", &id), ("amount", &amount)])),
-    )
-    .await
-    {
-        Ok(a) if a.ok() => see_other(&format!("/dashboard/payments/{}", enc(&id))),
-        Ok(a) => {
-            field_error(&mut f, &a, &[("amount", "amount")], "amount");
-            payment_page(&api, &ctx, &id, &f).await
+    match refunds::create_refund(&state, &ctx.scope, cmd).await {
+        Ok(_) => Ok(see_other(&format!("/dashboard/payments/{}", enc(&p.id)))),
+        Err(e) => {
+            show_refusal(&mut f, e, &[("amount", "amount")], "amount")?;
+            payment_page(&state, &ctx, &id, &f).await
         }
-        Err(e) => fail(e),
     }
 }

@@ -1,7 +1,21 @@
 //! The user's own security: sessions, password, recovery codes; the account's allowlist and audit log.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use maud::html;
+use paylink_crypto::{password, Secret};
+use paylink_domain::clock::format_utc;
+use paylink_domain::net::Cidr;
+use paylink_domain::roles::Permission;
+use paylink_store::users::Stage;
+
+use super::{fail, form_of, see_other, store_fail, C};
+use crate::dashboard::login::{hash_on_pool, new_recovery_codes, start_session, PRODUCT};
+use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
+use crate::dashboard::{Ctx, Form};
+use crate::AppState;
 
 async fn security_page(
     state: &AppState,

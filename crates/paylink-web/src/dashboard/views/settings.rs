@@ -1,22 +1,31 @@
 //! Checkout settings and the payment provider.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::State;
+use axum::Extension;
+use maud::html;
+use paylink_crypto::Secret;
+use paylink_domain::roles::Permission;
 
-async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response {
-    let acct = match get_obj(api, ctx, "/v1/account").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+use super::{form_of, show_refusal, C};
+use crate::dashboard::error::PageResult;
+use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
+use crate::dashboard::{Ctx, Form};
+use crate::service::account::{self, SettingsUpdate};
+use crate::AppState;
+
+async fn settings_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult {
+    let settings = state.store.account_settings(&ctx.scope.account_id).await?;
+    let provider = state.store.provider_connection(&ctx.scope).await?;
     let color = if f.values.0.contains_key("primary_color") {
         f.value("primary_color").to_string()
     } else {
-        s(&acct["settings"]["branding"]["primary_color"]).to_string()
+        settings.primary_color.clone()
     };
-    let any = s(&acct["settings"]["card_payments"]["request_three_d_secure"]) == "any";
-    let provider = &acct["provider"];
+    let any = settings.require_3ds;
+    let mut values = Form::default();
+    values.0.insert("primary_color".into(), vec![color.clone()]);
     let shown = FormState {
-        values: Form::parse(&body(&[("primary_color", &color)])),
+        values,
         errors: f.errors.clone(),
         alert: f.alert.clone(),
         notice: f.notice.clone(),
@@ -39,14 +48,14 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
         }
         div class="card" {
             h2 { "Payment provider (" (if ctx.scope.livemode { "live" } else { "test" }) ")" }
-            @if provider.is_object() {
-                p { (s(&provider["type"])) " · key ending " span class="mono" { (s(&provider["last4"])) } }
+            @if let Some(c) = &provider {
+                p { (c.provider) " · key ending " span class="mono" { (c.last4) } }
                 (button(ctx, "/dashboard/settings/disconnect", "Disconnect and wipe the key", "danger"))
             } @else {
                 p class="muted" { "Not connected." }
             }
             @if ctx.can(Permission::ConnectProvider) {
-                h3 { @if provider.is_object() { "Replace the provider key" } @else { "Connect" } }
+                h3 { @if provider.is_some() { "Replace the provider key" } @else { "Connect" } }
                 p class="muted" { "Paste the secret key your provider gave you; it is checked with the provider, stored sealed and never shown again. This decides where buyers' money goes, so it asks for a fresh code from your authenticator app, and every owner is notified." }
                 form method="post" action="/dashboard/settings/connect" {
                     (csrf(ctx))
@@ -64,139 +73,101 @@ async fn settings_page(api: &InternalApi, ctx: &Ctx, f: &FormState) -> Response 
             }
         }
     };
-    crate::dashboard::page(layout(ctx, "Settings", "/dashboard/settings", body))
+    Ok(crate::dashboard::page(layout(
+        ctx,
+        "Settings",
+        "/dashboard/settings",
+        body,
+    )))
 }
 
-pub async fn settings(Extension(ctx): C, Extension(api): A) -> Response {
-    settings_page(&api, &ctx, &FormState::default()).await
+pub async fn settings(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
+    settings_page(&state, &ctx, &FormState::default()).await
 }
 
 pub async fn settings_update(
+    State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let mut f = FormState {
         values: form.clone(),
         ..Default::default()
     };
-    let three = if form.get("three_d_secure_any").is_empty() {
-        "automatic"
-    } else {
-        "any"
+    let color = form.get("primary_color").trim();
+    let cmd = SettingsUpdate {
+        primary_color: (!color.is_empty()).then(|| color.to_string()),
+        three_d_secure_always: Some(!form.get("three_d_secure_any").is_empty()),
     };
-    let pairs = [
-        (
-            "settings[branding][primary_color]",
-            form.get("primary_color").trim(),
-        ),
-        ("settings[card_payments][request_three_d_secure]", three),
-    ];
-    match call_api(&api, &ctx, Method::POST, "/v1/account", Some(body(&pairs))).await {
-        Ok(a) if a.ok() => {
-            f = FormState::notice("Saved.");
-            settings_page(&api, &ctx, &f).await
-        }
-        Ok(a) => {
-            field_error(
+    match account::update_settings(&state, &ctx.scope, &ctx.actor(), cmd).await {
+        Ok(_) => settings_page(&state, &ctx, &FormState::notice("Saved.")).await,
+        Err(e) => {
+            show_refusal(
                 &mut f,
-                &a,
+                e,
                 &[("settings[branding][primary_color]", "primary_color")],
                 "",
-            );
-            settings_page(&api, &ctx, &f).await
+            )?;
+            settings_page(&state, &ctx, &f).await
         }
-        Err(e) => fail(e),
     }
 }
-
+/// Connects the provider: only after a fresh second factor, since this
+/// decides where buyers' money goes.
 pub async fn settings_connect(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Extension(api): A,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
-    // Where the money goes changes only after a fresh second factor.
-    match crate::dashboard::login::checked_second_factor(
+    let (passed, locked) = crate::dashboard::login::checked_second_factor(
         &state,
         &ctx.user.id,
         &ctx.ip,
         form.get("code"),
         true,
     )
-    .await
-    {
-        Ok((Some(_), _)) => {
-            if let Err(e) = state.store.code_passed(&ctx.user.id).await {
-                return store_fail(e);
-            }
-        }
-        Ok((None, locked)) => {
-            let mut f = FormState::default();
-            let msg = if locked {
-                "Too many wrong codes: the code step is locked for a while."
-            } else {
-                "Enter the current code from your authenticator app to confirm."
-            };
-            f.errors.insert("code".into(), msg.into());
-            ctx.audit(
-                &state,
-                "provider.connect_refused",
-                Some(&ctx.scope.account_id),
-                serde_json::json!({"reason": "second_factor", "locked": locked}),
-            )
-            .await;
-            return settings_page(&api, &ctx, &f).await;
-        }
-        Err(e) => return fail(e),
+    .await?;
+    if passed.is_none() {
+        let msg = if locked {
+            "Too many wrong codes: the code step is locked for a while."
+        } else {
+            "Enter the current code from your authenticator app to confirm."
+        };
+        ctx.audit(
+            &state,
+            "provider.connect_refused",
+            Some(&ctx.scope.account_id),
+            serde_json::json!({"reason": "second_factor", "locked": locked}),
+        )
+        .await;
+        return settings_page(&state, &ctx, &FormState::error("code", msg)).await;
     }
+    state.store.code_passed(&ctx.user.id).await?;
     let secret = Secret::new(form.get("secret_key").trim().to_string());
     match crate::service::provider::connect(&state, &ctx.scope, &ctx.actor(), "sim", secret).await {
         Ok(_) => {
-            settings_page(
-                &api,
-                &ctx,
-                &FormState::notice(
-                    "Connected. The key is stored sealed and will not be shown again. Every owner was notified.",
-                ),
-            )
-            .await
+            let done = FormState::notice(
+                "Connected. The key is stored sealed and will not be shown again. Every owner was notified.",
+            );
+            settings_page(&state, &ctx, &done).await
         }
-        Err(e) if !e.status().is_server_error() => {
+        Err(e) => {
             // The key is never put back in the form.
             let mut f = FormState::default();
-            let msg = e.body()["error"]["message"]
-                .as_str()
-                .unwrap_or("The provider did not accept this secret key.")
-                .to_string();
-            f.errors.insert("secret_key".into(), msg);
-            settings_page(&api, &ctx, &f).await
+            show_refusal(&mut f, e, &[], "secret_key")?;
+            settings_page(&state, &ctx, &f).await
         }
-        Err(e) => fail(e),
     }
 }
 
-pub async fn settings_disconnect(Extension(ctx): C, Extension(api): A) -> Response {
-    match call_api(
-        &api,
+pub async fn settings_disconnect(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
+    account::disconnect_provider(&state, &ctx.scope, &ctx.actor()).await?;
+    settings_page(
+        &state,
         &ctx,
-        Method::POST,
-        "/v1/account/disconnect",
-        Some(Vec::new()),
+        &FormState::notice("Disconnected; the key was wiped."),
     )
     .await
-    {
-        Ok(a) if a.ok() => {
-            settings_page(
-                &api,
-                &ctx,
-                &FormState::notice("Disconnected; the key was wiped."),
-            )
-            .await
-        }
-        Ok(a) => fail(ApiError::invalid(a.error().1, a.error().0)),
-        Err(e) => fail(e),
-    }
 }

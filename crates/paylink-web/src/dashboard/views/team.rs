@@ -1,7 +1,19 @@
 //! The team: members, roles, invitations, locks.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use maud::html;
+use paylink_domain::clock::format_utc;
+use paylink_domain::roles::{Permission, Role};
+use paylink_domain::Email;
+use paylink_store::StoreError;
+
+use super::{fail, form_of, see_other, store_fail, C};
+use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
+use crate::dashboard::{Ctx, Form};
+use crate::AppState;
 
 async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> Response {
     let now = state.now();
