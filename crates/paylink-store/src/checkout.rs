@@ -752,10 +752,10 @@ impl Store {
             return Ok(Completion::SessionExpired);
         }
         if s.amount_total != e.amount || s.currency.code() != e.currency {
-            return Err(StoreError::Corrupt(format!(
-                "payment {} does not match session {}",
-                e.provider_ref, s.id
-            )));
+            return Err(StoreError::AmountMismatch {
+                payment: e.provider_ref.to_string(),
+                session: s.id.clone(),
+            });
         }
         // The buyer becomes (or is found as) a customer, by email.
         let mut customer_id: Option<String> = None;

@@ -9,8 +9,23 @@ pub enum StoreError {
     /// A unique constraint refused the write (e.g. a duplicate code).
     #[error("conflict")]
     Conflict,
+    /// The change would leave an account without an owner.
+    #[error("an account needs at least one owner")]
+    LastOwner,
+    /// A stored row can't be read back (a value outside its type).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A sealed value can't be sealed or opened: damaged, or under a data
+    /// key that is not loaded.
+    #[error("encrypted data: {0}")]
+    Crypto(String),
+    /// The store was opened without the keys of encrypted data.
+    #[error("no keys are loaded for encrypted data")]
+    NoVault,
+    /// A provider's confirmation is not for what the checkout session
+    /// asked (another amount or currency): refused, never recorded.
+    #[error("payment {payment} does not match session {session}")]
+    AmountMismatch { payment: String, session: String },
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     /// The database can't take the request now (no connection within the

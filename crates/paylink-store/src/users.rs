@@ -729,7 +729,7 @@ impl Store {
 
     /// Changes a member's role and ends the member's sessions in this
     /// account (a privilege change means a new session token). The last
-    /// owner can't be demoted ([`StoreError::Conflict`]).
+    /// owner can't be demoted ([`StoreError::LastOwner`]).
     pub async fn set_role(
         &self,
         account_id: &str,
@@ -743,7 +743,7 @@ impl Store {
         let old: String = sel.fetch_row(tx.conn()).await?.try_get("role")?;
         let old = Role::parse(&old).ok_or_else(|| StoreError::Corrupt(format!("role {old}")))?;
         if old == Role::Owner && role != Role::Owner && owners(&mut tx, account_id).await? <= 1 {
-            return Err(StoreError::Conflict);
+            return Err(StoreError::LastOwner);
         }
         let mut upd = Sql::new("UPDATE memberships SET role = ");
         upd.bind(role.as_str())
@@ -762,7 +762,7 @@ impl Store {
     }
 
     /// Removes a member and ends their sessions in this account at once.
-    /// The last owner can't be removed ([`StoreError::Conflict`]).
+    /// The last owner can't be removed ([`StoreError::LastOwner`]).
     pub async fn remove_member(
         &self,
         account_id: &str,
@@ -774,7 +774,7 @@ impl Store {
         sel.bind(account_id).push(" AND user_id = ").bind(user_id);
         let old: String = sel.fetch_row(tx.conn()).await?.try_get("role")?;
         if old == "owner" && owners(&mut tx, account_id).await? <= 1 {
-            return Err(StoreError::Conflict);
+            return Err(StoreError::LastOwner);
         }
         let mut del = Sql::new("DELETE FROM memberships WHERE account_id = ");
         del.bind(account_id).push(" AND user_id = ").bind(user_id);

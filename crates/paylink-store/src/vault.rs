@@ -57,7 +57,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn crypto(e: EnvelopeError) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Crypto(e.to_string())
 }
 
 impl Vault {
@@ -130,19 +130,19 @@ fn decode(stored: &str) -> Result<(u32, Vec<u8>), StoreError> {
     } else if let Some(rest) = stored.strip_prefix(PREFIX2) {
         let (g, b) = rest
             .split_once(':')
-            .ok_or_else(|| StoreError::Corrupt("a sealed column has no generation".into()))?;
+            .ok_or_else(|| StoreError::Crypto("a sealed column has no generation".into()))?;
         let g = g.parse::<u32>().map_err(|_| {
-            StoreError::Corrupt("a sealed column's generation is not a number".into())
+            StoreError::Crypto("a sealed column's generation is not a number".into())
         })?;
         (g, b)
     } else {
-        return Err(StoreError::Corrupt(
+        return Err(StoreError::Crypto(
             "a sealed column holds plain text".into(),
         ));
     };
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(body)
-        .map_err(|_| StoreError::Corrupt("a sealed column is not base64".into()))?;
+        .map_err(|_| StoreError::Crypto("a sealed column is not base64".into()))?;
     Ok((generation, bytes))
 }
 
@@ -163,7 +163,7 @@ impl FieldKey {
     fn current_key(&self) -> Result<&Arc<DataKey>, StoreError> {
         self.keys
             .get(&self.current)
-            .ok_or_else(|| StoreError::Corrupt("the current data key is missing".into()))
+            .ok_or_else(|| StoreError::Crypto("the current data key is missing".into()))
     }
     /// The generation new values are sealed under.
     pub fn generation(&self) -> u32 {
@@ -186,15 +186,15 @@ impl FieldKey {
     pub fn open(&self, place: &str, stored: &str) -> Result<String, StoreError> {
         let (generation, bytes) = decode(stored)?;
         let key = self.keys.get(&generation).ok_or_else(|| {
-            StoreError::Corrupt(format!(
+            StoreError::Crypto(format!(
                 "{place} is sealed under data key generation {generation}, which is not loaded (destroyed, or added by another instance less than a cache period ago)"
             ))
         })?;
         let pt = key
             .open(&bytes, place.as_bytes())
-            .map_err(|_| StoreError::Corrupt(format!("{place} could not be decrypted")))?;
+            .map_err(|_| StoreError::Crypto(format!("{place} could not be decrypted")))?;
         String::from_utf8(pt.expose().clone())
-            .map_err(|_| StoreError::Corrupt(format!("{place} is not text")))
+            .map_err(|_| StoreError::Crypto(format!("{place} is not text")))
     }
     pub fn open_opt(
         &self,
@@ -219,9 +219,7 @@ pub fn generation_owner(owner: &str, generation: u32) -> String {
 
 impl Store {
     fn vault(&self) -> Result<&Arc<Vault>, StoreError> {
-        self.vault
-            .as_ref()
-            .ok_or_else(|| StoreError::Corrupt("no keys are loaded for encrypted data".into()))
+        self.vault.as_ref().ok_or(StoreError::NoVault)
     }
 
     /// The data keys of `owner` (every readable generation), the first one
@@ -254,7 +252,7 @@ impl Store {
             keys.insert(0, Arc::new(self.create_data_key(owner).await?));
         }
         for (g, state) in gens {
-            let g = u32::try_from(g).map_err(|_| StoreError::Corrupt("generation".into()))?;
+            let g = u32::try_from(g).map_err(|_| StoreError::Crypto("generation".into()))?;
             let name = generation_owner(owner, g);
             if let Some(w) = self.wrapped_key(&name).await? {
                 keys.insert(g, Arc::new(vault.unwrap_key(&w, &name)?));
@@ -304,7 +302,7 @@ impl Store {
         let stored = self
             .wrapped_key(name)
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("data key {name} vanished")))?;
+            .ok_or_else(|| StoreError::Crypto(format!("data key {name} vanished")))?;
         vault.unwrap_key(&stored, name)
     }
 

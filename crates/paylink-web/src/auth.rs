@@ -75,9 +75,9 @@ fn masked(key: &str) -> String {
 pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match authenticate(&state, req.headers()).await {
         Ok((auth, allowlist)) => {
-            let ip = crate::dashboard::client_ip(req.extensions());
-            if !crate::dashboard::allowlist_permits(&allowlist, &ip) {
-                crate::dashboard::audit_ip_refused(
+            let ip = crate::access::client_ip(req.extensions());
+            if !crate::access::allowlist_permits(&allowlist, &ip) {
+                crate::access::audit_ip_refused(
                     &state,
                     &auth.scope.account_id,
                     &auth.key_id,

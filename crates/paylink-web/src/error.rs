@@ -224,6 +224,11 @@ impl ApiError {
     pub fn param(&self) -> Option<&str> {
         self.param.as_deref()
     }
+    /// The same error with another message for the client.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
     /// The message meant for the client.
     pub fn message(&self) -> &str {
         &self.message
@@ -273,14 +278,18 @@ impl From<StoreError> for ApiError {
                 Some(param.to_string()),
                 format!("{param} does not name an object of this list."),
             ),
+            // Where the caller knows which object, `from_store` names it.
             StoreError::NotFound => {
-                ApiError::invalid_code("resource_missing", None, "No such object.")
+                ApiError::no_such("object", "", None).with_message("No such object.")
             }
             StoreError::Conflict => ApiError::invalid_code(
                 "resource_already_exists",
                 None,
                 "An object with these values already exists.",
             ),
+            StoreError::LastOwner => {
+                ApiError::invalid_code("last_owner", None, "An account needs at least one owner.")
+            }
             StoreError::Unavailable(cause) => ApiError::unavailable(cause),
             StoreError::ClaimLost => ApiError::idempotency_in_flight(),
             other => ApiError::internal(other),
@@ -348,6 +357,10 @@ mod tests {
             (StoreError::ClaimLost.into(), 409, "idempotency_error"),
             (StoreError::Conflict.into(), 400, "invalid_request_error"),
             (StoreError::Corrupt("x".into()).into(), 500, "api_error"),
+            (StoreError::Crypto("x".into()).into(), 500, "api_error"),
+            (StoreError::NoVault.into(), 500, "api_error"),
+            (StoreError::NotFound.into(), 404, "invalid_request_error"),
+            (StoreError::LastOwner.into(), 400, "invalid_request_error"),
         ];
         for (e, status, kind) in cases {
             assert_eq!(e.status().as_u16(), status);

@@ -3,6 +3,7 @@
 //! limits, security headers) and the OpenAPI document generated from the
 //! same endpoint table that builds the router.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod checkout;

@@ -351,7 +351,9 @@ pub fn json_schema(kind: &Kind) -> Value {
             let mut o =
                 json!({"type": "object", "properties": props, "additionalProperties": false});
             if !required.is_empty() {
-                crate::openapi::set(&mut o, "required", Value::Array(required));
+                if let Value::Object(m) = &mut o {
+                    m.insert("required".into(), Value::Array(required));
+                }
             }
             o
         }

@@ -445,7 +445,7 @@ async fn submit(
     let now = state.now();
     // Opening a session reserves places: rate-limited per client address
     // and per link, in counters every instance shares (finding 10).
-    let ip = crate::dashboard::client_ip(&extensions);
+    let ip = crate::access::client_ip(&extensions);
     for (bucket, window, limit) in [
         (
             format!("checkout-ip:{ip}"),
@@ -819,8 +819,8 @@ async fn webhook(
         Err(StoreError::NotFound) => {
             ApiError::no_such("checkout session", &session_id, None).into_response()
         }
-        Err(StoreError::Corrupt(why)) => {
-            tracing::error!(reason = %why, "provider event refused");
+        Err(e @ StoreError::AmountMismatch { .. }) => {
+            tracing::error!(reason = %e, "provider event refused");
             (StatusCode::UNPROCESSABLE_ENTITY, crate::json_response_headers(), r#"{"error":{"type":"invalid_request_error","message":"This event does not match its checkout session."}}"#).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),

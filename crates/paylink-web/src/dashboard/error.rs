@@ -9,9 +9,10 @@ use crate::ApiError;
 
 /// A failed dashboard request: an error to show as a page, or a page
 /// already made (a refusal, a form shown again with its errors).
+/// (Boxed: an error travels up through `?` and stays small.)
 pub enum PageError {
-    Error(ApiError),
-    Page(Response),
+    Error(Box<ApiError>),
+    Page(Box<Response>),
 }
 
 /// What a dashboard handler answers.
@@ -19,27 +20,27 @@ pub type PageResult = Result<Response, PageError>;
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
-        PageError::Error(e)
+        PageError::Error(Box::new(e))
     }
 }
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        PageError::Error(e.into())
+        PageError::Error(Box::new(e.into()))
     }
 }
 
 impl From<Response> for PageError {
     fn from(r: Response) -> Self {
-        PageError::Page(r)
+        PageError::Page(Box::new(r))
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::Error(e) => fail(e),
-            PageError::Page(r) => r,
+            PageError::Error(e) => fail(*e),
+            PageError::Page(r) => *r,
         }
     }
 }

@@ -20,19 +20,20 @@ pub mod login;
 pub mod pages;
 pub mod views;
 
+pub use crate::access::{allowlist_permits, audit_ip_refused, client_ip};
+pub use crate::service::{new_token, token_hash};
+
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use paylink_crypto::Secret;
-use paylink_domain::net::{allowed, Cidr};
 use paylink_domain::roles::{Permission, Role};
 use paylink_store::users::{SessionRecord, Stage, User};
 use paylink_store::Scope;
@@ -256,20 +257,6 @@ pub fn session_token(headers: &HeaderMap) -> Option<Secret<String>> {
         .filter(|s| !s.expose().is_empty())
 }
 
-/// The stored form of a session token.
-pub fn token_hash(token: &str) -> String {
-    paylink_crypto::sha256_hex(token.as_bytes())
-}
-
-/// A fresh random token (256 bits, URL-safe).
-pub fn new_token() -> Result<Secret<String>, crate::ApiError> {
-    use base64::Engine;
-    let bytes = paylink_domain::id::random_bytes::<32>().map_err(crate::ApiError::internal)?;
-    Ok(Secret::new(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
-    ))
-}
-
 /// The CSRF token of the session whose token hashes to `hash`.
 pub fn csrf_for(state: &AppState, hash: &str) -> String {
     paylink_crypto::envelope::blind_index(&state.dashboard_key, &format!("csrf:{hash}"))
@@ -289,14 +276,6 @@ pub fn clear_cookie() -> HeaderValue {
     HeaderValue::from_static(
         "__Host-paylink_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
     )
-}
-
-/// The client's address (the TCP peer).
-pub fn client_ip(req_ext: &axum::http::Extensions) -> String {
-    req_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn user_agent(headers: &HeaderMap) -> String {
@@ -416,43 +395,6 @@ fn to_login(expired: bool) -> Response {
     resp.headers_mut()
         .insert(header::SET_COOKIE, clear_cookie());
     resp
-}
-
-/// Whether `ip` may pass an account's allowlist (`raw`: CIDR ranges, one
-/// per line; empty: everyone).
-pub fn allowlist_permits(raw: &str, ip: &str) -> bool {
-    let list: Vec<Cidr> = raw
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    match ip.parse::<IpAddr>() {
-        Ok(addr) => allowed(&list, addr),
-        Err(_) => list.is_empty(),
-    }
-}
-
-/// Writes the audit entry of a refused address.
-pub async fn audit_ip_refused(
-    state: &AppState,
-    account_id: &str,
-    actor: &str,
-    ip: &str,
-    door: &str,
-) {
-    let r = state
-        .store
-        .audit(paylink_store::audit::AuditEvent {
-            account_id: Some(account_id),
-            actor,
-            action: "ip.refused",
-            target: Some(account_id),
-            detail: login::pseudonymize(state, serde_json::json!({"ip": ip, "door": door})),
-            now: state.now(),
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::error!(error = %e, "audit of a refused address failed");
-    }
 }
 
 /// Every guarded route: a full session (not idle, not too old), a

@@ -10,7 +10,9 @@ pub mod payment_links;
 pub mod provider;
 pub mod refunds;
 pub mod team;
+pub mod trail;
 
+use paylink_crypto::Secret;
 use paylink_domain::{Id, IdKind};
 
 use crate::ApiError;
@@ -44,4 +46,18 @@ pub fn currency(param: &str, code: &str) -> Result<paylink_domain::Currency, Api
         .map_err(|e: paylink_domain::currency::UnknownCurrency| {
             ApiError::invalid(Some(param.to_string()), e.to_string())
         })
+}
+
+/// The stored form of a session token.
+pub fn token_hash(token: &str) -> String {
+    paylink_crypto::sha256_hex(token.as_bytes())
+}
+
+/// A fresh random token (256 bits, URL-safe).
+pub fn new_token() -> Result<Secret<String>, ApiError> {
+    use base64::Engine;
+    let bytes = paylink_domain::id::random_bytes::<32>().map_err(ApiError::internal)?;
+    Ok(Secret::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+    ))
 }

@@ -66,7 +66,7 @@ pub async fn connect(
         .await?;
     for m in state.store.members(&scope.account_id).await? {
         if m.role == Role::Owner {
-            crate::dashboard::login::notice(
+            super::trail::notice(
                 state,
                 Some(&scope.account_id),
                 &m.user.id,

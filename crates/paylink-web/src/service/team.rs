@@ -13,7 +13,7 @@ use paylink_domain::{Email, Id, IdKind};
 use paylink_store::invitations::NewInvitation;
 use paylink_store::Store;
 
-use crate::dashboard::{new_token, token_hash};
+use super::{new_token, token_hash};
 use crate::ApiError;
 
 /// Seconds an invitation stays valid.

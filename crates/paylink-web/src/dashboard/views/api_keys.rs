@@ -1,28 +1,23 @@
 //! API keys: list, create (shown once), revoke.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
 use axum::Extension;
 use maud::html;
 use paylink_crypto::Secret;
 use paylink_domain::clock::format_utc;
 use paylink_domain::roles::Permission;
 
-use super::{see_other, store_fail, C};
+use super::{see_other, PageResult, C};
 use crate::dashboard::pages::{button, layout};
 use crate::dashboard::Ctx;
-use crate::AppState;
+use crate::{ApiError, AppState};
 
 async fn api_keys_page(
     state: &AppState,
     ctx: &Ctx,
     shown: Option<(String, Secret<String>)>,
-) -> Response {
-    let keys = match state.store.list_api_keys(&ctx.scope).await {
-        Ok(k) => k,
-        Err(e) => return store_fail(e),
-    };
+) -> PageResult {
+    let keys = state.store.list_api_keys(&ctx.scope).await?;
     let now = state.now();
     let mode = if ctx.scope.livemode { "live" } else { "test" };
     let body = html! {
@@ -56,15 +51,20 @@ async fn api_keys_page(
             }
         }
     };
-    crate::dashboard::page(layout(ctx, "API keys", "/dashboard/api-keys", body))
+    Ok(crate::dashboard::page(layout(
+        ctx,
+        "API keys",
+        "/dashboard/api-keys",
+        body,
+    )))
 }
 
-pub async fn api_keys(State(state): State<AppState>, Extension(ctx): C) -> Response {
+pub async fn api_keys(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
     api_keys_page(&state, &ctx, None).await
 }
 
-pub async fn api_key_create(State(state): State<AppState>, Extension(ctx): C) -> Response {
-    match state
+pub async fn api_key_create(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
+    let (id, secret) = state
         .store
         .create_api_key(
             &ctx.scope,
@@ -72,37 +72,31 @@ pub async fn api_key_create(State(state): State<AppState>, Extension(ctx): C) ->
             &state.api_key_pepper,
             state.now(),
         )
-        .await
-    {
-        Ok((id, secret)) => {
-            ctx.audit(&state, "api_key.created", Some(&id), serde_json::json!({"type": "secret", "livemode": ctx.scope.livemode, "last4": secret.last4()})).await;
-            let shown = Secret::new(secret.expose().to_string());
-            api_keys_page(&state, &ctx, Some((id, shown))).await
-        }
-        Err(e) => store_fail(e),
-    }
+        .await?;
+    ctx.audit(
+        &state,
+        "api_key.created",
+        Some(&id),
+        serde_json::json!({"type": "secret", "livemode": ctx.scope.livemode, "last4": secret.last4()}),
+    )
+    .await;
+    let shown = Secret::new(secret.expose().to_string());
+    api_keys_page(&state, &ctx, Some((id, shown))).await
 }
 
 pub async fn api_key_revoke(
     State(state): State<AppState>,
     Extension(ctx): C,
     Path(id): Path<String>,
-) -> Response {
-    match state
+) -> PageResult {
+    if !state
         .store
         .revoke_api_key(&ctx.scope, &id, state.now())
-        .await
+        .await?
     {
-        Ok(true) => {
-            ctx.audit(&state, "api_key.revoked", Some(&id), serde_json::json!({}))
-                .await;
-            see_other("/dashboard/api-keys")
-        }
-        Ok(false) => crate::dashboard::refusal(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No such active key in this account and mode.",
-        ),
-        Err(e) => store_fail(e),
+        return Err(ApiError::no_such("active API key", &id, None).into());
     }
+    ctx.audit(&state, "api_key.revoked", Some(&id), serde_json::json!({}))
+        .await;
+    Ok(see_other("/dashboard/api-keys"))
 }

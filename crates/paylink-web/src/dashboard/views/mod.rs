@@ -46,11 +46,6 @@ pub use team::*;
 /// The signed-in user, as every guarded handler receives it.
 type C = Extension<Arc<Ctx>>;
 
-/// A store failure answered as a page.
-fn store_fail(e: StoreError) -> Response {
-    fail(e.into())
-}
-
 fn form_of(f: Option<Extension<Form>>) -> Form {
     f.map(|Extension(f)| f).unwrap_or_default()
 }

@@ -4,27 +4,23 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use axum::Extension;
 use maud::html;
 use paylink_domain::clock::format_utc;
 use paylink_store::users::Stage;
 use serde::Deserialize;
 
-use super::{form_of, money, see_other, store_fail, C};
+use super::{form_of, money, see_other, PageResult, C};
 use crate::dashboard::login::start_session;
 use crate::dashboard::pages::{self, layout};
 use crate::dashboard::Form;
 use crate::AppState;
 
-pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> Response {
+pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
     let now = state.now();
     let today = now.div_euclid(86_400);
     let since = (today - 29) * 86_400;
-    let points = match state.store.payments_since(&ctx.scope, since).await {
-        Ok(p) => p,
-        Err(e) => return store_fail(e),
-    };
+    let points = state.store.payments_since(&ctx.scope, since).await?;
     // The chart is of the currency most payments were in.
     let mut by_currency: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for p in &points {
@@ -68,7 +64,12 @@ pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> Respo
         div class="card" { (pages::bar_chart(&format!("Revenue per day ({})", main.to_uppercase()), &revenue, &fmt_money)) }
         div class="card" { (pages::bar_chart("Payments per day", &counts, &fmt_count)) }
     };
-    crate::dashboard::page(layout(&ctx, "Overview", "/dashboard", body))
+    Ok(crate::dashboard::page(layout(
+        &ctx,
+        "Overview",
+        "/dashboard",
+        body,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -78,12 +79,10 @@ pub async fn switch_mode(
     State(state): State<AppState>,
     Extension(ctx): C,
     f: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let live = form_of(f).get("live") == "true";
-    if let Err(e) = state.store.set_session_mode(&ctx.session.id, live).await {
-        return store_fail(e);
-    }
-    see_other("/dashboard")
+    state.store.set_session_mode(&ctx.session.id, live).await?;
+    Ok(see_other("/dashboard"))
 }
 
 /// Switching accounts is a privilege change: a new session token.
@@ -92,34 +91,33 @@ pub async fn switch_account(
     Extension(ctx): C,
     headers: HeaderMap,
     f: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(f);
     let target = form.get("account_id");
     let Some(membership) = ctx.memberships.iter().find(|m| m.account_id == target) else {
-        return crate::dashboard::refusal(
+        return Err(crate::dashboard::refusal(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "You are not a member of that account.",
-        );
+        )
+        .into());
     };
     let now = state.now();
-    if let Err(e) = state
+    state
         .store
         .end_session(&ctx.user.id, &ctx.session.id, now)
-        .await
-    {
-        return store_fail(e);
-    }
+        .await?;
     if !crate::dashboard::allowlist_permits(&membership.ip_allowlist, &ctx.ip) {
         crate::dashboard::audit_ip_refused(&state, target, &ctx.actor(), &ctx.ip, "dashboard")
             .await;
-        return crate::dashboard::refusal(
+        return Err(crate::dashboard::refusal(
             StatusCode::FORBIDDEN,
             "Not from this network",
             "That account only accepts sign-ins from its allowed networks.",
-        );
+        )
+        .into());
     }
-    start_session(
+    Ok(start_session(
         &state,
         &headers,
         &ctx.ip,
@@ -128,5 +126,5 @@ pub async fn switch_account(
         Stage::Full,
         "/dashboard",
     )
-    .await
+    .await)
 }

@@ -2,7 +2,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use axum::Extension;
 use maud::html;
 use paylink_crypto::{password, Secret};
@@ -11,7 +10,7 @@ use paylink_domain::net::Cidr;
 use paylink_domain::roles::Permission;
 use paylink_store::users::Stage;
 
-use super::{fail, form_of, see_other, store_fail, C};
+use super::{form_of, see_other, PageError, PageResult, C};
 use crate::dashboard::login::{hash_on_pool, new_recovery_codes, start_session, PRODUCT};
 use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
@@ -22,26 +21,19 @@ async fn security_page(
     ctx: &Ctx,
     f: &FormState,
     codes: Option<Vec<Secret<String>>>,
-) -> Response {
-    let (sessions, left, allowlist, notices) = match (
-        state.store.user_sessions(&ctx.user.id).await,
-        state.store.recovery_codes_left(&ctx.user.id).await,
-        state.store.ip_allowlist(&ctx.scope.account_id).await,
-        state
-            .store
-            .security_notices(
-                &ctx.scope.account_id,
-                &ctx.user.id,
-                ctx.can(Permission::ManageSecurity),
-                20,
-            )
-            .await,
-    ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
-            return store_fail(e)
-        }
-    };
+) -> PageResult {
+    let sessions = state.store.user_sessions(&ctx.user.id).await?;
+    let left = state.store.recovery_codes_left(&ctx.user.id).await?;
+    let allowlist = state.store.ip_allowlist(&ctx.scope.account_id).await?;
+    let notices = state
+        .store
+        .security_notices(
+            &ctx.scope.account_id,
+            &ctx.user.id,
+            ctx.can(Permission::ManageSecurity),
+            20,
+        )
+        .await?;
     let allow_value = if f.values.0.contains_key("allowlist") {
         f.value("allowlist").to_string()
     } else {
@@ -122,10 +114,15 @@ async fn security_page(
             }
         }
     };
-    crate::dashboard::page(layout(ctx, "Security", "/dashboard/security", body))
+    Ok(crate::dashboard::page(layout(
+        ctx,
+        "Security",
+        "/dashboard/security",
+        body,
+    )))
 }
 
-pub async fn security(State(state): State<AppState>, Extension(ctx): C) -> Response {
+pub async fn security(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
     security_page(&state, &ctx, &FormState::default(), None).await
 }
 
@@ -133,54 +130,38 @@ pub async fn session_revoke(
     State(state): State<AppState>,
     Extension(ctx): C,
     Path(id): Path<String>,
-) -> Response {
-    match state
+) -> PageResult {
+    state
         .store
         .end_session(&ctx.user.id, &id, state.now())
-        .await
-    {
-        Ok(_) => {
-            ctx.audit(&state, "session.revoked", Some(&id), serde_json::json!({}))
-                .await;
-            see_other("/dashboard/security")
-        }
-        Err(e) => store_fail(e),
-    }
+        .await?;
+    ctx.audit(&state, "session.revoked", Some(&id), serde_json::json!({}))
+        .await;
+    Ok(see_other("/dashboard/security"))
 }
 
-pub async fn sign_out_everywhere(State(state): State<AppState>, Extension(ctx): C) -> Response {
-    match state
+pub async fn sign_out_everywhere(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
+    let n = state
         .store
         .end_user_sessions(&ctx.user.id, Some(&ctx.session.id), state.now())
-        .await
-    {
-        Ok(n) => {
-            ctx.audit(
-                &state,
-                "session.revoked_all",
-                Some(&ctx.user.id),
-                serde_json::json!({"count": n}),
-            )
-            .await;
-            let f = FormState::notice(format!("Signed out of {n} other sessions."));
-            security_page(&state, &ctx, &f, None).await
-        }
-        Err(e) => store_fail(e),
-    }
+        .await?;
+    ctx.audit(
+        &state,
+        "session.revoked_all",
+        Some(&ctx.user.id),
+        serde_json::json!({"count": n}),
+    )
+    .await;
+    let f = FormState::notice(format!("Signed out of {n} other sessions."));
+    security_page(&state, &ctx, &f, None).await
 }
 
 /// Checks the user's current password (re-authentication).
-async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result<bool, Response> {
+async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result<bool, PageError> {
     // The attempt is reserved first, as at sign-in: a burst of guesses
     // is refused past the wait and the lock.
-    let reserved = crate::dashboard::login::reserve_password(state, &ctx.user.id)
-        .await
-        .map_err(fail)?;
-    let creds = state
-        .store
-        .credentials(&ctx.user.id)
-        .await
-        .map_err(store_fail)?;
+    let reserved = crate::dashboard::login::reserve_password(state, &ctx.user.id).await?;
+    let creds = state.store.credentials(&ctx.user.id).await?;
     let typed = Secret::new(typed.to_string());
     let phc = creds.password_hash.filter(|_| reserved.is_some());
     let ok = state
@@ -195,11 +176,7 @@ async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result
             )
         })?;
     if ok {
-        state
-            .store
-            .password_passed(&ctx.user.id)
-            .await
-            .map_err(store_fail)?;
+        state.store.password_passed(&ctx.user.id).await?;
     } else {
         if let Some(n) = reserved {
             crate::dashboard::login::password_failed(state, &ctx.user.id, &ctx.ip, n).await;
@@ -220,19 +197,15 @@ pub async fn change_password(
     Extension(ctx): C,
     headers: HeaderMap,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let mut f = FormState::default();
-    match current_password_ok(&state, &ctx, form.get("current_password")).await {
-        Ok(true) => {}
-        Ok(false) => {
-            f.errors.insert(
-                "current_password".into(),
-                "That is not your current password.".into(),
-            );
-            return security_page(&state, &ctx, &f, None).await;
-        }
-        Err(r) => return r,
+    if !current_password_ok(&state, &ctx, form.get("current_password")).await? {
+        f.errors.insert(
+            "current_password".into(),
+            "That is not your current password.".into(),
+        );
+        return security_page(&state, &ctx, &f, None).await;
     }
     if form.get("new_password") != form.get("new_password_confirmation") {
         f.errors.insert(
@@ -248,18 +221,14 @@ pub async fn change_password(
             return security_page(&state, &ctx, &f, None).await;
         }
     };
-    let phc = match hash_on_pool(&state, checked).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    let phc = hash_on_pool(&state, checked).await?;
     let now = state.now();
-    if let Err(e) = state.store.set_password(&ctx.user.id, &phc, now).await {
-        return store_fail(e);
-    }
+    state.store.set_password(&ctx.user.id, &phc, now).await?;
     // Every session ends, this one too; this browser gets a new token.
-    if let Err(e) = state.store.end_user_sessions(&ctx.user.id, None, now).await {
-        return store_fail(e);
-    }
+    state
+        .store
+        .end_user_sessions(&ctx.user.id, None, now)
+        .await?;
     ctx.audit(
         &state,
         "password.changed",
@@ -275,7 +244,7 @@ pub async fn change_password(
         serde_json::json!({"ip": ctx.ip}),
     )
     .await;
-    start_session(
+    Ok(start_session(
         &state,
         &headers,
         &ctx.ip,
@@ -284,48 +253,40 @@ pub async fn change_password(
         Stage::Full,
         "/dashboard/security",
     )
-    .await
+    .await)
 }
 
 pub async fn regenerate_codes(
     State(state): State<AppState>,
     Extension(ctx): C,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
-    match current_password_ok(&state, &ctx, form.get("password")).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return security_page(
-                &state,
-                &ctx,
-                &FormState::error("password", "That is not your password."),
-                None,
-            )
-            .await;
-        }
-        Err(r) => return r,
+    if !current_password_ok(&state, &ctx, form.get("password")).await? {
+        return security_page(
+            &state,
+            &ctx,
+            &FormState::error("password", "That is not your password."),
+            None,
+        )
+        .await;
     }
-    match new_recovery_codes(&state, &ctx.user.id).await {
-        Ok(codes) => {
-            ctx.audit(
-                &state,
-                "recovery_codes.regenerated",
-                Some(&ctx.user.id),
-                serde_json::json!({}),
-            )
-            .await;
-            security_page(&state, &ctx, &FormState::default(), Some(codes)).await
-        }
-        Err(e) => fail(e),
-    }
+    let codes = new_recovery_codes(&state, &ctx.user.id).await?;
+    ctx.audit(
+        &state,
+        "recovery_codes.regenerated",
+        Some(&ctx.user.id),
+        serde_json::json!({}),
+    )
+    .await;
+    security_page(&state, &ctx, &FormState::default(), Some(codes)).await
 }
 
 pub async fn set_allowlist(
     State(state): State<AppState>,
     Extension(ctx): C,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let mut f = FormState {
         values: form.clone(),
@@ -365,13 +326,10 @@ pub async fn set_allowlist(
         }
     }
     let text: Vec<String> = ranges.iter().map(ToString::to_string).collect();
-    if let Err(e) = state
+    state
         .store
         .set_ip_allowlist(&ctx.scope.account_id, &text.join("\n"))
-        .await
-    {
-        return store_fail(e);
-    }
+        .await?;
     ctx.audit(
         &state,
         "ip_allowlist.changed",
@@ -383,11 +341,11 @@ pub async fn set_allowlist(
     security_page(&state, &ctx, &ok, None).await
 }
 
-pub async fn audit_log(State(state): State<AppState>, Extension(ctx): C) -> Response {
-    let entries = match state.store.audit_entries(Some(&ctx.scope.account_id)).await {
-        Ok(e) => e,
-        Err(e) => return store_fail(e),
-    };
+pub async fn audit_log(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
+    let entries = state
+        .store
+        .audit_entries(Some(&ctx.scope.account_id))
+        .await?;
     let body = html! {
         div class="card" {
             p class="muted" { "Newest first; the last 200 entries. Each entry is chained to the one before by a keyed hash (" code { "paylink audit verify" } ")." }
@@ -401,5 +359,10 @@ pub async fn audit_log(State(state): State<AppState>, Extension(ctx): C) -> Resp
             }
         }
     };
-    crate::dashboard::page(layout(&ctx, "Audit log", "/dashboard/audit", body))
+    Ok(crate::dashboard::page(layout(
+        &ctx,
+        "Audit log",
+        "/dashboard/audit",
+        body,
+    )))
 }

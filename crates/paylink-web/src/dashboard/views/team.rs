@@ -2,7 +2,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::Extension;
 use maud::html;
 use paylink_domain::clock::format_utc;
@@ -10,23 +9,18 @@ use paylink_domain::roles::{Permission, Role};
 use paylink_domain::Email;
 use paylink_store::StoreError;
 
-use super::{fail, form_of, see_other, store_fail, C};
+use super::{form_of, see_other, PageError, PageResult, C};
 use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
-use crate::AppState;
+use crate::{ApiError, AppState};
 
-async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> Response {
+async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult {
     let now = state.now();
-    let (members, invitations) = match (
-        state.store.members(&ctx.scope.account_id).await,
-        state
-            .store
-            .open_invitations(&ctx.scope.account_id, now)
-            .await,
-    ) {
-        (Ok(m), Ok(i)) => (m, i),
-        (Err(e), _) | (_, Err(e)) => return store_fail(e),
-    };
+    let members = state.store.members(&ctx.scope.account_id).await?;
+    let invitations = state
+        .store
+        .open_invitations(&ctx.scope.account_id, now)
+        .await?;
     let roles: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| *r != Role::Owner || ctx.can(Permission::TransferOwnership))
@@ -108,10 +102,15 @@ async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> Response {
             p class="muted" { "Owner: everything, and only owners connect the payment provider. Admin: everything but ownership and the provider. Developer: read everything, see and revoke API keys. Analyst: read-only, no personal data. Support: payments, customers and refunds." }
         }
     };
-    crate::dashboard::page(layout(ctx, "Team", "/dashboard/team", body))
+    Ok(crate::dashboard::page(layout(
+        ctx,
+        "Team",
+        "/dashboard/team",
+        body,
+    )))
 }
 
-pub async fn team(State(state): State<AppState>, Extension(ctx): C) -> Response {
+pub async fn team(State(state): State<AppState>, Extension(ctx): C) -> PageResult {
     team_page(&state, &ctx, &FormState::default()).await
 }
 
@@ -124,7 +123,7 @@ pub async fn team_invite(
     State(state): State<AppState>,
     Extension(ctx): C,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let mut f = FormState {
         values: form.clone(),
@@ -143,23 +142,22 @@ pub async fn team_invite(
     // Someone already in this account: said plainly (the member list shows
     // them anyway). Whether the address has a sign-in elsewhere on this
     // instance is never revealed: the answer below is the same either way.
-    let member = match state.store.blind(email.as_str()).await {
-        Ok(k) => match state.store.user_id_by_email(&k).await {
-            Ok(Some(u)) => match state.store.role_of(&u, &ctx.scope.account_id).await {
-                Ok(r) => r.is_some(),
-                Err(e) => return store_fail(e),
-            },
-            Ok(None) => false,
-            Err(e) => return store_fail(e),
-        },
-        Err(e) => return store_fail(e),
+    let key = state.store.blind(email.as_str()).await?;
+    let member = match state.store.user_id_by_email(&key).await? {
+        Some(u) => state
+            .store
+            .role_of(&u, &ctx.scope.account_id)
+            .await?
+            .is_some(),
+        None => false,
     };
     if member {
         f.errors
             .insert("email".into(), "This person is already a member.".into());
         return team_page(&state, &ctx, &f).await;
     }
-    match crate::service::team::invite(
+    // The link is for the invitee's mailbox only: not shown here.
+    let _link = crate::service::team::invite(
         &state.store,
         &state.public_url,
         &ctx.scope.account_id,
@@ -169,48 +167,35 @@ pub async fn team_invite(
         role,
         state.now(),
     )
-    .await
-    {
-        // The link is for the invitee's mailbox only: not shown here.
-        Ok(_link) => {
-            let ok = FormState::notice(format!(
-                "Invitation for {} as {} sent to that address. It is valid for 24 hours.",
-                email.as_str(),
-                role.as_str()
-            ));
-            team_page(&state, &ctx, &ok).await
-        }
-        Err(e) => fail(e),
-    }
+    .await?;
+    let ok = FormState::notice(format!(
+        "Invitation for {} as {} sent to that address. It is valid for 24 hours.",
+        email.as_str(),
+        role.as_str()
+    ));
+    team_page(&state, &ctx, &ok).await
 }
 
 pub async fn team_invitation_revoke(
     State(state): State<AppState>,
     Extension(ctx): C,
     Path(id): Path<String>,
-) -> Response {
-    match state
+) -> PageResult {
+    if !state
         .store
         .revoke_invitation(&ctx.scope.account_id, &id, state.now())
-        .await
+        .await?
     {
-        Ok(true) => {
-            ctx.audit(
-                &state,
-                "invitation.revoked",
-                Some(&id),
-                serde_json::json!({}),
-            )
-            .await;
-            see_other("/dashboard/team")
-        }
-        Ok(false) => crate::dashboard::refusal(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No such open invitation in this account.",
-        ),
-        Err(e) => store_fail(e),
+        return Err(ApiError::no_such("open invitation", &id, None).into());
     }
+    ctx.audit(
+        &state,
+        "invitation.revoked",
+        Some(&id),
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(see_other("/dashboard/team"))
 }
 
 /// Checks that `user` is a member of this account, and, when
@@ -221,24 +206,18 @@ async fn member_to_manage(
     ctx: &Ctx,
     user: &str,
     owner_refusal: Option<&str>,
-) -> Result<(), Response> {
-    match state.store.role_of(user, &ctx.scope.account_id).await {
-        Ok(Some(Role::Owner))
-            if owner_refusal.is_some() && !ctx.can(Permission::TransferOwnership) =>
-        {
+) -> Result<(), PageError> {
+    match state.store.role_of(user, &ctx.scope.account_id).await? {
+        Some(Role::Owner) if owner_refusal.is_some() && !ctx.can(Permission::TransferOwnership) => {
             Err(crate::dashboard::refusal(
                 StatusCode::FORBIDDEN,
                 "Not allowed",
                 owner_refusal.unwrap_or_default(),
-            ))
+            )
+            .into())
         }
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(crate::dashboard::refusal(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No such member.",
-        )),
-        Err(e) => Err(store_fail(e)),
+        Some(_) => Ok(()),
+        None => Err(ApiError::no_such("member", user, None).into()),
     }
 }
 
@@ -247,7 +226,7 @@ pub async fn team_role(
     Extension(ctx): C,
     Path(user): Path<String>,
     fo: Option<Extension<Form>>,
-) -> Response {
+) -> PageResult {
     let form = form_of(fo);
     let Some(role) = Role::parse(form.get("role")).filter(|r| may_grant(&ctx, *r)) else {
         return team_page(
@@ -258,16 +237,13 @@ pub async fn team_role(
         .await;
     };
     // Changing an owner is changing ownership.
-    if let Err(r) = member_to_manage(
+    member_to_manage(
         &state,
         &ctx,
         &user,
         Some("Only an owner can change another owner's role."),
     )
-    .await
-    {
-        return r;
-    }
+    .await?;
     if user == ctx.user.id {
         return team_page(
             &state,
@@ -289,9 +265,9 @@ pub async fn team_role(
                 serde_json::json!({"from": old.as_str(), "to": role.as_str()}),
             )
             .await;
-            see_other("/dashboard/team")
+            Ok(see_other("/dashboard/team"))
         }
-        Err(StoreError::Conflict) => {
+        Err(StoreError::LastOwner) => {
             team_page(
                 &state,
                 &ctx,
@@ -299,7 +275,7 @@ pub async fn team_role(
             )
             .await
         }
-        Err(e) => store_fail(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -307,17 +283,14 @@ pub async fn team_remove(
     State(state): State<AppState>,
     Extension(ctx): C,
     Path(user): Path<String>,
-) -> Response {
-    if let Err(r) = member_to_manage(
+) -> PageResult {
+    member_to_manage(
         &state,
         &ctx,
         &user,
         Some("Only an owner can remove an owner."),
     )
-    .await
-    {
-        return r;
-    }
+    .await?;
     if user == ctx.user.id {
         return team_page(
             &state,
@@ -334,9 +307,9 @@ pub async fn team_remove(
         Ok(()) => {
             ctx.audit(&state, "member.removed", Some(&user), serde_json::json!({}))
                 .await;
-            see_other("/dashboard/team")
+            Ok(see_other("/dashboard/team"))
         }
-        Err(StoreError::Conflict) => {
+        Err(StoreError::LastOwner) => {
             team_page(
                 &state,
                 &ctx,
@@ -344,7 +317,7 @@ pub async fn team_remove(
             )
             .await
         }
-        Err(e) => store_fail(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -352,29 +325,25 @@ pub async fn team_unlock(
     State(state): State<AppState>,
     Extension(ctx): C,
     Path(user): Path<String>,
-) -> Response {
-    if let Err(r) = member_to_manage(&state, &ctx, &user, None).await {
-        return r;
-    }
+) -> PageResult {
+    member_to_manage(&state, &ctx, &user, None).await?;
     // A lock is the person's, not the account's (finding 7): it may have
     // been caused by sign-ins meant for another account, so only when this
     // is the person's only account may its team lift it.
-    match state.store.memberships(&user).await {
-        Ok(ms) if ms.iter().all(|m| m.account_id == ctx.scope.account_id) => {}
-        Ok(_) => {
-            return team_page(
-                &state,
-                &ctx,
-                &FormState::alert("This person also belongs to other accounts, so this account can't lift their lock. It ends by itself, or the operator sends them a recovery link."),
-            )
-            .await
-        }
-        Err(e) => return store_fail(e),
+    let memberships = state.store.memberships(&user).await?;
+    if memberships
+        .iter()
+        .any(|m| m.account_id != ctx.scope.account_id)
+    {
+        return team_page(
+            &state,
+            &ctx,
+            &FormState::alert("This person also belongs to other accounts, so this account can't lift their lock. It ends by itself, or the operator sends them a recovery link."),
+        )
+        .await;
     }
-    if let Err(e) = state.store.clear_user_failures(&user).await {
-        return store_fail(e);
-    }
+    state.store.clear_user_failures(&user).await?;
     ctx.audit(&state, "user.unlocked", Some(&user), serde_json::json!({}))
         .await;
-    see_other("/dashboard/team")
+    Ok(see_other("/dashboard/team"))
 }
