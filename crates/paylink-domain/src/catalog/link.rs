@@ -1,0 +1,227 @@
+//! Payment links, their line items and what happens after payment.
+
+use serde::{Deserialize, Serialize};
+
+use crate::currency::Currency;
+
+use super::{CustomField, Metadata, Price, RuleError};
+
+/// Payment link limits, as Stripe's.
+pub const MAX_LINE_ITEMS: usize = 20;
+pub const DEFAULT_ADJUSTABLE_MAXIMUM: i64 = 99;
+pub const MAX_ADJUSTABLE_QUANTITY: i64 = 999;
+pub const MAX_CUSTOM_FIELDS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustableQuantity {
+    pub enabled: bool,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkLineItem {
+    pub id: String,
+    pub price: String,
+    pub quantity: i64,
+    pub adjustable_quantity: Option<AdjustableQuantity>,
+}
+
+impl LinkLineItem {
+    /// Checks quantity and adjustable bounds of the line item at `index`,
+    /// filling Stripe's defaults (minimum 1, maximum 99) when enabled.
+    pub fn new(
+        index: usize,
+        id: String,
+        price: String,
+        quantity: i64,
+        adjustable: Option<AdjustableQuantity>,
+    ) -> Result<Self, RuleError> {
+        let p = |f: &str| format!("line_items[{index}][{f}]");
+        if !(0..=MAX_ADJUSTABLE_QUANTITY).contains(&quantity) {
+            return Err(RuleError::new(
+                p("quantity"),
+                format!("quantity must be between 0 and {MAX_ADJUSTABLE_QUANTITY}."),
+            ));
+        }
+        let adjustable = match adjustable {
+            Some(a) if a.enabled => {
+                let min = a.minimum.unwrap_or(1);
+                let max = a.maximum.unwrap_or(DEFAULT_ADJUSTABLE_MAXIMUM);
+                let ap = |f: &str| format!("line_items[{index}][adjustable_quantity][{f}]");
+                if !(0..=MAX_ADJUSTABLE_QUANTITY).contains(&min) {
+                    return Err(RuleError::new(
+                        ap("minimum"),
+                        format!("minimum must be between 0 and {MAX_ADJUSTABLE_QUANTITY}."),
+                    ));
+                }
+                if !(1..=MAX_ADJUSTABLE_QUANTITY).contains(&max) {
+                    return Err(RuleError::new(
+                        ap("maximum"),
+                        format!("maximum must be between 1 and {MAX_ADJUSTABLE_QUANTITY}."),
+                    ));
+                }
+                if min > max {
+                    return Err(RuleError::new(
+                        ap("maximum"),
+                        "maximum must be greater than or equal to minimum.",
+                    ));
+                }
+                if quantity < min || quantity > max {
+                    return Err(RuleError::new(p("quantity"), format!("quantity must be between the adjustable minimum ({min}) and maximum ({max}).")));
+                }
+                Some(AdjustableQuantity {
+                    enabled: true,
+                    minimum: Some(min),
+                    maximum: Some(max),
+                })
+            }
+            Some(a) => {
+                if a.minimum.is_some() || a.maximum.is_some() {
+                    return Err(RuleError::new(
+                        format!("line_items[{index}][adjustable_quantity][enabled]"),
+                        "minimum and maximum can only be set when adjustable_quantity[enabled] is true.",
+                    ));
+                }
+                Some(AdjustableQuantity {
+                    enabled: false,
+                    minimum: None,
+                    maximum: None,
+                })
+            }
+            None => None,
+        };
+        if quantity == 0 && !adjustable.is_some_and(|a| a.enabled) {
+            return Err(RuleError::new(
+                p("quantity"),
+                "quantity must be at least 1 unless the quantity is adjustable.",
+            ));
+        }
+        Ok(Self {
+            id,
+            price,
+            quantity,
+            adjustable_quantity: adjustable,
+        })
+    }
+}
+
+/// Checks the set of line items of a link against the prices they name:
+/// 1 to 20 items, every price active and of one currency, a pay-what-you-want
+/// price alone with quantity 1. Returns the link's currency.
+pub fn check_link_prices(items: &[LinkLineItem], prices: &[Price]) -> Result<Currency, RuleError> {
+    if items.is_empty() || items.len() > MAX_LINE_ITEMS {
+        return Err(RuleError::new(
+            "line_items",
+            format!("A payment link must have between 1 and {MAX_LINE_ITEMS} line items."),
+        ));
+    }
+    let mut currency: Option<Currency> = None;
+    for (i, item) in items.iter().enumerate() {
+        let param = format!("line_items[{i}][price]");
+        let price = prices
+            .iter()
+            .find(|p| p.id == item.price)
+            .ok_or_else(|| RuleError::new(&param, format!("No such price: '{}'", item.price)))?;
+        if !price.active {
+            return Err(RuleError::new(
+                &param,
+                format!("The price '{}' is not active.", price.id),
+            ));
+        }
+        match currency {
+            None => currency = Some(price.currency),
+            Some(c) if c != price.currency => {
+                return Err(RuleError::new(
+                    &param,
+                    "All line items of a payment link must use the same currency.",
+                ));
+            }
+            Some(_) => {}
+        }
+        if price.custom_unit_amount().is_some() {
+            if items.len() != 1 {
+                return Err(RuleError::new(
+                    &param,
+                    "A price with custom_unit_amount must be the only line item of a payment link.",
+                ));
+            }
+            if item.quantity != 1 || item.adjustable_quantity.is_some_and(|a| a.enabled) {
+                return Err(RuleError::new(format!("line_items[{i}][quantity]"), "A price with custom_unit_amount must have quantity 1 and no adjustable quantity."));
+            }
+        }
+    }
+    currency
+        .ok_or_else(|| RuleError::new("line_items", "A payment link needs at least one line item."))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AfterCompletion {
+    HostedConfirmation { custom_message: Option<String> },
+    Redirect { url: String },
+}
+
+impl AfterCompletion {
+    /// The redirect target for a completed session, with
+    /// `{CHECKOUT_SESSION_ID}` replaced.
+    pub fn redirect_for(&self, session_id: &str) -> Option<String> {
+        match self {
+            AfterCompletion::Redirect { url } => {
+                Some(url.replace("{CHECKOUT_SESSION_ID}", session_id))
+            }
+            AfterCompletion::HostedConfirmation { .. } => None,
+        }
+    }
+}
+
+/// Checks a link slug: 3 to 64 characters of lower-case letters, digits and
+/// single dashes, not starting or ending with a dash, and not shaped like an
+/// object id.
+pub fn check_slug(slug: &str) -> Result<(), RuleError> {
+    let ok = (3..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+        && !slug.contains('_');
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::new("slug", "slug must be 3 to 64 characters of lower-case letters, digits and single dashes, e.g. summer-sale."))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentLink {
+    pub id: String,
+    pub livemode: bool,
+    pub created: i64,
+    pub active: bool,
+    pub currency: Currency,
+    pub line_items: Vec<LinkLineItem>,
+    pub allow_promotion_codes: bool,
+    pub after_completion: AfterCompletion,
+    pub inactive_message: Option<String>,
+    pub completed_sessions_limit: Option<i64>,
+    pub completed_sessions_count: i64,
+    pub custom_fields: Vec<CustomField>,
+    pub billing_address_collection: String,
+    pub phone_number_collection: bool,
+    pub submit_type: String,
+    pub metadata: Metadata,
+    /// The link's own URL path (`/l/<slug>`), unique on the instance.
+    pub slug: Option<String>,
+}
+
+impl PaymentLink {
+    /// Whether the link still accepts buyers.
+    pub fn accepts_buyers(&self) -> bool {
+        self.active
+            && self
+                .completed_sessions_limit
+                .is_none_or(|l| self.completed_sessions_count < l)
+    }
+}
