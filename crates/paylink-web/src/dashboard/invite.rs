@@ -17,6 +17,7 @@ use paylink_store::invitations::{Accepted, Invitation};
 use paylink_store::users::{SessionRecord, Stage};
 use paylink_store::StoreError;
 
+use super::error::{PageError, PageResult};
 use super::login::{audit, hash_on_pool, start_session, PRODUCT};
 use super::pages::{bare, setup_under};
 use super::{client_ip, csrf_for, form_from_us, read_form, token_hash};
@@ -30,8 +31,11 @@ fn gone() -> Response {
     )
 }
 
-fn fail(e: ApiError) -> Response {
-    super::error::fail(e)
+/// The open invitation a link names; gone when used, withdrawn or expired.
+async fn open_invitation(state: &AppState, token: &str) -> Result<Invitation, PageError> {
+    load(state, token)
+        .await?
+        .ok_or_else(|| PageError::from(gone()))
 }
 
 /// The signed-in (both factors, not idle or too old) session of this
@@ -64,23 +68,15 @@ pub async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let inv = match load(&state, &token).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return gone(),
-        Err(e) => return fail(e),
-    };
+) -> PageResult {
+    let inv = open_invitation(&state, &token).await?;
     // The holder of the link proved they read this address's mail, so
     // they may learn whether it already has a sign-in here.
-    let existing = match state.store.user_id_by_email(&inv.email_key).await {
-        Ok(u) => u,
-        Err(e) => return fail(e.into()),
+    let Some(user) = state.store.user_id_by_email(&inv.email_key).await? else {
+        return Ok(super::page(new_user_page(&inv, None)));
     };
-    let Some(user) = existing else {
-        return super::page(new_user_page(&inv, None));
-    };
-    match signed_in(&state, &headers).await {
-        Ok(Some((s, hash))) if s.user_id == user => super::page(bare(
+    Ok(match signed_in(&state, &headers).await? {
+        Some((s, hash)) if s.user_id == user => super::page(bare(
             "Accept the invitation",
             html! {
                 (heading(&inv))
@@ -91,20 +87,19 @@ pub async fn page(
                 p class="muted" { "Not for you? Close this page: nothing changes unless you accept." }
             },
         )),
-        Ok(Some(_)) => super::refusal(
+        Some(_) => super::refusal(
             StatusCode::FORBIDDEN,
             "Signed in as someone else",
             "This invitation is for another address. Sign out, then sign in with the invited address and open the link again.",
         ),
-        Ok(None) => super::page(bare(
+        None => super::page(bare(
             "Sign in to accept",
             html! {
                 (heading(&inv))
                 p { "This address already has a paylink sign-in. " a href="/login" { "Sign in" } " with it (password and code), then open this link again to accept." }
             },
         )),
-        Err(e) => fail(e),
-    }
+    })
 }
 
 fn new_user_page(inv: &Invitation, error: Option<(&str, String)>) -> String {
@@ -116,48 +111,43 @@ pub async fn submit(
     State(state): State<AppState>,
     Path(token): Path<String>,
     req: Request,
-) -> Response {
+) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    let (_, form) = match super::read_own_form(&state, req).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let inv = match load(&state, &token).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return gone(),
-        Err(e) => return fail(e),
-    };
+    let (_, form) = super::read_own_form(&state, req).await?;
+    let inv = open_invitation(&state, &token).await?;
     let typed = form.get("password");
     if typed != form.get("password_confirmation") {
-        return super::page(new_user_page(
+        return Ok(super::page(new_user_page(
             &inv,
             Some((
                 "password_confirmation",
                 "The two passwords are not the same.".into(),
             )),
-        ));
+        )));
     }
     let checked = match password::check_new(typed, &inv.email, PRODUCT) {
         Ok(p) => p,
-        Err(rej) => return super::page(new_user_page(&inv, Some(("password", rej.to_string())))),
+        Err(rej) => {
+            return Ok(super::page(new_user_page(
+                &inv,
+                Some(("password", rej.to_string())),
+            )))
+        }
     };
-    let phc = match hash_on_pool(&state, checked).await {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let user_id = match Id::generate(IdKind::User) {
-        Ok(id) => id.into_string(),
-        Err(e) => return fail(ApiError::internal(e)),
-    };
+    let phc = hash_on_pool(&state, checked).await?;
+    let user_id = Id::generate(IdKind::User)
+        .map_err(ApiError::internal)?
+        .into_string();
     let now = state.now();
-    match state
-        .store
-        .accept_invitation_new_user(&token_hash(&token), &user_id, &phc, now)
-        .await
-    {
-        Ok(Accepted::Joined { account_id, role }) => {
-            audit(
+    Ok(
+        match state
+            .store
+            .accept_invitation_new_user(&token_hash(&token), &user_id, &phc, now)
+            .await
+        {
+            Ok(Accepted::Joined { account_id, role }) => {
+                audit(
                 &state,
                 Some(&account_id),
                 &format!("user:{user_id}"),
@@ -166,22 +156,23 @@ pub async fn submit(
                 serde_json::json!({"ip": ip, "role": role.as_str(), "invitation": inv.id, "new_user": true}),
             )
             .await;
-            start_session(
-                &state,
-                &headers,
-                &ip,
-                &user_id,
-                Some(&account_id),
-                Stage::Enrol,
-                "/setup/2fa",
-            )
-            .await
-        }
-        Ok(Accepted::AlreadyMember { .. } | Accepted::Gone) => gone(),
-        // The address got a sign-in meanwhile: accept while signed in.
-        Err(StoreError::Conflict) => Redirect::to(&format!("/invite/{token}")).into_response(),
-        Err(e) => fail(e.into()),
-    }
+                start_session(
+                    &state,
+                    &headers,
+                    &ip,
+                    &user_id,
+                    Some(&account_id),
+                    Stage::Enrol,
+                    "/setup/2fa",
+                )
+                .await
+            }
+            Ok(Accepted::AlreadyMember { .. } | Accepted::Gone) => gone(),
+            // The address got a sign-in meanwhile: accept while signed in.
+            Err(StoreError::Conflict) => Redirect::to(&format!("/invite/{token}")).into_response(),
+            Err(e) => return Err(e.into()),
+        },
+    )
 }
 
 /// An existing user, signed in as themselves, accepts.
@@ -189,28 +180,23 @@ pub async fn accept(
     State(state): State<AppState>,
     Path(token): Path<String>,
     req: Request,
-) -> Response {
+) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    let (_, form) = match read_form(req).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (session, hash) = match signed_in(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return fail(e),
+    let (_, form) = read_form(req).await?;
+    let Some((session, hash)) = signed_in(&state, &headers).await? else {
+        return Ok(Redirect::to("/login").into_response());
     };
     if !form_from_us(&state, &headers, form.get("csrf"), &csrf_for(&state, &hash)) {
-        return super::csrf_refused();
+        return Ok(super::csrf_refused());
     }
     // The store checks that the invited address is this user's own.
-    match state
+    let accepted = state
         .store
         .accept_invitation(&token_hash(&token), &session.user_id, state.now())
-        .await
-    {
-        Ok(Accepted::Joined { account_id, role }) => {
+        .await?;
+    Ok(match accepted {
+        Accepted::Joined { account_id, role } => {
             audit(
                 &state,
                 Some(&account_id),
@@ -222,16 +208,14 @@ pub async fn accept(
             .await;
             Redirect::to("/dashboard").into_response()
         }
-        Ok(Accepted::AlreadyMember { .. }) => Redirect::to("/dashboard").into_response(),
-        Ok(Accepted::Gone) => match load(&state, &token).await {
-            Ok(Some(_)) => super::refusal(
+        Accepted::AlreadyMember { .. } => Redirect::to("/dashboard").into_response(),
+        Accepted::Gone => match load(&state, &token).await? {
+            Some(_) => super::refusal(
                 StatusCode::FORBIDDEN,
                 "Signed in as someone else",
                 "This invitation is for another address.",
             ),
-            Ok(None) => gone(),
-            Err(e) => fail(e),
+            None => gone(),
         },
-        Err(e) => fail(e.into()),
-    }
+    })
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use paylink_crypto::{totp, Secret};
 use paylink_store::users::Stage;
 
@@ -10,7 +10,10 @@ use crate::dashboard::pages;
 use crate::dashboard::{client_ip, csrf_for, csrf_refused, form_from_us, read_form};
 use crate::{ApiError, AppState};
 
-use super::{audit, fail, landing_account, new_recovery_codes, pending, start_session, PRODUCT};
+use super::{
+    audit, landing_account, new_recovery_codes, pending, pending_step, start_session, PRODUCT,
+};
+use crate::dashboard::error::PageResult;
 
 /// The pending seed of an enrolling user, made on first view.
 async fn enrol_seed(state: &AppState, user_id: &str) -> Result<Secret<String>, ApiError> {
@@ -24,90 +27,65 @@ async fn enrol_seed(state: &AppState, user_id: &str) -> Result<Secret<String>, A
     Ok(b32)
 }
 
-async fn enrol_view(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
-    let (session, hash) = match pending(state, headers, Stage::Enrol).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return fail(e),
+/// The raw bytes of a pending seed.
+fn seed_bytes(seed: &Secret<String>) -> Result<Secret<Vec<u8>>, ApiError> {
+    totp::from_base32(seed.expose())
+        .map(Secret::new)
+        .ok_or_else(|| ApiError::internal("pending seed is not base32"))
+}
+
+async fn enrol_view(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> PageResult {
+    let Some((session, hash)) = pending(state, headers, Stage::Enrol).await? else {
+        return Ok(Redirect::to("/login").into_response());
     };
-    let user = match state.store.get_user(&session.user_id).await {
-        Ok(u) => u,
-        Err(e) => return fail(e.into()),
-    };
-    let seed = match enrol_seed(state, &session.user_id).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    crate::dashboard::page(pages::enrol(
+    let user = state.store.get_user(&session.user_id).await?;
+    let seed = enrol_seed(state, &session.user_id).await?;
+    Ok(crate::dashboard::page(pages::enrol(
         &csrf_for(state, &hash),
         seed.expose(),
         &user.email,
         error,
-    ))
+    )))
 }
 
-pub async fn enrol_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn enrol_page(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     enrol_view(&state, &headers, None).await
 }
 
 /// The enrolment QR code (an `otpauth://` URI), only to the enrolling user.
-pub async fn enrol_qr(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (session, _) = match pending(&state, &headers, Stage::Enrol).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return fail(e),
+pub async fn enrol_qr(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let Some((session, _)) = pending(&state, &headers, Stage::Enrol).await? else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
     };
-    let (user, seed) = match (
-        state.store.get_user(&session.user_id).await,
-        enrol_seed(&state, &session.user_id).await,
-    ) {
-        (Ok(u), Ok(s)) => (u, s),
-        (Err(e), _) => return fail(e.into()),
-        (_, Err(e)) => return fail(e),
-    };
-    let Some(raw) = totp::from_base32(seed.expose()) else {
-        return fail(ApiError::internal("pending seed is not base32"));
-    };
-    let uri = totp::otpauth_uri(&Secret::new(raw), PRODUCT, &user.email);
-    match qrcode::QrCode::with_error_correction_level(uri.expose().as_bytes(), qrcode::EcLevel::M) {
-        Ok(code) => {
-            let svg = code
-                .render::<qrcode::render::svg::Color<'_>>()
-                .min_dimensions(200, 200)
-                .quiet_zone(true)
-                .build();
-            ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
-        }
-        Err(e) => fail(ApiError::internal(e)),
-    }
+    let user = state.store.get_user(&session.user_id).await?;
+    let seed = enrol_seed(&state, &session.user_id).await?;
+    let uri = totp::otpauth_uri(&seed_bytes(&seed)?, PRODUCT, &user.email);
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.expose().as_bytes(), qrcode::EcLevel::M)
+            .map_err(ApiError::internal)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
-pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Response {
+/// The first code from the new authenticator: it confirms the seed, and
+/// the user gets recovery codes and a signed-in session.
+pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    let (_, form) = match read_form(req).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let (_, form) = read_form(req).await?;
     let now = state.now();
-    let (session, hash) = match pending(&state, &headers, Stage::Enrol).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/login?expired=1").into_response(),
-        Err(e) => return fail(e),
-    };
+    let (session, hash) = pending_step(&state, &headers, Stage::Enrol).await?;
     let csrf = csrf_for(&state, &hash);
     if !form_from_us(&state, &headers, form.get("csrf"), &csrf) {
-        return csrf_refused();
+        return Ok(csrf_refused());
     }
     let user = session.user_id.clone();
-    let seed = match enrol_seed(&state, &user).await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let Some(raw) = totp::from_base32(seed.expose()) else {
-        return fail(ApiError::internal("pending seed is not base32"));
-    };
-    let Some(step) = totp::verify(&Secret::new(raw), form.get("code"), now, None) else {
+    let seed = enrol_seed(&state, &user).await?;
+    let Some(step) = totp::verify(&seed_bytes(&seed)?, form.get("code"), now, None) else {
         return enrol_view(
             &state,
             &headers,
@@ -117,23 +95,11 @@ pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Respon
         )
         .await;
     };
-    if let Err(e) = state.store.confirm_totp(&user, &seed, step).await {
-        return fail(e.into());
-    }
-    let codes = match new_recovery_codes(&state, &user).await {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    if let Err(e) = state.store.end_user_sessions(&user, None, now).await {
-        return fail(e.into());
-    }
-    if let Err(e) = state.store.record_login(&user, now).await {
-        return fail(e.into());
-    }
-    let account = match landing_account(&state, &user, session.account_id.as_deref()).await {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
+    state.store.confirm_totp(&user, &seed, step).await?;
+    let codes = new_recovery_codes(&state, &user).await?;
+    state.store.end_user_sessions(&user, None, now).await?;
+    state.store.record_login(&user, now).await?;
+    let account = landing_account(&state, &user, session.account_id.as_deref()).await?;
     let actor = format!("user:{user}");
     audit(
         &state,
@@ -154,11 +120,11 @@ pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Respon
     )
     .await;
     let Some(account) = account else {
-        return crate::dashboard::refusal(
+        return Ok(crate::dashboard::refusal(
             StatusCode::FORBIDDEN,
             "No account",
             "You are not a member of any account on this server.",
-        );
+        ));
     };
     // The signed-in session gets a new token; the recovery codes are shown
     // once, on the answer to this request.
@@ -177,5 +143,5 @@ pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> Respon
     if let Some(c) = cookie {
         page.headers_mut().insert(header::SET_COOKIE, c);
     }
-    page
+    Ok(page)
 }

@@ -18,6 +18,7 @@ use paylink_crypto::{password, totp, Secret};
 use paylink_domain::{Id, IdKind};
 use paylink_store::users::{NewSession, Stage};
 
+use super::error::PageError;
 use crate::dashboard::{new_token, session_token, set_cookie, token_hash};
 use crate::{ApiError, AppState};
 
@@ -72,6 +73,33 @@ fn throttled(secs: i64) -> Response {
 
 fn fail(e: ApiError) -> Response {
     super::error::fail(e)
+}
+
+/// Reserves this client's attempt: counted before anything is checked, in
+/// one atomic step, so a burst can't overrun the limit (429 past it).
+async fn reserve_ip(state: &AppState, ip: &str) -> Result<(), PageError> {
+    let cfg = &state.dashboard;
+    match state
+        .store
+        .reserve_ip_attempt(ip, state.now(), cfg.ip_window_secs, cfg.ip_limit)
+        .await?
+    {
+        Err(secs) => Err(throttled(secs).into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The half-finished sign-in at `want` that this browser holds, with its
+/// token's hash; without one (or too old), back to the sign-in page.
+async fn pending_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    want: Stage,
+) -> Result<(paylink_store::users::SessionRecord, String), PageError> {
+    match pending(state, headers, want).await? {
+        Some(p) => Ok(p),
+        None => Err(Redirect::to("/login?expired=1").into_response().into()),
+    }
 }
 
 /// Verifies `password` against `phc` (or the dummy hash) on the pool.

@@ -10,8 +10,10 @@ use crate::dashboard::{client_ip, csrf_for, csrf_refused, form_from_us, read_for
 use crate::AppState;
 
 use super::{
-    audit, checked_second_factor, fail, landing_account, notice, pending, start_session, throttled,
+    audit, checked_second_factor, fail, landing_account, notice, pending, pending_step, reserve_ip,
+    start_session,
 };
+use crate::dashboard::error::PageResult;
 
 pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match pending(&state, &headers, Stage::Mfa).await {
@@ -21,39 +23,21 @@ pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
     }
 }
 
-pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response {
+/// The second step: the current TOTP code or an unused recovery code.
+pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
-    let (_, form) = match read_form(req).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let (_, form) = read_form(req).await?;
     let now = state.now();
-    let cfg = state.dashboard.clone();
-    let (session, hash) = match pending(&state, &headers, Stage::Mfa).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Redirect::to("/login?expired=1").into_response(),
-        Err(e) => return fail(e),
-    };
+    let (session, hash) = pending_step(&state, &headers, Stage::Mfa).await?;
     let csrf = csrf_for(&state, &hash);
     if !form_from_us(&state, &headers, form.get("csrf"), &csrf) {
-        return csrf_refused();
+        return Ok(csrf_refused());
     }
-    match state
-        .store
-        .reserve_ip_attempt(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
-        .await
-    {
-        Ok(Err(secs)) => return throttled(secs),
-        Ok(Ok(_)) => {}
-        Err(e) => return fail(e.into()),
-    }
+    reserve_ip(&state, &ip).await?;
     let user = session.user_id.clone();
     let (factor, locked) =
-        match checked_second_factor(&state, &user, &ip, form.get("code"), false).await {
-            Ok(f) => f,
-            Err(e) => return fail(e),
-        };
+        checked_second_factor(&state, &user, &ip, form.get("code"), false).await?;
     let actor = format!("user:{user}");
     let Some(factor) = factor else {
         if locked {
@@ -69,21 +53,12 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
             serde_json::json!({"ip": ip, "step": "second_factor", "locked": locked}),
         )
         .await;
-        return crate::dashboard::page(pages::mfa(&csrf, Some("That code didn't work. Try the current code from your authenticator app, or a recovery code.")));
+        return Ok(crate::dashboard::page(pages::mfa(&csrf, Some("That code didn't work. Try the current code from your authenticator app, or a recovery code."))));
     };
-    if let Err(e) = state.store.ip_attempt_passed(&ip).await {
-        return fail(e.into());
-    }
-    if let Err(e) = state.store.end_session(&user, &session.id, now).await {
-        return fail(e.into());
-    }
-    if let Err(e) = state.store.record_login(&user, now).await {
-        return fail(e.into());
-    }
-    let account = match landing_account(&state, &user, None).await {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
+    state.store.ip_attempt_passed(&ip).await?;
+    state.store.end_session(&user, &session.id, now).await?;
+    state.store.record_login(&user, now).await?;
+    let account = landing_account(&state, &user, None).await?;
     audit(
         &state,
         account.as_deref(),
@@ -104,14 +79,14 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
         .await;
     }
     if account.is_none() {
-        return crate::dashboard::refusal(
+        return Ok(crate::dashboard::refusal(
             StatusCode::FORBIDDEN,
             "No account",
             "You are not a member of any account on this server.",
-        );
+        ));
     }
     // A new token for the signed-in session (the half-way one is ended).
-    start_session(
+    Ok(start_session(
         &state,
         &headers,
         &ip,
@@ -120,5 +95,5 @@ pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> Response
         Stage::Full,
         "/dashboard",
     )
-    .await
+    .await)
 }

@@ -7,13 +7,13 @@ use paylink_store::users::Stage;
 use serde::Deserialize;
 
 use crate::dashboard::client_ip;
-use crate::dashboard::hashing::Busy;
 use crate::dashboard::pages::{self, LoginView};
 use crate::AppState;
 
 use super::{
-    audit, busy, fail, password_failed, reserve_password, start_session, throttled, verify_on_pool,
+    audit, busy, password_failed, reserve_ip, reserve_password, start_session, verify_on_pool,
 };
+use crate::dashboard::error::{PageError, PageResult};
 
 #[derive(Deserialize, Default)]
 pub struct LoginQuery {
@@ -40,63 +40,63 @@ fn wrong_password(email: &str) -> Response {
     }))
 }
 
-pub async fn login_submit(State(state): State<AppState>, req: Request) -> Response {
+/// The user an email names (none for a malformed or unknown address), with
+/// their credentials.
+async fn user_of(
+    state: &AppState,
+    email: &str,
+) -> Result<Option<(String, paylink_store::users::Credentials)>, PageError> {
+    let Ok(email) = paylink_domain::Email::parse(email) else {
+        return Ok(None);
+    };
+    let key = state.store.blind(email.as_str()).await?;
+    let Some(user) = state.store.user_id_by_email(&key).await? else {
+        return Ok(None);
+    };
+    let creds = state.store.credentials(&user).await?;
+    Ok(Some((user, creds)))
+}
+
+/// Stores a stronger hash of a right password when its stored one is of
+/// weaker settings (best effort: a failure is logged).
+async fn upgrade_hash(state: &AppState, user: &str, phc: &str, typed: &Secret<String>) {
+    if !password::needs_rehash(phc) {
+        return;
+    }
+    let t = typed.clone();
+    if let Ok(Ok(new)) = state
+        .hash_pool
+        .run(move || password::hash(&password::normalize(t.expose())))
+        .await
+    {
+        if let Err(e) = state.store.rehash_password(user, &new).await {
+            tracing::error!(error = %e, "rehash on login failed");
+        }
+    }
+}
+
+/// The password step. Every answer but success is the same page, and each
+/// costs one argon2 verification, whether the user exists, is locked or
+/// typed the wrong password.
+pub async fn login_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();
     // The whole (small, size-limited) body first, within a deadline: a
     // slow client never holds a place in the hashing queue (finding 4).
-    let (_, form) = match crate::dashboard::read_own_form(&state, req).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let (_, form) = crate::dashboard::read_own_form(&state, req).await?;
     // A place in the hashing queue next: a flood is turned away before
     // it costs a database query.
     let Ok(ticket) = state.hash_pool.admit() else {
-        return busy();
+        return Ok(busy());
     };
-    let now = state.now();
-    let cfg = state.dashboard.clone();
-    // The client's attempt is reserved (counted) before anything is
-    // checked, in one atomic step: a burst can't overrun the limit.
-    match state
-        .store
-        .reserve_ip_attempt(&ip, now, cfg.ip_window_secs, cfg.ip_limit)
-        .await
-    {
-        Ok(Err(secs)) => return throttled(secs),
-        Ok(Ok(_)) => {}
-        Err(e) => return fail(e.into()),
-    }
+    reserve_ip(&state, &ip).await?;
     let email = form.get("email").trim().to_string();
     let typed = Secret::new(form.get("password").to_string());
-    let key = match paylink_domain::Email::parse(&email) {
-        Ok(e) => match state.store.blind(e.as_str()).await {
-            Ok(k) => Some(k),
-            Err(e) => return fail(e.into()),
-        },
-        Err(_) => None,
-    };
-    let user_id = match key {
-        Some(k) => match state.store.user_id_by_email(&k).await {
-            Ok(u) => u,
-            Err(e) => return fail(e.into()),
-        },
-        None => None,
-    };
-    let creds = match &user_id {
-        Some(u) => match state.store.credentials(u).await {
-            Ok(c) => Some(c),
-            Err(e) => return fail(e.into()),
-        },
-        None => None,
-    };
+    let (user_id, creds) = user_of(&state, &email).await?.unzip();
     // The user's attempt is reserved too: refused unevaluated while the
     // user waits or is locked.
     let reserved = match &user_id {
-        Some(u) => match reserve_password(&state, u).await {
-            Ok(r) => r,
-            Err(e) => return fail(e),
-        },
+        Some(u) => reserve_password(&state, u).await?,
         None => None,
     };
     let locked = user_id.is_some() && reserved.is_none();
@@ -106,9 +106,8 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
         .filter(|_| !locked);
     // Always one verification: unknown, locked and password-less users
     // are checked against the dummy hash, so all answers cost the same.
-    let verified = match verify_on_pool(&state, ticket, typed.clone(), phc.clone()).await {
-        Ok(v) => v,
-        Err(Busy) => return busy(),
+    let Ok(verified) = verify_on_pool(&state, ticket, typed.clone(), phc.clone()).await else {
+        return Ok(busy());
     };
     let good = verified && phc.is_some() && !locked;
     let Some(creds) = creds.filter(|_| good) else {
@@ -126,40 +125,20 @@ pub async fn login_submit(State(state): State<AppState>, req: Request) -> Respon
             serde_json::json!({"ip": ip, "step": "password", "locked": locked}),
         )
         .await;
-        return wrong_password(&email);
+        return Ok(wrong_password(&email));
     };
     // The reserved attempts were right: they are taken back.
-    if let Err(e) = state.store.password_passed(&creds.user_id).await {
-        return fail(e.into());
-    }
-    if let Err(e) = state.store.ip_attempt_passed(&ip).await {
-        return fail(e.into());
-    }
+    state.store.password_passed(&creds.user_id).await?;
+    state.store.ip_attempt_passed(&ip).await?;
     if let Some(phc) = &phc {
-        if password::needs_rehash(phc) {
-            if let Ok(Ok(new)) = state
-                .hash_pool
-                .run({
-                    let t = typed.clone();
-                    move || password::hash(&password::normalize(t.expose()))
-                })
-                .await
-            {
-                if let Err(e) = state.store.rehash_password(&creds.user_id, &new).await {
-                    tracing::error!(error = %e, "rehash on login failed");
-                }
-            }
-        }
+        upgrade_hash(&state, &creds.user_id, phc, &typed).await;
     }
-    let has_totp = match state.store.totp_seed(&creds.user_id).await {
-        Ok(s) => s.is_some(),
-        Err(e) => return fail(e.into()),
-    };
+    let has_totp = state.store.totp_seed(&creds.user_id).await?.is_some();
     // The password alone never opens the dashboard.
     let (stage, to) = if has_totp {
         (Stage::Mfa, "/login/2fa")
     } else {
         (Stage::Enrol, "/setup/2fa")
     };
-    start_session(&state, &headers, &ip, &creds.user_id, None, stage, to).await
+    Ok(start_session(&state, &headers, &ip, &creds.user_id, None, stage, to).await)
 }
