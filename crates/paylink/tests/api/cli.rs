@@ -188,6 +188,76 @@ async fn account_and_key_commands(app: TestApp) {
 }
 both!(account_and_key_commands);
 
+/// The commands are functions that print to a writer: run in-process, an
+/// account and its key are made, the key works on the running server, and
+/// a refused command is an error with nothing printed.
+async fn commands_run_in_process(app: TestApp) {
+    let out = app
+        .cli_in_process(&[
+            "account",
+            "create",
+            "--name",
+            "In Process",
+            "--owner-email",
+            "inproc@corner.example",
+            "--json",
+        ])
+        .await
+        .unwrap();
+    let acct: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let acct_id = acct["id"].as_str().unwrap().to_string();
+    assert!(acct_id.starts_with("acct_"), "{out}");
+    let out = app
+        .cli_in_process(&[
+            "keys",
+            "create",
+            "--account",
+            &acct_id,
+            "--mode",
+            "test",
+            "--json",
+        ])
+        .await
+        .unwrap();
+    let key: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_test_"), "{key}");
+    let listed = app.get_as(secret, "/v1/products").await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(
+        listed.body["data"],
+        serde_json::json!([]),
+        "a new account sees no products"
+    );
+
+    let err = app
+        .cli_in_process(&[
+            "account",
+            "delete",
+            "--account",
+            &acct_id,
+            "--confirm",
+            "acct_other",
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--confirm must repeat"), "{err}");
+    assert_eq!(
+        app.get_as(secret, "/v1/products").await.status,
+        200,
+        "nothing was deleted"
+    );
+
+    let verified = app.cli_in_process(&["audit", "verify"]).await.unwrap();
+    assert!(verified.starts_with("audit log intact: "), "{verified}");
+    let status = app.cli_in_process(&["keys", "status"]).await.unwrap();
+    assert!(
+        status.contains("master key version 1:") && status.contains("(current)"),
+        "{status}"
+    );
+}
+both!(commands_run_in_process);
+
 #[test]
 fn files_are_private_and_loose_key_files_refused() {
     use std::os::unix::fs::PermissionsExt;

@@ -332,6 +332,30 @@ impl TestApp {
         cmd
     }
 
+    /// A `paylink` command run in-process on this app's data (as [`cli`]
+    /// runs it as a process) at the test clock's time: what it printed, or
+    /// its error.
+    ///
+    /// [`cli`]: TestApp::cli
+    pub async fn cli_in_process(&self, args: &[&str]) -> Result<String, paylink::app::AppError> {
+        use clap::Parser;
+        let mut argv: Vec<String> = std::iter::once("paylink")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect();
+        argv.push("--data-dir".into());
+        argv.push(self.opts.data_dir.display().to_string());
+        if let Some(url) = &self.opts.database_url {
+            argv.push("--database-url".into());
+            argv.push(url.clone());
+        }
+        let cli = paylink::cli::Cli::try_parse_from(argv)
+            .map_err(|e| paylink::app::AppError::Invalid(e.to_string()))?;
+        let mut out = Vec::new();
+        paylink::cli::run_with(cli.command, self.clock.clone(), &mut out).await?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
     /// The first column of every row of a query, as text.
     pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
         use sqlx::Row;
