@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::list::{get_bool, Sql};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -21,12 +21,13 @@ impl Store {
         owner_email: &str,
         created: i64,
     ) -> Result<Account, StoreError> {
-        // The owner's email is personal data: sealed with the account's key.
+        // The account's data key is made with it; the owner's email is
+        // personal data, sealed with that key.
+        let mut tx = self.write().await?;
         let sealed = self
-            .field_key(id)
+            .new_field_key(&mut tx, id)
             .await?
             .seal(&format!("accounts.owner_email:{id}"), owner_email)?;
-        let mut tx = self.write().await?;
         let mut sql = Sql::new("INSERT INTO accounts (id, name, owner_email, created) VALUES (");
         sql.values(vec![id.into(), name.into(), sealed.into(), created.into()])
             .push(")");
@@ -102,5 +103,63 @@ impl Store {
             v.forget(id);
         }
         Ok(destroyed)
+    }
+}
+
+/// Account settings shown on the checkout page and used by providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub name: String,
+    pub primary_color: String,
+    pub require_3ds: bool,
+}
+
+impl Store {
+    pub async fn account_settings(&self, account_id: &str) -> Result<AccountSettings, StoreError> {
+        let mut sql = Sql::new("SELECT name, primary_color, require_3ds FROM accounts WHERE id = ");
+        sql.bind(account_id);
+        let row = sql.fetch_row(&self.pool).await?;
+        Ok(AccountSettings {
+            name: row.try_get("name")?,
+            primary_color: row.try_get("primary_color")?,
+            require_3ds: get_bool(&row, "require_3ds")?,
+        })
+    }
+
+    pub async fn update_account_settings(
+        &self,
+        account_id: &str,
+        primary_color: Option<&str>,
+        require_3ds: Option<bool>,
+    ) -> Result<AccountSettings, StoreError> {
+        let mut tx = self.write().await?;
+        if let Some(c) = primary_color {
+            let mut up = Sql::new("UPDATE accounts SET primary_color = ");
+            up.bind(c).push(" WHERE id = ").bind(account_id);
+            up.query().execute(tx.conn()).await?;
+        }
+        if let Some(r) = require_3ds {
+            let mut up = Sql::new("UPDATE accounts SET require_3ds = ");
+            up.bind(r).push(" WHERE id = ").bind(account_id);
+            up.query().execute(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        self.account_settings(account_id).await
+    }
+}
+
+impl Store {
+    /// The account's IP allowlist (CIDR ranges, one per line; empty: all).
+    pub async fn ip_allowlist(&self, account_id: &str) -> Result<String, StoreError> {
+        let mut sql = Sql::new("SELECT ip_allowlist FROM accounts WHERE id = ");
+        sql.bind(account_id);
+        Ok(sql.fetch_row(&self.pool).await?.try_get("ip_allowlist")?)
+    }
+
+    pub async fn set_ip_allowlist(&self, account_id: &str, list: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::new("UPDATE accounts SET ip_allowlist = ");
+        sql.bind(list).push(" WHERE id = ").bind(account_id);
+        self.write_one(&sql).await?;
+        Ok(())
     }
 }

@@ -169,9 +169,15 @@ impl Store {
     }
 
     /// This store, able to seal and open encrypted fields with `vault`.
-    pub fn with_vault(mut self, vault: Arc<crate::vault::Vault>) -> Self {
+    /// Makes the data keys that are missing (the instance's, on first
+    /// open), so that reading a key never writes.
+    pub async fn with_vault(mut self, vault: Arc<crate::vault::Vault>) -> Result<Self, StoreError> {
         self.vault = Some(vault);
-        self
+        let made = self.ensure_data_keys().await?;
+        if made > 0 {
+            tracing::info!(made, "data keys made for owners that had none");
+        }
+        Ok(self)
     }
 
     pub fn backend(&self) -> Backend {

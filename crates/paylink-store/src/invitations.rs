@@ -262,10 +262,6 @@ impl Store {
         let Some(inv) = self.find_invitation(token_hash, now).await? else {
             return Ok(Accepted::Gone);
         };
-        let sealed = self
-            .field_key(new_user_id)
-            .await?
-            .seal(&format!("users.email:{new_user_id}"), &inv.email)?;
         let mut tx = self.write().await?;
         let mut up = Sql::new("UPDATE invitations SET accepted_at = ");
         up.bind(now)
@@ -278,6 +274,11 @@ impl Store {
         if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Ok(Accepted::Gone);
         }
+        // The new user's data key is made with the user.
+        let sealed = self
+            .new_field_key(&mut tx, new_user_id)
+            .await?
+            .seal(&format!("users.email:{new_user_id}"), &inv.email)?;
         let mut ins = Sql::new(
             "INSERT INTO users (id, email_key, email, password_hash, password_changed, created) VALUES (",
         );

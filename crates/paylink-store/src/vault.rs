@@ -16,7 +16,7 @@ use paylink_crypto::envelope::{blind_index, wrapped_kek_version, DataKey, Envelo
 use paylink_crypto::{KeyFile, Secret};
 use sqlx::Row;
 
-use crate::db::Store;
+use crate::db::{Store, WriteTx};
 use crate::error::StoreError;
 use crate::list::{Bind, Sql};
 
@@ -222,10 +222,10 @@ impl Store {
         self.vault.as_ref().ok_or(StoreError::NoVault)
     }
 
-    /// The data keys of `owner` (every readable generation), the first one
-    /// created (and stored wrapped) on first use. Cached for
-    /// [`KEY_CACHE_TTL`]. Never call it inside a write transaction: it may
-    /// write.
+    /// The data keys of `owner` (every readable generation). Cached for
+    /// [`KEY_CACHE_TTL`]. It only reads: an owner's first key is made in
+    /// the transaction that creates the owner ([`Store::new_field_key`]),
+    /// the instance key when the vault is attached ([`Store::with_vault`]).
     pub async fn field_key(&self, owner: &str) -> Result<FieldKey, StoreError> {
         let vault = self.vault()?;
         let ttl = *lock(&vault.cache_ttl);
@@ -249,7 +249,7 @@ impl Store {
         if let Some(first) = self.wrapped_key(owner).await? {
             keys.insert(0, Arc::new(vault.unwrap_key(&first, owner)?));
         } else if gens.is_empty() {
-            keys.insert(0, Arc::new(self.create_data_key(owner).await?));
+            return Err(StoreError::Crypto(format!("no data key for {owner}")));
         }
         for (g, state) in gens {
             let g = u32::try_from(g).map_err(|_| StoreError::Crypto("generation".into()))?;
@@ -278,9 +278,9 @@ impl Store {
         })
     }
 
-    /// A new data key stored wrapped as `name` (or the one another
-    /// instance stored first).
-    pub(crate) async fn create_data_key(&self, name: &str) -> Result<DataKey, StoreError> {
+    /// A fresh data key for `name` and the statement that stores it
+    /// wrapped under the current master key.
+    fn fresh_data_key(&self, name: &str) -> Result<(DataKey, Sql), StoreError> {
         let vault = self.vault()?;
         vault.reload();
         let fresh = DataKey::generate().map_err(crypto)?;
@@ -294,7 +294,52 @@ impl Store {
             Bind::Bytes(wrapped),
             crate::migrate::now_unix().into(),
         ])
-        .push(") ON CONFLICT DO NOTHING");
+        .push(")");
+        Ok((fresh, ins))
+    }
+
+    /// The first data key of a new owner (account or user), stored in
+    /// `tx`, the transaction that creates the owner: an owner never exists
+    /// without its key, nor a key without its owner. Ready to seal the
+    /// owner's first fields.
+    pub(crate) async fn new_field_key(
+        &self,
+        tx: &mut WriteTx<'_>,
+        owner: &str,
+    ) -> Result<FieldKey, StoreError> {
+        let (key, ins) = self.fresh_data_key(owner)?;
+        ins.query().execute(tx.conn()).await?;
+        Ok(FieldKey {
+            current: 0,
+            keys: Arc::new(HashMap::from([(0, Arc::new(key))])),
+        })
+    }
+
+    /// Makes the data keys that are missing: the instance's on first open,
+    /// and those of accounts and users created by versions that made keys
+    /// on first use. Runs when the vault is attached, so reads never write.
+    pub(crate) async fn ensure_data_keys(&self) -> Result<u64, StoreError> {
+        let missing = format!(
+            "SELECT id FROM (SELECT CAST('{INSTANCE}' AS TEXT) AS id UNION ALL SELECT id FROM accounts UNION ALL SELECT id FROM users) o \
+             WHERE NOT EXISTS (SELECT 1 FROM data_keys k WHERE k.owner = o.id) \
+             AND NOT EXISTS (SELECT 1 FROM data_key_generations g WHERE g.owner = o.id)"
+        );
+        let rows = sqlx::query(&missing).fetch_all(&self.pool).await?;
+        let mut made = 0;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            self.create_data_key(&id).await?;
+            made += 1;
+        }
+        Ok(made)
+    }
+
+    /// A new data key stored wrapped as `name` (or the one another
+    /// instance stored first).
+    pub(crate) async fn create_data_key(&self, name: &str) -> Result<DataKey, StoreError> {
+        let vault = self.vault()?;
+        let (_, mut ins) = self.fresh_data_key(name)?;
+        ins.push(" ON CONFLICT DO NOTHING");
         let mut tx = self.write_unclaimed().await?;
         ins.query().execute(tx.conn()).await?;
         tx.commit().await?;

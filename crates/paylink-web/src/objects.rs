@@ -314,7 +314,7 @@ pub fn refund(r: &Refund) -> Value {
 /// shown of its provider connection (kind and last four, never the key).
 pub fn account(
     id: &str,
-    s: &paylink_store::checkout::AccountSettings,
+    s: &paylink_store::accounts::AccountSettings,
     c: Option<&paylink_store::providers::Connection>,
 ) -> Value {
     json!({

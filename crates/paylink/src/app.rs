@@ -112,7 +112,9 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
     let key_path = env_key.is_none().then(|| opts.key_path());
     let store = open_store(opts).await?;
     store.migrate().await?;
-    let store = store.with_vault(Arc::new(Vault::new(keys, key_path.clone())));
+    let store = store
+        .with_vault(Arc::new(Vault::new(keys, key_path.clone())))
+        .await?;
     Ok(Opened {
         store,
         key_path,

@@ -19,8 +19,9 @@ use paylink_domain::checkout::{session_ttl, CheckoutSession, SessionStatus, SCAR
 use paylink_domain::locale::{self, Style};
 use paylink_domain::IdKind;
 use paylink_providers::{HostedPaymentRequest, ProviderError, ProviderEvent};
+use paylink_store::accounts::AccountSettings;
 use paylink_store::catalog::PromotionCodeFilter;
-use paylink_store::checkout::{AccountSettings, Completion, OpenRefusal, PaidEvent};
+use paylink_store::checkout::{Completion, OpenRefusal, PaidEvent};
 use paylink_store::{ListQuery, Scope, StoreError};
 use serde::Deserialize;
 
@@ -356,23 +357,7 @@ async fn submit(
             "checkout form too large",
         );
     }
-    // A value with a NUL, overlong or not UTF-8 is refused beside its
-    // field, never dropped (a dropped quantity would silently become the
-    // default) and never stored with replacement characters.
-    let mut rejected: Vec<String> = Vec::new();
-    let form: Form = crate::params::decoded_pairs(&body)
-        .into_iter()
-        .filter(|(k, _)| k.len() <= 100)
-        .map(
-            |(k, v)| match v.filter(|v| v.len() <= 2000 && !v.contains('\0')) {
-                Some(v) => (k, v),
-                None => {
-                    rejected.push(k.clone());
-                    (k, String::new())
-                }
-            },
-        )
-        .collect();
+    let (form, rejected) = decode_form(&body);
     let l = match load(&state, &id).await {
         Ok(Some(l)) => l,
         Ok(None) => {
@@ -422,8 +407,8 @@ async fn submit(
             "This can't be used: it has control characters or is over 2,000 characters.".into(),
         );
     }
-    let (Some(totals), true) = (order.totals, order.errors.is_empty()) else {
-        return page(
+    let shown = |alert: Option<&str>, status| {
+        page(
             &state,
             &l,
             &lines,
@@ -431,21 +416,146 @@ async fn submit(
             &form,
             &promo_typed,
             &headers,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+            alert,
+            status,
+        )
     };
-    let (merchant, credential) = match state.store.provider_credential(&l.scope).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("This shop can't take payments yet: it has not connected a payment provider. Nothing was charged."), StatusCode::SERVICE_UNAVAILABLE);
-        }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    let (Some(totals), true) = (order.totals, order.errors.is_empty()) else {
+        return shown(None, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    let now = state.now();
-    // Opening a session reserves places: rate-limited per client address
-    // and per link, in counters every instance shares (finding 10).
     let ip = crate::access::client_ip(&extensions);
+    match pay(&state, &l, &lines, &order, totals, &ip).await {
+        Ok(session_id) => {
+            Redirect::to(&format!("{}/checkout/{session_id}/go", state.public_url)).into_response()
+        }
+        Err(Stop::Refused(message, status)) => shown(Some(message), status),
+        Err(Stop::Limited(retry_after)) => {
+            let mut resp = shown(Some("Too many checkouts were started from your network or for this link just now. Wait a minute and try again; nothing was charged."), StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Err(Stop::Unavailable) => unavailable(&state, &l),
+        Err(Stop::Failed(e)) => page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// The checkout form's fields, and the names of those refused: a value
+/// with a NUL, overlong or not UTF-8 is refused beside its field, never
+/// dropped (a dropped quantity would silently become the default) and
+/// never stored with replacement characters.
+fn decode_form(body: &[u8]) -> (Form, Vec<String>) {
+    let mut rejected: Vec<String> = Vec::new();
+    let form: Form = crate::params::decoded_pairs(body)
+        .into_iter()
+        .filter(|(k, _)| k.len() <= 100)
+        .map(
+            |(k, v)| match v.filter(|v| v.len() <= 2000 && !v.contains('\0')) {
+                Some(v) => (k, v),
+                None => {
+                    rejected.push(k.clone());
+                    (k, String::new())
+                }
+            },
+        )
+        .collect();
+    (form, rejected)
+}
+
+/// Why a priced order did not go on to the provider's page.
+enum Stop {
+    /// Shown above the form with this status; nothing was charged.
+    Refused(&'static str, StatusCode),
+    /// Too many sessions opened just now; retry after this many seconds.
+    Limited(i64),
+    /// The link no longer takes buyers.
+    Unavailable,
+    /// Our failure (logged, shown as an opaque error page).
+    Failed(String),
+}
+
+impl Stop {
+    fn failed(e: impl std::fmt::Display) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+/// Opens a session for the priced order (reserving its places) and the
+/// provider's hosted payment for it; returns the session's id.
+async fn pay(
+    state: &AppState,
+    l: &Loaded,
+    lines: &[PageLine<'_>],
+    order: &order::Order,
+    totals: paylink_domain::checkout::Totals,
+    ip: &str,
+) -> Result<String, Stop> {
+    let (merchant, credential) = state
+        .store
+        .provider_credential(&l.scope)
+        .await
+        .map_err(Stop::failed)?
+        .ok_or(Stop::Refused(
+            "This shop can't take payments yet: it has not connected a payment provider. Nothing was charged.",
+            StatusCode::SERVICE_UNAVAILABLE,
+        ))?;
+    let now = state.now();
+    check_opening_rate(state, l, ip, now).await?;
+    let first_time = order
+        .promotion
+        .as_ref()
+        .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
+    let session = new_session(state, l, order, totals, first_time, now)?;
+    open(state, l, &session, first_time).await?;
+    let description = lines
+        .iter()
+        .map(|x| x.product.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let session_id = session.id;
+    let req = HostedPaymentRequest {
+        session_id: session_id.clone(),
+        account_id: l.scope.account_id.clone(),
+        livemode: l.scope.livemode,
+        amount: totals.total.amount(),
+        currency: l.link.currency.code().to_string(),
+        description,
+        merchant_name: l.settings.name.clone(),
+        return_url: format!("{}/checkout/{session_id}", state.public_url),
+        cancel_url: format!("{}/checkout/{session_id}/cancel", state.public_url),
+        require_3ds: l.settings.require_3ds,
+    };
+    let hosted = match state.provider.create_payment(&credential, req).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, session = %session_id, "provider refused the payment");
+            if let Err(e) = state.store.expire_session(&l.scope, &session_id).await {
+                tracing::error!(error = %e, "could not release a failed session");
+            }
+            return Err(Stop::Refused(
+                "The payment provider is not available right now. Nothing was charged; please try again.",
+                StatusCode::SERVICE_UNAVAILABLE,
+            ));
+        }
+    };
+    state
+        .store
+        .set_session_provider_ref(
+            &l.scope,
+            &session_id,
+            &hosted.provider_ref,
+            &merchant,
+            &hosted.redirect_url,
+        )
+        .await
+        .map_err(Stop::failed)?;
+    Ok(session_id)
+}
+
+/// Opening a session reserves places: rate-limited per client address and
+/// per link, in counters every instance shares (finding 10).
+async fn check_opening_rate(state: &AppState, l: &Loaded, ip: &str, now: i64) -> Result<(), Stop> {
     for (bucket, window, limit) in [
         (
             format!("checkout-ip:{ip}"),
@@ -458,40 +568,41 @@ async fn submit(
             state.checkout_limits.per_link_minute,
         ),
     ] {
-        match state.store.rate_hit(&bucket, now, window, limit).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(secs)) => {
-                let mut resp = page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("Too many checkouts were started from your network or for this link just now. Wait a minute and try again; nothing was charged."), StatusCode::TOO_MANY_REQUESTS);
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                return resp;
-            }
-            Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        if let Err(secs) = state
+            .store
+            .rate_hit(&bucket, now, window, limit)
+            .await
+            .map_err(Stop::failed)?
+        {
+            return Err(Stop::Limited(secs));
         }
     }
-    let session_id = match new_id(IdKind::CheckoutSession) {
-        Ok(id) => id,
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e.status()),
-    };
-    let first_time = order
-        .promotion
-        .as_ref()
-        .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
-    let session = CheckoutSession {
-        id: session_id.clone(),
+    Ok(())
+}
+
+/// The open session for a priced order.
+fn new_session(
+    state: &AppState,
+    l: &Loaded,
+    order: &order::Order,
+    totals: paylink_domain::checkout::Totals,
+    first_time: bool,
+    now: i64,
+) -> Result<CheckoutSession, Stop> {
+    let id = new_id(IdKind::CheckoutSession).map_err(|e| Stop::failed(e.status()))?;
+    // A scarce place is held briefly until the buyer reaches the
+    // provider's page (through /checkout/{id}/go), then for longer.
+    let scarce = l.link.completed_sessions_limit.is_some()
+        || first_time
+        || order
+            .promotion
+            .as_ref()
+            .is_some_and(|(p, c)| p.max_redemptions.is_some() || c.max_redemptions.is_some());
+    Ok(CheckoutSession {
+        id,
         livemode: l.scope.livemode,
         created: now,
-        // A scarce place is held briefly until the buyer reaches the
-        // provider's page (through /checkout/{id}/go), then for longer.
-        expires_at: now
-            + session_ttl(
-                l.link.completed_sessions_limit.is_some()
-                    || first_time
-                    || order.promotion.as_ref().is_some_and(|(p, c)| {
-                        p.max_redemptions.is_some() || c.max_redemptions.is_some()
-                    }),
-            ),
+        expires_at: now + session_ttl(scarce),
         payment_link: l.link.id.clone(),
         status: SessionStatus::Open,
         paid: false,
@@ -512,81 +623,41 @@ async fn submit(
         payment_intent: None,
         provider: state.provider.name().to_string(),
         provider_ref: None,
-    };
-    match state
+    })
+}
+
+/// Stores the session, reserving the link's place and the code's
+/// redemption; a limit already taken is a message above the form.
+async fn open(
+    state: &AppState,
+    l: &Loaded,
+    session: &CheckoutSession,
+    first_time: bool,
+) -> Result<(), Stop> {
+    let refusal = match state
         .store
-        .open_session(&l.scope, &session, first_time)
+        .open_session(&l.scope, session, first_time)
         .await
+        .map_err(Stop::failed)?
     {
-        Ok(Ok(())) => {}
-        Ok(Err(OpenRefusal::LinkUnavailable))
+        Ok(()) => return Ok(()),
+        Err(r) => r,
+    };
+    Err(match refusal {
+        OpenRefusal::LinkUnavailable
             if l.link.completed_sessions_limit.is_some() && l.link.active =>
         {
-            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("All places are taken right now. Some are held by buyers who are paying at this moment; a held place frees up within a few minutes if its buyer doesn't finish, so try again shortly. Nothing was charged."), StatusCode::CONFLICT);
+            Stop::Refused("All places are taken right now. Some are held by buyers who are paying at this moment; a held place frees up within a few minutes if its buyer doesn't finish, so try again shortly. Nothing was charged.", StatusCode::CONFLICT)
         }
-        Ok(Err(OpenRefusal::LinkUnavailable)) => return unavailable(&state, &l),
-        Ok(Err(refusal)) => {
-            let msg = match refusal {
-                OpenRefusal::NotFirstTransaction => {
-                    "This promotion code is only valid for a first purchase."
-                }
-                _ => "This promotion code has been used up.",
-            };
-            return page(
-                &state,
-                &l,
-                &lines,
-                &order,
-                &form,
-                &promo_typed,
-                &headers,
-                Some(msg),
-                StatusCode::CONFLICT,
-            );
+        OpenRefusal::LinkUnavailable => Stop::Unavailable,
+        OpenRefusal::NotFirstTransaction => Stop::Refused(
+            "This promotion code is only valid for a first purchase.",
+            StatusCode::CONFLICT,
+        ),
+        OpenRefusal::PromotionExhausted => {
+            Stop::Refused("This promotion code has been used up.", StatusCode::CONFLICT)
         }
-        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-    let description = lines
-        .iter()
-        .map(|x| x.product.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let req = HostedPaymentRequest {
-        session_id: session_id.clone(),
-        account_id: l.scope.account_id.clone(),
-        livemode: l.scope.livemode,
-        amount: totals.total.amount(),
-        currency: l.link.currency.code().to_string(),
-        description,
-        merchant_name: l.settings.name.clone(),
-        return_url: format!("{}/checkout/{session_id}", state.public_url),
-        cancel_url: format!("{}/checkout/{session_id}/cancel", state.public_url),
-        require_3ds: l.settings.require_3ds,
-    };
-    let hosted = match state.provider.create_payment(&credential, req).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, session = %session_id, "provider refused the payment");
-            if let Err(e) = state.store.expire_session(&l.scope, &session_id).await {
-                tracing::error!(error = %e, "could not release a failed session");
-            }
-            return page(&state, &l, &lines, &order, &form, &promo_typed, &headers, Some("The payment provider is not available right now. Nothing was charged; please try again."), StatusCode::SERVICE_UNAVAILABLE);
-        }
-    };
-    if let Err(e) = state
-        .store
-        .set_session_provider_ref(
-            &l.scope,
-            &session_id,
-            &hosted.provider_ref,
-            &merchant,
-            &hosted.redirect_url,
-        )
-        .await
-    {
-        return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
-    }
-    Redirect::to(&format!("{}/checkout/{session_id}/go", state.public_url)).into_response()
+    })
 }
 
 /// How many checkout sessions may be opened per minute.

@@ -1,8 +1,8 @@
 //! The account's checkout settings and its provider connection's removal
 //! (connecting is [`super::provider`]).
 
+use paylink_store::accounts::AccountSettings;
 use paylink_store::audit::AuditEvent;
-use paylink_store::checkout::AccountSettings;
 use paylink_store::Scope;
 
 use crate::{ApiError, AppState};

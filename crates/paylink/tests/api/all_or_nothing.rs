@@ -4,6 +4,7 @@
 //! a soft-deleted row.
 
 use paylink_domain::roles::Role;
+use paylink_domain::Clock;
 
 use crate::both;
 use crate::dash::*;
@@ -224,3 +225,70 @@ async fn a_refused_link_keeps_the_form_and_creates_nothing(app: TestApp) {
     assert_eq!(catalog(&app).await, before);
 }
 both!(a_refused_link_keeps_the_form_and_creates_nothing);
+
+/// An account's data key is made in the transaction that creates the
+/// account, and a user's in the one that creates the user: when the
+/// database refuses the account (or the new user's membership), no data
+/// key is left behind.
+async fn owners_and_their_data_keys_are_made_together(app: TestApp) {
+    let keys = rows(&app, "data_keys").await;
+    let accounts = rows(&app, "accounts").await;
+    refuse_inserts(&app, "accounts").await;
+    let refused = app
+        .cli_in_process(&[
+            "account",
+            "create",
+            "--name",
+            "Refused",
+            "--owner-email",
+            "refused@shop.example",
+        ])
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    accept_inserts(&app, "accounts").await;
+    assert_eq!(rows(&app, "accounts").await, accounts);
+    assert_eq!(rows(&app, "data_keys").await, keys, "no stray account key");
+
+    let users = rows(&app, "users").await;
+    refuse_inserts(&app, "memberships").await;
+    let email_key = app.opened.store.blind("new@shop.example").await.unwrap();
+    let added = app
+        .opened
+        .store
+        .add_member(
+            "usr_refused",
+            "new@shop.example",
+            &email_key,
+            &app.account,
+            Role::Developer,
+            app.clock.now(),
+        )
+        .await;
+    assert!(added.is_err(), "{added:?}");
+    accept_inserts(&app, "memberships").await;
+    assert_eq!(rows(&app, "users").await, users);
+    assert_eq!(rows(&app, "data_keys").await, keys, "no stray user key");
+
+    // Once the database accepts rows again, both are made.
+    let out = app
+        .cli_in_process(&[
+            "account",
+            "create",
+            "--name",
+            "Accepted",
+            "--owner-email",
+            "accepted@shop.example",
+            "--json",
+        ])
+        .await
+        .unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = app
+        .raw_strings(&format!("SELECT owner FROM data_keys WHERE owner = '{id}'"))
+        .await;
+    assert_eq!(own, vec![id], "the account's key is made with it");
+}
+both!(owners_and_their_data_keys_are_made_together);

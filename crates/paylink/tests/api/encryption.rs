@@ -615,3 +615,44 @@ async fn provider_credentials_are_sealed_and_wiped(app: TestApp) {
     assert!(actions.iter().any(|a| a == "provider.disconnected"));
 }
 both!(provider_credentials_are_sealed_and_wiped);
+
+/// How many data keys `owner` has stored (its first generation).
+async fn keys_of(app: &TestApp, owner: &str) -> String {
+    app.raw_strings(&format!(
+        "SELECT CAST(COUNT(*) AS TEXT) FROM data_keys WHERE owner = '{owner}'"
+    ))
+    .await
+    .remove(0)
+}
+
+/// Reading a data key never writes one: an account left without a key by
+/// an older version (which made keys on first use) gets it when a server
+/// opens the database, and until then a read is refused instead of making
+/// a key on the read path.
+async fn data_keys_are_made_at_open_never_on_read(app: TestApp) {
+    app.raw_exec(
+        "INSERT INTO accounts (id, name, owner_email, created) VALUES ('acct_legacy', 'Legacy', 'enc1:legacy', 0)",
+    )
+    .await;
+    let read = app.opened.store.field_key("acct_legacy").await;
+    assert!(read.is_err(), "a missing key is an error");
+    assert_eq!(
+        keys_of(&app, "acct_legacy").await,
+        "0",
+        "the read made no key"
+    );
+
+    // A server opening the database makes it.
+    app.second_instance().await;
+    assert_eq!(keys_of(&app, "acct_legacy").await, "1");
+    assert_eq!(keys_of(&app, "instance").await, "1", "one instance key");
+    let k = app.opened.store.field_key("acct_legacy").await.unwrap();
+    let sealed = k
+        .seal("accounts.owner_email:acct_legacy", "a@legacy.example")
+        .unwrap();
+    assert_eq!(
+        k.open("accounts.owner_email:acct_legacy", &sealed).unwrap(),
+        "a@legacy.example"
+    );
+}
+both!(data_keys_are_made_at_open_never_on_read);

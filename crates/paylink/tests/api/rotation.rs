@@ -330,6 +330,8 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
             .await
             .unwrap()
             .with_vault(Arc::new(paylink_store::vault::Vault::new(keys, None)))
+            .await
+            .unwrap()
     };
     let before = backup_store().await;
     assert_eq!(

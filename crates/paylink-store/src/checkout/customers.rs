@@ -1,0 +1,178 @@
+//! Customers: their personal fields sealed under the account's data key;
+//! updates, deletion and erasure on request.
+
+use paylink_domain::checkout::{email_key, Address, Customer};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::catalog::metadata_of;
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::vault::FieldKey;
+use crate::Scope;
+
+use super::{json, seal_person, Person};
+
+pub(super) const CUSTOMER_COLS: &str =
+    "id, livemode, created, email, name, phone, address, metadata";
+
+/// A customer row, its personal fields opened with the account's key.
+pub(super) fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreError> {
+    let id: String = row.try_get("id")?;
+    let place = |c: &str| format!("customers.{c}:{id}");
+    Ok(Customer {
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        email: k.open_opt(&place("email"), row.try_get("email")?)?,
+        name: k.open_opt(&place("name"), row.try_get("name")?)?,
+        phone: k.open_opt(&place("phone"), row.try_get("phone")?)?,
+        address: k
+            .open_opt(&place("address"), row.try_get("address")?)?
+            .map(|a| serde_json::from_str::<Address>(&a))
+            .transpose()?,
+        metadata: metadata_of(row)?,
+        id,
+    })
+}
+
+impl Store {
+    pub async fn get_customer(&self, scope: &Scope, id: &str) -> Result<Customer, StoreError> {
+        let mut sql = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
+        sql.push(" AND deleted = 0");
+        let row = sql.fetch_row(&self.pool).await?;
+        customer_of(&row, &self.field_key(&scope.account_id).await?)
+    }
+
+    pub async fn list_customers(
+        &self,
+        scope: &Scope,
+        email: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<Page<Customer>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = vec![("deleted", Bind::I64(0))];
+        if let Some(e) = email {
+            filters.push(("email_key", self.blind(&email_key(e)).await?.into()));
+        }
+        let k = self.field_key(&scope.account_id).await?;
+        self.list_rows("customers", CUSTOMER_COLS, scope, &filters, q, |r| {
+            customer_of(r, &k)
+        })
+        .await
+    }
+
+    pub async fn update_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        f: impl FnOnce(&mut Customer) -> Result<(), paylink_domain::catalog::RuleError>,
+    ) -> Result<Customer, StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
+        let mut tx = self.write().await?;
+        let mut sel = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
+        sel.push(" AND deleted = 0").push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
+        let mut c = customer_of(&row, &k)?;
+        f(&mut c)?;
+        let [email, name, phone, address] = seal_person(
+            &k,
+            "customers",
+            ["email", "name", "phone", "address"],
+            id,
+            Person {
+                email: c.email.as_deref(),
+                name: c.name.as_deref(),
+                phone: c.phone.as_deref(),
+                address: c.address.as_ref(),
+            },
+        )?;
+        let email_blind = c
+            .email
+            .as_deref()
+            .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
+        let mut up = Sql::new("UPDATE customers SET email = ");
+        up.bind(email)
+            .push(", email_key = ")
+            .bind(email_blind)
+            .push(", name = ")
+            .bind(name)
+            .push(", phone = ")
+            .bind(phone)
+            .push(", address = ")
+            .bind(address)
+            .push(", metadata = ")
+            .bind(json(&c.metadata)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    /// Deletes a customer: personal fields are cleared and the object is
+    /// gone from the API; payments keep their amounts and dates.
+    pub async fn delete_customer(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        self.redact_customer(scope, id, true).await
+    }
+
+    /// Erases a buyer's personal data: the customer's email, name, phone and
+    /// address, and in every checkout session of theirs the buyer's details
+    /// and custom-field answers, are replaced by empty tombstones. Amounts,
+    /// dates and ids stay for the books. `hide` also removes the customer
+    /// from the API (delete).
+    pub async fn redact_customer(
+        &self,
+        scope: &Scope,
+        id: &str,
+        hide: bool,
+    ) -> Result<(), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        // What the stored API responses may hold of this customer.
+        let before = self.get_customer(scope, id).await?;
+        let mut needles = vec![before.id.clone()];
+        needles.extend(before.email.clone());
+        needles.extend(before.name.clone());
+        needles.extend(before.phone.clone());
+        if let Some(a) = &before.address {
+            needles.extend(a.line1.clone());
+            needles.extend(a.line2.clone());
+        }
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE customers SET email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL, deleted = ");
+        up.bind(hide)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 0");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Err(StoreError::NotFound);
+        }
+        let mut sel = Sql::new("SELECT id FROM checkout_sessions WHERE ");
+        sel.scope(scope).push(" AND customer_id = ").bind(id);
+        let sessions: Vec<String> = sel
+            .query()
+            .fetch_all(tx.conn())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        for sid in sessions {
+            let none = k.seal(&format!("checkout_sessions.custom_fields:{sid}"), "[]")?;
+            let mut up = Sql::new("UPDATE checkout_sessions SET redacted = 1, customer_email = NULL, customer_name = NULL, customer_phone = NULL, customer_address = NULL, custom_fields = ");
+            up.bind(none)
+                .push(" WHERE ")
+                .scope(scope)
+                .push(" AND id = ")
+                .bind(sid.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
+        tx.commit().await?;
+        self.erase_idempotent_mentions(&scope.account_id, &needles)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,522 @@
+//! Opening a checkout session (its limits reserved in the same
+//! transaction), finding, listing and expiring sessions.
+
+use paylink_domain::catalog::PaymentLink;
+use paylink_domain::checkout::{
+    email_key, Address, CheckoutSession, CustomFieldAnswer, OrderLine, SessionStatus,
+};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::catalog::{currency_of, metadata_of};
+use crate::db::{Store, WriteTx};
+use crate::error::StoreError;
+use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::vault::FieldKey;
+use crate::Scope;
+
+use super::{json, seal_person, Person};
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenRefusal {
+    /// The link is inactive or its completed-sessions limit is taken.
+    LinkUnavailable,
+    /// The promotion code (or its coupon) has no redemption left.
+    PromotionExhausted,
+    /// The buyer's email already made a purchase (first-purchase code).
+    NotFirstTransaction,
+}
+
+pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref";
+
+/// A session row, its buyer's details opened with the account's key.
+pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, StoreError> {
+    let id: String = row.try_get("id")?;
+    let place = |c: &str| format!("checkout_sessions.{c}:{id}");
+    let status: String = row.try_get("status")?;
+    let currency: String = row.try_get("currency")?;
+    let fields: String = row.try_get("custom_fields")?;
+    let lines: String = row.try_get("line_items")?;
+    let payment_status: String = row.try_get("payment_status")?;
+    Ok(CheckoutSession {
+        id: id.clone(),
+        livemode: get_bool(row, "livemode")?,
+        created: row.try_get("created")?,
+        expires_at: row.try_get("expires_at")?,
+        payment_link: row.try_get("payment_link_id")?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt("session status".into()))?,
+        paid: payment_status == "paid",
+        currency: currency_of(&currency)?,
+        amount_subtotal: row.try_get("amount_subtotal")?,
+        amount_discount: row.try_get("amount_discount")?,
+        amount_total: row.try_get("amount_total")?,
+        promotion_code: row.try_get("promotion_code_id")?,
+        coupon: row.try_get("coupon_id")?,
+        customer_email: k.open_opt(&place("customer_email"), row.try_get("customer_email")?)?,
+        customer_name: k.open_opt(&place("customer_name"), row.try_get("customer_name")?)?,
+        customer_phone: k.open_opt(&place("customer_phone"), row.try_get("customer_phone")?)?,
+        customer_address: k
+            .open_opt(&place("customer_address"), row.try_get("customer_address")?)?
+            .map(|a| serde_json::from_str::<Address>(&a))
+            .transpose()?,
+        custom_fields: serde_json::from_str::<Vec<CustomFieldAnswer>>(
+            &k.open(&place("custom_fields"), &fields)?,
+        )?,
+        line_items: serde_json::from_str::<Vec<OrderLine>>(&lines)?,
+        metadata: metadata_of(row)?,
+        customer: row.try_get("customer_id")?,
+        payment_intent: row.try_get("payment_intent_id")?,
+        provider: row.try_get("provider")?,
+        provider_ref: row.try_get("provider_ref")?,
+    })
+}
+
+/// Filters of the session list.
+#[derive(Debug, Default, Clone)]
+pub struct SessionFilter {
+    pub payment_link: Option<String>,
+    pub status: Option<String>,
+    pub payment_intent: Option<String>,
+    pub customer: Option<String>,
+}
+
+impl Store {
+    /// Finds a payment link by id or slug alone (public checkout pages),
+    /// with the scope it belongs to.
+    pub async fn find_link_public(
+        &self,
+        id_or_slug: &str,
+    ) -> Result<(Scope, PaymentLink), StoreError> {
+        // Two indexed lookups: with `id = … OR slug = …` SQLite scans the
+        // whole table (reliability finding F8).
+        let mut sql = Sql::new("SELECT account_id, livemode, id FROM payment_links WHERE id = ");
+        sql.bind(id_or_slug)
+            .push(" UNION SELECT account_id, livemode, id FROM payment_links WHERE slug = ")
+            .bind(id_or_slug);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        // Ids are random and unique in practice; refuse ambiguity outright.
+        let [row] = rows.as_slice() else {
+            return Err(StoreError::NotFound);
+        };
+        let scope = Scope {
+            account_id: row.try_get("account_id")?,
+            livemode: get_bool(row, "livemode")?,
+        };
+        let id: String = row.try_get("id")?;
+        let link = self.get_payment_link(&scope, &id).await?;
+        Ok((scope, link))
+    }
+
+    /// Whether a buyer with this email already paid in this account.
+    async fn has_paid_before(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        key: &str,
+    ) -> Result<bool, StoreError> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM payment_intents p JOIN customers c ON c.account_id = p.account_id AND c.livemode = p.livemode AND c.id = p.customer_id WHERE p.account_id = ");
+        sql.bind(scope.account_id.as_str())
+            .push(" AND p.livemode = ")
+            .bind(scope.livemode)
+            .push(" AND c.email_key = ")
+            .bind(key);
+        let n: i64 = sql.query().fetch_one(tx.conn()).await?.try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// Takes one redemption of a promotion code or coupon (`table`): the row
+    /// must be `usable`, before its `deadline` column, and have room under
+    /// `max_redemptions` counting redemptions and open reservations.
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_redemption(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        table: &str,
+        id: &str,
+        usable: &str,
+        deadline: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut up = Sql::new(&format!(
+            "UPDATE {table} SET reserved = reserved + 1 WHERE "
+        ));
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(&format!(" AND {usable} AND (max_redemptions IS NULL OR times_redeemed + reserved < max_redemptions) AND ({deadline} IS NULL OR {deadline} > "))
+            .bind(now)
+            .push(")");
+        Ok(up.query().execute(tx.conn()).await?.rows_affected() == 1)
+    }
+
+    /// Opens a session, reserving a place under every limit it touches.
+    /// `first_time` says the promotion code demands a first purchase.
+    pub async fn open_session(
+        &self,
+        scope: &Scope,
+        s: &CheckoutSession,
+        first_time: bool,
+    ) -> Result<Result<(), OpenRefusal>, StoreError> {
+        // Keys first: fetching one may write, which must not happen inside
+        // the transaction below.
+        let k = self.field_key(&scope.account_id).await?;
+        let email_blind = match &s.customer_email {
+            Some(e) if first_time => Some(self.blind(&email_key(e)).await?),
+            _ => None,
+        };
+        let [email, name, phone, address] = seal_person(
+            &k,
+            "checkout_sessions",
+            [
+                "customer_email",
+                "customer_name",
+                "customer_phone",
+                "customer_address",
+            ],
+            &s.id,
+            Person {
+                email: s.customer_email.as_deref(),
+                name: s.customer_name.as_deref(),
+                phone: s.customer_phone.as_deref(),
+                address: s.customer_address.as_ref(),
+            },
+        )?;
+        let answers = k.seal(
+            &format!("checkout_sessions.custom_fields:{}", s.id),
+            &json(&s.custom_fields)?,
+        )?;
+        let mut tx = self.write().await?;
+        let mut up =
+            Sql::new("UPDATE payment_links SET reserved_sessions = reserved_sessions + 1 WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(s.payment_link.as_str())
+            .push(" AND active = 1 AND (completed_sessions_limit IS NULL OR completed_sessions_count + reserved_sessions < completed_sessions_limit)");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Ok(Err(OpenRefusal::LinkUnavailable));
+        }
+        let redemptions = [
+            (
+                s.promotion_code.as_deref(),
+                "promotion_codes",
+                "active = 1",
+                "expires_at",
+            ),
+            (s.coupon.as_deref(), "coupons", "deleted = 0", "redeem_by"),
+        ];
+        for (id, table, usable, deadline) in redemptions {
+            if let Some(id) = id {
+                if !Self::reserve_redemption(&mut tx, scope, table, id, usable, deadline, s.created)
+                    .await?
+                {
+                    return Ok(Err(OpenRefusal::PromotionExhausted));
+                }
+            }
+        }
+        let mut claim: Option<String> = None;
+        if first_time {
+            let Some(key) = email_blind else {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            };
+            if Self::has_paid_before(&mut tx, scope, &key).await? {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            }
+            let mut ins = Sql::new("INSERT INTO first_time_claims (account_id, livemode, email_key, session_id) VALUES (");
+            ins.values(vec![
+                scope.account_id.as_str().into(),
+                scope.livemode.into(),
+                key.as_str().into(),
+                s.id.as_str().into(),
+            ])
+            .push(") ON CONFLICT DO NOTHING");
+            if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
+                return Ok(Err(OpenRefusal::NotFirstTransaction));
+            }
+            claim = Some(key);
+        }
+        let mut sql = Sql::new(&format!(
+            "INSERT INTO checkout_sessions (account_id, {SESSION_COLS}) VALUES ("
+        ));
+        sql.values(vec![
+            scope.account_id.as_str().into(),
+            s.id.as_str().into(),
+            s.livemode.into(),
+            s.created.into(),
+            s.expires_at.into(),
+            s.payment_link.as_str().into(),
+            s.status.as_str().into(),
+            (if s.paid { "paid" } else { "unpaid" }).into(),
+            s.currency.code().into(),
+            s.amount_subtotal.into(),
+            s.amount_discount.into(),
+            s.amount_total.into(),
+            s.promotion_code.clone().into(),
+            s.coupon.clone().into(),
+            claim.into(),
+            email.into(),
+            name.into(),
+            phone.into(),
+            address.into(),
+            answers.into(),
+            json(&s.line_items)?.into(),
+            json(&s.metadata)?.into(),
+            s.customer.clone().into(),
+            s.payment_intent.clone().into(),
+            s.provider.as_str().into(),
+            s.provider_ref.clone().into(),
+        ])
+        .push(")");
+        sql.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Records the provider's reference for a session's hosted payment and
+    /// the provider merchant it was created with: only that merchant's
+    /// event for that payment can complete the session.
+    pub async fn set_session_provider_ref(
+        &self,
+        scope: &Scope,
+        id: &str,
+        provider_ref: &str,
+        provider_account: &str,
+        provider_url: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE checkout_sessions SET provider_ref = ");
+        up.bind(provider_ref)
+            .push(", provider_account = ")
+            .bind(provider_account)
+            .push(", provider_url = ")
+            .bind(provider_url)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await
+    }
+
+    pub async fn get_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<CheckoutSession, StoreError> {
+        let sql = Sql::select_one(SESSION_COLS, "checkout_sessions", scope, id);
+        let row = sql.fetch_row(&self.pool).await?;
+        session_of(&row, &self.field_key(&scope.account_id).await?)
+    }
+
+    /// Finds a session by id alone (provider callbacks and return pages).
+    pub async fn find_session_public(
+        &self,
+        id: &str,
+    ) -> Result<(Scope, CheckoutSession), StoreError> {
+        let mut sql = Sql::new("SELECT account_id, livemode FROM checkout_sessions WHERE id = ");
+        sql.bind(id);
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let [row] = rows.as_slice() else {
+            return Err(StoreError::NotFound);
+        };
+        let scope = Scope {
+            account_id: row.try_get("account_id")?,
+            livemode: get_bool(row, "livemode")?,
+        };
+        let session = self.get_session(&scope, id).await?;
+        Ok((scope, session))
+    }
+
+    pub async fn list_sessions(
+        &self,
+        scope: &Scope,
+        f: &SessionFilter,
+        q: &ListQuery,
+    ) -> Result<Page<CheckoutSession>, StoreError> {
+        let mut filters: Vec<(&str, Bind)> = Vec::new();
+        if let Some(l) = &f.payment_link {
+            filters.push(("payment_link_id", l.into()));
+        }
+        if let Some(s) = &f.status {
+            filters.push(("status", s.into()));
+        }
+        if let Some(p) = &f.payment_intent {
+            filters.push(("payment_intent_id", p.into()));
+        }
+        if let Some(c) = &f.customer {
+            filters.push(("customer_id", c.into()));
+        }
+        let k = self.field_key(&scope.account_id).await?;
+        self.list_rows("checkout_sessions", SESSION_COLS, scope, &filters, q, |r| {
+            session_of(r, &k)
+        })
+        .await
+    }
+
+    /// Gives back what an open session reserved. Runs inside `tx`.
+    pub(super) async fn release(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        completed: bool,
+    ) -> Result<(), StoreError> {
+        let mut up = Sql::new(if completed {
+            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1, completed_sessions_count = completed_sessions_count + 1, active = CASE WHEN completed_sessions_limit IS NOT NULL AND completed_sessions_count + 1 >= completed_sessions_limit THEN 0 ELSE active END WHERE "
+        } else {
+            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1 WHERE "
+        });
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(s.payment_link.as_str());
+        up.query().execute(tx.conn()).await?;
+        let count = if completed {
+            ", times_redeemed = times_redeemed + 1"
+        } else {
+            ""
+        };
+        if let Some(p) = &s.promotion_code {
+            let mut up = Sql::new(&format!(
+                "UPDATE promotion_codes SET reserved = reserved - 1{count} WHERE "
+            ));
+            up.scope(scope).push(" AND id = ").bind(p.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
+        if let Some(c) = &s.coupon {
+            let mut up = Sql::new(&format!(
+                "UPDATE coupons SET reserved = reserved - 1{count} WHERE "
+            ));
+            up.scope(scope).push(" AND id = ").bind(c.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
+        if !completed {
+            let mut del = Sql::new("DELETE FROM first_time_claims WHERE ");
+            del.scope(scope)
+                .push(" AND session_id = ")
+                .bind(s.id.as_str());
+            del.query().execute(tx.conn()).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn lock_session(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        id: &str,
+        k: &FieldKey,
+    ) -> Result<CheckoutSession, StoreError> {
+        let mut sel = Sql::select_one(SESSION_COLS, "checkout_sessions", scope, id);
+        sel.push(self.for_update());
+        let row = sel.fetch_row(tx.conn()).await?;
+        session_of(&row, k)
+    }
+
+    /// Expires an open session and releases its reservations. Returns the
+    /// session as it is afterwards; a session that is not open is returned
+    /// unchanged with `false`.
+    pub async fn expire_session(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(CheckoutSession, bool), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let mut tx = self.write().await?;
+        let mut s = self.lock_session(&mut tx, scope, id, &k).await?;
+        if !s.status.can_become(SessionStatus::Expired) {
+            return Ok((s, false));
+        }
+        let mut up = Sql::new("UPDATE checkout_sessions SET status = 'expired' WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open'");
+        up.query().execute(tx.conn()).await?;
+        Self::release(&mut tx, scope, &s, false).await?;
+        tx.commit().await?;
+        s.status = SessionStatus::Expired;
+        Ok((s, true))
+    }
+
+    /// The buyer is on the way to the provider's page: a short hold on a
+    /// scarce place is extended to `hold_until` (never shortened, and only
+    /// while the session is open and not yet due). Returns the provider
+    /// page's URL, or `None` when the session is no longer open.
+    pub async fn session_reached(
+        &self,
+        scope: &Scope,
+        id: &str,
+        now: i64,
+        hold_until: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut up = Sql::new("UPDATE checkout_sessions SET expires_at = ");
+        up.bind(hold_until)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open' AND expires_at > ")
+            .bind(now)
+            .push(" AND expires_at < ")
+            .bind(hold_until);
+        self.write_one(&up).await?;
+        let mut sel = Sql::new("SELECT provider_url FROM checkout_sessions WHERE ");
+        sel.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND status = 'open' AND expires_at > ")
+            .bind(now);
+        Ok(match sel.query().fetch_optional(&self.pool).await? {
+            Some(r) => r.try_get::<Option<String>, _>(0)?,
+            None => None,
+        })
+    }
+
+    /// Counts one hit of `bucket` in a fixed window of `window` seconds
+    /// shared by every instance: `Err(secs to wait)` past `limit`.
+    pub async fn rate_hit(
+        &self,
+        bucket: &str,
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        self.limited_hit(
+            "rate_counters",
+            "bucket",
+            "hits",
+            bucket,
+            now,
+            window,
+            limit,
+        )
+        .await
+    }
+
+    /// Expires every open session whose time is up. Returns how many.
+    pub async fn expire_due_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let mut sql = Sql::new("SELECT account_id, livemode, id FROM checkout_sessions WHERE status = 'open' AND expires_at <= ");
+        sql.bind(now).push(" LIMIT 500");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let mut n = 0;
+        for r in rows {
+            let scope = Scope {
+                account_id: r.try_get("account_id")?,
+                livemode: get_bool(&r, "livemode")?,
+            };
+            let id: String = r.try_get("id")?;
+            if self.expire_session(&scope, &id).await?.1 {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// How many open sessions are past their expiry (due for the job).
+    pub async fn sessions_due(&self, now: i64) -> Result<i64, StoreError> {
+        let mut sql = Sql::new(
+            "SELECT COUNT(*) FROM checkout_sessions WHERE status = 'open' AND expires_at <= ",
+        );
+        sql.bind(now);
+        Ok(sql.query().fetch_one(&self.pool).await?.try_get(0)?)
+    }
+}
