@@ -48,6 +48,9 @@ fn rejection_message(r: &PromotionRejection) -> String {
     r.to_string()
 }
 
+/// Field name to message.
+type Errors = BTreeMap<String, String>;
+
 /// Prices the form. `promo` is the code looked up (with its coupon) when
 /// the buyer typed one; `promo_typed` is what they typed. `require_buyer`
 /// checks the buyer's details too (on Pay, not on Apply).
@@ -61,143 +64,208 @@ pub fn build(
     now: i64,
     require_buyer: bool,
 ) -> Order {
-    let mut errors = BTreeMap::new();
-    let mut order_lines = Vec::with_capacity(lines.len());
-    for l in lines {
-        let qty_field = format!("quantity_{}", l.index);
-        let quantity = match l.item.adjustable_quantity.filter(|a| a.enabled) {
-            Some(a) => {
-                let typed = field(form, &qty_field);
-                let (min, max) = (a.minimum.unwrap_or(1), a.maximum.unwrap_or(99));
-                match typed.parse::<i64>() {
-                    _ if typed.is_empty() => l.item.quantity,
-                    Ok(q) if (min..=max).contains(&q) => q,
-                    _ => {
-                        errors.insert(qty_field, format!("Choose a quantity from {min} to {max}."));
-                        l.item.quantity
-                    }
-                }
-            }
-            None => l.item.quantity,
-        };
-        let unit_amount = match l.price.custom_unit_amount() {
-            Some(c) => {
-                let typed = field(form, "custom_amount");
-                let preset = c
-                    .preset
-                    .or(c.minimum)
-                    .unwrap_or(l.price.currency.minimum_charge());
-                if typed.is_empty() {
-                    if require_buyer {
-                        errors.insert("custom_amount".into(), "Enter an amount.".into());
-                    }
-                    preset
-                } else {
-                    match locale::parse_major(&typed, l.price.currency) {
-                        Some(a) if c.accepts(l.price.currency, a) => a,
-                        Some(_) => {
-                            let min = c.minimum.unwrap_or(l.price.currency.minimum_charge());
-                            let max = c.maximum.unwrap_or(paylink_domain::money::MAX_AMOUNT);
-                            errors.insert(
-                                "custom_amount".into(),
-                                format!(
-                                    "Enter an amount from {} to {}.",
-                                    l.price.currency.format(min),
-                                    l.price.currency.format(max)
-                                ),
-                            );
-                            preset
-                        }
-                        None => {
-                            errors.insert(
-                                "custom_amount".into(),
-                                "Enter an amount as a number, e.g. 25 or 25.50.".into(),
-                            );
-                            preset
-                        }
-                    }
-                }
-            }
-            None => l.price.unit_amount().unwrap_or(0),
-        };
-        order_lines.push(OrderLine {
-            id: l.item.id.clone(),
-            price: l.price.id.clone(),
-            product: l.product.id.clone(),
-            description: l.product.name.clone(),
-            quantity,
-            unit_amount,
-            amount_subtotal: 0,
-            amount_discount: 0,
-            amount_total: 0,
-        });
+    let mut errors = Errors::new();
+    let mut order_lines: Vec<OrderLine> = lines
+        .iter()
+        .map(|l| order_line(l, form, require_buyer, &mut errors))
+        .collect();
+    let (promotion, promo_note) =
+        promotion(link, &order_lines, promo_typed, promo, now, &mut errors);
+    let discount: Option<Discount> = promotion.as_ref().map(|(_, c)| c.discount);
+    let totals = totals(link, &mut order_lines, discount, require_buyer, &mut errors);
+    let buyer = buyer(link, form, require_buyer, &mut errors);
+    let answers = link
+        .custom_fields
+        .iter()
+        .map(|f| answer(f, form, require_buyer, &mut errors))
+        .collect();
+    Order {
+        lines: order_lines,
+        totals,
+        promotion,
+        errors,
+        promo_note,
+        email: buyer.email,
+        name: buyer.name,
+        phone: buyer.phone,
+        address: buyer.address,
+        answers,
     }
+}
 
-    // The subtotal decides whether the promotion code applies.
-    let mut promo_note = None;
-    let mut applied: Option<(PromotionCode, Coupon)> = None;
-    let mut probe = order_lines.clone();
+/// A line as the buyer set it: the quantity within its limits and, for a
+/// pay-what-you-want price, the amount typed (amounts are priced later).
+fn order_line(
+    l: &PageLine<'_>,
+    form: &Form,
+    require_buyer: bool,
+    errors: &mut Errors,
+) -> OrderLine {
+    OrderLine {
+        id: l.item.id.clone(),
+        price: l.price.id.clone(),
+        product: l.product.id.clone(),
+        description: l.product.name.clone(),
+        quantity: quantity(l, form, errors),
+        unit_amount: unit_amount(l, form, require_buyer, errors),
+        amount_subtotal: 0,
+        amount_discount: 0,
+        amount_total: 0,
+    }
+}
+
+/// The quantity typed for an adjustable line (its default if none was
+/// typed or it is out of bounds), or the line's fixed quantity.
+fn quantity(l: &PageLine<'_>, form: &Form, errors: &mut Errors) -> i64 {
+    let Some(a) = l.item.adjustable_quantity.filter(|a| a.enabled) else {
+        return l.item.quantity;
+    };
+    let qty_field = format!("quantity_{}", l.index);
+    let typed = field(form, &qty_field);
+    let (min, max) = (a.minimum.unwrap_or(1), a.maximum.unwrap_or(99));
+    match typed.parse::<i64>() {
+        _ if typed.is_empty() => l.item.quantity,
+        Ok(q) if (min..=max).contains(&q) => q,
+        _ => {
+            errors.insert(qty_field, format!("Choose a quantity from {min} to {max}."));
+            l.item.quantity
+        }
+    }
+}
+
+/// The unit amount: the price's, or for a pay-what-you-want price the
+/// amount typed within its bounds (the preset while it is missing or
+/// wrong).
+fn unit_amount(l: &PageLine<'_>, form: &Form, require_buyer: bool, errors: &mut Errors) -> i64 {
+    let Some(c) = l.price.custom_unit_amount() else {
+        return l.price.unit_amount().unwrap_or(0);
+    };
+    let currency = l.price.currency;
+    let typed = field(form, "custom_amount");
+    let preset = c.preset.or(c.minimum).unwrap_or(currency.minimum_charge());
+    if typed.is_empty() {
+        if require_buyer {
+            errors.insert("custom_amount".into(), "Enter an amount.".into());
+        }
+        return preset;
+    }
+    match locale::parse_major(&typed, currency) {
+        Some(a) if c.accepts(currency, a) => a,
+        Some(_) => {
+            let min = c.minimum.unwrap_or(currency.minimum_charge());
+            let max = c.maximum.unwrap_or(paylink_domain::money::MAX_AMOUNT);
+            errors.insert(
+                "custom_amount".into(),
+                format!(
+                    "Enter an amount from {} to {}.",
+                    currency.format(min),
+                    currency.format(max)
+                ),
+            );
+            preset
+        }
+        None => {
+            errors.insert(
+                "custom_amount".into(),
+                "Enter an amount as a number, e.g. 25 or 25.50.".into(),
+            );
+            preset
+        }
+    }
+}
+
+/// The promotion code that applies to these lines, with the note shown
+/// when it does; the subtotal decides whether it applies.
+fn promotion(
+    link: &PaymentLink,
+    lines: &[OrderLine],
+    promo_typed: &str,
+    promo: Option<(PromotionCode, Coupon)>,
+    now: i64,
+    errors: &mut Errors,
+) -> (Option<(PromotionCode, Coupon)>, Option<String>) {
+    if promo_typed.is_empty() {
+        return (None, None);
+    }
+    if !link.allow_promotion_codes {
+        errors.insert(
+            "promo".into(),
+            "This payment link does not accept promotion codes.".into(),
+        );
+        return (None, None);
+    }
+    let mut probe = lines.to_vec();
     let subtotal = price_order(link.currency, &mut probe, None).map(|t| t.subtotal);
-    if !promo_typed.is_empty() {
-        if !link.allow_promotion_codes {
+    match (promo, subtotal) {
+        (None, _) => {
+            errors.insert("promo".into(), "This code is not valid.".into());
+        }
+        (Some((code, coupon)), Ok(sub)) => match code.check(&coupon, sub, now, true) {
+            Ok(()) => {
+                let note = format!("Code {} applied.", code.code);
+                return (Some((code, coupon)), Some(note));
+            }
+            Err(r) => {
+                errors.insert("promo".into(), rejection_message(&r));
+            }
+        },
+        (Some(_), Err(_)) => {
             errors.insert(
                 "promo".into(),
-                "This payment link does not accept promotion codes.".into(),
+                "This code can't be applied to this order.".into(),
             );
-        } else {
-            match (promo, subtotal) {
-                (None, _) => {
-                    errors.insert("promo".into(), "This code is not valid.".into());
-                }
-                (Some((code, coupon)), Ok(sub)) => match code.check(&coupon, sub, now, true) {
-                    Ok(()) => {
-                        promo_note = Some(format!("Code {} applied.", code.code));
-                        applied = Some((code, coupon));
-                    }
-                    Err(r) => {
-                        errors.insert("promo".into(), rejection_message(&r));
-                    }
-                },
-                (Some(_), Err(_)) => {
-                    errors.insert(
-                        "promo".into(),
-                        "This code can't be applied to this order.".into(),
-                    );
-                }
-            }
         }
     }
-    let discount: Option<Discount> = applied.as_ref().map(|(_, c)| c.discount);
-    let totals = match price_order(link.currency, &mut order_lines, discount) {
-        Ok(t) => {
-            if t.total.amount() > 0
-                && Money::new(t.total.amount(), link.currency)
-                    .and_then(Money::chargeable)
-                    .is_err()
-            {
-                errors.insert(
-                    "total".into(),
-                    format!(
-                        "The total must be between {} and {}.",
-                        link.currency.format(link.currency.minimum_charge()),
-                        link.currency.format(paylink_domain::money::MAX_AMOUNT)
-                    ),
-                );
-            }
-            if t.total.amount() == 0 && require_buyer {
-                errors.insert(
-                    "total".into(),
-                    "There is nothing to pay: choose at least one item.".into(),
-                );
-            }
-            Some(t)
-        }
-        Err(_) => {
-            errors.insert("total".into(), "This order is too large.".into());
-            None
-        }
-    };
+    (None, None)
+}
 
+/// Prices the lines with the discount; a total that can't be charged (or,
+/// on Pay, a zero total) is an error on `total`.
+fn totals(
+    link: &PaymentLink,
+    lines: &mut [OrderLine],
+    discount: Option<Discount>,
+    require_buyer: bool,
+    errors: &mut Errors,
+) -> Option<Totals> {
+    let Ok(t) = price_order(link.currency, lines, discount) else {
+        errors.insert("total".into(), "This order is too large.".into());
+        return None;
+    };
+    if t.total.amount() > 0
+        && Money::new(t.total.amount(), link.currency)
+            .and_then(Money::chargeable)
+            .is_err()
+    {
+        errors.insert(
+            "total".into(),
+            format!(
+                "The total must be between {} and {}.",
+                link.currency.format(link.currency.minimum_charge()),
+                link.currency.format(paylink_domain::money::MAX_AMOUNT)
+            ),
+        );
+    }
+    if t.total.amount() == 0 && require_buyer {
+        errors.insert(
+            "total".into(),
+            "There is nothing to pay: choose at least one item.".into(),
+        );
+    }
+    Some(t)
+}
+
+/// The buyer's details the link collects.
+struct Buyer {
+    email: Option<Email>,
+    name: Option<String>,
+    phone: Option<String>,
+    address: Option<Address>,
+}
+
+/// The buyer's email, name, billing address and phone as the link asks
+/// for them; on Pay the required ones must be there.
+fn buyer(link: &PaymentLink, form: &Form, require_buyer: bool, errors: &mut Errors) -> Buyer {
     let email_typed = field(form, "email");
     let email = match Email::parse(&email_typed) {
         Ok(e) => Some(e),
@@ -209,42 +277,8 @@ pub fn build(
         }
     };
     let name = Some(field(form, "name")).filter(|s| !s.is_empty());
-    let mut address = None;
-    if link.billing_address_collection == "required" {
-        let a = Address {
-            line1: Some(field(form, "line1")).filter(|s| !s.is_empty()),
-            line2: Some(field(form, "line2")).filter(|s| !s.is_empty()),
-            city: Some(field(form, "city")).filter(|s| !s.is_empty()),
-            postal_code: Some(field(form, "postal_code")).filter(|s| !s.is_empty()),
-            state: None,
-            country: Some(field(form, "country").to_ascii_uppercase()).filter(|s| !s.is_empty()),
-        };
-        if require_buyer {
-            if name.is_none() {
-                errors.insert("name".into(), "Enter your name.".into());
-            }
-            for (f, v, msg) in [
-                ("line1", &a.line1, "Enter your address."),
-                ("city", &a.city, "Enter your city."),
-                ("postal_code", &a.postal_code, "Enter your postal code."),
-            ] {
-                if v.is_none() {
-                    errors.insert(f.into(), msg.into());
-                }
-            }
-            if !a
-                .country
-                .as_deref()
-                .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-            {
-                errors.insert(
-                    "country".into(),
-                    "Enter a two-letter country code, e.g. FR.".into(),
-                );
-            }
-        }
-        address = Some(a);
-    }
+    let address = (link.billing_address_collection == "required")
+        .then(|| address(form, name.is_some(), require_buyer, errors));
     for (f, max) in [
         ("name", 200),
         ("line1", 200),
@@ -256,82 +290,131 @@ pub fn build(
             errors.insert(f.into(), format!("At most {max} characters."));
         }
     }
-    let mut phone = None;
-    if link.phone_number_collection {
-        let p = field(form, "phone");
-        let digits = p.chars().filter(char::is_ascii_digit).count();
-        let ok = (6..=20).contains(&digits)
-            && p.len() <= 30
-            && p.chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if ok {
-            phone = Some(p);
-        } else if require_buyer || !p.is_empty() {
-            errors.insert("phone".into(), "Enter a valid phone number.".into());
-        }
-    }
-    let mut answers = Vec::new();
-    for f in &link.custom_fields {
-        let name = format!("custom_{}", f.key);
-        let v = field(form, &name);
-        let label = &f.label.custom;
-        if v.is_empty() {
-            if !f.optional && require_buyer {
-                errors.insert(name.clone(), format!("{label} is required."));
-            }
-            answers.push(CustomFieldAnswer {
-                key: f.key.clone(),
-                kind: f.kind.clone(),
-                value: None,
-            });
-            continue;
-        }
-        let problem = match f.kind.as_str() {
-            "dropdown" => (!f
-                .dropdown
-                .as_ref()
-                .is_some_and(|d| d.options.iter().any(|o| o.value == v)))
-            .then(|| "Choose one of the options.".to_string()),
-            kind => {
-                let bounds = if kind == "numeric" {
-                    &f.numeric
-                } else {
-                    &f.text
-                };
-                let n = i64::try_from(v.chars().count()).unwrap_or(i64::MAX);
-                let min = bounds.as_ref().and_then(|b| b.minimum_length).unwrap_or(1);
-                let max = bounds
-                    .as_ref()
-                    .and_then(|b| b.maximum_length)
-                    .unwrap_or(255);
-                if kind == "numeric" && !v.chars().all(|c| c.is_ascii_digit()) {
-                    Some("Use digits only.".to_string())
-                } else if n < min || n > max {
-                    Some(format!("Use {min} to {max} characters."))
-                } else {
-                    None
-                }
-            }
-        };
-        if let Some(m) = problem {
-            errors.insert(name.clone(), m);
-        }
-        answers.push(CustomFieldAnswer {
-            key: f.key.clone(),
-            kind: f.kind.clone(),
-            value: Some(v),
-        });
-    }
-    Order {
-        lines: order_lines,
-        totals,
-        promotion: applied,
-        errors,
-        promo_note,
+    let phone = if link.phone_number_collection {
+        phone(form, require_buyer, errors)
+    } else {
+        None
+    };
+    Buyer {
         email,
         name,
         phone,
         address,
-        answers,
+    }
+}
+
+/// The billing address typed; on Pay the name, street, city, postal code
+/// and a two-letter country are required.
+fn address(form: &Form, has_name: bool, require_buyer: bool, errors: &mut Errors) -> Address {
+    let typed = |f: &str| Some(field(form, f)).filter(|s| !s.is_empty());
+    let a = Address {
+        line1: typed("line1"),
+        line2: typed("line2"),
+        city: typed("city"),
+        postal_code: typed("postal_code"),
+        state: None,
+        country: Some(field(form, "country").to_ascii_uppercase()).filter(|s| !s.is_empty()),
+    };
+    if !require_buyer {
+        return a;
+    }
+    if !has_name {
+        errors.insert("name".into(), "Enter your name.".into());
+    }
+    for (f, v, msg) in [
+        ("line1", &a.line1, "Enter your address."),
+        ("city", &a.city, "Enter your city."),
+        ("postal_code", &a.postal_code, "Enter your postal code."),
+    ] {
+        if v.is_none() {
+            errors.insert(f.into(), msg.into());
+        }
+    }
+    if !a
+        .country
+        .as_deref()
+        .is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        errors.insert(
+            "country".into(),
+            "Enter a two-letter country code, e.g. FR.".into(),
+        );
+    }
+    a
+}
+
+/// The phone number typed, if it looks like one (6 to 20 digits).
+fn phone(form: &Form, require_buyer: bool, errors: &mut Errors) -> Option<String> {
+    let p = field(form, "phone");
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    let ok = (6..=20).contains(&digits)
+        && p.len() <= 30
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if ok {
+        return Some(p);
+    }
+    if require_buyer || !p.is_empty() {
+        errors.insert("phone".into(), "Enter a valid phone number.".into());
+    }
+    None
+}
+
+/// The answer to one custom field; a required one missing (on Pay), an
+/// option not offered, or text out of its bounds is an error beside it.
+fn answer(
+    f: &paylink_domain::catalog::CustomField,
+    form: &Form,
+    require_buyer: bool,
+    errors: &mut Errors,
+) -> CustomFieldAnswer {
+    let name = format!("custom_{}", f.key);
+    let v = field(form, &name);
+    if v.is_empty() {
+        if !f.optional && require_buyer {
+            errors.insert(name, format!("{} is required.", f.label.custom));
+        }
+        return CustomFieldAnswer {
+            key: f.key.clone(),
+            kind: f.kind.clone(),
+            value: None,
+        };
+    }
+    if let Some(m) = answer_problem(f, &v) {
+        errors.insert(name, m);
+    }
+    CustomFieldAnswer {
+        key: f.key.clone(),
+        kind: f.kind.clone(),
+        value: Some(v),
+    }
+}
+
+/// What is wrong with answer `v` to field `f`, if anything.
+fn answer_problem(f: &paylink_domain::catalog::CustomField, v: &str) -> Option<String> {
+    if f.kind == "dropdown" {
+        return (!f
+            .dropdown
+            .as_ref()
+            .is_some_and(|d| d.options.iter().any(|o| o.value == v)))
+        .then(|| "Choose one of the options.".to_string());
+    }
+    let bounds = if f.kind == "numeric" {
+        &f.numeric
+    } else {
+        &f.text
+    };
+    let n = i64::try_from(v.chars().count()).unwrap_or(i64::MAX);
+    let min = bounds.as_ref().and_then(|b| b.minimum_length).unwrap_or(1);
+    let max = bounds
+        .as_ref()
+        .and_then(|b| b.maximum_length)
+        .unwrap_or(255);
+    if f.kind == "numeric" && !v.chars().all(|c| c.is_ascii_digit()) {
+        Some("Use digits only.".to_string())
+    } else if n < min || n > max {
+        Some(format!("Use {min} to {max} characters."))
+    } else {
+        None
     }
 }
