@@ -508,24 +508,8 @@ async fn pay(
         .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
     let session = new_session(state, l, order, totals, first_time, now)?;
     open(state, l, &session, first_time).await?;
-    let description = lines
-        .iter()
-        .map(|x| x.product.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
     let session_id = session.id;
-    let req = HostedPaymentRequest {
-        session_id: session_id.clone(),
-        account_id: l.scope.account_id.clone(),
-        livemode: l.scope.livemode,
-        amount: totals.total.amount(),
-        currency: l.link.currency.code().to_string(),
-        description,
-        merchant_name: l.settings.name.clone(),
-        return_url: format!("{}/checkout/{session_id}", state.public_url),
-        cancel_url: format!("{}/checkout/{session_id}/cancel", state.public_url),
-        require_3ds: l.settings.require_3ds,
-    };
+    let req = hosted_request(state, l, lines, &session_id, totals);
     let hosted = match state.provider.create_payment(&credential, req).await {
         Ok(h) => h,
         Err(e) => {
@@ -551,6 +535,33 @@ async fn pay(
         .await
         .map_err(Stop::failed)?;
     Ok(session_id)
+}
+
+/// What the provider is asked to collect for session `session_id`.
+fn hosted_request(
+    state: &AppState,
+    l: &Loaded,
+    lines: &[PageLine<'_>],
+    session_id: &str,
+    totals: paylink_domain::checkout::Totals,
+) -> HostedPaymentRequest {
+    let description = lines
+        .iter()
+        .map(|x| x.product.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    HostedPaymentRequest {
+        session_id: session_id.to_string(),
+        account_id: l.scope.account_id.clone(),
+        livemode: l.scope.livemode,
+        amount: totals.total.amount(),
+        currency: l.link.currency.code().to_string(),
+        description,
+        merchant_name: l.settings.name.clone(),
+        return_url: format!("{}/checkout/{session_id}", state.public_url),
+        cancel_url: format!("{}/checkout/{session_id}/cancel", state.public_url),
+        require_3ds: l.settings.require_3ds,
+    }
 }
 
 /// Opening a session reserves places: rate-limited per client address and
