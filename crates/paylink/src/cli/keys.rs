@@ -4,27 +4,29 @@
 use std::io::Write;
 
 use paylink_crypto::Mode;
+use paylink_domain::Clock;
 use serde_json::json;
 
 use super::{DataArgs, KeysCommand, ModeArg};
 use crate::app::{self, AppError};
 
-/// Runs one `keys` command at `now`, printing to `out`.
-pub async fn run(cmd: KeysCommand, now: i64, out: &mut dyn Write) -> Result<(), AppError> {
+/// Runs one `keys` command, printing to `out`; its audit entry carries
+/// the time the work finished (a rotation can take minutes).
+pub async fn run(cmd: KeysCommand, clock: &dyn Clock, out: &mut dyn Write) -> Result<(), AppError> {
     match cmd {
         KeysCommand::Create {
             data,
             account,
             mode,
             json,
-        } => create(data, account, mode, json, now, out).await,
-        KeysCommand::RotateMaster { data, batch } => rotate_master(data, batch, now, out).await,
+        } => create(data, account, mode, json, clock.now(), out).await,
+        KeysCommand::RotateMaster { data, batch } => rotate_master(data, batch, clock, out).await,
         KeysCommand::RotateData {
             data,
             account,
             settle_secs,
-        } => rotate_data(data, account, settle_secs, now, out).await,
-        KeysCommand::Retire { data, version } => retire(data, version, now, out).await,
+        } => rotate_data(data, account, settle_secs, clock, out).await,
+        KeysCommand::Retire { data, version } => retire(data, version, clock.now(), out).await,
         KeysCommand::Status { data } => status(data, out).await,
     }
 }
@@ -65,7 +67,7 @@ async fn create(
 async fn rotate_master(
     data: DataArgs,
     batch: i64,
-    now: i64,
+    clock: &dyn Clock,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     let opened = app::open(&data.options()).await?;
@@ -109,7 +111,7 @@ async fn rotate_master(
         None,
         "keys.master_rotated",
         json!({"version": version, "rewrapped": done}),
-        now,
+        clock.now(),
     )
     .await?;
     writeln!(out, "All data keys are under master key version {version}. Run `paylink keys status` to see which versions can be retired.")?;
@@ -122,7 +124,7 @@ async fn rotate_data(
     data: DataArgs,
     account: String,
     settle_secs: u64,
-    now: i64,
+    clock: &dyn Clock,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     let opened = app::open(&data.options()).await?;
@@ -144,7 +146,7 @@ async fn rotate_data(
         )
         .await
         .map_err(super::no_such_account(&account))?;
-    super::audit(&opened, Some(&account), "data_key.rotated", json!({"generation": report.generation, "resealed": report.resealed, "destroyed_keys": report.destroyed_keys}), now).await?;
+    super::audit(&opened, Some(&account), "data_key.rotated", json!({"generation": report.generation, "resealed": report.resealed, "destroyed_keys": report.destroyed_keys}), clock.now()).await?;
     writeln!(out,
             "Account {account}: {} value(s) now under data key generation {}; {} old data key(s) destroyed.",
             report.resealed, report.generation, report.destroyed_keys

@@ -74,7 +74,7 @@ pub async fn run_with(
         Command::Init(data) => ops::init(data, out).await,
         Command::Migrate(data) => ops::migrate(data, out).await,
         Command::Account(cmd) => account::run(cmd, now, out).await,
-        Command::Keys(cmd) => keys::run(cmd, now, out).await,
+        Command::Keys(cmd) => keys::run(cmd, clock.as_ref(), out).await,
         Command::Audit(cmd) => ops::audit(cmd, out).await,
         Command::Retention(cmd) => ops::retention(cmd, now, out).await,
         Command::Outbox(cmd) => ops::outbox(cmd, out).await,
