@@ -14,12 +14,10 @@
 //! (`-- --seconds N` to change the length of each phase; default 20).
 //! Exits 1 if the claim does not hold.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paylink::app::{self, DataOptions};
-use paylink_crypto::{password, Mode};
-use paylink_domain::{Clock, SystemClock};
+use paylink_crypto::password;
+use paylink_testkit::helpers::{Db, Spawn};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -127,56 +125,28 @@ async fn flood(client: reqwest::Client, url: String, email: String, secs: u64) -
     f
 }
 
+// Long: the benchmark's one run: set up, baseline, flood, report.
 async fn run(secs: u64) -> Result<bool, Error> {
-    let dir = tempfile::tempdir()?;
-    let opts = DataOptions {
-        data_dir: dir.path().join("data"),
-        database_url: None,
-    };
-    let opened = app::open(&opts).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sim = app::sim_config(
-        &opened,
-        &format!("http://{}", sim_listener.local_addr()?),
-        &base,
-        clock.clone(),
-    )
-    .await?;
-    app::spawn_sim(sim_listener, sim.clone());
-    let state = app::state(&opened, &base, clock.clone(), 0, sim)
-        .await?
-        .with_dashboard(paylink_web::dashboard::DashboardConfig {
-            ip_limit: i64::MAX,
-            ..Default::default()
-        });
-    let now = clock.now();
-    let account =
-        app::create_account(&opened.store, "Bench Shop", "owner@bench.example", now).await?;
-    let key = app::create_key(&opened, &account.id, Mode::Test, now).await?;
-    let uid = opened
-        .store
-        .user_id_by_email(&opened.store.blind("owner@bench.example").await?)
+    // The per-IP sign-in throttle lifted, as if the flood came from a
+    // botnet; the server on the system clock.
+    let app = Spawn::new(Db::Sqlite)
+        .system_clock()
+        .sign_in_ip_limit(i64::MAX)
+        .start()
+        .await;
+    let now = app.now();
+    let store = &app.opened.store;
+    let uid = store
+        .user_id_by_email(&store.blind("owner@shop.example").await?)
         .await?
         .ok_or("no owner")?;
     let phc = password::hash(&password::normalize("the real password of the owner"))?;
-    opened.store.set_password(&uid, &phc, now).await?;
-    let store = opened.store.clone();
-    tokio::spawn(async move {
-        let _ = app::serve(
-            listener,
-            state,
-            paylink_jobs::Retention::default(),
-            std::future::pending(),
-        )
-        .await;
-    });
+    store.set_password(&uid, &phc, now).await?;
+    let base = app.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let key = key.secret.expose().to_string();
+    let key = app.key.clone();
     for i in 0..20 {
         let _ = client
             .post(format!("{base}/v1/products"))
@@ -193,13 +163,13 @@ async fn run(secs: u64) -> Result<bool, Error> {
     let flood_task = tokio::spawn(flood(
         client.clone(),
         format!("{base}/login"),
-        "owner@bench.example".into(),
+        "owner@shop.example".into(),
         secs + 1,
     ));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let loaded = api_stream(client.clone(), api_url, key, secs).await?;
     let f = flood_task.await?;
-    drop(store);
+    drop(app);
 
     let (p50a, p99a) = (percentile(&alone, 50.0), percentile(&alone, 99.0));
     let (p50b, p99b) = (percentile(&loaded, 50.0), percentile(&loaded, 99.0));

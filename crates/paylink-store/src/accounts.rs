@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{get_bool, Sql};
+use crate::sql::{get_bool, Insert, Sql};
+use crate::store::Store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -28,9 +28,12 @@ impl Store {
             .new_field_key(&mut tx, id)
             .await?
             .seal(&format!("accounts.owner_email:{id}"), owner_email)?;
-        let mut sql = Sql::new("INSERT INTO accounts (id, name, owner_email, created) VALUES (");
-        sql.values(vec![id.into(), name.into(), sealed.into(), created.into()])
-            .push(")");
+        let sql = Insert::new("accounts")
+            .set("id", id)
+            .set("name", name)
+            .set("owner_email", sealed)
+            .set("created", created)
+            .sql();
         sql.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Account {
@@ -99,9 +102,7 @@ impl Store {
         del.bind(id);
         del.query().execute(tx.conn()).await?;
         tx.commit().await?;
-        if let Some(v) = &self.vault {
-            v.forget(id);
-        }
+        self.vault.forget(id);
         Ok(destroyed)
     }
 }

@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{get_bool, Sql};
+use crate::sql::{get_bool, Insert, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,17 +51,15 @@ pub struct NewApiKey<'a> {
 
 impl Store {
     pub async fn insert_api_key(&self, k: NewApiKey<'_>) -> Result<(), StoreError> {
-        let mut sql = Sql::new("INSERT INTO api_keys (id, account_id, livemode, kind, key_hash, last4, created) VALUES (");
-        sql.values(vec![
-            k.id.into(),
-            k.scope.account_id.as_str().into(),
-            k.scope.livemode.into(),
-            k.kind.into(),
-            k.key_hash.into(),
-            k.last4.into(),
-            k.created.into(),
-        ])
-        .push(")");
+        let sql = Insert::new("api_keys")
+            .set("id", k.id)
+            .set("account_id", k.scope.account_id.as_str())
+            .set("livemode", k.scope.livemode)
+            .set("kind", k.kind)
+            .set("key_hash", k.key_hash)
+            .set("last4", k.last4)
+            .set("created", k.created)
+            .sql();
         self.write_one(&sql).await?;
         Ok(())
     }

@@ -12,9 +12,9 @@ use sha2::Sha256;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 /// Hash that the first entry chains to.
 const GENESIS: &str = "genesis";
@@ -141,20 +141,18 @@ impl Store {
             hash: String::new(),
         };
         e.hash = chain_hash(&key, seq, &e, &prev_hash);
-        let mut ins = Sql::new("INSERT INTO audit_log (seq, id, created, account_id, actor, action, target, detail, prev_hash, hash) VALUES (");
-        ins.values(vec![
-            seq.into(),
-            e.id.as_str().into(),
-            e.created.into(),
-            e.account_id.clone().into(),
-            e.actor.as_str().into(),
-            e.action.as_str().into(),
-            e.target.clone().into(),
-            e.detail.as_str().into(),
-            e.prev_hash.as_str().into(),
-            e.hash.as_str().into(),
-        ])
-        .push(")");
+        let ins = Insert::new("audit_log")
+            .set("seq", seq)
+            .set("id", e.id.as_str())
+            .set("created", e.created)
+            .set("account_id", e.account_id.clone())
+            .set("actor", e.actor.as_str())
+            .set("action", e.action.as_str())
+            .set("target", e.target.clone())
+            .set("detail", e.detail.as_str())
+            .set("prev_hash", e.prev_hash.as_str())
+            .set("hash", e.hash.as_str())
+            .sql();
         ins.query().execute(tx.conn()).await?;
         tx.commit().await
     }

@@ -8,9 +8,11 @@ use paylink_domain::{Currency, Discount, Money, PercentOff};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::{Store, WriteTx};
+use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Insert, Sql, Update};
+use crate::store::Store;
 use crate::Scope;
 
 pub(crate) fn metadata_of(row: &AnyRow) -> Result<Metadata, StoreError> {
@@ -48,6 +50,25 @@ fn product_of(row: &AnyRow) -> Result<Product, StoreError> {
     })
 }
 
+const PRODUCTS: Table = Table {
+    name: "products",
+    cols: PRODUCT_COLS,
+    live: "",
+};
+
+/// The columns of a product that an update writes.
+fn product_changes(p: &Product) -> Result<Update, StoreError> {
+    Ok(Update::new("products")
+        .set("name", p.name.as_str())
+        .set("description", p.description.clone())
+        .set("active", p.active)
+        .set("images", json(&p.images)?)
+        .set("metadata", json(&p.metadata)?)
+        .set("default_price", p.default_price.clone())
+        .set("url", p.url.clone())
+        .set("updated", p.updated))
+}
+
 /// Filters for listing products.
 #[derive(Debug, Default, Clone)]
 pub struct ProductFilter {
@@ -69,24 +90,20 @@ impl Store {
         p: &Product,
     ) -> Result<(), StoreError> {
         crate::idempotency::note_created(&format!("/v1/products/{}", p.id));
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO products (account_id, {PRODUCT_COLS}) VALUES ("
-        ));
-        sql.values(vec![
-            scope.account_id.as_str().into(),
-            p.id.as_str().into(),
-            p.livemode.into(),
-            p.created.into(),
-            p.updated.into(),
-            p.name.as_str().into(),
-            p.description.clone().into(),
-            p.active.into(),
-            json(&p.images)?.into(),
-            json(&p.metadata)?.into(),
-            p.default_price.clone().into(),
-            p.url.clone().into(),
-        ])
-        .push(")");
+        let sql = Insert::new("products")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", p.id.as_str())
+            .set("livemode", p.livemode)
+            .set("created", p.created)
+            .set("updated", p.updated)
+            .set("name", p.name.as_str())
+            .set("description", p.description.clone())
+            .set("active", p.active)
+            .set("images", json(&p.images)?)
+            .set("metadata", json(&p.metadata)?)
+            .set("default_price", p.default_price.clone())
+            .set("url", p.url.clone())
+            .sql();
         sql.query().execute(tx.conn()).await?;
         Ok(())
     }
@@ -111,9 +128,10 @@ impl Store {
         f: impl FnOnce(&mut Product) -> Result<(), RuleError>,
     ) -> Result<Product, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(PRODUCT_COLS, "products", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
+        let row = self
+            .select_one_for_update(&PRODUCTS, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
         let mut p = product_of(&row)?;
         f(&mut p)?;
         if let Some(dp) = &p.default_price {
@@ -135,27 +153,11 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        let mut up = Sql::new("UPDATE products SET name = ");
-        up.bind(p.name.as_str())
-            .push(", description = ")
-            .bind(p.description.clone())
-            .push(", active = ")
-            .bind(p.active)
-            .push(", images = ")
-            .bind(json(&p.images)?)
-            .push(", metadata = ")
-            .bind(json(&p.metadata)?)
-            .push(", default_price = ")
-            .bind(p.default_price.clone())
-            .push(", url = ")
-            .bind(p.url.clone())
-            .push(", updated = ")
-            .bind(p.updated)
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
+        product_changes(&p)?
+            .one(scope, id)
+            .query()
+            .execute(tx.conn())
+            .await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -168,9 +170,10 @@ impl Store {
         now: i64,
     ) -> Result<ProductDeletion, StoreError> {
         let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(PRODUCT_COLS, "products", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
+        let row = self
+            .select_one_for_update(&PRODUCTS, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
         let mut product = product_of(&row)?;
         let mut count = Sql::new("SELECT COUNT(*) FROM prices WHERE ");
         count.scope(scope).push(" AND product_id = ").bind(id);
@@ -298,27 +301,23 @@ impl Store {
         }
         let custom = p.custom_unit_amount();
         crate::idempotency::note_created(&format!("/v1/prices/{}", p.id));
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO prices (account_id, {PRICE_COLS}) VALUES ("
-        ));
-        sql.values(vec![
-            scope.account_id.as_str().into(),
-            p.id.as_str().into(),
-            p.livemode.into(),
-            p.created.into(),
-            p.product.as_str().into(),
-            p.currency.code().into(),
-            p.unit_amount().into(),
-            custom.is_some().into(),
-            custom.and_then(|c| c.minimum).into(),
-            custom.and_then(|c| c.maximum).into(),
-            custom.and_then(|c| c.preset).into(),
-            p.nickname.clone().into(),
-            p.active.into(),
-            p.lookup_key.clone().into(),
-            json(&p.metadata)?.into(),
-        ])
-        .push(")");
+        let sql = Insert::new("prices")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", p.id.as_str())
+            .set("livemode", p.livemode)
+            .set("created", p.created)
+            .set("product_id", p.product.as_str())
+            .set("currency", p.currency.code())
+            .set("unit_amount", p.unit_amount())
+            .set("custom_enabled", custom.is_some())
+            .set("custom_minimum", custom.and_then(|c| c.minimum))
+            .set("custom_maximum", custom.and_then(|c| c.maximum))
+            .set("custom_preset", custom.and_then(|c| c.preset))
+            .set("nickname", p.nickname.clone())
+            .set("active", p.active)
+            .set("lookup_key", p.lookup_key.clone())
+            .set("metadata", json(&p.metadata)?)
+            .sql();
         sql.query().execute(tx.conn()).await?;
         Ok(())
     }
@@ -352,27 +351,19 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
     ) -> Result<Price, StoreError> {
-        let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(PRICE_COLS, "prices", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
-        let mut p = price_of(&row)?;
-        f(&mut p)?;
-        let mut up = Sql::new("UPDATE prices SET active = ");
-        up.bind(p.active)
-            .push(", nickname = ")
-            .bind(p.nickname.clone())
-            .push(", lookup_key = ")
-            .bind(p.lookup_key.clone())
-            .push(", metadata = ")
-            .bind(json(&p.metadata)?)
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(p)
+        let table = Table {
+            name: "prices",
+            cols: PRICE_COLS,
+            live: "",
+        };
+        self.modify(&table, scope, id, price_of, f, |p| {
+            Ok(Update::new("prices")
+                .set("active", p.active)
+                .set("nickname", p.nickname.clone())
+                .set("lookup_key", p.lookup_key.clone())
+                .set("metadata", json(&p.metadata)?))
+        })
+        .await
     }
 
     pub async fn list_prices(
@@ -464,25 +455,21 @@ impl Store {
             ),
         };
         crate::idempotency::note_created(&format!("/v1/coupons/{}", c.id));
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO coupons (account_id, {COUPON_COLS}) VALUES ("
-        ));
-        sql.values(vec![
-            scope.account_id.as_str().into(),
-            c.id.as_str().into(),
-            c.livemode.into(),
-            c.created.into(),
-            c.name.clone().into(),
-            pct.into(),
-            amount.into(),
-            currency.into(),
-            "once".into(),
-            c.max_redemptions.into(),
-            c.redeem_by.into(),
-            c.times_redeemed.into(),
-            json(&c.metadata)?.into(),
-        ])
-        .push(")");
+        let sql = Insert::new("coupons")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", c.id.as_str())
+            .set("livemode", c.livemode)
+            .set("created", c.created)
+            .set("name", c.name.clone())
+            .set("percent_off_bp", pct)
+            .set("amount_off", amount)
+            .set("currency", currency)
+            .set("duration", "once")
+            .set("max_redemptions", c.max_redemptions)
+            .set("redeem_by", c.redeem_by)
+            .set("times_redeemed", c.times_redeemed)
+            .set("metadata", json(&c.metadata)?)
+            .sql();
         sql.query().execute(tx.conn()).await?;
         Ok(())
     }
@@ -500,23 +487,17 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Coupon) -> Result<(), RuleError>,
     ) -> Result<Coupon, StoreError> {
-        let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(COUPON_COLS, "coupons", scope, id);
-        sel.push(" AND deleted = 0").push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
-        let mut c = coupon_of(&row)?;
-        f(&mut c)?;
-        let mut up = Sql::new("UPDATE coupons SET name = ");
-        up.bind(c.name.clone())
-            .push(", metadata = ")
-            .bind(json(&c.metadata)?)
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(c)
+        let table = Table {
+            name: "coupons",
+            cols: COUPON_COLS,
+            live: " AND deleted = 0",
+        };
+        self.modify(&table, scope, id, coupon_of, f, |c| {
+            Ok(Update::new("coupons")
+                .set("name", c.name.clone())
+                .set("metadata", json(&c.metadata)?))
+        })
+        .await
     }
 
     /// Deletes a coupon. Promotion codes that use it stop applying, and
@@ -625,27 +606,29 @@ impl Store {
         }
         let min = p.restrictions.minimum_amount;
         crate::idempotency::note_created(&format!("/v1/promotion_codes/{}", p.id));
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO promotion_codes (account_id, {PROMO_COLS}) VALUES ("
-        ));
-        sql.values(vec![
-            scope.account_id.as_str().into(),
-            p.id.as_str().into(),
-            p.livemode.into(),
-            p.created.into(),
-            p.code.as_str().into(),
-            paylink_domain::catalog::promotion_code_key(&p.code).into(),
-            p.coupon.as_str().into(),
-            p.active.into(),
-            p.max_redemptions.into(),
-            p.expires_at.into(),
-            min.map(|m| m.amount()).into(),
-            min.map(|m| m.currency().code()).into(),
-            p.restrictions.first_time_transaction.into(),
-            p.times_redeemed.into(),
-            json(&p.metadata)?.into(),
-        ])
-        .push(")");
+        let sql = Insert::new("promotion_codes")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", p.id.as_str())
+            .set("livemode", p.livemode)
+            .set("created", p.created)
+            .set("code", p.code.as_str())
+            .set(
+                "code_key",
+                paylink_domain::catalog::promotion_code_key(&p.code),
+            )
+            .set("coupon_id", p.coupon.as_str())
+            .set("active", p.active)
+            .set("max_redemptions", p.max_redemptions)
+            .set("expires_at", p.expires_at)
+            .set("minimum_amount", min.map(|m| m.amount()))
+            .set("minimum_amount_currency", min.map(|m| m.currency().code()))
+            .set(
+                "first_time_transaction",
+                p.restrictions.first_time_transaction,
+            )
+            .set("times_redeemed", p.times_redeemed)
+            .set("metadata", json(&p.metadata)?)
+            .sql();
         sql.query().execute(tx.conn()).await?;
         Ok(())
     }
@@ -666,23 +649,17 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut PromotionCode) -> Result<(), RuleError>,
     ) -> Result<PromotionCode, StoreError> {
-        let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(PROMO_COLS, "promotion_codes", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
-        let mut p = promo_of(&row)?;
-        f(&mut p)?;
-        let mut up = Sql::new("UPDATE promotion_codes SET active = ");
-        up.bind(p.active)
-            .push(", metadata = ")
-            .bind(json(&p.metadata)?)
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(p)
+        let table = Table {
+            name: "promotion_codes",
+            cols: PROMO_COLS,
+            live: "",
+        };
+        self.modify(&table, scope, id, promo_of, f, |p| {
+            Ok(Update::new("promotion_codes")
+                .set("active", p.active)
+                .set("metadata", json(&p.metadata)?))
+        })
+        .await
     }
 
     pub async fn list_promotion_codes(

@@ -7,12 +7,17 @@ use std::time::Duration;
 
 use std::marker::PhantomData;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use paylink_domain::catalog::RuleError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
+use crate::sql::{Sql, Update};
+use crate::store::Store;
+use crate::vault::Vault;
+use crate::Scope;
 
 /// How long a request waits for a database connection before it is
 /// answered 503 (an outage, or more load than the pool serves).
@@ -24,17 +29,28 @@ pub enum Backend {
     Postgres,
 }
 
-/// The database behind every repository function.
+/// One kind of object as stored: its table, the columns it is loaded
+/// from, and the condition a row meets while the object exists (`""`, or
+/// `" AND deleted = 0"`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Table {
+    pub name: &'static str,
+    pub cols: &'static str,
+    pub live: &'static str,
+}
+
+/// The database alone: its pool, its dialect and SQLite's writer slot. It
+/// migrates and runs statements; it can't seal or open personal data, which
+/// only a [`Store`] (this database with its vault, [`Database::with_vault`])
+/// can.
 #[derive(Clone)]
-pub struct Store {
+pub struct Database {
     pub(crate) pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer: this process's writers queue here (and
     /// begin IMMEDIATE, waiting for writers in other processes) while reads
     /// go on (WAL). PostgreSQL relies on row locks instead.
     write_lock: Option<Arc<Mutex<()>>>,
-    /// Keys for encrypted fields (set by [`Store::with_vault`]).
-    pub(crate) vault: Option<Arc<crate::vault::Vault>>,
 }
 
 /// A write transaction (holding SQLite's writer slot while it lives).
@@ -114,13 +130,13 @@ async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<(
     drop(guard);
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Store({:?})", self.backend)
+        write!(f, "Database({:?})", self.backend)
     }
 }
 
-impl Store {
+impl Database {
     /// Opens (creating if needed) the SQLite database at `path` with WAL,
     /// `synchronous=FULL`, `foreign_keys=ON` and `secure_delete=ON`.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
@@ -147,7 +163,6 @@ impl Store {
             pool,
             backend: Backend::Sqlite,
             write_lock: Some(Arc::new(Mutex::new(()))),
-            vault: None,
         })
     }
 
@@ -164,20 +179,19 @@ impl Store {
             pool,
             backend: Backend::Postgres,
             write_lock: None,
-            vault: None,
         })
     }
 
-    /// This store, able to seal and open encrypted fields with `vault`.
-    /// Makes the data keys that are missing (the instance's, on first
-    /// open), so that reading a key never writes.
-    pub async fn with_vault(mut self, vault: Arc<crate::vault::Vault>) -> Result<Self, StoreError> {
-        self.vault = Some(vault);
-        let made = self.ensure_data_keys().await?;
+    /// This database as a [`Store`], able to seal and open encrypted fields
+    /// with `vault`. Makes the data keys that are missing (the instance's,
+    /// on first open), so that reading a key never writes.
+    pub async fn with_vault(self, vault: Arc<Vault>) -> Result<Store, StoreError> {
+        let store = Store::new(self, vault);
+        let made = store.ensure_data_keys().await?;
         if made > 0 {
             tracing::info!(made, "data keys made for owners that had none");
         }
-        Ok(self)
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -233,7 +247,7 @@ impl Store {
 
     /// Runs one statement in its own write transaction; returns the rows
     /// it affected.
-    pub(crate) async fn write_one(&self, sql: &crate::list::Sql) -> Result<u64, StoreError> {
+    pub(crate) async fn write_one(&self, sql: &Sql) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
         let n = sql.query().execute(tx.conn()).await?.rows_affected();
         tx.commit().await?;
@@ -244,12 +258,39 @@ impl Store {
     /// its own write transaction.
     pub(crate) async fn write_fetch(
         &self,
-        sql: &crate::list::Sql,
+        sql: &Sql,
     ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
         let mut tx = self.write().await?;
         let row = sql.query().fetch_optional(tx.conn()).await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    /// Leaves no copy of rows deleted from `table` in the database's
+    /// files: on SQLite (with `secure_delete`, which overwrites a deleted
+    /// row's bytes) the WAL is checkpointed and truncated; on PostgreSQL the
+    /// table is rewritten (`VACUUM FULL`), dropping its dead tuples.
+    pub(crate) async fn wipe_deleted(&self, table: &'static str) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                // Readers can hold the checkpoint back for a moment: retry.
+                for _ in 0..50 {
+                    let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    if busy == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            Backend::Postgres => {
+                sqlx::query(&format!("VACUUM FULL {table}"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Serialises appends to the audit chain inside `tx` (PostgreSQL: a
@@ -264,13 +305,41 @@ impl Store {
         Ok(())
     }
 
-    /// `FOR UPDATE` where the backend has row locks (SQLite's single writer
-    /// already serialises the transaction).
-    pub fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+    /// `SELECT {cols} FROM {table} WHERE <scope> AND id = … {live}`, locked
+    /// until the write transaction it runs in ends: `FOR UPDATE` where the
+    /// backend has row locks (SQLite's single writer already serialises the
+    /// transaction).
+    pub(crate) fn select_one_for_update(&self, t: &Table, scope: &Scope, id: &str) -> Sql {
+        let mut sel = Sql::select_one(t.cols, t.name, scope, id);
+        sel.push(t.live);
+        if self.backend == Backend::Postgres {
+            sel.push(" FOR UPDATE");
         }
+        sel
+    }
+
+    /// Lock, load, mutate, save, in one transaction: the object `id` of
+    /// `scope` is locked and read (`load`), `change` may change it or refuse
+    /// with a rule, and the columns `save` names are written back.
+    pub(crate) async fn modify<T>(
+        &self,
+        t: &Table,
+        scope: &Scope,
+        id: &str,
+        load: impl FnOnce(&AnyRow) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut T) -> Result<(), RuleError>,
+        save: impl FnOnce(&T) -> Result<Update, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.write().await?;
+        let row = self
+            .select_one_for_update(t, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
+        let mut v = load(&row)?;
+        change(&mut v)?;
+        save(&v)?.one(scope, id).query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(v)
     }
 
     pub async fn close(&self) {

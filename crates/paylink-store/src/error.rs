@@ -19,9 +19,6 @@ pub enum StoreError {
     /// key that is not loaded.
     #[error("encrypted data: {0}")]
     Crypto(String),
-    /// The store was opened without the keys of encrypted data.
-    #[error("no keys are loaded for encrypted data")]
-    NoVault,
     /// A provider's confirmation is not for what the checkout session
     /// asked (another amount or currency): refused, never recorded.
     #[error("payment {payment} does not match session {session}")]

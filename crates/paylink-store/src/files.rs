@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{get_bool, Sql};
+use crate::sql::{get_bool, Insert, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 /// A stored file version.
@@ -71,24 +71,19 @@ impl Store {
             .push(" AND product_id = ")
             .bind(f.product_id);
         let version: i64 = sel.fetch_row(tx.conn()).await?.try_get::<i64, _>("v")? + 1;
-        let mut ins = Sql::new(&format!(
-            "INSERT INTO files ({}) VALUES (",
-            "id, account_id, livemode, product_id, version, object_key, content_type, width, height, size, created"
-        ));
-        ins.values(vec![
-            f.id.into(),
-            scope.account_id.as_str().into(),
-            scope.livemode.into(),
-            f.product_id.into(),
-            version.into(),
-            f.object_key.into(),
-            f.content_type.into(),
-            f.width.into(),
-            f.height.into(),
-            f.size.into(),
-            f.now.into(),
-        ])
-        .push(")");
+        let ins = Insert::new("files")
+            .set("id", f.id)
+            .set("account_id", scope.account_id.as_str())
+            .set("livemode", scope.livemode)
+            .set("product_id", f.product_id)
+            .set("version", version)
+            .set("object_key", f.object_key)
+            .set("content_type", f.content_type)
+            .set("width", f.width)
+            .set("height", f.height)
+            .set("size", f.size)
+            .set("created", f.now)
+            .sql();
         ins.query().execute(tx.conn()).await?;
         let mut up = Sql::new("UPDATE products SET image_file = ");
         up.bind(f.id).push(" WHERE ");

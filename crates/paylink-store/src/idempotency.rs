@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 /// How long a record is honoured and kept.
@@ -204,7 +204,7 @@ impl Store {
         for r in rows {
             let scope = Scope {
                 account_id: account_id.to_string(),
-                livemode: crate::list::get_bool(&r, "livemode")?,
+                livemode: crate::sql::get_bool(&r, "livemode")?,
             };
             let key: String = r.try_get("idem_key")?;
             let sealed: String = r.try_get("sealed_body")?;
@@ -228,6 +228,9 @@ impl Store {
     /// Claims `key` for a request whose fingerprint is `request_hash`.
     /// Records older than the TTL are treated as absent and replaced; an
     /// in-flight claim whose lease ran out is taken over (see [`Claim`]).
+    // Long: one transaction deciding among a claim's outcomes (new, replay,
+    // mismatch, in flight, lease taken over); the cases are best read side by
+    // side.
     pub async fn claim_idempotency(
         &self,
         scope: &Scope,
@@ -246,18 +249,17 @@ impl Store {
             .push(" AND created <= ")
             .bind(now - IDEMPOTENCY_TTL_SECS);
         del.query().execute(tx.conn()).await?;
-        let mut ins = Sql::new("INSERT INTO idempotency_keys (account_id, livemode, idem_key, request_hash, state, created, claim, lease_until) VALUES (");
-        ins.values(vec![
-            scope.account_id.as_str().into(),
-            scope.livemode.into(),
-            key.into(),
-            request_hash.into(),
-            "in_flight".into(),
-            now.into(),
-            ticket.inner.claim.as_str().into(),
-            (now + lease_secs).into(),
-        ])
-        .push(") ON CONFLICT DO NOTHING");
+        let ins = Insert::new("idempotency_keys")
+            .set("account_id", scope.account_id.as_str())
+            .set("livemode", scope.livemode)
+            .set("idem_key", key)
+            .set("request_hash", request_hash)
+            .set("state", "in_flight")
+            .set("created", now)
+            .set("claim", ticket.inner.claim.as_str())
+            .set("lease_until", now + lease_secs)
+            .or_skip()
+            .sql();
         if ins.query().execute(tx.conn()).await?.rows_affected() == 1 {
             tx.commit().await?;
             return Ok(Claim::Fresh(ticket));

@@ -12,9 +12,9 @@ use paylink_crypto::Secret;
 use paylink_domain::roles::Role;
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 /// An invitation as the team page and the invitation page show it.
 #[derive(Debug, Clone)]
@@ -112,31 +112,27 @@ impl Store {
             n.mail_body.expose(),
         )?;
         let mut tx = self.write().await?;
-        let mut ins = Sql::new("INSERT INTO invitations (id, token_hash, account_id, email_key, email, role, invited_by, created, expires_at) VALUES (");
-        ins.values(vec![
-            n.id.into(),
-            n.token_hash.into(),
-            n.account_id.into(),
-            n.email_key.into(),
-            email.into(),
-            n.role.as_str().into(),
-            n.invited_by.into(),
-            n.now.into(),
-            n.expires_at.into(),
-        ])
-        .push(")");
+        let ins = Insert::new("invitations")
+            .set("id", n.id)
+            .set("token_hash", n.token_hash)
+            .set("account_id", n.account_id)
+            .set("email_key", n.email_key)
+            .set("email", email)
+            .set("role", n.role.as_str())
+            .set("invited_by", n.invited_by)
+            .set("created", n.now)
+            .set("expires_at", n.expires_at)
+            .sql();
         ins.query().execute(tx.conn()).await?;
-        let mut mail = Sql::new("INSERT INTO mail_outbox (id, account_id, created, kind, recipient, body, expires_at) VALUES (");
-        mail.values(vec![
-            n.mail_id.into(),
-            n.account_id.into(),
-            n.now.into(),
-            "invitation".into(),
-            to.into(),
-            body.into(),
-            n.expires_at.into(),
-        ])
-        .push(")");
+        let mail = Insert::new("mail_outbox")
+            .set("id", n.mail_id)
+            .set("account_id", n.account_id)
+            .set("created", n.now)
+            .set("kind", "invitation")
+            .set("recipient", to)
+            .set("body", body)
+            .set("expires_at", n.expires_at)
+            .sql();
         mail.query().execute(tx.conn()).await?;
         tx.commit().await
     }
@@ -230,15 +226,13 @@ impl Store {
         if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Ok(Accepted::Gone);
         }
-        let mut m =
-            Sql::new("INSERT INTO memberships (account_id, user_id, role, created) VALUES (");
-        m.values(vec![
-            account_id.as_str().into(),
-            user_id.into(),
-            role.as_str().into(),
-            now.into(),
-        ])
-        .push(") ON CONFLICT DO NOTHING");
+        let m = Insert::new("memberships")
+            .set("account_id", account_id.as_str())
+            .set("user_id", user_id)
+            .set("role", role.as_str())
+            .set("created", now)
+            .or_skip()
+            .sql();
         let joined = m.query().execute(tx.conn()).await?.rows_affected() == 1;
         tx.commit().await?;
         Ok(if joined {
@@ -279,29 +273,22 @@ impl Store {
             .new_field_key(&mut tx, new_user_id)
             .await?
             .seal(&format!("users.email:{new_user_id}"), &inv.email)?;
-        let mut ins = Sql::new(
-            "INSERT INTO users (id, email_key, email, password_hash, password_changed, created) VALUES (",
-        );
-        ins.values(vec![
-            new_user_id.into(),
-            inv.email_key.as_str().into(),
-            sealed.into(),
-            phc.into(),
-            now.into(),
-            now.into(),
-        ])
-        .push(")");
+        let ins = Insert::new("users")
+            .set("id", new_user_id)
+            .set("email_key", inv.email_key.as_str())
+            .set("email", sealed)
+            .set("password_hash", phc)
+            .set("password_changed", now)
+            .set("created", now)
+            .sql();
         // A unique email_key: someone claimed the address meanwhile.
         ins.query().execute(tx.conn()).await?;
-        let mut m =
-            Sql::new("INSERT INTO memberships (account_id, user_id, role, created) VALUES (");
-        m.values(vec![
-            inv.account_id.as_str().into(),
-            new_user_id.into(),
-            inv.role.as_str().into(),
-            now.into(),
-        ])
-        .push(")");
+        let m = Insert::new("memberships")
+            .set("account_id", inv.account_id.as_str())
+            .set("user_id", new_user_id)
+            .set("role", inv.role.as_str())
+            .set("created", now)
+            .sql();
         m.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Accepted::Joined {

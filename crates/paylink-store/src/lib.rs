@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod catalog;
 pub mod checkout;
+pub mod data_keys;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -20,12 +21,15 @@ pub mod payment_links;
 pub mod providers;
 pub mod reports;
 pub mod rotation;
+pub mod sql;
+pub mod store;
 pub mod users;
 pub mod vault;
 
-pub use db::{Backend, Store};
+pub use db::{Backend, Database};
 pub use error::StoreError;
 pub use list::{ListQuery, Page};
+pub use store::Store;
 
 /// The tenant a query runs for: one account, in test or live mode.
 #[derive(Debug, Clone, PartialEq, Eq)]

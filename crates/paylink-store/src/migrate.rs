@@ -5,8 +5,9 @@
 
 use sqlx::Row;
 
-use crate::db::{Backend, Store};
+use crate::db::{Backend, Database};
 use crate::error::StoreError;
+use crate::sql::Insert;
 
 pub struct Migration {
     pub version: i64,
@@ -147,7 +148,7 @@ pub struct MigrationReport {
     pub current: i64,
 }
 
-impl Store {
+impl Database {
     fn migrations(&self) -> &'static [Migration] {
         match self.backend() {
             Backend::Sqlite => SQLITE,
@@ -189,11 +190,13 @@ impl Store {
                 continue;
             }
             sqlx::raw_sql(m.sql).execute(tx.conn()).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(sum)
-                .bind(now_unix())
+            Insert::new("schema_migrations")
+                .set("version", m.version)
+                .set("name", m.name)
+                .set("checksum", sum)
+                .set("applied_at", now_unix())
+                .sql()
+                .query()
                 .execute(tx.conn())
                 .await?;
             report.applied.push((m.version, m.name));

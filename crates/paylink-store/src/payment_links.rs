@@ -5,9 +5,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::catalog::{currency_of, metadata_of, PriceProduct};
-use crate::db::{Store, WriteTx};
+use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Insert, Sql, Update};
+use crate::store::Store;
 use crate::Scope;
 
 const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug";
@@ -60,25 +62,40 @@ pub struct LinkFilter {
     pub active: Option<bool>,
 }
 
-fn link_values(scope: &Scope, l: &PaymentLink) -> Result<Vec<Bind>, StoreError> {
+const LINKS: Table = Table {
+    name: "payment_links",
+    cols: LINK_COLS,
+    live: "",
+};
+
+/// The columns of a link that an update writes, each beside its value
+/// (a new link adds its identity and count to them).
+fn link_fields(l: &PaymentLink) -> Result<Vec<(&'static str, Bind)>, StoreError> {
     Ok(vec![
-        scope.account_id.as_str().into(),
-        l.id.as_str().into(),
-        l.livemode.into(),
-        l.created.into(),
-        l.active.into(),
-        l.currency.code().into(),
-        l.allow_promotion_codes.into(),
-        serde_json::to_string(&l.after_completion)?.into(),
-        l.inactive_message.clone().into(),
-        l.completed_sessions_limit.into(),
-        l.completed_sessions_count.into(),
-        serde_json::to_string(&l.custom_fields)?.into(),
-        l.billing_address_collection.as_str().into(),
-        l.phone_number_collection.into(),
-        l.submit_type.as_str().into(),
-        serde_json::to_string(&l.metadata)?.into(),
-        l.slug.clone().into(),
+        ("active", l.active.into()),
+        ("currency", l.currency.code().into()),
+        ("allow_promotion_codes", l.allow_promotion_codes.into()),
+        (
+            "after_completion",
+            serde_json::to_string(&l.after_completion)?.into(),
+        ),
+        ("inactive_message", l.inactive_message.clone().into()),
+        (
+            "completed_sessions_limit",
+            l.completed_sessions_limit.into(),
+        ),
+        (
+            "custom_fields",
+            serde_json::to_string(&l.custom_fields)?.into(),
+        ),
+        (
+            "billing_address_collection",
+            l.billing_address_collection.as_str().into(),
+        ),
+        ("phone_number_collection", l.phone_number_collection.into()),
+        ("submit_type", l.submit_type.as_str().into()),
+        ("metadata", serde_json::to_string(&l.metadata)?.into()),
+        ("slug", l.slug.clone().into()),
     ])
 }
 
@@ -91,20 +108,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         for (pos, it) in items.iter().enumerate() {
             let adj = it.adjustable_quantity;
-            let mut sql = Sql::new("INSERT INTO payment_link_items (account_id, livemode, link_id, position, id, price_id, quantity, adjustable_enabled, adjustable_minimum, adjustable_maximum) VALUES (");
-            sql.values(vec![
-                scope.account_id.as_str().into(),
-                scope.livemode.into(),
-                link_id.into(),
-                i64::try_from(pos).unwrap_or(i64::MAX).into(),
-                it.id.as_str().into(),
-                it.price.as_str().into(),
-                it.quantity.into(),
-                adj.map(|a| i64::from(a.enabled)).into(),
-                adj.and_then(|a| a.minimum).into(),
-                adj.and_then(|a| a.maximum).into(),
-            ])
-            .push(")");
+            let sql = Insert::new("payment_link_items")
+                .set("account_id", scope.account_id.as_str())
+                .set("livemode", scope.livemode)
+                .set("link_id", link_id)
+                .set("position", i64::try_from(pos).unwrap_or(i64::MAX))
+                .set("id", it.id.as_str())
+                .set("price_id", it.price.as_str())
+                .set("quantity", it.quantity)
+                .set("adjustable_enabled", adj.map(|a| i64::from(a.enabled)))
+                .set("adjustable_minimum", adj.and_then(|a| a.minimum))
+                .set("adjustable_maximum", adj.and_then(|a| a.maximum))
+                .sql();
             sql.query().execute(tx.conn()).await?;
         }
         Ok(())
@@ -156,11 +171,16 @@ impl Store {
         l: &PaymentLink,
     ) -> Result<(), StoreError> {
         crate::idempotency::note_created(&format!("/v1/payment_links/{}", l.id));
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO payment_links (account_id, {LINK_COLS}) VALUES ("
-        ));
-        sql.values(link_values(scope, l)?).push(")");
-        sql.query().execute(tx.conn()).await?;
+        let mut ins = Insert::new("payment_links")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", l.id.as_str())
+            .set("livemode", l.livemode)
+            .set("created", l.created)
+            .set("completed_sessions_count", l.completed_sessions_count);
+        for (col, v) in link_fields(l)? {
+            ins = ins.set(col, v);
+        }
+        ins.sql().query().execute(tx.conn()).await?;
         Self::insert_items(tx, scope, &l.id, &l.line_items).await
     }
 
@@ -191,9 +211,10 @@ impl Store {
         C: FnOnce(&PaymentLink, &[paylink_domain::catalog::Price]) -> Result<(), RuleError>,
     {
         let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(LINK_COLS, "payment_links", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
+        let row = self
+            .select_one_for_update(&LINKS, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
         let items = self.items_of(tx.conn(), scope, id).await?;
         let mut link = link_of(&row, items)?;
         let items_changed = f(&mut link)?;
@@ -206,35 +227,11 @@ impl Store {
             }
         }
         check(&link, &prices)?;
-        let mut up = Sql::new("UPDATE payment_links SET active = ");
-        up.bind(link.active)
-            .push(", currency = ")
-            .bind(link.currency.code())
-            .push(", allow_promotion_codes = ")
-            .bind(link.allow_promotion_codes)
-            .push(", after_completion = ")
-            .bind(serde_json::to_string(&link.after_completion)?)
-            .push(", inactive_message = ")
-            .bind(link.inactive_message.clone())
-            .push(", completed_sessions_limit = ")
-            .bind(link.completed_sessions_limit)
-            .push(", custom_fields = ")
-            .bind(serde_json::to_string(&link.custom_fields)?)
-            .push(", billing_address_collection = ")
-            .bind(link.billing_address_collection.as_str())
-            .push(", phone_number_collection = ")
-            .bind(link.phone_number_collection)
-            .push(", submit_type = ")
-            .bind(link.submit_type.as_str())
-            .push(", metadata = ")
-            .bind(serde_json::to_string(&link.metadata)?)
-            .push(", slug = ")
-            .bind(link.slug.clone())
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
+        let mut up = Update::new("payment_links");
+        for (col, v) in link_fields(&link)? {
+            up = up.set(col, v);
+        }
+        up.one(scope, id).query().execute(tx.conn()).await?;
         if items_changed {
             let mut del = Sql::new("DELETE FROM payment_link_items WHERE ");
             del.scope(scope).push(" AND link_id = ").bind(id);

@@ -5,9 +5,9 @@
 use paylink_crypto::Secret;
 use sqlx::Row;
 
-use crate::db::{Backend, Store};
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 /// What may be shown of a connection.
@@ -47,17 +47,15 @@ impl Store {
         let mut del = Sql::new("DELETE FROM provider_credentials WHERE ");
         del.scope(scope);
         del.query().execute(tx.conn()).await?;
-        let mut ins = Sql::new("INSERT INTO provider_credentials (account_id, livemode, provider, secret, last4, provider_account, created) VALUES (");
-        ins.values(vec![
-            scope.account_id.as_str().into(),
-            scope.livemode.into(),
-            provider.into(),
-            sealed.into(),
-            last4.as_str().into(),
-            provider_account.into(),
-            now.into(),
-        ])
-        .push(")");
+        let ins = Insert::new("provider_credentials")
+            .set("account_id", scope.account_id.as_str())
+            .set("livemode", scope.livemode)
+            .set("provider", provider)
+            .set("secret", sealed)
+            .set("last4", last4.as_str())
+            .set("provider_account", provider_account)
+            .set("created", now)
+            .sql();
         ins.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Connection {
@@ -119,26 +117,7 @@ impl Store {
         del.scope(scope);
         let existed = del.query().execute(tx.conn()).await?.rows_affected() > 0;
         tx.commit().await?;
-        match self.backend() {
-            Backend::Sqlite => {
-                // Readers can hold the checkpoint back for a moment: retry.
-                for _ in 0..50 {
-                    let r = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                        .fetch_one(&self.pool)
-                        .await?;
-                    let busy: i64 = r.try_get(0)?;
-                    if busy == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-            }
-            Backend::Postgres => {
-                sqlx::query("VACUUM FULL provider_credentials")
-                    .execute(&self.pool)
-                    .await?;
-            }
-        }
+        self.wipe_deleted("provider_credentials").await?;
         Ok(existed)
     }
 }

@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::Sql;
+use crate::store::Store;
 use crate::Scope;
 
 /// One successful payment: when, how much, in which currency.

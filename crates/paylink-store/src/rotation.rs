@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{Bind, Sql};
+use crate::sql::{Bind, Insert, Sql};
+use crate::store::Store;
 use crate::vault::{generation_owner, sealed_under};
 
 /// A table with sealed columns of an account: the place of a value is
@@ -137,14 +137,15 @@ impl Store {
     }
 
     fn forget_keys(&self, owner: &str) {
-        if let Some(v) = &self.vault {
-            v.forget(owner);
-        }
+        self.vault.forget(owner);
     }
 
     /// Re-encrypts `account_id`'s sealed fields under a new data key and
     /// destroys the old one (see the module documentation). `settle` must
     /// exceed the key cache lifetime of every other running instance.
+    // Long: the rotation's resumable phases (stage, make current, re-seal,
+    // destroy) in their order, each safe to restart; the order is the safety
+    // argument (see the module documentation).
     pub async fn rotate_data_key(
         &self,
         account_id: &str,
@@ -164,16 +165,13 @@ impl Store {
                 let name = generation_owner(account_id, g);
                 self.create_data_key(&name).await?;
                 let mut tx = self.write().await?;
-                let mut ins = Sql::new(
-                    "INSERT INTO data_key_generations (owner, generation, state, created) VALUES (",
-                );
-                ins.values(vec![
-                    account_id.into(),
-                    i64::from(g).into(),
-                    "staged".into(),
-                    crate::migrate::now_unix().into(),
-                ])
-                .push(") ON CONFLICT DO NOTHING");
+                let ins = Insert::new("data_key_generations")
+                    .set("owner", account_id)
+                    .set("generation", i64::from(g))
+                    .set("state", "staged")
+                    .set("created", crate::migrate::now_unix())
+                    .or_skip()
+                    .sql();
                 ins.query().execute(tx.conn()).await?;
                 tx.commit().await?;
                 g

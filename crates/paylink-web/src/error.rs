@@ -358,7 +358,6 @@ mod tests {
             (StoreError::Conflict.into(), 400, "invalid_request_error"),
             (StoreError::Corrupt("x".into()).into(), 500, "api_error"),
             (StoreError::Crypto("x".into()).into(), 500, "api_error"),
-            (StoreError::NoVault.into(), 500, "api_error"),
             (StoreError::NotFound.into(), 404, "invalid_request_error"),
             (StoreError::LastOwner.into(), 400, "invalid_request_error"),
         ];

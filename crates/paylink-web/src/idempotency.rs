@@ -59,6 +59,8 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     }
 }
 
+// Long: the middleware's one decision (pass, claim, run, then record, replay or
+// release); each outcome's handling sits beside the others so none is missed.
 async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
     if req.method() != Method::POST {
         return Ok(next.run(req).await);

@@ -47,6 +47,7 @@ fn list_of(component: &'static str) -> Out {
 
 /// Every object shape the API returns.
 #[rustfmt::skip]
+// Long: a table: every object shape the API returns, one entry per object.
 pub fn components() -> Vec<(&'static str, Out)> {
     use Out::*;
     let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));

@@ -9,7 +9,7 @@ use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::audit::AuditEvent;
 use paylink_store::vault::Vault;
-use paylink_store::{Scope, Store};
+use paylink_store::{Database, Scope, Store};
 use paylink_web::AppState;
 
 /// Purpose label of the HMAC key that API keys are stored under.
@@ -74,10 +74,11 @@ fn create_data_dir(dir: &Path) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Opens the database named by `opts` (creating the SQLite file if needed).
-pub async fn open_store(opts: &DataOptions) -> Result<Store, AppError> {
+/// Opens the database named by `opts` (creating the SQLite file if
+/// needed), without its keys: enough to migrate it.
+pub async fn open_database(opts: &DataOptions) -> Result<Database, AppError> {
     match &opts.database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Store::open_postgres(url).await?),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Database::open_postgres(url).await?),
         Some(url) => Err(AppError::Invalid(format!(
             "unsupported database URL scheme in {}: use postgres://… (or leave it unset for SQLite in the data directory)",
             url.split(':').next().unwrap_or("")
@@ -95,7 +96,7 @@ pub async fn open_store(opts: &DataOptions) -> Result<Store, AppError> {
                 o.mode(0o600);
             }
             o.open(&path).map_err(|e| AppError::DataDir(path.clone(), e))?;
-            Ok(Store::open_sqlite(&path).await?)
+            Ok(Database::open_sqlite(&path).await?)
         }
     }
 }
@@ -110,9 +111,9 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
         .map(Secret::new);
     let keys = KeyFile::load_or_create(&opts.key_path(), env_key.as_ref())?;
     let key_path = env_key.is_none().then(|| opts.key_path());
-    let store = open_store(opts).await?;
-    store.migrate().await?;
-    let store = store
+    let database = open_database(opts).await?;
+    database.migrate().await?;
+    let store = database
         .with_vault(Arc::new(Vault::new(keys, key_path.clone())))
         .await?;
     Ok(Opened {

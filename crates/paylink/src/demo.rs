@@ -50,6 +50,7 @@ fn field(v: &Value, name: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
 }
 
+// Long: the demo's catalog, one object after another.
 pub async fn seed(
     opened: &Opened,
     state: &AppState,

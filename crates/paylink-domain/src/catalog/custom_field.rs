@@ -46,6 +46,8 @@ pub struct CustomField {
 
 impl CustomField {
     /// Checks the cross-field rules of the custom field at `index`.
+    // Long: a list of Stripe's cross-field rules for a custom field, one check
+    // after another, each naming its parameter: a list, not a flow.
     pub fn check(&self, index: usize) -> Result<(), RuleError> {
         let p = |f: &str| format!("custom_fields[{index}][{f}]");
         if self.key.is_empty()

@@ -30,6 +30,8 @@ pub struct LinkLineItem {
 impl LinkLineItem {
     /// Checks quantity and adjustable bounds of the line item at `index`,
     /// filling Stripe's defaults (minimum 1, maximum 99) when enabled.
+    // Long: Stripe's rules for a line item and its adjustable quantity, each
+    // naming its parameter: a list, not a flow.
     pub fn new(
         index: usize,
         id: String,

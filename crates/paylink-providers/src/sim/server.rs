@@ -148,6 +148,8 @@ async fn show_card_page(State(s): State<Arc<SimState>>, Path(id): Path<String>) 
     }
 }
 
+// Long: the sim's card outcomes (declined, insufficient funds, 3-D Secure,
+// paid) decided in one place, as a real provider's hosted page decides them.
 async fn submit_card(
     State(s): State<Arc<SimState>>,
     Path(id): Path<String>,

@@ -3,15 +3,16 @@
 //! the reservations turned into counts, all in one transaction.
 
 use paylink_domain::catalog::Metadata;
-use paylink_domain::checkout::{email_key, SessionStatus};
+use paylink_domain::checkout::{email_key, CheckoutSession, SessionStatus};
 use sqlx::Row;
 
-use crate::db::Store;
+use crate::db::WriteTx;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql, Update};
+use crate::store::Store;
+use crate::vault::FieldKey;
+use crate::Scope;
 
-use super::customers::CUSTOMER_COLS;
-use super::payments::PI_COLS;
 use super::{json, seal_person, Person};
 
 /// The outcome of a provider's "payment succeeded" event.
@@ -53,7 +54,10 @@ pub struct PaidEvent<'a> {
 }
 
 impl Store {
-    /// Applies a provider's "payment succeeded" event, exactly once.
+    /// Applies a provider's "payment succeeded" event, exactly once: the
+    /// event is recorded, checked against the session's own payment, and
+    /// the payment, its customer and the session's completion written, all
+    /// in one transaction.
     pub async fn complete_session(&self, e: PaidEvent<'_>) -> Result<Completion, StoreError> {
         let (scope, before) = self.find_session_public(e.session_id).await?;
         let k = self.field_key(&scope.account_id).await?;
@@ -62,32 +66,19 @@ impl Store {
             None => None,
         };
         let mut tx = self.write().await?;
-        let mut ins =
-            Sql::new("INSERT INTO provider_events (provider, event_id, received) VALUES (");
-        ins.values(vec![e.provider.into(), e.event_id.into(), e.now.into()])
-            .push(") ON CONFLICT DO NOTHING");
-        if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
+        let event = Insert::new("provider_events")
+            .set("provider", e.provider)
+            .set("event_id", e.event_id)
+            .set("received", e.now)
+            .or_skip()
+            .sql();
+        if event.query().execute(tx.conn()).await?.rows_affected() != 1 {
             return Ok(Completion::DuplicateEvent);
         }
         let s = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
-        // The binding: this mode, the merchant the session's payment was
-        // created with, and that very payment. Checked before anything else
-        // about the session is acted on (the event is not kept).
-        let mut bound = Sql::new("SELECT provider_account FROM checkout_sessions WHERE ");
-        bound.scope(&scope).push(" AND id = ").bind(s.id.as_str());
-        let merchant: Option<String> = bound.fetch_row(tx.conn()).await?.try_get(0)?;
-        let refusal = if e.livemode != scope.livemode {
-            Some("the event's mode is not the session's")
-        } else if s.provider != e.provider {
-            Some("the event comes from another provider")
-        } else if s.provider_ref.as_deref() != Some(e.provider_ref) {
-            Some("the event is for a payment this session did not create")
-        } else if merchant.as_deref() != Some(e.merchant) {
-            Some("the event comes from a merchant this session's payment was not created with")
-        } else {
-            None
-        };
-        if let Some(why) = refusal {
+        // Checked before anything else about the session is acted on (the
+        // event is not kept).
+        if let Some(why) = Self::binding_refusal(&mut tx, &scope, &s, &e).await? {
             return Ok(Completion::Refused(why.to_string()));
         }
         if s.status == SessionStatus::Complete {
@@ -105,100 +96,155 @@ impl Store {
                 session: s.id.clone(),
             });
         }
-        // The buyer becomes (or is found as) a customer, by email.
-        let mut customer_id: Option<String> = None;
-        if let Some(b) = &email_blind {
-            let mut sel = Sql::new("SELECT id FROM customers WHERE ");
-            sel.scope(&scope)
-                .push(" AND email_key = ")
-                .bind(b.as_str())
-                .push(" AND deleted = 0 ORDER BY seq LIMIT 1");
-            customer_id = sel
-                .query()
-                .fetch_optional(tx.conn())
-                .await?
-                .map(|r| r.try_get::<String, _>(0))
-                .transpose()?;
-        }
-        let customer_id = match customer_id {
-            Some(c) => c,
-            None => {
-                let [email, name, phone, address] = seal_person(
-                    &k,
-                    "customers",
-                    ["email", "name", "phone", "address"],
-                    e.new_customer_id,
-                    Person {
-                        email: s.customer_email.as_deref(),
-                        name: s.customer_name.as_deref(),
-                        phone: s.customer_phone.as_deref(),
-                        address: s.customer_address.as_ref(),
-                    },
-                )?;
-                let mut ins = Sql::new(&format!(
-                    "INSERT INTO customers (account_id, email_key, {CUSTOMER_COLS}) VALUES ("
-                ));
-                ins.values(vec![
-                    scope.account_id.as_str().into(),
-                    email_blind.clone().into(),
-                    e.new_customer_id.into(),
-                    scope.livemode.into(),
-                    e.now.into(),
-                    email.into(),
-                    name.into(),
-                    phone.into(),
-                    address.into(),
-                    json(&Metadata::default())?.into(),
-                ])
-                .push(")");
-                ins.query().execute(tx.conn()).await?;
-                e.new_customer_id.to_string()
-            }
+        let buyer = Buyer {
+            key: &k,
+            email_blind: email_blind.as_deref(),
         };
-        let mut pi = Sql::new(&format!(
-            "INSERT INTO payment_intents (account_id, provider, provider_ref, {PI_COLS}) VALUES ("
-        ));
-        pi.values(vec![
-            scope.account_id.as_str().into(),
-            e.provider.into(),
-            e.provider_ref.into(),
-            e.payment_intent_id.into(),
-            scope.livemode.into(),
-            e.now.into(),
-            s.amount_total.into(),
-            0i64.into(),
-            s.currency.code().into(),
-            "succeeded".into(),
-            e.card_brand.into(),
-            e.card_last4.into(),
-            Some(customer_id.clone()).into(),
-            s.id.as_str().into(),
-            s.payment_link.as_str().into(),
-            json(&s.metadata)?.into(),
-        ])
-        .push(")");
-        pi.query().execute(tx.conn()).await?;
-        let mut up = Sql::new("UPDATE checkout_sessions SET status = 'complete', payment_status = 'paid', customer_id = ");
-        up.bind(customer_id.as_str())
-            .push(", payment_intent_id = ")
-            .bind(e.payment_intent_id)
-            .push(", provider_ref = ")
-            .bind(e.provider_ref)
-            .push(" WHERE ")
-            .scope(&scope)
-            .push(" AND id = ")
-            .bind(s.id.as_str())
-            .push(" AND status = 'open'");
-        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "session {} changed under its lock",
-                s.id
-            )));
-        }
+        let customer_id = Self::customer_for(&mut tx, &scope, &s, &e, buyer).await?;
+        Self::insert_payment(&mut tx, &scope, &s, &e, &customer_id).await?;
+        Self::mark_complete(&mut tx, &scope, &s, &e, &customer_id).await?;
         Self::release(&mut tx, &scope, &s, true).await?;
         tx.commit().await?;
         Ok(Completion::Recorded {
             payment_intent: e.payment_intent_id.to_string(),
         })
     }
+
+    /// Why the event may not complete this session, if it may not: the
+    /// binding is this mode, the provider merchant the session's payment was
+    /// created with, and that very payment.
+    async fn binding_refusal(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        e: &PaidEvent<'_>,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let mut bound = Sql::new("SELECT provider_account FROM checkout_sessions WHERE ");
+        bound.scope(scope).push(" AND id = ").bind(s.id.as_str());
+        let merchant: Option<String> = bound.fetch_row(tx.conn()).await?.try_get(0)?;
+        Ok(if e.livemode != scope.livemode {
+            Some("the event's mode is not the session's")
+        } else if s.provider != e.provider {
+            Some("the event comes from another provider")
+        } else if s.provider_ref.as_deref() != Some(e.provider_ref) {
+            Some("the event is for a payment this session did not create")
+        } else if merchant.as_deref() != Some(e.merchant) {
+            Some("the event comes from a merchant this session's payment was not created with")
+        } else {
+            None
+        })
+    }
+
+    /// The customer the buyer is (found by email) or becomes.
+    async fn customer_for(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        e: &PaidEvent<'_>,
+        buyer: Buyer<'_>,
+    ) -> Result<String, StoreError> {
+        if let Some(b) = buyer.email_blind {
+            let mut sel = Sql::new("SELECT id FROM customers WHERE ");
+            sel.scope(scope)
+                .push(" AND email_key = ")
+                .bind(b)
+                .push(" AND deleted = 0 ORDER BY seq LIMIT 1");
+            if let Some(row) = sel.query().fetch_optional(tx.conn()).await? {
+                return Ok(row.try_get::<String, _>(0)?);
+            }
+        }
+        let [email, name, phone, address] = seal_person(
+            buyer.key,
+            "customers",
+            ["email", "name", "phone", "address"],
+            e.new_customer_id,
+            Person {
+                email: s.customer_email.as_deref(),
+                name: s.customer_name.as_deref(),
+                phone: s.customer_phone.as_deref(),
+                address: s.customer_address.as_ref(),
+            },
+        )?;
+        Insert::new("customers")
+            .set("account_id", scope.account_id.as_str())
+            .set("email_key", buyer.email_blind)
+            .set("id", e.new_customer_id)
+            .set("livemode", scope.livemode)
+            .set("created", e.now)
+            .set("email", email)
+            .set("name", name)
+            .set("phone", phone)
+            .set("address", address)
+            .set("metadata", json(&Metadata::default())?)
+            .sql()
+            .query()
+            .execute(tx.conn())
+            .await?;
+        Ok(e.new_customer_id.to_string())
+    }
+
+    /// The payment the event reports, as a succeeded payment intent.
+    async fn insert_payment(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        e: &PaidEvent<'_>,
+        customer_id: &str,
+    ) -> Result<(), StoreError> {
+        Insert::new("payment_intents")
+            .set("account_id", scope.account_id.as_str())
+            .set("provider", e.provider)
+            .set("provider_ref", e.provider_ref)
+            .set("id", e.payment_intent_id)
+            .set("livemode", scope.livemode)
+            .set("created", e.now)
+            .set("amount", s.amount_total)
+            .set("amount_refunded", 0i64)
+            .set("currency", s.currency.code())
+            .set("status", "succeeded")
+            .set("card_brand", e.card_brand)
+            .set("card_last4", e.card_last4)
+            .set("customer_id", customer_id)
+            .set("checkout_session_id", s.id.as_str())
+            .set("payment_link_id", s.payment_link.as_str())
+            .set("metadata", json(&s.metadata)?)
+            .sql()
+            .query()
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The session, still open under its lock, becomes complete and paid.
+    async fn mark_complete(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        e: &PaidEvent<'_>,
+        customer_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut up = Update::new("checkout_sessions")
+            .set("status", "complete")
+            .set("payment_status", "paid")
+            .set("customer_id", customer_id)
+            .set("payment_intent_id", e.payment_intent_id)
+            .set("provider_ref", e.provider_ref)
+            .one(scope, &s.id);
+        up.push(" AND status = 'open'");
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "session {} changed under its lock",
+                s.id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What completion needs to know of the buyer: the account's key for their
+/// details, and their email's blind index.
+#[derive(Clone, Copy)]
+struct Buyer<'a> {
+    key: &'a FieldKey,
+    email_blind: Option<&'a str>,
 }

@@ -6,9 +6,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::catalog::metadata_of;
-use crate::db::Store;
+use crate::db::Table;
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Sql, Update};
+use crate::store::Store;
 use crate::vault::FieldKey;
 use crate::Scope;
 
@@ -69,47 +71,38 @@ impl Store {
     ) -> Result<Customer, StoreError> {
         let k = self.field_key(&scope.account_id).await?;
         let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
-        let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
-        sel.push(" AND deleted = 0").push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
-        let mut c = customer_of(&row, &k)?;
-        f(&mut c)?;
-        let [email, name, phone, address] = seal_person(
-            &k,
-            "customers",
-            ["email", "name", "phone", "address"],
-            id,
-            Person {
-                email: c.email.as_deref(),
-                name: c.name.as_deref(),
-                phone: c.phone.as_deref(),
-                address: c.address.as_ref(),
-            },
-        )?;
-        let email_blind = c
-            .email
-            .as_deref()
-            .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
-        let mut up = Sql::new("UPDATE customers SET email = ");
-        up.bind(email)
-            .push(", email_key = ")
-            .bind(email_blind)
-            .push(", name = ")
-            .bind(name)
-            .push(", phone = ")
-            .bind(phone)
-            .push(", address = ")
-            .bind(address)
-            .push(", metadata = ")
-            .bind(json(&c.metadata)?)
-            .push(" WHERE ")
-            .scope(scope)
-            .push(" AND id = ")
-            .bind(id);
-        up.query().execute(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(c)
+        let table = Table {
+            name: "customers",
+            cols: CUSTOMER_COLS,
+            live: " AND deleted = 0",
+        };
+        let load = |row: &AnyRow| customer_of(row, &k);
+        self.modify(&table, scope, id, load, f, |c| {
+            let [email, name, phone, address] = seal_person(
+                &k,
+                "customers",
+                ["email", "name", "phone", "address"],
+                id,
+                Person {
+                    email: c.email.as_deref(),
+                    name: c.name.as_deref(),
+                    phone: c.phone.as_deref(),
+                    address: c.address.as_ref(),
+                },
+            )?;
+            let email_blind = c
+                .email
+                .as_deref()
+                .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
+            Ok(Update::new("customers")
+                .set("email", email)
+                .set("email_key", email_blind)
+                .set("name", name)
+                .set("phone", phone)
+                .set("address", address)
+                .set("metadata", json(&c.metadata)?))
+        })
+        .await
     }
 
     /// Deletes a customer: personal fields are cleared and the object is

@@ -5,9 +5,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::catalog::{currency_of, metadata_of};
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 pub(super) const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata";

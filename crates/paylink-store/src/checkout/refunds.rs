@@ -1,15 +1,18 @@
 //! Refunds: the amount reserved under the payment's row lock, pending
 //! until the provider confirms.
 
-use paylink_domain::catalog::Metadata;
+use paylink_domain::catalog::{Metadata, RuleError};
 use paylink_domain::checkout::Refund;
+use paylink_domain::Currency;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::catalog::{currency_of, metadata_of};
-use crate::db::Store;
+use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Insert, Sql};
+use crate::store::Store;
 use crate::Scope;
 
 use super::json;
@@ -62,12 +65,60 @@ impl Store {
             now,
         } = r;
         let mut tx = self.write().await?;
-        let mut sel = Sql::select_one(PI_COLS, "payment_intents", scope, payment_intent);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
+        let (amount, currency) = self
+            .reserve_refund(&mut tx, scope, payment_intent, amount)
+            .await?;
+        let refund = Refund {
+            id: refund_id.to_string(),
+            livemode: scope.livemode,
+            created: now,
+            payment_intent: payment_intent.to_string(),
+            amount,
+            currency,
+            reason: reason.map(str::to_string),
+            status: "pending".into(),
+            metadata: metadata.clone(),
+        };
+        crate::idempotency::note_created(&format!("/v1/refunds/{}", refund.id));
+        let ins = Insert::new("refunds")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", refund.id.as_str())
+            .set("livemode", refund.livemode)
+            .set("created", now)
+            .set("payment_intent_id", payment_intent)
+            .set("amount", amount)
+            .set("currency", currency.code())
+            .set("reason", refund.reason.clone())
+            .set("status", "pending")
+            .set("metadata", json(metadata)?)
+            .sql();
+        ins.query().execute(tx.conn()).await?;
+        tx.commit().await?;
+        Ok(refund)
+    }
+
+    /// Takes `amount` (all that is left, if `None`) from what the payment
+    /// can still refund, under the payment's row lock, so that concurrent
+    /// refunds can't exceed it. The amount taken and its currency.
+    async fn reserve_refund(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        payment_intent: &str,
+        amount: Option<i64>,
+    ) -> Result<(i64, Currency), StoreError> {
+        let table = Table {
+            name: "payment_intents",
+            cols: PI_COLS,
+            live: "",
+        };
+        let row = self
+            .select_one_for_update(&table, scope, payment_intent)
+            .fetch_row(tx.conn())
+            .await?;
         let pi = pi_of(&row)?;
         let amount = paylink_domain::checkout::refund_amount(&pi, amount)
-            .map_err(|m| paylink_domain::catalog::RuleError::new("amount", m))?;
+            .map_err(|m| RuleError::new("amount", m))?;
         let mut up = Sql::new("UPDATE payment_intents SET amount_refunded = amount_refunded + ");
         up.bind(amount)
             .push(" WHERE ")
@@ -78,47 +129,15 @@ impl Store {
             .bind(amount)
             .push(" <= amount");
         if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
-            return Err(paylink_domain::catalog::RuleError::new(
+            return Err(RuleError::new(
                 "amount",
                 "The refund amount is greater than what can still be refunded.",
             )
             .into());
         }
-        let refund = Refund {
-            id: refund_id.to_string(),
-            livemode: scope.livemode,
-            created: now,
-            payment_intent: payment_intent.to_string(),
-            amount,
-            currency: pi.currency,
-            reason: reason.map(str::to_string),
-            status: "pending".into(),
-            metadata: metadata.clone(),
-        };
-        crate::idempotency::note_created(&format!("/v1/refunds/{}", refund.id));
-        let mut ins = Sql::new(&format!(
-            "INSERT INTO refunds (account_id, {REFUND_COLS}) VALUES ("
-        ));
-        ins.values(vec![
-            scope.account_id.as_str().into(),
-            refund.id.as_str().into(),
-            refund.livemode.into(),
-            now.into(),
-            payment_intent.into(),
-            amount.into(),
-            pi.currency.code().into(),
-            refund.reason.clone().into(),
-            "pending".into(),
-            json(metadata)?.into(),
-        ])
-        .push(")");
-        ins.query().execute(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(refund)
+        Ok((amount, pi.currency))
     }
 
-    /// Settles a pending refund: succeeded (with the provider's reference)
-    /// or failed (the reserved amount goes back to the payment).
     /// Settles a pending refund: succeeded with the provider's refund id,
     /// or failed (the amount can be refunded again). Only a refund still
     /// pending changes, so the request that began it and the reconciler

@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::Sql;
+use crate::store::Store;
 
 impl Store {
     /// Sessions that expired before `cutoff` whose buyer details are still

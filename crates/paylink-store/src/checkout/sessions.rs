@@ -9,9 +9,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::catalog::{currency_of, metadata_of};
-use crate::db::{Store, WriteTx};
+use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
-use crate::list::{get_bool, Bind, ListQuery, Page, Sql};
+use crate::list::{ListQuery, Page};
+use crate::sql::{get_bool, Bind, Insert, Sql};
+use crate::store::Store;
 use crate::vault::FieldKey;
 use crate::Scope;
 
@@ -71,6 +73,49 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
         provider: row.try_get("provider")?,
         provider_ref: row.try_get("provider_ref")?,
     })
+}
+
+/// A session's buyer details and custom-field answers, sealed with the
+/// account's key for their columns.
+struct SealedBuyer {
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    answers: String,
+}
+
+impl SealedBuyer {
+    fn of(k: &FieldKey, s: &CheckoutSession) -> Result<Self, StoreError> {
+        let [email, name, phone, address] = seal_person(
+            k,
+            "checkout_sessions",
+            [
+                "customer_email",
+                "customer_name",
+                "customer_phone",
+                "customer_address",
+            ],
+            &s.id,
+            Person {
+                email: s.customer_email.as_deref(),
+                name: s.customer_name.as_deref(),
+                phone: s.customer_phone.as_deref(),
+                address: s.customer_address.as_ref(),
+            },
+        )?;
+        let answers = k.seal(
+            &format!("checkout_sessions.custom_fields:{}", s.id),
+            &json(&s.custom_fields)?,
+        )?;
+        Ok(SealedBuyer {
+            email,
+            name,
+            phone,
+            address,
+            answers,
+        })
+    }
 }
 
 /// Filters of the session list.
@@ -150,8 +195,10 @@ impl Store {
         Ok(up.query().execute(tx.conn()).await?.rows_affected() == 1)
     }
 
-    /// Opens a session, reserving a place under every limit it touches.
-    /// `first_time` says the promotion code demands a first purchase.
+    /// Opens a session, reserving a place under every limit it touches, in
+    /// one transaction: the link's, the promotion code's and coupon's, and
+    /// the buyer's first-purchase claim. `first_time` says the promotion
+    /// code demands a first purchase.
     pub async fn open_session(
         &self,
         scope: &Scope,
@@ -165,35 +212,9 @@ impl Store {
             Some(e) if first_time => Some(self.blind(&email_key(e)).await?),
             _ => None,
         };
-        let [email, name, phone, address] = seal_person(
-            &k,
-            "checkout_sessions",
-            [
-                "customer_email",
-                "customer_name",
-                "customer_phone",
-                "customer_address",
-            ],
-            &s.id,
-            Person {
-                email: s.customer_email.as_deref(),
-                name: s.customer_name.as_deref(),
-                phone: s.customer_phone.as_deref(),
-                address: s.customer_address.as_ref(),
-            },
-        )?;
-        let answers = k.seal(
-            &format!("checkout_sessions.custom_fields:{}", s.id),
-            &json(&s.custom_fields)?,
-        )?;
+        let sealed = SealedBuyer::of(&k, s)?;
         let mut tx = self.write().await?;
-        let mut up =
-            Sql::new("UPDATE payment_links SET reserved_sessions = reserved_sessions + 1 WHERE ");
-        up.scope(scope)
-            .push(" AND id = ")
-            .bind(s.payment_link.as_str())
-            .push(" AND active = 1 AND (completed_sessions_limit IS NULL OR completed_sessions_count + reserved_sessions < completed_sessions_limit)");
-        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+        if !Self::reserve_link_place(&mut tx, scope, &s.payment_link).await? {
             return Ok(Err(OpenRefusal::LinkUnavailable));
         }
         let redemptions = [
@@ -214,62 +235,98 @@ impl Store {
                 }
             }
         }
-        let mut claim: Option<String> = None;
-        if first_time {
+        let claim = if first_time {
             let Some(key) = email_blind else {
                 return Ok(Err(OpenRefusal::NotFirstTransaction));
             };
-            if Self::has_paid_before(&mut tx, scope, &key).await? {
+            if !Self::claim_first_purchase(&mut tx, scope, &key, &s.id).await? {
                 return Ok(Err(OpenRefusal::NotFirstTransaction));
             }
-            let mut ins = Sql::new("INSERT INTO first_time_claims (account_id, livemode, email_key, session_id) VALUES (");
-            ins.values(vec![
-                scope.account_id.as_str().into(),
-                scope.livemode.into(),
-                key.as_str().into(),
-                s.id.as_str().into(),
-            ])
-            .push(") ON CONFLICT DO NOTHING");
-            if ins.query().execute(tx.conn()).await?.rows_affected() != 1 {
-                return Ok(Err(OpenRefusal::NotFirstTransaction));
-            }
-            claim = Some(key);
-        }
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO checkout_sessions (account_id, {SESSION_COLS}) VALUES ("
-        ));
-        sql.values(vec![
-            scope.account_id.as_str().into(),
-            s.id.as_str().into(),
-            s.livemode.into(),
-            s.created.into(),
-            s.expires_at.into(),
-            s.payment_link.as_str().into(),
-            s.status.as_str().into(),
-            (if s.paid { "paid" } else { "unpaid" }).into(),
-            s.currency.code().into(),
-            s.amount_subtotal.into(),
-            s.amount_discount.into(),
-            s.amount_total.into(),
-            s.promotion_code.clone().into(),
-            s.coupon.clone().into(),
-            claim.into(),
-            email.into(),
-            name.into(),
-            phone.into(),
-            address.into(),
-            answers.into(),
-            json(&s.line_items)?.into(),
-            json(&s.metadata)?.into(),
-            s.customer.clone().into(),
-            s.payment_intent.clone().into(),
-            s.provider.as_str().into(),
-            s.provider_ref.clone().into(),
-        ])
-        .push(")");
-        sql.query().execute(tx.conn()).await?;
+            Some(key)
+        } else {
+            None
+        };
+        Self::insert_session(&mut tx, scope, s, sealed, claim).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// Takes one of the link's places: it must be active and have room
+    /// under its completed-sessions limit, counting open reservations.
+    async fn reserve_link_place(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        link: &str,
+    ) -> Result<bool, StoreError> {
+        let mut up =
+            Sql::new("UPDATE payment_links SET reserved_sessions = reserved_sessions + 1 WHERE ");
+        up.scope(scope)
+            .push(" AND id = ")
+            .bind(link)
+            .push(" AND active = 1 AND (completed_sessions_limit IS NULL OR completed_sessions_count + reserved_sessions < completed_sessions_limit)");
+        Ok(up.query().execute(tx.conn()).await?.rows_affected() == 1)
+    }
+
+    /// Claims a first purchase for the buyer with email blind index `key`:
+    /// refused if they paid before or another open session holds the claim.
+    async fn claim_first_purchase(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        key: &str,
+        session: &str,
+    ) -> Result<bool, StoreError> {
+        if Self::has_paid_before(tx, scope, key).await? {
+            return Ok(false);
+        }
+        let ins = Insert::new("first_time_claims")
+            .set("account_id", scope.account_id.as_str())
+            .set("livemode", scope.livemode)
+            .set("email_key", key)
+            .set("session_id", session)
+            .or_skip()
+            .sql();
+        Ok(ins.query().execute(tx.conn()).await?.rows_affected() == 1)
+    }
+
+    async fn insert_session(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        b: SealedBuyer,
+        claim: Option<String>,
+    ) -> Result<(), StoreError> {
+        Insert::new("checkout_sessions")
+            .set("account_id", scope.account_id.as_str())
+            .set("id", s.id.as_str())
+            .set("livemode", s.livemode)
+            .set("created", s.created)
+            .set("expires_at", s.expires_at)
+            .set("payment_link_id", s.payment_link.as_str())
+            .set("status", s.status.as_str())
+            .set("payment_status", if s.paid { "paid" } else { "unpaid" })
+            .set("currency", s.currency.code())
+            .set("amount_subtotal", s.amount_subtotal)
+            .set("amount_discount", s.amount_discount)
+            .set("amount_total", s.amount_total)
+            .set("promotion_code_id", s.promotion_code.clone())
+            .set("coupon_id", s.coupon.clone())
+            .set("first_time_claim", claim)
+            .set("customer_email", b.email)
+            .set("customer_name", b.name)
+            .set("customer_phone", b.phone)
+            .set("customer_address", b.address)
+            .set("custom_fields", b.answers)
+            .set("line_items", json(&s.line_items)?)
+            .set("metadata", json(&s.metadata)?)
+            .set("customer_id", s.customer.clone())
+            .set("payment_intent_id", s.payment_intent.clone())
+            .set("provider", s.provider.as_str())
+            .set("provider_ref", s.provider_ref.clone())
+            .sql()
+            .query()
+            .execute(tx.conn())
+            .await?;
+        Ok(())
     }
 
     /// Records the provider's reference for a session's hosted payment and
@@ -405,9 +462,15 @@ impl Store {
         id: &str,
         k: &FieldKey,
     ) -> Result<CheckoutSession, StoreError> {
-        let mut sel = Sql::select_one(SESSION_COLS, "checkout_sessions", scope, id);
-        sel.push(self.for_update());
-        let row = sel.fetch_row(tx.conn()).await?;
+        let table = Table {
+            name: "checkout_sessions",
+            cols: SESSION_COLS,
+            live: "",
+        };
+        let row = self
+            .select_one_for_update(&table, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
         session_of(&row, k)
     }
 

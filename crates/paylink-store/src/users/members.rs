@@ -5,9 +5,9 @@
 use paylink_domain::roles::Role;
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 use super::sessions::end_sessions_in;
 use super::{email_place, User};
@@ -64,25 +64,20 @@ impl Store {
                 .new_field_key(&mut tx, &user_id)
                 .await?
                 .seal(&email_place(&user_id), email)?;
-            let mut ins = Sql::new("INSERT INTO users (id, email_key, email, created) VALUES (");
-            ins.values(vec![
-                user_id.as_str().into(),
-                email_key.into(),
-                sealed.into(),
-                now.into(),
-            ])
-            .push(")");
+            let ins = Insert::new("users")
+                .set("id", user_id.as_str())
+                .set("email_key", email_key)
+                .set("email", sealed)
+                .set("created", now)
+                .sql();
             ins.query().execute(tx.conn()).await?;
         }
-        let mut m =
-            Sql::new("INSERT INTO memberships (account_id, user_id, role, created) VALUES (");
-        m.values(vec![
-            account_id.into(),
-            user_id.as_str().into(),
-            role.as_str().into(),
-            now.into(),
-        ])
-        .push(")");
+        let m = Insert::new("memberships")
+            .set("account_id", account_id)
+            .set("user_id", user_id.as_str())
+            .set("role", role.as_str())
+            .set("created", now)
+            .sql();
         m.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok((user_id, existing.is_some()))

@@ -26,9 +26,9 @@ pub use tokens::{TokenGrant, TokenKind};
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::Sql;
+use crate::store::Store;
 
 /// What the password step needs about a user.
 #[derive(Clone)]

@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 /// A security notice waiting in the outbox (or already sent).
 #[derive(Debug, Clone)]
@@ -28,18 +28,14 @@ impl Store {
         detail: &serde_json::Value,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut sql = Sql::new(
-            "INSERT INTO security_outbox (id, created, account_id, user_id, kind, detail) VALUES (",
-        );
-        sql.values(vec![
-            id.into(),
-            now.into(),
-            account_id.into(),
-            user_id.into(),
-            kind.into(),
-            detail.to_string().into(),
-        ])
-        .push(")");
+        let sql = Insert::new("security_outbox")
+            .set("id", id)
+            .set("created", now)
+            .set("account_id", account_id)
+            .set("user_id", user_id)
+            .set("kind", kind)
+            .set("detail", detail.to_string())
+            .sql();
         self.write_one(&sql).await?;
         Ok(())
     }

@@ -5,9 +5,9 @@
 use paylink_crypto::Secret;
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 fn seed_place(user_id: &str) -> String {
     format!("users.totp_seed:{user_id}")
@@ -117,9 +117,10 @@ impl Store {
         del.bind(user_id);
         del.query().execute(tx.conn()).await?;
         for h in hashes {
-            let mut ins = Sql::new("INSERT INTO recovery_codes (user_id, code_hash) VALUES (");
-            ins.values(vec![user_id.into(), h.as_str().into()])
-                .push(")");
+            let ins = Insert::new("recovery_codes")
+                .set("user_id", user_id)
+                .set("code_hash", h.as_str())
+                .sql();
             ins.query().execute(tx.conn()).await?;
         }
         tx.commit().await?;

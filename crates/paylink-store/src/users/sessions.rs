@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::{get_bool, Sql};
+use crate::sql::{get_bool, Insert, Sql};
+use crate::store::Store;
 
 /// Where a session is in the sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,24 +103,20 @@ pub(super) async fn end_sessions_in(
 
 impl Store {
     pub async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
-        let mut sql = Sql::new(
-            "INSERT INTO dashboard_sessions (id, token_hash, user_id, account_id, livemode, stage, created, last_seen, auth_time, ip, user_agent) VALUES (",
-        );
         let ua: String = s.user_agent.chars().take(300).collect();
-        sql.values(vec![
-            s.id.into(),
-            s.token_hash.into(),
-            s.user_id.into(),
-            s.account_id.into(),
-            s.livemode.into(),
-            s.stage.as_str().into(),
-            s.now.into(),
-            s.now.into(),
-            s.now.into(),
-            s.ip.into(),
-            ua.into(),
-        ])
-        .push(")");
+        let sql = Insert::new("dashboard_sessions")
+            .set("id", s.id)
+            .set("token_hash", s.token_hash)
+            .set("user_id", s.user_id)
+            .set("account_id", s.account_id)
+            .set("livemode", s.livemode)
+            .set("stage", s.stage.as_str())
+            .set("created", s.now)
+            .set("last_seen", s.now)
+            .set("auth_time", s.now)
+            .set("ip", s.ip)
+            .set("user_agent", ua)
+            .sql();
         self.write_one(&sql).await?;
         Ok(())
     }

@@ -5,9 +5,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 /// Second-factor failures between two locks of the code step.
 pub const CODE_TRIES: i64 = 5;
@@ -162,11 +162,13 @@ impl Store {
         window: i64,
         limit: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO {table} ({key_col}, window_start, {count_col}) VALUES ("
-        ));
-        sql.bind(key).push(", ").bind(now).push(&format!(
-            ", 1) ON CONFLICT ({key_col}) DO UPDATE SET {count_col} = CASE WHEN {table}.window_start > "
+        let mut sql = Insert::new(table)
+            .set(key_col, key)
+            .set("window_start", now)
+            .set(count_col, 1i64)
+            .sql();
+        sql.push(&format!(
+            " ON CONFLICT ({key_col}) DO UPDATE SET {count_col} = CASE WHEN {table}.window_start > "
         ));
         sql.bind(now - window)
             .push(&format!(

@@ -3,9 +3,9 @@
 
 use sqlx::Row;
 
-use crate::db::Store;
 use crate::error::StoreError;
-use crate::list::Sql;
+use crate::sql::{Insert, Sql};
+use crate::store::Store;
 
 /// A one-time link's use (invitations have their own table since the
 /// security review; old `invite` rows are only ever read).
@@ -41,18 +41,14 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let mut t = Sql::new(
-            "INSERT INTO user_tokens (token_hash, kind, user_id, account_id, created, expires_at) VALUES (",
-        );
-        t.values(vec![
-            token_hash.into(),
-            kind.as_str().into(),
-            user_id.into(),
-            account_id.into(),
-            now.into(),
-            expires_at.into(),
-        ])
-        .push(")");
+        let t = Insert::new("user_tokens")
+            .set("token_hash", token_hash)
+            .set("kind", kind.as_str())
+            .set("user_id", user_id)
+            .set("account_id", account_id)
+            .set("created", now)
+            .set("expires_at", expires_at)
+            .sql();
         self.write_one(&t).await?;
         Ok(())
     }

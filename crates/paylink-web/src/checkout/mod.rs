@@ -343,6 +343,9 @@ fn page(
     html(status, body, &n, &state.provider.origin())
 }
 
+// Long: the buyer's submission as its named steps (decode_form, the order,
+// check_opening_rate, new_session, open, pay), each an early exit with the page
+// to show.
 async fn submit(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -788,6 +791,10 @@ async fn return_page(
     resp
 }
 
+// Long: the provider's webhook in the order it must run (signature, parse,
+// complete, give a late payment back, audit); each early exit answers the
+// provider a status it retries on or not, and those answers are best read
+// together.
 async fn webhook(
     State(state): State<AppState>,
     Path(provider): Path<String>,

@@ -66,6 +66,9 @@ fn invalid(order: &Order, name: &str) -> bool {
 
 /// The checkout page of a link.
 #[allow(clippy::too_many_arguments)]
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 pub fn checkout(
     link: &PaymentLink,
     merchant: &Merchant<'_>,

@@ -107,6 +107,8 @@ fn new_user_page(inv: &Invitation, error: Option<(&str, String)>) -> String {
 }
 
 /// A new user sets a password; TOTP enrolment follows, then the account.
+// Long: accepting an invitation: the invitation's checks, then the new member's
+// password and second factor, in order.
 pub async fn submit(
     State(state): State<AppState>,
     Path(token): Path<String>,

@@ -451,6 +451,8 @@ pub async fn full_session(
     Ok(FullSession::Live(session, hash))
 }
 
+// Long: the guard: session, membership, allowlist, permission and CSRF checked
+// in this order; one function keeps the order auditable.
 async fn check(state: &AppState, req: Request) -> Result<(Request, Arc<Ctx>), Response> {
     let now = state.now();
     let (session, hash) = match full_session(state, req.headers()).await {

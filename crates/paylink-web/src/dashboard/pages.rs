@@ -151,6 +151,9 @@ pub fn alerts(f: &FormState) -> Markup {
 
 /// The dashboard shell: navigation (only what the role may open), mode
 /// switch, account switch, sign-out.
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 pub fn layout(ctx: &Ctx, title: &str, active: &str, body: Markup) -> String {
     let nav: [(&str, &str, Permission); 11] = [
         ("/dashboard", "Overview", Permission::ViewOverview),

@@ -139,6 +139,8 @@ fn line_items(items: Vec<NewLineItem>) -> Result<Vec<LinkLineItem>, ApiError> {
 /// Creates a payment link. With `new_price`, that price (and its product,
 /// when it comes with `product_data`) is made in the same transaction and
 /// sold as the first line item, so a refused link leaves nothing behind.
+// Long: a new link's parameters checked in Stripe's order, each naming its
+// parameter, before the one store call.
 pub async fn create_link(
     state: &AppState,
     scope: &Scope,
@@ -259,6 +261,8 @@ pub struct LinkUpdate {
     pub metadata: Option<Option<BTreeMap<String, String>>>,
 }
 
+// Long: a link update's parameters, each applied and checked in turn, as
+// Stripe's update does.
 fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
     if let Some(a) = p.active {
         l.active = a;

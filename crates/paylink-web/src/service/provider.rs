@@ -17,6 +17,8 @@ use crate::{ApiError, AppState};
 /// Checks `secret` with the provider, stores it sealed for `scope` (in
 /// place of any earlier one), audits the change as `actor`, and queues a
 /// security notice for every owner of the account.
+// Long: connecting a provider: the key checked with the provider, then sealed,
+// stored and audited, in order.
 pub async fn connect(
     state: &AppState,
     scope: &Scope,

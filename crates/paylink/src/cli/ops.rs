@@ -25,8 +25,8 @@ pub async fn init(data: DataArgs, out: &mut dyn Write) -> Result<(), AppError> {
 /// Applies pending migrations.
 pub async fn migrate(data: DataArgs, out: &mut dyn Write) -> Result<(), AppError> {
     let opts = data.options();
-    let store = app::open_store(&opts).await?;
-    let report = store.migrate().await?;
+    let database = app::open_database(&opts).await?;
+    let report = database.migrate().await?;
     if report.applied.is_empty() {
         writeln!(
             out,

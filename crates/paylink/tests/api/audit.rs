@@ -1,27 +1,12 @@
 //! The tamper-evident audit log and `paylink audit verify`.
 
-use std::process::Command;
-
 use crate::both;
 use crate::buyer::*;
 use crate::helpers::*;
 
 fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(&app.opts.data_dir)
-        .env_remove("PAYLINK_MASTER_KEY")
-        .env("PAYLINK_LOG", "warn");
-    if let Some(u) = &app.opts.database_url {
-        cmd.arg("--database-url").arg(u);
-    }
-    let o = cmd.output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-        String::from_utf8_lossy(&o.stderr).to_string(),
-    )
+    let o = app.run_cli(args);
+    (o.ok, o.stdout, o.stderr)
 }
 
 async fn audit_chain_catches_tampering(app: TestApp) {

@@ -1,7 +1,7 @@
 //! The command line, run as a process against the same data directory (or
 //! PostgreSQL schema) as an in-process server.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::both;
 use crate::helpers::*;
@@ -264,12 +264,10 @@ fn files_are_private_and_loose_key_files_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_paylink"))
+        paylink_testkit::cli::paylink()
             .args(args)
             .arg("--data-dir")
             .arg(&data)
-            .env_remove("PAYLINK_DATABASE_URL")
-            .env_remove("PAYLINK_MASTER_KEY")
             .output()
             .unwrap()
     };
@@ -304,7 +302,7 @@ fn files_are_private_and_loose_key_files_refused() {
 
 #[test]
 fn help_documents_every_setting() {
-    let o = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let o = paylink_testkit::cli::paylink()
         .args(["serve", "--help"])
         .output()
         .unwrap();
@@ -323,7 +321,7 @@ fn help_documents_every_setting() {
     ] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let o = paylink_testkit::cli::paylink()
         .arg("--help")
         .output()
         .unwrap();
@@ -338,11 +336,9 @@ fn help_documents_every_setting() {
 fn demo_prints_a_working_setup() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paylink"))
+    let mut child = paylink_testkit::cli::paylink()
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("demo"))
-        .env_remove("PAYLINK_DATABASE_URL")
-        .env_remove("PAYLINK_MASTER_KEY")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -2,7 +2,6 @@
 //! index, unreadable in the database file, its WAL or a dump; master key
 //! rotation online and resumable.
 
-use std::process::Command;
 use std::sync::Arc;
 
 use crate::both;
@@ -17,40 +16,6 @@ const CANARIES: [&str; 6] = [
     "canaryanswer9",
     "owner-canary-55@example.com",
 ];
-
-impl TestApp {
-    /// Every byte the database holds: the SQLite file and its WAL, or a
-    /// `pg_dump` of this test's schema.
-    pub fn raw_database(&self) -> Vec<u8> {
-        match self.db {
-            Db::Sqlite => {
-                let mut b = std::fs::read(self.opts.sqlite_path()).unwrap();
-                b.extend(
-                    std::fs::read(self.opts.data_dir.join("paylink.db-wal")).unwrap_or_default(),
-                );
-                b
-            }
-            Db::Postgres => {
-                let url = self.opts.database_url.clone().unwrap();
-                let (base, schema) = url.split_once("?options[search_path]=").unwrap();
-                let out = Command::new("pg_dump")
-                    .args(["--no-owner", "--schema", schema, "--dbname", base])
-                    .output()
-                    .expect("pg_dump");
-                assert!(
-                    out.status.success(),
-                    "pg_dump: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                assert!(
-                    String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE"),
-                    "the dump is empty"
-                );
-                out.stdout
-            }
-        }
-    }
-}
 
 async fn canaries_are_never_stored_in_clear(app: TestApp) {
     paylink::app::create_account(
@@ -242,25 +207,9 @@ async fn interrupted_rotation_resumes(app: TestApp) {
         .await;
     app.other_account().await;
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
-        cmd.args(args)
-            .arg("--data-dir")
-            .arg(&app.opts.data_dir)
-            .env_remove("PAYLINK_MASTER_KEY")
-            .env("PAYLINK_LOG", "warn");
-        if let Some(u) = &app.opts.database_url {
-            cmd.arg("--database-url").arg(u);
-        }
-        let o = cmd.output().unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            String::from_utf8_lossy(&o.stderr).to_string(),
-        )
+        let o = app.run_cli(args);
+        assert!(o.ok, "{args:?}: {}", o.stderr);
+        (o.stdout, o.stderr)
     };
     // A rotation that stopped after adding version 2 and one re-wrap.
     let path = app.opts.key_path();
@@ -275,21 +224,9 @@ async fn interrupted_rotation_resumes(app: TestApp) {
         "{status}"
     );
     // Version 1 still wraps data keys: it can't be retired yet.
-    let mut refuse = Command::new(env!("CARGO_BIN_EXE_paylink"));
-    refuse
-        .args(["keys", "retire", "--version", "1", "--data-dir"])
-        .arg(&app.opts.data_dir)
-        .env_remove("PAYLINK_MASTER_KEY");
-    if let Some(u) = &app.opts.database_url {
-        refuse.arg("--database-url").arg(u);
-    }
-    let o = refuse.output().unwrap();
-    assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("still wraps"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = app.run_cli(&["keys", "retire", "--version", "1"]);
+    assert!(!o.ok);
+    assert!(o.stderr.contains("still wraps"), "{}", o.stderr);
     // Reads still work mid-way.
     assert_eq!(
         app.get("/v1/customers?email=kept@example.com").await.ok()["data"]
@@ -489,18 +426,10 @@ async fn retention_erases_abandoned_checkouts(app: TestApp) {
         .windows(CANARIES[0].len())
         .any(|w| w == CANARIES[0].as_bytes()));
     // The command line reports the rules.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
-    cmd.args(["retention", "status", "--data-dir"])
-        .arg(&app.opts.data_dir)
-        .env_remove("PAYLINK_MASTER_KEY");
-    if let Some(u) = &app.opts.database_url {
-        cmd.arg("--database-url").arg(u);
-    }
-    let o = cmd.output().unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let o = app.run_cli(&["retention", "status"]);
+    let out = &o.stdout;
     assert!(
-        o.status.success()
-            && out.contains("buyer details of abandoned checkouts: kept 30 days after expiry"),
+        o.ok && out.contains("buyer details of abandoned checkouts: kept 30 days after expiry"),
         "{out}"
     );
 }

@@ -7,7 +7,15 @@ use paylink_store::Scope;
 use crate::both;
 use crate::helpers::*;
 
-impl TestApp {
+/// What these tests ask of the app.
+trait Idempotent {
+    async fn post_idem(&self, key: &str, path: &str, params: serde_json::Value) -> Resp;
+    fn test_scope(&self) -> Scope;
+    async fn claim_products_key(&self, key: &str, params: &serde_json::Value) -> Claim;
+    async fn product_count(&self) -> usize;
+}
+
+impl Idempotent for TestApp {
     async fn post_idem(&self, key: &str, path: &str, params: serde_json::Value) -> Resp {
         let body = encode(&form(&params));
         self.send(
@@ -19,6 +27,36 @@ impl TestApp {
                 .body(body),
         )
         .await
+    }
+    fn test_scope(&self) -> Scope {
+        Scope {
+            account_id: self.account.clone(),
+            livemode: false,
+        }
+    }
+
+    /// Claims `key` for `POST /v1/products` with `params`, as a request in
+    /// another process would.
+    async fn claim_products_key(&self, key: &str, params: &serde_json::Value) -> Claim {
+        self.opened
+            .store
+            .claim_idempotency(
+                &self.test_scope(),
+                key,
+                "/v1/products",
+                &fingerprint("/v1/products", params),
+                self.clock.now(),
+                LEASE_SECS,
+            )
+            .await
+            .unwrap()
+    }
+
+    async fn product_count(&self) -> usize {
+        self.get("/v1/products").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len()
     }
 }
 
@@ -217,39 +255,6 @@ fn test_product(id: &str, name: &str, now: i64) -> paylink_domain::catalog::Prod
         metadata: Default::default(),
         default_price: None,
         url: None,
-    }
-}
-
-impl TestApp {
-    fn test_scope(&self) -> Scope {
-        Scope {
-            account_id: self.account.clone(),
-            livemode: false,
-        }
-    }
-
-    /// Claims `key` for `POST /v1/products` with `params`, as a request in
-    /// another process would.
-    async fn claim_products_key(&self, key: &str, params: &serde_json::Value) -> Claim {
-        self.opened
-            .store
-            .claim_idempotency(
-                &self.test_scope(),
-                key,
-                "/v1/products",
-                &fingerprint("/v1/products", params),
-                self.clock.now(),
-                LEASE_SECS,
-            )
-            .await
-            .unwrap()
-    }
-
-    async fn product_count(&self) -> usize {
-        self.get("/v1/products").await.ok()["data"]
-            .as_array()
-            .unwrap()
-            .len()
     }
 }
 

@@ -9,10 +9,8 @@
     clippy::indexing_slicing
 )]
 
-mod buyer;
-mod dash;
-mod helpers;
-mod served;
+// The test kit's modules, under the names the tests use.
+use paylink_testkit::{both, buyer, dash, helpers, served};
 
 mod all_or_nothing;
 mod audit;

@@ -326,7 +326,7 @@ async fn account_deletion_destroys_its_keys(app: TestApp) {
     };
     let backup_store = || async {
         let keys = paylink_crypto::KeyFile::load(&app.opts.key_path()).unwrap();
-        paylink_store::Store::open_sqlite(&backup)
+        paylink_store::Database::open_sqlite(&backup)
             .await
             .unwrap()
             .with_vault(Arc::new(paylink_store::vault::Vault::new(keys, None)))

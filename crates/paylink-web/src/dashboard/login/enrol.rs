@@ -73,6 +73,8 @@ pub async fn enrol_qr(State(state): State<AppState>, headers: HeaderMap) -> Page
 
 /// The first code from the new authenticator: it confirms the seed, and
 /// the user gets recovery codes and a signed-in session.
+// Long: a sign-in step: the brute-force checks, the secret's check and the
+// session's next stage, in the order the defence needs.
 pub async fn enrol_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();

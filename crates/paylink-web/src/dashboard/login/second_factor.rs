@@ -24,6 +24,8 @@ pub async fn mfa_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// The second step: the current TOTP code or an unused recovery code.
+// Long: a sign-in step: the brute-force checks, the secret's check and the
+// session's next stage, in the order the defence needs.
 pub async fn mfa_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();

@@ -33,6 +33,8 @@ fn link_gone() -> PageError {
 
 /// A setup link's form: the new password (twice). The link is used only
 /// once the password is acceptable, so a typo does not burn it.
+// Long: a sign-in step: the brute-force checks, the secret's check and the
+// session's next stage, in the order the defence needs.
 pub async fn setup_submit(
     State(state): State<AppState>,
     Path(token): Path<String>,

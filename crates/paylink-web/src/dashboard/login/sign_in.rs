@@ -78,6 +78,8 @@ async fn upgrade_hash(state: &AppState, user: &str, phc: &str, typed: &Secret<St
 /// The password step. Every answer but success is the same page, and each
 /// costs one argon2 verification, whether the user exists, is locked or
 /// typed the wrong password.
+// Long: a sign-in step: the brute-force checks, the secret's check and the
+// session's next stage, in the order the defence needs.
 pub async fn login_submit(State(state): State<AppState>, req: Request) -> PageResult {
     let ip = client_ip(req.extensions());
     let headers = req.headers().clone();

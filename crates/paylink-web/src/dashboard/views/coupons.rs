@@ -47,6 +47,9 @@ async fn coupon_of(
     }
 }
 
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 async fn coupons_page(state: &AppState, ctx: &Ctx, q: &ListQ, f: &FormState) -> PageResult {
     let listed = list_of(
         q,

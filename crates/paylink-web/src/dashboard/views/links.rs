@@ -206,6 +206,7 @@ struct LinkForm {
     new_price: Option<NewPrice>,
 }
 
+// Long: the link form's fields, read and checked one after another.
 fn read_link_form(form: &Form, f: &mut FormState) -> Option<LinkForm> {
     let quantity = match form.get("quantity").trim() {
         "" => Some(1),
@@ -320,6 +321,9 @@ async fn link_of(state: &AppState, ctx: &Ctx, id: &str) -> Result<PaymentLink, A
         .map_err(|e| ApiError::from_store(e, "payment link", id))
 }
 
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 pub async fn link_show(
     State(state): State<AppState>,
     Extension(ctx): C,

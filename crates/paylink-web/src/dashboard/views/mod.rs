@@ -117,6 +117,8 @@ pub(super) trait Listable {
 /// contains it, case-insensitively. Each page family says what its `text`
 /// holds: only fields the viewer's role may see (finding 8 of the security
 /// review: an analyst recovered masked emails by searching whole objects).
+// Long: the one list view every page shares: paging, search and the table
+// together.
 pub(super) async fn list_of<T, F, Fut>(
     q: &ListQ,
     fetch: F,

@@ -218,6 +218,8 @@ async fn image_field(multipart: &mut Multipart) -> Result<Vec<u8>, String> {
     }
 }
 
+// Long: an upload's checks (size, type, decoding, re-encoding) in order, each
+// with its message beside the field.
 pub async fn product_image_upload(
     State(state): State<AppState>,
     Extension(ctx): C,

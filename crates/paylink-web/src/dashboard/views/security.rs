@@ -16,6 +16,9 @@ use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
 use crate::AppState;
 
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 async fn security_page(
     state: &AppState,
     ctx: &Ctx,
@@ -192,6 +195,8 @@ async fn current_password_ok(state: &AppState, ctx: &Ctx, typed: &str) -> Result
     Ok(ok)
 }
 
+// Long: the password change's checks (current password, breached list,
+// strength) in order, each with its message.
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(ctx): C,

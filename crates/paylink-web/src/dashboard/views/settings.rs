@@ -13,6 +13,9 @@ use crate::dashboard::{Ctx, Form};
 use crate::service::account::{self, SettingsUpdate};
 use crate::AppState;
 
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 async fn settings_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult {
     let settings = state.store.account_settings(&ctx.scope.account_id).await?;
     let provider = state.store.provider_connection(&ctx.scope).await?;

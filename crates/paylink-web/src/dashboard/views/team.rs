@@ -14,6 +14,9 @@ use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
 use crate::{ApiError, AppState};
 
+// Long: one maud template: the markup reads top to bottom as the page it
+// renders, and splitting it would scatter one page's HTML over several
+// functions.
 async fn team_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult {
     let now = state.now();
     let members = state.store.members(&ctx.scope.account_id).await?;

@@ -80,7 +80,7 @@ impl Served {
         sim_listen: &str,
         extra: &[&str],
     ) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paylink"));
+        let mut cmd = crate::cli::paylink();
         cmd.args([
             "serve",
             "--listen",
@@ -97,9 +97,6 @@ impl Served {
         ])
         .arg(data_dir)
         .args(extra)
-        .env("PAYLINK_LOG", "warn")
-        .env_remove("PAYLINK_MASTER_KEY")
-        .env_remove("PAYLINK_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         if let Some(u) = database_url {

@@ -12,11 +12,7 @@ use serde_json::Value;
 pub use paylink_domain::Clock;
 pub use serde_json::json;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
+pub use crate::db::{fresh_pg_url, Db};
 
 pub struct TestApp {
     pub base: String,
@@ -25,7 +21,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub opened: Opened,
     pub opts: DataOptions,
+    /// The test's clock: the server's, unless it was started with
+    /// [`Spawn::system_clock`].
     pub clock: Arc<ManualClock>,
+    /// The clock the server runs on.
+    pub server_clock: Arc<dyn Clock>,
     pub account: String,
     pub key: String,
     pub live_key: String,
@@ -70,107 +70,160 @@ impl Resp {
     }
 }
 
-fn random_suffix() -> String {
-    let b = paylink_domain::id::random_bytes::<8>()
-        .map(u64::from_le_bytes)
-        .unwrap_or(0);
-    format!("{b:016x}")
-}
-
-/// The URL of a fresh, empty PostgreSQL schema.
-pub async fn fresh_pg_url() -> String {
-    let base = std::env::var("PAYLINK_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into());
-    let schema = format!("pltest_{}", random_suffix());
-    sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at PAYLINK_TEST_DATABASE_URL is not reachable: {e}")
-        });
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("create schema: {e}"));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options[search_path]={schema}")
-}
-
 pub async fn spawn_app(db: Db) -> TestApp {
-    spawn_app_with(db, 0).await
+    Spawn::new(db).start().await
 }
 
 /// `spawn_app` with a per-key API rate limit (0: none).
 pub async fn spawn_app_with(db: Db, api_rate: u32) -> TestApp {
-    spawn_app_limited(db, api_rate, false).await
+    Spawn::new(db).api_rate(api_rate).start().await
 }
 
 /// `spawn_app` with the product's default limits on opening checkouts
 /// (other tests send hundreds of buyers from one address in one minute of
 /// their manual clock, so they lift them).
 pub async fn spawn_app_default_limits(db: Db) -> TestApp {
-    spawn_app_limited(db, 0, true).await
+    Spawn::new(db).checkout_limits().start().await
 }
 
-async fn spawn_app_limited(db: Db, api_rate: u32, checkout_limits: bool) -> TestApp {
-    // Errors (the causes behind 500s) show in a failing test's output.
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("error")
-        .try_init();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let database_url = match db {
-        Db::Sqlite => None,
-        Db::Postgres => Some(fresh_pg_url().await),
-    };
-    let opts = DataOptions {
-        data_dir: dir.path().join("data"),
-        database_url,
-    };
-    let opened = app::open(&opts)
-        .await
-        .unwrap_or_else(|e| panic!("open: {e}"));
-    let clock = Arc::new(ManualClock::new(1_795_000_000));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    let base = format!("http://{addr}");
-    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let sim_base = format!(
-        "http://{}",
-        sim_listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("addr: {e}"))
-    );
-    let mut sim = app::sim_config(&opened, &sim_base, &base, clock.clone() as Arc<dyn Clock>)
+/// How to start a test app: [`spawn_app`] and its variants, and the
+/// benchmarks in `bench/`.
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    db: Db,
+    api_rate: u32,
+    checkout_limits: bool,
+    system_clock: bool,
+    sign_in_ip_limit: Option<i64>,
+}
+
+impl Spawn {
+    /// No API rate limit, checkout opening limits lifted, a manual clock.
+    pub fn new(db: Db) -> Self {
+        Spawn {
+            db,
+            api_rate: 0,
+            checkout_limits: false,
+            system_clock: false,
+            sign_in_ip_limit: None,
+        }
+    }
+    /// A per-key API rate limit per second (0: none).
+    pub fn api_rate(mut self, per_second: u32) -> Self {
+        self.api_rate = per_second;
+        self
+    }
+    /// The product's own limits on opening checkouts.
+    pub fn checkout_limits(mut self) -> Self {
+        self.checkout_limits = true;
+        self
+    }
+    /// The server runs on the system clock, not on [`TestApp::clock`]
+    /// (benchmarks, where time must pass).
+    pub fn system_clock(mut self) -> Self {
+        self.system_clock = true;
+        self
+    }
+    /// Failed sign-ins allowed per address before the address is throttled
+    /// (`i64::MAX`: as if every attempt came from another address).
+    pub fn sign_in_ip_limit(mut self, limit: i64) -> Self {
+        self.sign_in_ip_limit = Some(limit);
+        self
+    }
+
+    // Long: the app's start in the order it must happen (data, listeners, sim,
+    // server, account, keys, provider connection).
+    pub async fn start(self) -> TestApp {
+        // Errors (the causes behind 500s) show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("error")
+            .try_init();
+        let crate::db::FreshData { opened, opts, dir } = crate::db::fresh(self.db).await;
+        let clock = Arc::new(ManualClock::new(1_795_000_000));
+        let server_clock: Arc<dyn Clock> = if self.system_clock {
+            Arc::new(paylink_domain::SystemClock)
+        } else {
+            clock.clone()
+        };
+        let (listener, base) = listen().await;
+        let (sim_listener, sim_base) = listen().await;
+        let mut sim = app::sim_config(&opened, &sim_base, &base, server_clock.clone())
+            .await
+            .unwrap();
+        // Not the data directory's own file: a served process on this data
+        // directory (tests of restarts) keeps its sim's records there.
+        sim.state_file = Some(dir.path().join("in-process-sim.json"));
+        app::spawn_sim(sim_listener, sim.clone());
+        let state = app::state(
+            &opened,
+            &base,
+            server_clock.clone(),
+            self.api_rate,
+            sim.clone(),
+        )
         .await
         .unwrap();
-    // Not the data directory's own file: a served process on this data
-    // directory (tests of restarts) keeps its sim's records there.
-    sim.state_file = Some(dir.path().join("in-process-sim.json"));
-    app::spawn_sim(sim_listener, sim.clone());
-    let state = app::state(
-        &opened,
-        &base,
-        clock.clone() as Arc<dyn Clock>,
-        api_rate,
-        sim.clone(),
-    )
-    .await
-    .unwrap();
-    let state = if checkout_limits {
+        serve_in_background(listener, self.tune(state));
+        let now = server_clock.now();
+        let account = app::create_account(&opened.store, "Test Shop", "owner@shop.example", now)
+            .await
+            .unwrap_or_else(|e| panic!("account: {e}"));
+        let [key, live_key] = [Mode::Test, Mode::Live].map(|mode| {
+            let opened = &opened;
+            let account = &account.id;
+            async move {
+                app::create_key(opened, account, mode, now)
+                    .await
+                    .unwrap_or_else(|e| panic!("key: {e}"))
+                    .secret
+                    .expose()
+                    .to_string()
+            }
+        });
+        let app = TestApp {
+            base,
+            sim_base,
+            sim,
+            client: reqwest::Client::new(),
+            account: account.id.clone(),
+            key: key.await,
+            live_key: live_key.await,
+            opened,
+            opts,
+            clock,
+            server_clock,
+            db: self.db,
+            _dir: dir,
+        };
+        // The merchant connects the sim, in test and in live mode, with
+        // keys the sim issued, as a merchant would in the dashboard.
+        for key in [app.key.clone(), app.live_key.clone()] {
+            app.connect_sim(&app.account.clone(), &key).await;
+        }
+        app
+    }
+
+    /// The server's settings this spawn asks for.
+    fn tune(&self, mut state: paylink_web::AppState) -> paylink_web::AppState {
+        if !self.checkout_limits {
+            state = state.with_checkout_limits(paylink_web::checkout::OpeningLimits {
+                per_ip_minute: 1_000_000,
+                per_link_minute: 1_000_000,
+            });
+        }
+        if let Some(ip_limit) = self.sign_in_ip_limit {
+            state = state.with_dashboard(paylink_web::dashboard::DashboardConfig {
+                ip_limit,
+                ..Default::default()
+            });
+        }
         state
-    } else {
-        state.with_checkout_limits(paylink_web::checkout::OpeningLimits {
-            per_ip_minute: 1_000_000,
-            per_link_minute: 1_000_000,
-        })
-    };
+    }
+}
+
+/// Serves `state` on `listener` until the test's runtime ends.
+fn serve_in_background(listener: tokio::net::TcpListener, state: paylink_web::AppState) {
     tokio::spawn(async move {
         let _ = app::serve(
             listener,
@@ -180,36 +233,17 @@ async fn spawn_app_limited(db: Db, api_rate: u32, checkout_limits: bool) -> Test
         )
         .await;
     });
-    let now = clock.now();
-    let account = app::create_account(&opened.store, "Test Shop", "owner@shop.example", now)
+}
+
+/// A listener on a free loopback port, and its base URL.
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .unwrap_or_else(|e| panic!("account: {e}"));
-    let key = app::create_key(&opened, &account.id, Mode::Test, now)
-        .await
-        .unwrap_or_else(|e| panic!("key: {e}"));
-    let live = app::create_key(&opened, &account.id, Mode::Live, now)
-        .await
-        .unwrap_or_else(|e| panic!("key: {e}"));
-    let app = TestApp {
-        base,
-        sim_base,
-        sim,
-        client: reqwest::Client::new(),
-        account: account.id,
-        key: key.secret.expose().to_string(),
-        live_key: live.secret.expose().to_string(),
-        opened,
-        opts,
-        clock,
-        db,
-        _dir: dir,
-    };
-    // The merchant connects the sim, in test and in live mode, with keys
-    // the sim issued (through the API, as a merchant would).
-    for key in [app.key.clone(), app.live_key.clone()] {
-        app.connect_sim(&app.account.clone(), &key).await;
-    }
-    app
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    (listener, format!("http://{addr}"))
 }
 
 /// Flattens a JSON object into Stripe's bracket notation.
@@ -248,6 +282,10 @@ pub fn encode(pairs: &[(String, String)]) -> String {
 }
 
 impl TestApp {
+    /// The server's time now.
+    pub fn now(&self) -> i64 {
+        self.server_clock.now()
+    }
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
         let r = req
             .send()
@@ -321,15 +359,19 @@ impl TestApp {
     /// The `paylink` binary with `args`, on this app's data directory (or
     /// PostgreSQL schema), as a process.
     pub fn cli(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_paylink"));
+        let mut cmd = crate::cli::paylink();
         cmd.args(args).arg("--data-dir").arg(&self.opts.data_dir);
-        cmd.env_remove("PAYLINK_DATABASE_URL")
-            .env_remove("PAYLINK_MASTER_KEY")
-            .env("PAYLINK_LOG", "warn");
         if let Some(url) = &self.opts.database_url {
             cmd.arg("--database-url").arg(url);
         }
         cmd
+    }
+
+    /// [`cli`] run to its end.
+    ///
+    /// [`cli`]: TestApp::cli
+    pub fn run_cli(&self, args: &[&str]) -> crate::cli::Output {
+        crate::cli::run(&mut self.cli(args))
     }
 
     /// A `paylink` command run in-process on this app's data (as [`cli`]
@@ -352,8 +394,40 @@ impl TestApp {
         let cli = paylink::cli::Cli::try_parse_from(argv)
             .map_err(|e| paylink::app::AppError::Invalid(e.to_string()))?;
         let mut out = Vec::new();
-        paylink::cli::run_with(cli.command, self.clock.clone(), &mut out).await?;
+        paylink::cli::run_with(cli.command, self.server_clock.clone(), &mut out).await?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// Every byte the database holds: the SQLite file and its WAL, or a
+    /// `pg_dump` of this test's schema.
+    pub fn raw_database(&self) -> Vec<u8> {
+        match self.db {
+            Db::Sqlite => {
+                let mut b = std::fs::read(self.opts.sqlite_path()).unwrap();
+                b.extend(
+                    std::fs::read(self.opts.data_dir.join("paylink.db-wal")).unwrap_or_default(),
+                );
+                b
+            }
+            Db::Postgres => {
+                let url = self.opts.database_url.clone().unwrap();
+                let (base, schema) = url.split_once("?options[search_path]=").unwrap();
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--no-owner", "--schema", schema, "--dbname", base])
+                    .output()
+                    .expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains("CREATE TABLE"),
+                    "the dump is empty"
+                );
+                out.stdout
+            }
+        }
     }
 
     /// The first column of every row of a query, as text.
@@ -394,7 +468,7 @@ impl TestApp {
     }
 
     pub async fn other_account(&self) -> (String, String) {
-        let now = self.clock.now();
+        let now = self.now();
         let a = app::create_account(&self.opened.store, "Other Shop", "other@shop.example", now)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -413,21 +487,18 @@ impl TestApp {
         let opened = app::open(&self.opts).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let sim = app::sim_config(&opened, &self.sim_base, &self.base, self.clock.clone())
+        let sim = app::sim_config(
+            &opened,
+            &self.sim_base,
+            &self.base,
+            self.server_clock.clone(),
+        )
+        .await
+        .unwrap();
+        let state = app::state(&opened, &self.base, self.server_clock.clone(), 0, sim)
             .await
             .unwrap();
-        let state = app::state(&opened, &self.base, self.clock.clone(), 0, sim)
-            .await
-            .unwrap();
-        tokio::spawn(async move {
-            let _ = app::serve(
-                listener,
-                state,
-                paylink_jobs::Retention::default(),
-                std::future::pending(),
-            )
-            .await;
-        });
+        serve_in_background(listener, state);
         base
     }
 
@@ -447,7 +518,7 @@ impl TestApp {
         let secret = paylink_crypto::Secret::new(self.sim_key_for(key));
         self.opened
             .store
-            .connect_provider(&scope, "sim", &secret, &merchant, self.clock.now())
+            .connect_provider(&scope, "sim", &secret, &merchant, self.now())
             .await
             .unwrap_or_else(|e| panic!("connect sim: {e}"));
     }
@@ -472,7 +543,8 @@ impl TestApp {
     }
 }
 
-/// Runs an async test body on SQLite and on PostgreSQL.
+/// Runs an async test body (`async fn $name(app: TestApp)`) on SQLite and
+/// on PostgreSQL, each on a fresh [`spawn_app`].
 #[macro_export]
 macro_rules! both {
     ($name:ident) => {
@@ -481,11 +553,54 @@ macro_rules! both {
             async fn sqlite() {
                 super::$name($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await
             }
-            #[tokio::test]
-            #[cfg_attr(not(pg_tests), ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it")]
-            async fn postgres() {
-                super::$name($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await
+            $crate::pg_test! {
+                async fn postgres() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Db::Postgres).await).await
+                }
             }
         }
+    };
+}
+
+/// Runs `async fn $name(db: Db)` on SQLite and on PostgreSQL (tests below
+/// HTTP, such as the store's own).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::db::Db::Sqlite).await
+            }
+            $crate::pg_test! {
+                async fn postgres() {
+                    super::$name($crate::db::Db::Postgres).await
+                }
+            }
+        }
+    };
+}
+
+/// A `#[tokio::test]` that needs PostgreSQL: ignored, with the reason
+/// `cargo test` shows, when this kit was built without
+/// `PAYLINK_TEST_DATABASE_URL` (see `build.rs`), so that a plain
+/// `cargo test` runs SQLite and says plainly what it skipped.
+#[cfg(pg_tests)]
+#[macro_export]
+macro_rules! pg_test {
+    ($($test:tt)*) => {
+        #[tokio::test]
+        $($test)*
+    };
+}
+
+/// A `#[tokio::test]` that needs PostgreSQL (see above).
+#[cfg(not(pg_tests))]
+#[macro_export]
+macro_rules! pg_test {
+    ($($test:tt)*) => {
+        #[tokio::test]
+        #[ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"]
+        $($test)*
     };
 }

@@ -20,7 +20,15 @@ pub const CARD_DECLINED: &str = "4000000000000002";
 pub const CARD_NO_FUNDS: &str = "4000000000009995";
 pub const CARD_3DS: &str = "4000002500003155";
 
+impl Default for Buyer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Buyer {
+    /// A buyer with a browser of their own (no cookies shared, redirects
+    /// followed by hand).
     pub fn new() -> Self {
         Buyer {
             client: reqwest::Client::builder()
