@@ -258,6 +258,26 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+impl crate::id::Object for CheckoutSession {
+    const KIND: crate::IdKind = crate::IdKind::CheckoutSession;
+    const NAME: &'static str = "checkout.session";
+}
+
+impl crate::id::Object for PaymentIntent {
+    const KIND: crate::IdKind = crate::IdKind::PaymentIntent;
+    const NAME: &'static str = "payment_intent";
+}
+
+impl crate::id::Object for Refund {
+    const KIND: crate::IdKind = crate::IdKind::Refund;
+    const NAME: &'static str = "refund";
+}
+
+impl crate::id::Object for Customer {
+    const KIND: crate::IdKind = crate::IdKind::Customer;
+    const NAME: &'static str = "customer";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

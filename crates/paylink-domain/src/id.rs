@@ -2,6 +2,7 @@
 //! CSPRNG, in base62 (22 characters).
 
 use std::fmt;
+use std::marker::PhantomData;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdKind {
@@ -53,8 +54,31 @@ impl IdKind {
 }
 
 /// A generated identifier.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Id(String);
+/// An object with ids of its own: the prefix of the ids paylink makes for
+/// it, and the name Stripe's errors call it by ("No such product").
+pub trait Object {
+    const KIND: IdKind;
+    const NAME: &'static str;
+    /// Whether `s` can be the id of such an object. Objects whose ids a
+    /// merchant may choose (products, coupons) accept those as well.
+    fn accepts(s: &str) -> bool {
+        looks_like(Self::KIND, s)
+    }
+}
+
+/// The id of an object of kind `T`, checked to be one where it enters
+/// (an API path, a command's parameter): a price's id can't be passed
+/// where a product's is wanted, and a malformed one never reaches a query.
+/// It derefs to `&str` for the store, which keeps ids as text.
+pub struct Id<T: Object>(String, PhantomData<fn() -> T>);
+
+/// A value that is not an id of the object it was meant for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("No such {object}: '{value}'")]
+pub struct NotAnId {
+    pub object: &'static str,
+    pub value: String,
+}
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -84,11 +108,44 @@ pub fn base62_128(mut v: u128) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-impl Id {
-    /// A new id of `kind` with 128 bits of entropy.
-    pub fn generate(kind: IdKind) -> Result<Self, RngError> {
-        let v = u128::from_le_bytes(random_bytes::<16>()?);
-        Ok(Id(format!("{}{}", kind.prefix(), base62_128(v))))
+/// A new id of `kind` with 128 bits of entropy.
+pub fn generate(kind: IdKind) -> Result<String, RngError> {
+    let v = u128::from_le_bytes(random_bytes::<16>()?);
+    Ok(format!("{}{}", kind.prefix(), base62_128(v)))
+}
+
+/// Whether `s` looks like an id of `kind` (prefix and a plausible body).
+pub fn looks_like(kind: IdKind, s: &str) -> bool {
+    s.strip_prefix(kind.prefix())
+        .is_some_and(|rest| !rest.is_empty() && rest.len() <= 64 && id_chars(rest))
+}
+
+/// Whether `s` is an id a merchant may choose for an object (`id` on
+/// create): 1 to 255 letters, digits, `_` and `-`.
+pub fn custom_id_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 255 && id_chars(s)
+}
+
+fn id_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl<T: Object> Id<T> {
+    /// A new id of a `T`.
+    pub fn generate() -> Result<Self, RngError> {
+        Ok(Id(generate(T::KIND)?, PhantomData))
+    }
+    /// `s` as the id of a `T`, if it can be one.
+    pub fn parse(s: &str) -> Result<Self, NotAnId> {
+        if T::accepts(s) {
+            Ok(Id(s.to_string(), PhantomData))
+        } else {
+            Err(NotAnId {
+                object: T::NAME,
+                value: s.to_string(),
+            })
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -96,28 +153,62 @@ impl Id {
     pub fn into_string(self) -> String {
         self.0
     }
-    /// Whether `s` looks like an id of `kind` (prefix and a plausible body).
-    pub fn looks_like(kind: IdKind, s: &str) -> bool {
-        s.strip_prefix(kind.prefix()).is_some_and(|rest| {
-            !rest.is_empty()
-                && rest.len() <= 64
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-    }
 }
 
-impl fmt::Display for Id {
+impl<T: Object> Clone for Id<T> {
+    fn clone(&self) -> Self {
+        Id(self.0.clone(), PhantomData)
+    }
+}
+impl<T: Object> PartialEq for Id<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T: Object> Eq for Id<T> {}
+impl<T: Object> std::hash::Hash for Id<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+impl<T: Object> std::ops::Deref for Id<T> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+impl<T: Object> AsRef<str> for Id<T> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+impl<T: Object> serde::Serialize for Id<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+impl<T: Object> fmt::Display for Id<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
-impl fmt::Debug for Id {
+impl<T: Object> fmt::Debug for Id<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Id({})", self.0)
+        write!(f, "Id<{}>({})", T::NAME, self.0)
     }
 }
+
+/// An account (the domain has no account object of its own).
+#[derive(Debug)]
+pub enum Account {}
+
+impl Object for Account {
+    const KIND: IdKind = IdKind::Account;
+    const NAME: &'static str = "account";
+}
+
+/// The id of an account.
+pub type AccountId = Id<Account>;
 
 #[cfg(test)]
 mod tests {
@@ -126,11 +217,25 @@ mod tests {
 
     #[test]
     fn prefixed_and_long_enough() -> Result<(), RngError> {
-        let id = Id::generate(IdKind::Product)?;
-        assert!(id.as_str().starts_with("prod_"));
-        assert_eq!(id.as_str().len(), "prod_".len() + RANDOM_CHARS);
-        assert!(Id::looks_like(IdKind::Product, id.as_str()));
-        assert!(!Id::looks_like(IdKind::Price, id.as_str()));
+        let id = generate(IdKind::Product)?;
+        assert!(id.starts_with("prod_"));
+        assert_eq!(id.len(), "prod_".len() + RANDOM_CHARS);
+        assert!(looks_like(IdKind::Product, &id));
+        assert!(!looks_like(IdKind::Price, &id));
+        Ok(())
+    }
+
+    #[test]
+    fn typed_ids_take_only_their_own_kind() -> Result<(), RngError> {
+        let acct = AccountId::generate()?;
+        assert!(acct.starts_with("acct_"));
+        assert_eq!(AccountId::parse(&acct), Ok(acct.clone()));
+        let e = AccountId::parse("cus_123")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(e, Err("No such account: 'cus_123'".to_string()));
+        assert!(AccountId::parse("acct_").is_err());
+        assert!(AccountId::parse("acct_a b").is_err());
         Ok(())
     }
 
@@ -146,7 +251,7 @@ mod tests {
     fn ids_do_not_repeat() -> Result<(), RngError> {
         let mut seen = HashSet::new();
         for _ in 0..10_000 {
-            assert!(seen.insert(Id::generate(IdKind::Coupon)?.into_string()));
+            assert!(seen.insert(generate(IdKind::Coupon)?));
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ pub mod roles;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;
-pub use id::{Id, IdKind};
+pub use id::{AccountId, Id, IdKind, NotAnId, Object};
 pub use money::{Discount, Money, MoneyError, PercentOff};
 pub mod email;
 pub use email::Email;

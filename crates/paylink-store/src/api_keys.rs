@@ -101,9 +101,8 @@ impl Store {
         };
         let secret = paylink_crypto::PlaintextApiKey::generate(kind, mode)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id = paylink_domain::Id::generate(paylink_domain::IdKind::ApiKey)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .into_string();
+        let id = paylink_domain::id::generate(paylink_domain::IdKind::ApiKey)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let hash = secret.hash(pepper);
         self.insert_api_key(NewApiKey {
             id: &id,

@@ -114,7 +114,7 @@ impl Store {
     /// Appends one entry to the chain.
     pub async fn audit(&self, ev: AuditEvent<'_>) -> Result<(), StoreError> {
         let key = self.instance_secret(AUDIT_KEY).await?;
-        let id = paylink_domain::Id::generate(paylink_domain::IdKind::AuditEntry)
+        let id = paylink_domain::id::generate(paylink_domain::IdKind::AuditEntry)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.write().await?;
         self.lock_audit_chain(&mut tx).await?;
@@ -130,7 +130,7 @@ impl Store {
         let seq = prev_seq + 1;
         let mut e = AuditEntry {
             seq,
-            id: id.into_string(),
+            id,
             created: ev.now,
             account_id: ev.account_id.map(str::to_string),
             actor: ev.actor.to_string(),

@@ -50,11 +50,7 @@ fn product_of(row: &AnyRow) -> Result<Product, StoreError> {
     })
 }
 
-const PRODUCTS: Table = Table {
-    name: "products",
-    cols: PRODUCT_COLS,
-    live: "",
-};
+const PRODUCTS: Table = Table::new("products", PRODUCT_COLS);
 
 /// The columns of a product that an update writes.
 fn product_changes(p: &Product) -> Result<Update, StoreError> {
@@ -216,6 +212,7 @@ impl Store {
 // ------------------------------------------------------------------ prices
 
 const PRICE_COLS: &str = "id, livemode, created, product_id, currency, unit_amount, custom_enabled, custom_minimum, custom_maximum, custom_preset, nickname, active, lookup_key, metadata";
+const PRICES: Table = Table::new("prices", PRICE_COLS);
 
 fn price_of(row: &AnyRow) -> Result<Price, StoreError> {
     let amount = if get_bool(row, "custom_enabled")? {
@@ -351,12 +348,7 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
     ) -> Result<Price, StoreError> {
-        let table = Table {
-            name: "prices",
-            cols: PRICE_COLS,
-            live: "",
-        };
-        self.modify(&table, scope, id, price_of, f, |p| {
+        self.modify(&PRICES, scope, id, price_of, f, |p| {
             Ok(Update::new("prices")
                 .set("active", p.active)
                 .set("nickname", p.nickname.clone())
@@ -390,6 +382,7 @@ impl Store {
 // ----------------------------------------------------------------- coupons
 
 const COUPON_COLS: &str = "id, livemode, created, name, percent_off_bp, amount_off, currency, duration, max_redemptions, redeem_by, times_redeemed, metadata";
+const COUPONS: Table = Table::new("coupons", COUPON_COLS).soft_deleted();
 
 pub(crate) fn coupon_of(row: &AnyRow) -> Result<Coupon, StoreError> {
     let pct: Option<i64> = row.try_get("percent_off_bp")?;
@@ -487,12 +480,7 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Coupon) -> Result<(), RuleError>,
     ) -> Result<Coupon, StoreError> {
-        let table = Table {
-            name: "coupons",
-            cols: COUPON_COLS,
-            live: " AND deleted = 0",
-        };
-        self.modify(&table, scope, id, coupon_of, f, |c| {
+        self.modify(&COUPONS, scope, id, coupon_of, f, |c| {
             Ok(Update::new("coupons")
                 .set("name", c.name.clone())
                 .set("metadata", json(&c.metadata)?))
@@ -536,6 +524,7 @@ impl Store {
 // --------------------------------------------------------- promotion codes
 
 const PROMO_COLS: &str = "id, livemode, created, code, code_key, coupon_id, active, max_redemptions, expires_at, minimum_amount, minimum_amount_currency, first_time_transaction, times_redeemed, metadata";
+const PROMOTION_CODES: Table = Table::new("promotion_codes", PROMO_COLS);
 
 fn promo_of(row: &AnyRow) -> Result<PromotionCode, StoreError> {
     let min: Option<i64> = row.try_get("minimum_amount")?;
@@ -649,12 +638,7 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut PromotionCode) -> Result<(), RuleError>,
     ) -> Result<PromotionCode, StoreError> {
-        let table = Table {
-            name: "promotion_codes",
-            cols: PROMO_COLS,
-            live: "",
-        };
-        self.modify(&table, scope, id, promo_of, f, |p| {
+        self.modify(&PROMOTION_CODES, scope, id, promo_of, f, |p| {
             Ok(Update::new("promotion_codes")
                 .set("active", p.active)
                 .set("metadata", json(&p.metadata)?))

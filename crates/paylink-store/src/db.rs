@@ -39,6 +39,24 @@ pub(crate) struct Table {
     pub live: &'static str,
 }
 
+impl Table {
+    /// `name`, loaded from `cols`; every row is a live object.
+    pub(crate) const fn new(name: &'static str, cols: &'static str) -> Self {
+        Table {
+            name,
+            cols,
+            live: "",
+        }
+    }
+    /// Only rows whose `deleted` flag is clear are objects.
+    pub(crate) const fn soft_deleted(self) -> Self {
+        Table {
+            live: " AND deleted = 0",
+            ..self
+        }
+    }
+}
+
 /// The database alone: its pool, its dialect and SQLite's writer slot. It
 /// migrates and runs statements; it can't seal or open personal data, which
 /// only a [`Store`] (this database with its vault, [`Database::with_vault`])

@@ -62,11 +62,7 @@ pub struct LinkFilter {
     pub active: Option<bool>,
 }
 
-const LINKS: Table = Table {
-    name: "payment_links",
-    cols: LINK_COLS,
-    live: "",
-};
+const LINKS: Table = Table::new("payment_links", LINK_COLS);
 
 /// The columns of a link that an update writes, each beside its value
 /// (a new link adds its identity and count to them).

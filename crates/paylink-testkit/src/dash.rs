@@ -5,7 +5,7 @@
 use paylink::app;
 use paylink_crypto::{totp, Secret};
 use paylink_domain::roles::Role;
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 
 use crate::helpers::*;
 
@@ -194,7 +194,7 @@ pub async fn member(app: &TestApp, email: &str, role: Role) -> Dash {
         .is_none()
         || role != Role::Owner
     {
-        let id = Id::generate(IdKind::User).unwrap();
+        let id = paylink_domain::id::generate(IdKind::User).unwrap();
         let key = store.blind(email).await.unwrap();
         store
             .add_member(

@@ -344,15 +344,21 @@ impl TestApp {
         self.send(self.client.delete(self.url(path)).bearer_auth(key))
             .await
     }
-    /// Runs SQL straight on the test's database (to tamper with it).
-    pub async fn raw_exec(&self, sql: &str) {
+    /// A connection of its own to the test's database, beside the app's
+    /// pool.
+    async fn raw_connection(&self) -> sqlx::AnyConnection {
         let url = match &self.opts.database_url {
             Some(u) => u.clone(),
             None => format!("sqlite://{}", self.opts.sqlite_path().display()),
         };
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Runs SQL straight on the test's database (to tamper with it).
+    pub async fn raw_exec(&self, sql: &str) {
+        let mut conn = self.raw_connection().await;
         sqlx::query(sql).execute(&mut conn).await.unwrap();
     }
 
@@ -433,13 +439,7 @@ impl TestApp {
     /// The first column of every row of a query, as text.
     pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
         use sqlx::Row;
-        let url = match &self.opts.database_url {
-            Some(u) => u.clone(),
-            None => format!("sqlite://{}", self.opts.sqlite_path().display()),
-        };
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
+        let mut conn = self.raw_connection().await;
         sqlx::query(sql)
             .fetch_all(&mut conn)
             .await

@@ -269,6 +269,13 @@ impl From<paylink_domain::catalog::RuleError> for ApiError {
     }
 }
 
+impl From<paylink_domain::NotAnId> for ApiError {
+    /// Stripe's answer for an id that names no object of its kind.
+    fn from(e: paylink_domain::NotAnId) -> Self {
+        ApiError::no_such(e.object, &e.value, None)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -2,14 +2,32 @@
 //! the endpoint table declares for this method and path, then deserialized
 //! into `T`. A handler cannot accept anything its documentation omits.
 
-use axum::extract::{FromRequest, MatchedPath, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, Method};
+use paylink_domain::{Id, Object};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::{api, params, schema, AppState, BODY_LIMIT};
 
 pub struct Input<T>(pub T);
+
+/// The object id in a request's path, checked to be an id of a `T` where
+/// it enters: a malformed id, or another object's, is the same 404 naming
+/// the object as an id that does not exist, and never reaches a query.
+pub struct ObjectId<T: Object>(pub Id<T>);
+
+impl<S: Send + Sync, T: Object> FromRequestParts<S> for ObjectId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::no_such(T::NAME, "", None))?;
+        Ok(ObjectId(Id::parse(&raw)?))
+    }
+}
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Input<T> {
     type Rejection = ApiError;

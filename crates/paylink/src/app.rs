@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
-use paylink_domain::{Clock, Email, Id, IdKind, SystemClock};
+use paylink_domain::{AccountId, Clock, Email, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::audit::AuditEvent;
 use paylink_store::vault::Vault;
@@ -209,7 +209,7 @@ pub async fn create_account(
     }
     let email = Email::parse(owner_email)
         .map_err(|_| AppError::Invalid("--owner-email is not a valid email address".into()))?;
-    let id = Id::generate(IdKind::Account).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let id = AccountId::generate().map_err(|e| AppError::Invalid(e.to_string()))?;
     let account = store
         .create_account(id.as_str(), name, email.as_str(), now)
         .await?;
@@ -219,7 +219,8 @@ pub async fn create_account(
     // [`owner_link`]) and accept it while signed in as themselves.
     let key = store.blind(email.as_str()).await?;
     if store.user_id_by_email(&key).await?.is_none() {
-        let user_id = Id::generate(IdKind::User).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let user_id = paylink_domain::id::generate(IdKind::User)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
         store
             .add_member(
                 user_id.as_str(),

@@ -140,3 +140,17 @@ pub fn check_promotion_code(code: &str) -> Result<(), RuleError> {
         ))
     }
 }
+
+impl crate::id::Object for Coupon {
+    const KIND: crate::IdKind = crate::IdKind::Coupon;
+    const NAME: &'static str = "coupon";
+    /// Its own ids, or one the merchant chose on create.
+    fn accepts(s: &str) -> bool {
+        crate::id::looks_like(Self::KIND, s) || crate::id::custom_id_ok(s)
+    }
+}
+
+impl crate::id::Object for PromotionCode {
+    const KIND: crate::IdKind = crate::IdKind::PromotionCode;
+    const NAME: &'static str = "promotion_code";
+}

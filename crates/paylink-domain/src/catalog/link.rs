@@ -227,3 +227,8 @@ impl PaymentLink {
                 .is_none_or(|l| self.completed_sessions_count < l)
     }
 }
+
+impl crate::id::Object for PaymentLink {
+    const KIND: crate::IdKind = crate::IdKind::PaymentLink;
+    const NAME: &'static str = "payment_link";
+}

@@ -140,3 +140,17 @@ pub fn check_unit_amount(amount: i64) -> Result<i64, RuleError> {
         ))
     }
 }
+
+impl crate::id::Object for Product {
+    const KIND: crate::IdKind = crate::IdKind::Product;
+    const NAME: &'static str = "product";
+    /// Its own ids, or one the merchant chose on create.
+    fn accepts(s: &str) -> bool {
+        crate::id::looks_like(Self::KIND, s) || crate::id::custom_id_ok(s)
+    }
+}
+
+impl crate::id::Object for Price {
+    const KIND: crate::IdKind = crate::IdKind::Price;
+    const NAME: &'static str = "price";
+}

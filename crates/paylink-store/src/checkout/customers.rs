@@ -19,6 +19,8 @@ use super::{json, seal_person, Person};
 pub(super) const CUSTOMER_COLS: &str =
     "id, livemode, created, email, name, phone, address, metadata";
 
+const CUSTOMERS: Table = Table::new("customers", CUSTOMER_COLS).soft_deleted();
+
 /// A customer row, its personal fields opened with the account's key.
 pub(super) fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreError> {
     let id: String = row.try_get("id")?;
@@ -71,13 +73,8 @@ impl Store {
     ) -> Result<Customer, StoreError> {
         let k = self.field_key(&scope.account_id).await?;
         let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
-        let table = Table {
-            name: "customers",
-            cols: CUSTOMER_COLS,
-            live: " AND deleted = 0",
-        };
         let load = |row: &AnyRow| customer_of(row, &k);
-        self.modify(&table, scope, id, load, f, |c| {
+        self.modify(&CUSTOMERS, scope, id, load, f, |c| {
             let [email, name, phone, address] = seal_person(
                 &k,
                 "customers",

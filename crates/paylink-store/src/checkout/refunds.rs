@@ -18,6 +18,7 @@ use crate::Scope;
 use super::json;
 use super::payments::{pi_of, PI_COLS};
 
+const PAYMENT_INTENTS: Table = Table::new("payment_intents", PI_COLS);
 const REFUND_COLS: &str =
     "id, livemode, created, payment_intent_id, amount, currency, reason, status, metadata";
 
@@ -107,13 +108,8 @@ impl Store {
         payment_intent: &str,
         amount: Option<i64>,
     ) -> Result<(i64, Currency), StoreError> {
-        let table = Table {
-            name: "payment_intents",
-            cols: PI_COLS,
-            live: "",
-        };
         let row = self
-            .select_one_for_update(&table, scope, payment_intent)
+            .select_one_for_update(&PAYMENT_INTENTS, scope, payment_intent)
             .fetch_row(tx.conn())
             .await?;
         let pi = pi_of(&row)?;

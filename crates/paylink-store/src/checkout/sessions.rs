@@ -32,6 +32,8 @@ pub enum OpenRefusal {
 
 pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref";
 
+const SESSIONS: Table = Table::new("checkout_sessions", SESSION_COLS);
+
 /// A session row, its buyer's details opened with the account's key.
 pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, StoreError> {
     let id: String = row.try_get("id")?;
@@ -462,13 +464,8 @@ impl Store {
         id: &str,
         k: &FieldKey,
     ) -> Result<CheckoutSession, StoreError> {
-        let table = Table {
-            name: "checkout_sessions",
-            cols: SESSION_COLS,
-            live: "",
-        };
         let row = self
-            .select_one_for_update(&table, scope, id)
+            .select_one_for_update(&SESSIONS, scope, id)
             .fetch_row(tx.conn())
             .await?;
         session_of(&row, k)

@@ -10,10 +10,7 @@ use crate::shop::{paid, shop, Ids};
 
 async fn an_event_completes_once(db: Db) {
     let shop = shop(db).await;
-    let price = shop.price(4200).await;
-    let link = shop.link(&price, Some(1)).await;
-    let s = shop.session(&link, 4200, None);
-    shop.open(&s).await.unwrap();
+    let (link, s) = shop.opened(4200, Some(1)).await;
     let ids = Ids::for_session(&s);
     let done = shop
         .store
@@ -76,10 +73,7 @@ on_both!(an_event_completes_once);
 
 async fn a_wrong_amount_or_payment_records_nothing(db: Db) {
     let shop = shop(db).await;
-    let price = shop.price(1000).await;
-    let link = shop.link(&price, None).await;
-    let s = shop.session(&link, 1000, None);
-    shop.open(&s).await.unwrap();
+    let (_, s) = shop.opened(1000, None).await;
     let ids = Ids::for_session(&s);
     // Paid less than the session's total: an error, and nothing recorded.
     let short = shop
@@ -117,10 +111,7 @@ on_both!(a_wrong_amount_or_payment_records_nothing);
 
 async fn a_payment_after_expiry_is_given_back(db: Db) {
     let shop = shop(db).await;
-    let price = shop.price(700).await;
-    let link = shop.link(&price, Some(1)).await;
-    let s = shop.session(&link, 700, None);
-    shop.open(&s).await.unwrap();
+    let (link, s) = shop.opened(700, Some(1)).await;
     shop.store.expire_session(&shop.scope, &s.id).await.unwrap();
     let ids = Ids::for_session(&s);
     let late = shop

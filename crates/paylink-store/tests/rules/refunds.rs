@@ -8,20 +8,11 @@ use paylink_store::StoreError;
 use paylink_testkit::db::Db;
 
 use crate::on_both;
-use crate::shop::{id, paid, shop, Ids, Shop, NOW};
+use crate::shop::{id, shop, Shop, NOW};
 
 /// A completed payment of `amount`; its payment intent's id.
 async fn payment(shop: &Shop, amount: i64) -> String {
-    let price = shop.price(amount).await;
-    let link = shop.link(&price, None).await;
-    let s = shop.session(&link, amount, None);
-    shop.open(&s).await.unwrap();
-    let ids = Ids::for_session(&s);
-    shop.store
-        .complete_session(paid(&s, &id(IdKind::Event), amount, &ids))
-        .await
-        .unwrap();
-    ids.payment_intent
+    shop.paid(amount).await.1.payment_intent
 }
 
 async fn refund(

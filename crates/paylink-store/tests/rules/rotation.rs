@@ -1,23 +1,14 @@
 //! Data-key rotation re-seals an account's personal data under a new
 //! key and destroys the old one; the data reads the same throughout.
 
-use paylink_domain::IdKind;
 use paylink_testkit::db::Db;
 
 use crate::on_both;
-use crate::shop::{id, paid, shop, Ids};
+use crate::shop::shop;
 
 async fn rotation_reseals_and_data_reads_the_same(db: Db) {
     let shop = shop(db).await;
-    let price = shop.price(1200).await;
-    let link = shop.link(&price, None).await;
-    let s = shop.session(&link, 1200, None);
-    shop.open(&s).await.unwrap();
-    let ids = Ids::for_session(&s);
-    shop.store
-        .complete_session(paid(&s, &id(IdKind::Event), 1200, &ids))
-        .await
-        .unwrap();
+    let (s, ids) = shop.paid(1200).await;
     let mut steps = Vec::new();
     let report = shop
         .store
@@ -66,10 +57,7 @@ on_both!(rotation_reseals_and_data_reads_the_same);
 
 async fn master_key_rewrap_keeps_data_readable(db: Db) {
     let shop = shop(db).await;
-    let price = shop.price(800).await;
-    let link = shop.link(&price, None).await;
-    let s = shop.session(&link, 800, None);
-    shop.open(&s).await.unwrap();
+    let (_, s) = shop.opened(800, None).await;
     // A new master key version; every data key is re-wrapped under it.
     let path = shop.data.opts.key_path();
     paylink_crypto::KeyFile::load(&path)

@@ -6,9 +6,9 @@ use paylink_domain::catalog::{
     PriceAmount, Product, PromotionCode, PromotionRestrictions,
 };
 use paylink_domain::checkout::{CheckoutSession, OrderLine, SessionStatus};
-use paylink_domain::{Currency, Discount, Id, IdKind, PercentOff};
+use paylink_domain::{Currency, Discount, IdKind, PercentOff};
 use paylink_store::catalog::PriceProduct;
-use paylink_store::checkout::{OpenRefusal, PaidEvent};
+use paylink_store::checkout::{Completion, OpenRefusal, PaidEvent};
 use paylink_store::{Scope, Store};
 use paylink_testkit::db::{fresh, Db, FreshData};
 
@@ -16,7 +16,7 @@ pub const NOW: i64 = 1_795_000_000;
 pub const MERCHANT: &str = "simm_rules";
 
 pub fn id(kind: IdKind) -> String {
-    Id::generate(kind).unwrap().into_string()
+    paylink_domain::id::generate(kind).unwrap()
 }
 
 pub struct Shop {
@@ -201,6 +201,30 @@ impl Shop {
             provider: "sim".into(),
             provider_ref: None,
         }
+    }
+
+    /// A link of one `amount` price (for at most `limit` completed
+    /// sessions) and a session opened on it.
+    pub async fn opened(&self, amount: i64, limit: Option<i64>) -> (PaymentLink, CheckoutSession) {
+        let price = self.price(amount).await;
+        let link = self.link(&price, limit).await;
+        let s = self.session(&link, amount, None);
+        self.open(&s).await.unwrap();
+        (link, s)
+    }
+
+    /// A session of `amount` opened and paid: the session and the ids its
+    /// completion made.
+    pub async fn paid(&self, amount: i64) -> (CheckoutSession, Ids) {
+        let (_, s) = self.opened(amount, None).await;
+        let ids = Ids::for_session(&s);
+        let done = self
+            .store
+            .complete_session(paid(&s, &id(IdKind::Event), amount, &ids))
+            .await
+            .unwrap();
+        assert!(matches!(done, Completion::Recorded { .. }), "{done:?}");
+        (s, ids)
     }
 
     /// Opens `s` and, when it opened, records the provider payment made

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
+use paylink_domain::catalog::Coupon;
 use paylink_domain::money::MAX_AMOUNT;
 use serde::Deserialize;
 
@@ -13,7 +14,7 @@ use super::{expansions, ok, ListArgs};
 use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::{double_option, Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::coupons;
@@ -70,7 +71,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Coupon>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -94,7 +95,7 @@ pub struct Update {
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Coupon>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -115,7 +116,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Coupon>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
     state

@@ -1,7 +1,7 @@
 //! `/v1/payment_links` — shareable links to a hosted checkout page. A link
 //! is never deleted, only deactivated.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use paylink_domain::catalog::{
@@ -16,7 +16,7 @@ use super::RetrieveArgs;
 use super::{expansions, ok, page_in_memory, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::Input;
+use crate::extract::{Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::payment_links as links;
@@ -349,7 +349,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
@@ -373,7 +373,7 @@ pub struct Update {
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
@@ -414,7 +414,7 @@ pub async fn list(
 pub async fn line_items(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use paylink_domain::catalog::PaymentLink;
 use paylink_domain::catalog::RuleError;
-use paylink_domain::checkout::Address;
+use paylink_domain::checkout::{Address, CheckoutSession, Customer, PaymentIntent, Refund};
 use paylink_domain::Email;
 use paylink_store::checkout::SessionFilter;
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use super::{expansions, ok, page_in_memory, ListArgs};
 use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::{double_option, Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::{customers, refunds};
@@ -167,7 +168,7 @@ pub async fn list_sessions(
 pub async fn retrieve_session(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
@@ -182,7 +183,7 @@ pub async fn retrieve_session(
 pub async fn session_line_items(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -208,7 +209,7 @@ pub async fn session_line_items(
 pub async fn expire_session(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["line_items"])?;
@@ -260,7 +261,7 @@ pub async fn list_payment_intents(
 pub async fn retrieve_payment_intent(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentIntent>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -298,7 +299,7 @@ pub async fn list_customers(
 pub async fn retrieve_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Customer>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -328,7 +329,7 @@ pub struct CustomerUpdate {
 pub async fn update_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Customer>,
     Input(p): Input<CustomerUpdate>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -382,7 +383,7 @@ pub async fn update_customer(
 pub async fn delete_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Customer>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
     state
@@ -398,7 +399,7 @@ pub async fn delete_customer(
 pub async fn redact_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Customer>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -410,7 +411,7 @@ pub async fn redact_customer(
 pub async fn export_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Customer>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -467,7 +468,7 @@ pub async fn list_refunds(
 pub async fn retrieve_refund(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Refund>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -493,7 +494,7 @@ async fn link_url(state: &AppState, auth: &Auth, id: &str) -> Result<String, Api
 pub async fn qr_svg(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentLink>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
     let svg = crate::qr::svg(&link_url(&state, &auth, &id).await?)?;
@@ -508,7 +509,7 @@ pub async fn qr_svg(
 pub async fn qr_png(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PaymentLink>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
     Ok((

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use paylink_domain::catalog::{Price, RuleError};
@@ -17,7 +17,7 @@ use super::RetrieveArgs;
 use super::{currency, expansions, ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::{double_option, Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::catalog;
@@ -112,7 +112,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Price>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;
@@ -141,7 +141,7 @@ pub struct Update {
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Price>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     let exp = expansions(&p.expand, &["product"])?;

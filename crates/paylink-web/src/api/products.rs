@@ -2,17 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
-use paylink_domain::catalog::{check_http_url, check_images, RuleError};
+use paylink_domain::catalog::{check_http_url, check_images, Product, RuleError};
 use paylink_store::catalog::{ProductDeletion, ProductFilter};
 use serde::Deserialize;
 
 use super::{expansions, ok, Empty, ListArgs, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::{double_option, Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::catalog;
@@ -107,7 +107,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Product>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -139,7 +139,7 @@ pub struct Update {
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Product>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -185,7 +185,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<Product>,
     Input(_): Input<Empty>,
 ) -> Result<Response, ApiError> {
     match state

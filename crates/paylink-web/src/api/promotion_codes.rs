@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
+use paylink_domain::catalog::PromotionCode;
 use paylink_domain::money::MAX_AMOUNT;
 use paylink_store::catalog::PromotionCodeFilter;
 use serde::Deserialize;
@@ -13,7 +14,7 @@ use super::RetrieveArgs;
 use super::{expansions, ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{double_option, Input};
+use crate::extract::{double_option, Input, ObjectId};
 use crate::objects;
 use crate::schema::*;
 use crate::service::coupons;
@@ -105,7 +106,7 @@ pub async fn create(
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PromotionCode>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
@@ -128,7 +129,7 @@ pub struct Update {
 pub async fn update(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Path(id): Path<String>,
+    ObjectId(id): ObjectId<PromotionCode>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;

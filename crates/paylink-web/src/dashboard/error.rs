@@ -30,6 +30,12 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<paylink_domain::NotAnId> for PageError {
+    fn from(e: paylink_domain::NotAnId) -> Self {
+        PageError::Error(Box::new(e.into()))
+    }
+}
+
 impl From<Response> for PageError {
     fn from(r: Response) -> Self {
         PageError::Page(Box::new(r))

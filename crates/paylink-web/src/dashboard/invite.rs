@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use paylink_crypto::password;
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 use paylink_store::invitations::{Accepted, Invitation};
 use paylink_store::users::{SessionRecord, Stage};
 use paylink_store::StoreError;
@@ -138,9 +138,7 @@ pub async fn submit(
         }
     };
     let phc = hash_on_pool(&state, checked).await?;
-    let user_id = Id::generate(IdKind::User)
-        .map_err(ApiError::internal)?
-        .into_string();
+    let user_id = paylink_domain::id::generate(IdKind::User).map_err(ApiError::internal)?;
     let now = state.now();
     Ok(
         match state

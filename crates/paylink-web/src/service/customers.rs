@@ -2,6 +2,7 @@
 //! dashboard), each audited.
 
 use paylink_domain::checkout::Customer;
+use paylink_domain::Id;
 use paylink_store::audit::AuditEvent;
 use paylink_store::checkout::SessionFilter;
 use paylink_store::{ListQuery, Page, Scope, StoreError};
@@ -15,7 +16,7 @@ pub async fn redact(
     state: &AppState,
     scope: &Scope,
     actor: &str,
-    id: &str,
+    id: &Id<Customer>,
 ) -> Result<Customer, ApiError> {
     state
         .store
@@ -85,7 +86,7 @@ pub async fn export(
     state: &AppState,
     scope: &Scope,
     actor: &str,
-    id: &str,
+    id: &Id<Customer>,
 ) -> Result<Value, ApiError> {
     let store = &state.store;
     let c = store

@@ -13,25 +13,18 @@ pub mod team;
 pub mod trail;
 
 use paylink_crypto::Secret;
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 
 use crate::ApiError;
 
 /// A fresh id of `kind`.
 pub fn new_id(kind: IdKind) -> Result<String, ApiError> {
-    Id::generate(kind)
-        .map(Id::into_string)
-        .map_err(ApiError::internal)
+    paylink_domain::id::generate(kind).map_err(ApiError::internal)
 }
 
 /// Checks a merchant-chosen object id (`id` on create).
 pub fn custom_id(id: &str) -> Result<(), ApiError> {
-    if id.is_empty()
-        || id.len() > 255
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !paylink_domain::id::custom_id_ok(id) {
         return Err(ApiError::invalid(
             Some("id".into()),
             "id must be 1 to 255 characters of letters, digits, '_' and '-'.",

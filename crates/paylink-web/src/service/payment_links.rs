@@ -8,7 +8,7 @@ use paylink_domain::catalog::{
     check_custom_fields, check_http_url, check_link_prices, check_range, check_slug, check_text,
     AdjustableQuantity, AfterCompletion, CustomField, LinkLineItem, PaymentLink, RuleError,
 };
-use paylink_domain::IdKind;
+use paylink_domain::{Id, IdKind};
 use paylink_store::{Scope, StoreError};
 use serde::Deserialize;
 
@@ -346,7 +346,7 @@ fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
 pub async fn update_link(
     state: &AppState,
     scope: &Scope,
-    id: &str,
+    id: &Id<PaymentLink>,
     cmd: LinkUpdate,
 ) -> Result<PaymentLink, ApiError> {
     state

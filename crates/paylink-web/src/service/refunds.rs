@@ -2,14 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use paylink_domain::checkout::Refund;
-use paylink_domain::IdKind;
+use paylink_domain::checkout::{PaymentIntent, Refund};
+use paylink_domain::Id;
 use paylink_store::checkout::NewRefund as StoreRefund;
 use paylink_store::{Scope, StoreError};
 use serde::Deserialize;
 
 use super::catalog::metadata;
-use super::new_id;
 use crate::{ApiError, AppState};
 
 /// A refund of (part of) a payment (`POST /v1/refunds`).
@@ -38,13 +37,16 @@ pub async fn create_refund(
             "Connect a payment provider (in the dashboard's settings) before refunding.",
         ));
     }
-    let id = new_id(IdKind::Refund)?;
+    let no_such = |value: &str| ApiError::no_such("payment_intent", value, Some("payment_intent"));
+    let payment_intent: Id<PaymentIntent> =
+        Id::parse(&cmd.payment_intent).map_err(|e| no_such(&e.value))?;
+    let id = Id::<Refund>::generate().map_err(ApiError::internal)?;
     let refund = state
         .store
         .begin_refund(
             scope,
             StoreRefund {
-                payment_intent: &cmd.payment_intent,
+                payment_intent: &payment_intent,
                 amount: cmd.amount,
                 reason: cmd.reason.as_deref(),
                 refund_id: &id,
@@ -54,11 +56,7 @@ pub async fn create_refund(
         )
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::no_such(
-                "payment_intent",
-                &cmd.payment_intent,
-                Some("payment_intent"),
-            ),
+            StoreError::NotFound => no_such(&payment_intent),
             other => other.into(),
         })?;
     Ok(paylink_jobs::refunds::settle(

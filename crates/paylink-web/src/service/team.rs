@@ -9,7 +9,7 @@
 
 use paylink_crypto::Secret;
 use paylink_domain::roles::Role;
-use paylink_domain::{Email, Id, IdKind};
+use paylink_domain::{Email, IdKind};
 use paylink_store::invitations::NewInvitation;
 use paylink_store::Store;
 
@@ -33,8 +33,8 @@ pub async fn invite(
     now: i64,
 ) -> Result<Secret<String>, ApiError> {
     let token = new_token()?;
-    let id = Id::generate(IdKind::Invitation).map_err(ApiError::internal)?;
-    let mail_id = Id::generate(IdKind::Event).map_err(ApiError::internal)?;
+    let id = paylink_domain::id::generate(IdKind::Invitation).map_err(ApiError::internal)?;
+    let mail_id = paylink_domain::id::generate(IdKind::Event).map_err(ApiError::internal)?;
     let link = Secret::new(format!(
         "{}/invite/{}",
         public_url.trim_end_matches('/'),

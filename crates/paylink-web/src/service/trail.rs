@@ -3,7 +3,7 @@
 //! about, a security notice queued for email and the security page.
 //! Failures here are logged, never fatal to the action's answer.
 
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 
 use crate::AppState;
 
@@ -59,8 +59,8 @@ pub async fn notice(
     kind: &str,
     detail: serde_json::Value,
 ) {
-    let id = match Id::generate(IdKind::Event) {
-        Ok(id) => id.into_string(),
+    let id = match paylink_domain::id::generate(IdKind::Event) {
+        Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "no id for a security notice");
             return;

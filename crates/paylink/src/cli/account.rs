@@ -2,6 +2,7 @@
 //! delete one (crypto-shredding its data keys), or print a member's new
 //! setup link.
 
+use paylink_domain::AccountId;
 use std::io::Write;
 
 use serde_json::json;
@@ -77,12 +78,12 @@ async fn create(
 /// Deletes an account, its data keys and its uploaded files.
 async fn delete(
     data: DataArgs,
-    account: String,
+    account: AccountId,
     confirm: String,
     now: i64,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
-    if confirm != account {
+    if confirm != account.as_str() {
         return Err(AppError::Invalid(
             "--confirm must repeat the account id".into(),
         ));
@@ -102,7 +103,7 @@ async fn delete(
     )
     .await?;
     // Its uploaded files (under the account's own prefix).
-    let files = opened.files_dir.join(&account);
+    let files = opened.files_dir.join(account.as_str());
     if files.starts_with(&opened.files_dir) && files.exists() {
         std::fs::remove_dir_all(&files)?;
     }
@@ -116,7 +117,7 @@ async fn delete(
 /// A member's new one-time setup link.
 async fn setup_link(
     data: DataArgs,
-    account: String,
+    account: AccountId,
     email: String,
     public_url: String,
     now: i64,

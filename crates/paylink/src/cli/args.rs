@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use paylink_domain::AccountId;
 
 use crate::app::{self, DataOptions};
 
@@ -180,8 +181,8 @@ pub enum AuditCommand {
         #[command(flatten)]
         data: DataArgs,
         /// Only the entries of this account.
-        #[arg(long)]
-        account: Option<String>,
+        #[arg(long, value_parser = account_id)]
+        account: Option<AccountId>,
     },
 }
 
@@ -214,8 +215,8 @@ pub enum AccountCommand {
         #[command(flatten)]
         data: DataArgs,
         /// The account (acct_…).
-        #[arg(long)]
-        account: String,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
         /// The account id again, to confirm.
         #[arg(long)]
         confirm: String,
@@ -226,8 +227,8 @@ pub enum AccountCommand {
         #[command(flatten)]
         data: DataArgs,
         /// The account (acct_…).
-        #[arg(long)]
-        account: String,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
         /// The member's email address.
         #[arg(long)]
         email: String,
@@ -255,8 +256,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataArgs,
         /// The account (acct_…) the key belongs to.
-        #[arg(long)]
-        account: String,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
         /// test keys see only test-mode objects, live keys only live ones.
         #[arg(long, value_enum)]
         mode: ModeArg,
@@ -288,8 +289,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         data: DataArgs,
         /// The account (acct_…).
-        #[arg(long)]
-        account: String,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
         /// Seconds to wait between steps so that every running instance
         /// has dropped its cached keys (they keep them 30 s). 0 only when
         /// no server is running.
@@ -305,4 +306,10 @@ pub enum KeysCommand {
         #[arg(long)]
         version: u32,
     },
+}
+
+/// An `--account` value: an account's id (`acct_…`), checked where it
+/// enters.
+fn account_id(s: &str) -> Result<AccountId, String> {
+    AccountId::parse(s).map_err(|_| format!("'{s}' is not an account id (acct_…)"))
 }

@@ -1,6 +1,7 @@
 //! `paylink keys …`: API keys, and the master and data keys of the
 //! envelope encryption (rotation, status, retirement).
 
+use paylink_domain::AccountId;
 use std::io::Write;
 
 use paylink_crypto::Mode;
@@ -34,7 +35,7 @@ pub async fn run(cmd: KeysCommand, clock: &dyn Clock, out: &mut dyn Write) -> Re
 /// A secret API key, printed once.
 async fn create(
     data: DataArgs,
-    account: String,
+    account: AccountId,
     mode: ModeArg,
     json: bool,
     now: i64,
@@ -122,7 +123,7 @@ async fn rotate_master(
 /// destroyed.
 async fn rotate_data(
     data: DataArgs,
-    account: String,
+    account: AccountId,
     settle_secs: u64,
     clock: &dyn Clock,
     out: &mut dyn Write,

@@ -1,6 +1,7 @@
 //! The operator's commands on the data: `init`, `migrate`, `audit`,
 //! `retention` and `outbox`.
 
+use paylink_domain::AccountId;
 use std::io::Write;
 
 use serde_json::json;
@@ -66,7 +67,7 @@ async fn audit_verify(data: DataArgs, out: &mut dyn Write) -> Result<(), AppErro
 /// The entries as JSON lines, oldest first.
 async fn audit_export(
     data: DataArgs,
-    account: Option<String>,
+    account: Option<AccountId>,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     let opened = app::open(&data.options()).await?;

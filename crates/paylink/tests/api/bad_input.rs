@@ -282,3 +282,85 @@ async fn failed_writes_do_not_block_later_ones(app: TestApp) {
     );
 }
 both!(failed_writes_do_not_block_later_ones);
+
+/// Ids are typed where they enter: a path id of another kind of object
+/// (or of none) is Stripe's 404 naming the object the path is about, on
+/// every object route; a refund's `payment_intent` likewise names its
+/// parameter; the CLI refuses an `--account` that is not an account id.
+async fn ids_of_another_kind_name_the_object(app: TestApp) {
+    let price = app.price("eur", 500).await;
+    let product = app.product("Mug").await;
+    for (path, object, id) in [
+        (format!("/v1/prices/{product}"), "price", product.clone()),
+        (
+            format!("/v1/payment_links/{price}"),
+            "payment_link",
+            price.clone(),
+        ),
+        (
+            "/v1/customers/cus_".to_string(),
+            "customer",
+            "cus_".to_string(),
+        ),
+        (
+            "/v1/checkout/sessions/pi_123".to_string(),
+            "checkout.session",
+            "pi_123".to_string(),
+        ),
+        (
+            "/v1/payment_intents/cs_123".to_string(),
+            "payment_intent",
+            "cs_123".to_string(),
+        ),
+        (
+            "/v1/refunds/re_a%20b".to_string(),
+            "refund",
+            "re_a b".to_string(),
+        ),
+        (
+            "/v1/promotion_codes/coupon_1".to_string(),
+            "promotion_code",
+            "coupon_1".to_string(),
+        ),
+    ] {
+        let r = app.get(&path).await;
+        r.assert_error(404, None);
+        assert_eq!(r.body["error"]["code"], "resource_missing", "{path}");
+        assert_eq!(
+            r.body["error"]["message"],
+            format!("No such {object}: '{id}'"),
+            "{path}"
+        );
+    }
+    // Updates and actions are refused the same way, and change nothing.
+    let r = app
+        .post(
+            &format!("/v1/payment_links/{price}"),
+            json!({"active": "false"}),
+        )
+        .await;
+    r.assert_error(404, None);
+    let r = app
+        .post(
+            "/v1/refunds",
+            json!({"payment_intent": price, "amount": 100}),
+        )
+        .await;
+    r.assert_error(404, Some("payment_intent"));
+    assert_eq!(
+        r.body["error"]["message"],
+        format!("No such payment_intent: '{price}'")
+    );
+    // Products keep merchant-chosen ids: any well-formed id is looked up.
+    let r = app.get("/v1/products/my-own-id").await;
+    r.assert_error(404, None);
+    assert_eq!(r.body["error"]["message"], "No such product: 'my-own-id'");
+    let o = app.run_cli(&["keys", "create", "--account", "cus_123", "--mode", "test"]);
+    assert!(!o.ok);
+    assert!(
+        o.stderr.contains("'cus_123' is not an account id (acct_…)"),
+        "{}",
+        o.stderr
+    );
+}
+both!(ids_of_another_kind_name_the_object);

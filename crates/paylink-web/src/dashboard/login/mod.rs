@@ -15,7 +15,7 @@
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use paylink_crypto::{password, totp, Secret};
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 use paylink_store::users::{NewSession, Stage};
 
 use super::error::PageError;
@@ -205,8 +205,8 @@ pub async fn start_session(
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let id = match Id::generate(IdKind::DashboardSession) {
-        Ok(id) => id.into_string(),
+    let id = match paylink_domain::id::generate(IdKind::DashboardSession) {
+        Ok(id) => id,
         Err(e) => return fail(ApiError::internal(e)),
     };
     let ua = headers

@@ -7,6 +7,7 @@ use axum::Extension;
 use maud::html;
 use paylink_domain::checkout::Customer;
 use paylink_domain::roles::Permission;
+use paylink_domain::Id;
 
 use super::{date_of, enc, form_of, list_of, mask_email, see_other, ListQ, Listable, Listed, C};
 use crate::dashboard::error::PageResult;
@@ -131,7 +132,7 @@ pub async fn customer_export(
     Extension(ctx): C,
     Path(id): Path<String>,
 ) -> PageResult {
-    let doc = customers::export(&state, &ctx.scope, &ctx.actor(), &id).await?;
+    let doc = customers::export(&state, &ctx.scope, &ctx.actor(), &Id::parse(&id)?).await?;
     let mut resp = (
         [(header::CONTENT_TYPE, "application/json")],
         doc.to_string(),
@@ -154,7 +155,7 @@ pub async fn customer_redact(
     fo: Option<Extension<Form>>,
 ) -> PageResult {
     if form_of(fo).get("confirm") == "yes" {
-        customers::redact(&state, &ctx.scope, &ctx.actor(), &id).await?;
+        customers::redact(&state, &ctx.scope, &ctx.actor(), &Id::parse(&id)?).await?;
     }
     Ok(see_other(&format!("/dashboard/customers/{}", enc(&id))))
 }

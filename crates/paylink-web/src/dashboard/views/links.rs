@@ -8,6 +8,7 @@ use axum::Extension;
 use maud::html;
 use paylink_domain::catalog::{AdjustableQuantity, PaymentLink};
 use paylink_domain::roles::Permission;
+use paylink_domain::Id;
 use paylink_store::catalog::PriceFilter;
 use paylink_store::payment_links::LinkFilter;
 use paylink_store::{ListQuery, Scope};
@@ -409,7 +410,7 @@ pub async fn link_update(
             ..LinkUpdate::default()
         }
     };
-    let link = links::update_link(&state, &ctx.scope, &id, change).await?;
+    let link = links::update_link(&state, &ctx.scope, &Id::parse(&id)?, change).await?;
     Ok(see_other(&format!("/dashboard/payment-links/{}", link.id)))
 }
 

@@ -6,7 +6,7 @@ use maud::html;
 use paylink_domain::catalog::Product;
 use paylink_domain::clock::format_utc;
 use paylink_domain::roles::Permission;
-use paylink_domain::{Id, IdKind};
+use paylink_domain::IdKind;
 use paylink_store::catalog::ProductFilter;
 
 use super::{
@@ -245,9 +245,7 @@ pub async fn product_image_upload(
             .await
         }
     };
-    let file_id = Id::generate(IdKind::File)
-        .map_err(ApiError::internal)?
-        .into_string();
+    let file_id = paylink_domain::id::generate(IdKind::File).map_err(ApiError::internal)?;
     state
         .store
         .get_product(&ctx.scope, &id)
