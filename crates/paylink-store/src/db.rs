@@ -15,8 +15,6 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
 use crate::sql::{Sql, Update};
-use crate::store::Store;
-use crate::vault::Vault;
 use crate::Scope;
 
 /// How long a request waits for a database connection before it is
@@ -59,8 +57,8 @@ impl Table {
 
 /// The database alone: its pool, its dialect and SQLite's writer slot. It
 /// migrates and runs statements; it can't seal or open personal data, which
-/// only a [`Store`] (this database with its vault, [`Database::with_vault`])
-/// can.
+/// only a [`crate::Store`] (this database with its vault,
+/// `Database::with_vault`) can.
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: AnyPool,
@@ -89,7 +87,7 @@ pub struct WriteTx<'a> {
     /// Whether committing marks the current request's idempotency claim
     /// (housekeeping such as creating a data key does not).
     claims: bool,
-    _store: PhantomData<&'a Store>,
+    _db: PhantomData<&'a Database>,
 }
 
 impl WriteTx<'_> {
@@ -200,18 +198,6 @@ impl Database {
         })
     }
 
-    /// This database as a [`Store`], able to seal and open encrypted fields
-    /// with `vault`. Makes the data keys that are missing (the instance's,
-    /// on first open), so that reading a key never writes.
-    pub async fn with_vault(self, vault: Arc<Vault>) -> Result<Store, StoreError> {
-        let store = Store::new(self, vault);
-        let made = store.ensure_data_keys().await?;
-        if made > 0 {
-            tracing::info!(made, "data keys made for owners that had none");
-        }
-        Ok(store)
-    }
-
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -253,7 +239,7 @@ impl Database {
                 guard,
                 finished: false,
                 claims,
-                _store: PhantomData,
+                _db: PhantomData,
             };
             tx.conn().execute(begin).await?;
             Ok::<_, StoreError>(tx)

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::db::Database;
+use crate::error::StoreError;
 use crate::vault::Vault;
 
 /// The database behind every repository function, with its vault: a
@@ -25,6 +26,20 @@ impl Store {
     /// The database alone.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+}
+
+impl Database {
+    /// This database as a [`Store`], able to seal and open encrypted fields
+    /// with `vault`. Makes the data keys that are missing (the instance's,
+    /// on first open), so that reading a key never writes.
+    pub async fn with_vault(self, vault: Arc<Vault>) -> Result<Store, StoreError> {
+        let store = Store::new(self, vault);
+        let made = store.ensure_data_keys().await?;
+        if made > 0 {
+            tracing::info!(made, "data keys made for owners that had none");
+        }
+        Ok(store)
     }
 }
 

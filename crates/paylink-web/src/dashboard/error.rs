@@ -72,3 +72,21 @@ pub fn fail(e: ApiError) -> Response {
     };
     super::refusal(status, title, e.message())
 }
+
+/// The object id in a dashboard page's path, checked to be a `T`'s where it
+/// enters (see [`crate::extract::ObjectId`]); otherwise the page answers
+/// 404 naming the object.
+pub struct PageId<T: paylink_domain::Object>(pub paylink_domain::Id<T>);
+
+impl<S: Send + Sync, T: paylink_domain::Object> axum::extract::FromRequestParts<S> for PageId<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, PageError> {
+        let crate::extract::ObjectId(id) =
+            crate::extract::ObjectId::<T>::from_request_parts(parts, state).await?;
+        Ok(PageId(id))
+    }
+}

@@ -582,6 +582,16 @@ async fn tenants_are_isolated(app: TestApp) {
     );
     let p = owner.get("/dashboard/payment-links").await;
     assert!(!p.body.contains(&link));
+    // An id of another kind is the same 404 page, naming the object.
+    let p = owner.get(&format!("/dashboard/payment-links/{price}")).await;
+    assert_eq!(p.status, 404);
+    assert!(
+        p.body.contains(&format!("No such payment_link: &#x27;{price}&#x27;"))
+            || p.body.contains(&format!("No such payment_link: '{price}'")),
+        "{}",
+        p.body
+    );
+    assert_eq!(owner.get("/dashboard/customers/pi_123").await.status, 404);
     // Mass assignment: extra fields naming another account change nothing.
     let p = owner
         .post(

@@ -1,16 +1,15 @@
 //! Customers: list, show, export and erase a buyer's data.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use axum::Extension;
 use maud::html;
 use paylink_domain::checkout::Customer;
 use paylink_domain::roles::Permission;
-use paylink_domain::Id;
 
 use super::{date_of, enc, form_of, list_of, mask_email, see_other, ListQ, Listable, Listed, C};
-use crate::dashboard::error::PageResult;
+use crate::dashboard::error::{PageId, PageResult};
 use crate::dashboard::pages::{self, csrf, layout};
 use crate::dashboard::{Ctx, Form};
 use crate::service::customers;
@@ -94,7 +93,7 @@ pub async fn customers(
 pub async fn customer_show(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Customer>,
 ) -> PageResult {
     let c = state
         .store
@@ -130,9 +129,9 @@ pub async fn customer_show(
 pub async fn customer_export(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Customer>,
 ) -> PageResult {
-    let doc = customers::export(&state, &ctx.scope, &ctx.actor(), &Id::parse(&id)?).await?;
+    let doc = customers::export(&state, &ctx.scope, &ctx.actor(), &id).await?;
     let mut resp = (
         [(header::CONTENT_TYPE, "application/json")],
         doc.to_string(),
@@ -151,11 +150,11 @@ pub async fn customer_export(
 pub async fn customer_redact(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Customer>,
     fo: Option<Extension<Form>>,
 ) -> PageResult {
     if form_of(fo).get("confirm") == "yes" {
-        customers::redact(&state, &ctx.scope, &ctx.actor(), &Id::parse(&id)?).await?;
+        customers::redact(&state, &ctx.scope, &ctx.actor(), &id).await?;
     }
     Ok(see_other(&format!("/dashboard/customers/{}", enc(&id))))
 }

@@ -1,14 +1,13 @@
 //! Payment links: list, create (with a new product and price in the same
 //! transaction), show, edit, QR code.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Extension;
 use maud::html;
 use paylink_domain::catalog::{AdjustableQuantity, PaymentLink};
 use paylink_domain::roles::Permission;
-use paylink_domain::Id;
 use paylink_store::catalog::PriceFilter;
 use paylink_store::payment_links::LinkFilter;
 use paylink_store::{ListQuery, Scope};
@@ -18,7 +17,7 @@ use super::{
     date_of, form_of, list_of, minor_amount, money, see_other, show_refusal, whole_number, ListQ,
     Listable, C,
 };
-use crate::dashboard::error::PageResult;
+use crate::dashboard::error::{PageId, PageResult};
 use crate::dashboard::pages::{self, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
 use crate::service::catalog::NewPrice;
@@ -328,7 +327,7 @@ async fn link_of(state: &AppState, ctx: &Ctx, id: &str) -> Result<PaymentLink, A
 pub async fn link_show(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<PaymentLink>,
     Query(q): Query<ShowQ>,
 ) -> PageResult {
     let link = link_of(&state, &ctx, &id).await?;
@@ -392,7 +391,7 @@ pub async fn link_show(
 pub async fn link_update(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<PaymentLink>,
     fo: Option<Extension<Form>>,
 ) -> PageResult {
     let form = form_of(fo);
@@ -410,14 +409,14 @@ pub async fn link_update(
             ..LinkUpdate::default()
         }
     };
-    let link = links::update_link(&state, &ctx.scope, &Id::parse(&id)?, change).await?;
+    let link = links::update_link(&state, &ctx.scope, &id, change).await?;
     Ok(see_other(&format!("/dashboard/payment-links/{}", link.id)))
 }
 
 pub async fn link_qr(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<PaymentLink>,
 ) -> PageResult {
     let link = link_of(&state, &ctx, &id).await?;
     let svg = crate::qr::svg(&objects::link_url(&state.public_url, &link))?;

@@ -1,6 +1,6 @@
 //! Payments and their refunds.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Extension;
 use maud::html;
 use paylink_domain::checkout::PaymentIntent;
@@ -11,7 +11,7 @@ use super::{
     date_of, enc, form_of, list_of, minor_amount_in, money, see_other, show_refusal, ListQ,
     Listable, C,
 };
-use crate::dashboard::error::PageResult;
+use crate::dashboard::error::{PageId, PageResult};
 use crate::dashboard::pages::{self, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
 use crate::service::refunds::{self, NewRefund};
@@ -137,7 +137,7 @@ async fn payment_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> P
 pub async fn payment_show(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<PaymentIntent>,
 ) -> PageResult {
     payment_page(&state, &ctx, &id, &FormState::default()).await
 }
@@ -145,7 +145,7 @@ pub async fn payment_show(
 pub async fn payment_refund(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<PaymentIntent>,
     fo: Option<Extension<Form>>,
 ) -> PageResult {
     let form = form_of(fo);

@@ -1,6 +1,6 @@
 //! Products: list, create with a price (one transaction), show, image.
 
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::Extension;
 use maud::html;
 use paylink_domain::catalog::Product;
@@ -12,7 +12,7 @@ use paylink_store::catalog::ProductFilter;
 use super::{
     date_of, enc, form_of, list_of, minor_amount, see_other, show_refusal, ListQ, Listable, C,
 };
-use crate::dashboard::error::PageResult;
+use crate::dashboard::error::{PageId, PageResult};
 use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
 use crate::files::ImageRejection;
@@ -197,7 +197,7 @@ async fn product_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> P
 pub async fn product_show(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Product>,
 ) -> PageResult {
     product_page(&state, &ctx, &id, &FormState::default()).await
 }
@@ -223,7 +223,7 @@ async fn image_field(multipart: &mut Multipart) -> Result<Vec<u8>, String> {
 pub async fn product_image_upload(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Product>,
     mut multipart: Multipart,
 ) -> PageResult {
     let bytes = match image_field(&mut multipart).await {
@@ -286,7 +286,7 @@ pub async fn product_image_upload(
 pub async fn product_image_delete(
     State(state): State<AppState>,
     Extension(ctx): C,
-    Path(id): Path<String>,
+    PageId(id): PageId<Product>,
 ) -> PageResult {
     state
         .store
