@@ -27,6 +27,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// PostgreSQL advisory lock keys.
+const MIGRATIONS_LOCK: i64 = 7_243_519;
+const AUDIT_CHAIN_LOCK: i64 = 7_243_520;
+
 /// One kind of object as stored: its table, the columns it is loaded
 /// from, and the condition a row meets while the object exists (`""`, or
 /// `" AND deleted = 0"`).
@@ -297,12 +301,22 @@ impl Database {
         Ok(())
     }
 
-    /// Serialises appends to the audit chain inside `tx` (PostgreSQL: a
-    /// transaction-scoped advisory lock; SQLite's single writer already
-    /// does).
+    /// Serialises appends to the audit chain inside `tx`.
     pub(crate) async fn lock_audit_chain(&self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        self.serialize(tx, AUDIT_CHAIN_LOCK).await
+    }
+
+    /// Serialises migrations inside `tx` (instances starting together).
+    pub(crate) async fn lock_migrations(&self, tx: &mut WriteTx<'_>) -> Result<(), StoreError> {
+        self.serialize(tx, MIGRATIONS_LOCK).await
+    }
+
+    /// Holds `lock` until `tx` ends: on PostgreSQL a transaction-scoped
+    /// advisory lock; SQLite's single writer already serialises writers.
+    async fn serialize(&self, tx: &mut WriteTx<'_>, lock: i64) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7243520)")
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock)
                 .execute(tx.conn())
                 .await?;
         }

@@ -159,11 +159,7 @@ impl Database {
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let mut tx = self.write().await?;
-        if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7243519)")
-                .execute(tx.conn())
-                .await?;
-        }
+        self.lock_migrations(&mut tx).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
