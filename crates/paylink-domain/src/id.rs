@@ -96,6 +96,15 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], RngError> {
     Ok(b)
 }
 
+/// 128 random bits for a value made on every request (a request id, a
+/// page's CSP nonce): from the thread's CSPRNG (rand's `ThreadRng`,
+/// ChaCha12 seeded and periodically reseeded from the OS), so that a busy
+/// page costs no system call per value. Object ids and secrets use
+/// [`random_bytes`], straight from the OS.
+pub fn per_request_random() -> u128 {
+    rand::random::<u128>()
+}
+
 /// Encodes 128 bits as exactly 22 base62 characters.
 pub fn base62_128(mut v: u128) -> String {
     let mut out = [b'0'; RANDOM_CHARS];

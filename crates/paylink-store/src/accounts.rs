@@ -102,6 +102,7 @@ impl Store {
         del.bind(id);
         del.query().execute(tx.conn()).await?;
         tx.commit().await?;
+        self.pages_changed();
         self.vault.forget(id);
         Ok(destroyed)
     }
@@ -145,6 +146,7 @@ impl Store {
             up.query().execute(tx.conn()).await?;
         }
         tx.commit().await?;
+        self.pages_changed();
         self.account_settings(account_id).await
     }
 }

@@ -155,6 +155,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
+        self.pages_changed();
         Ok(p)
     }
 
@@ -183,6 +184,7 @@ impl Store {
                 .bind(id);
             up.query().execute(tx.conn()).await?;
             tx.commit().await?;
+            self.pages_changed();
             product.active = false;
             product.updated = now;
             return Ok(ProductDeletion::Archived(product));
@@ -191,6 +193,7 @@ impl Store {
         del.scope(scope).push(" AND id = ").bind(id);
         del.query().execute(tx.conn()).await?;
         tx.commit().await?;
+        self.pages_changed();
         Ok(ProductDeletion::Deleted)
     }
 
@@ -348,14 +351,17 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
     ) -> Result<Price, StoreError> {
-        self.modify(&PRICES, scope, id, price_of, f, |p| {
-            Ok(Update::new("prices")
-                .set("active", p.active)
-                .set("nickname", p.nickname.clone())
-                .set("lookup_key", p.lookup_key.clone())
-                .set("metadata", json(&p.metadata)?))
-        })
-        .await
+        let price = self
+            .modify(&PRICES, scope, id, price_of, f, |p| {
+                Ok(Update::new("prices")
+                    .set("active", p.active)
+                    .set("nickname", p.nickname.clone())
+                    .set("lookup_key", p.lookup_key.clone())
+                    .set("metadata", json(&p.metadata)?))
+            })
+            .await?;
+        self.pages_changed();
+        Ok(price)
     }
 
     pub async fn list_prices(

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,9 @@ pub struct Database {
     /// begin IMMEDIATE, waiting for writers in other processes) while reads
     /// go on (WAL). PostgreSQL relies on row locks instead.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Counts the committed changes, in this process, to what public
+    /// checkout pages show (see [`Database::pages_version`]).
+    pages: Arc<AtomicU64>,
 }
 
 /// A write transaction (holding SQLite's writer slot while it lives).
@@ -183,6 +187,7 @@ impl Database {
             pool,
             backend: Backend::Sqlite,
             write_lock: Some(Arc::new(Mutex::new(()))),
+            pages: Arc::default(),
         })
     }
 
@@ -199,7 +204,23 @@ impl Database {
             pool,
             backend: Backend::Postgres,
             write_lock: None,
+            pages: Arc::default(),
         })
+    }
+
+    /// A number that changes whenever this process commits a change to
+    /// what a public checkout page shows: a link, its prices and products,
+    /// a product's image, the account's page settings, a completion that
+    /// uses up a link. A cache of page data read at version `v` is current
+    /// while this is still `v` (changes made by other instances are not
+    /// counted here: a cache bounds their staleness with its lifetime).
+    pub fn pages_version(&self) -> u64 {
+        self.pages.load(Ordering::Acquire)
+    }
+
+    /// Records a committed change to what public pages show.
+    pub(crate) fn pages_changed(&self) {
+        self.pages.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn backend(&self) -> Backend {

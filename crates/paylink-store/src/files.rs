@@ -90,6 +90,7 @@ impl Store {
         up.scope(scope).push(" AND id = ").bind(f.product_id);
         up.query().execute(tx.conn()).await?;
         tx.commit().await?;
+        self.pages_changed();
         Ok(version)
     }
 
@@ -151,6 +152,7 @@ impl Store {
         p.scope(scope).push(" AND id = ").bind(product_id);
         p.query().execute(tx.conn()).await?;
         tx.commit().await?;
+        self.pages_changed();
         Ok(true)
     }
 

@@ -235,6 +235,7 @@ impl Store {
             Self::insert_items(&mut tx, scope, id, &link.line_items).await?;
         }
         tx.commit().await?;
+        self.pages_changed();
         Ok(link)
     }
 

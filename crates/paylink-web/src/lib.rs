@@ -72,6 +72,8 @@ pub struct Inner {
     pub checkout_limits: checkout::OpeningLimits,
     /// How long an idempotency key's claim outlives a request that died.
     pub idempotency_lease_secs: i64,
+    /// Published link pages' data (see [`checkout::cache`]).
+    pub pages: checkout::cache::PageCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -107,6 +109,7 @@ impl AppState {
             files: Arc::new(object_store::memory::InMemory::new()),
             checkout_limits: checkout::OpeningLimits::default(),
             idempotency_lease_secs: paylink_store::idempotency::LEASE_SECS,
+            pages: checkout::cache::PageCache::default(),
         }))
     }
 

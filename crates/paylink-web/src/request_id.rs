@@ -29,10 +29,8 @@ pub fn carry<F: std::future::Future>(f: F) -> impl std::future::Future<Output = 
 }
 
 fn new_id() -> String {
-    let bytes = paylink_domain::id::random_bytes::<16>()
-        .map(u128::from_le_bytes)
-        .unwrap_or(0);
-    format!("req_{}", paylink_domain::id::base62_128(bytes))
+    let bits = paylink_domain::id::per_request_random();
+    format!("req_{}", paylink_domain::id::base62_128(bits))
 }
 
 /// The path as logged: a one-time setup or invitation link's token is a

@@ -105,6 +105,8 @@ impl Store {
         Self::mark_complete(&mut tx, &scope, &s, &e, &customer_id).await?;
         Self::release(&mut tx, &scope, &s, true).await?;
         tx.commit().await?;
+        // The link's count (and with its limit, whether it is active).
+        self.pages_changed();
         Ok(Completion::Recorded {
             payment_intent: e.payment_intent_id.to_string(),
         })

@@ -3,10 +3,12 @@
 //! the provider's signed webhook (`/webhooks/{provider}`). Works with
 //! JavaScript off; loads nothing from any other origin.
 
+pub mod cache;
 pub mod order;
 pub mod pages;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -52,11 +54,24 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// The page data of link `id` (or slug), from the cache while it is
+/// current (see [`cache`]), else from the database.
+async fn cached_load(state: &AppState, id: &str) -> Result<Option<Arc<Loaded>>, StoreError> {
+    let now = state.now();
+    let version = state.store.pages_version();
+    if let Some(l) = state.pages.get(id, now, version) {
+        return Ok(Some(l));
+    }
+    let Some(l) = load(state, id).await? else {
+        return Ok(None);
+    };
+    let l = Arc::new(l);
+    state.pages.put(id, now, version, l.clone());
+    Ok(Some(l))
+}
+
 fn nonce() -> String {
-    let v = paylink_domain::id::random_bytes::<16>()
-        .map(u128::from_le_bytes)
-        .unwrap_or(0);
-    paylink_domain::id::base62_128(v)
+    paylink_domain::id::base62_128(paylink_domain::id::per_request_random())
 }
 
 /// An HTML answer with the page's CSP: own styles plus one nonce'd
@@ -235,7 +250,7 @@ async fn show(
         prefilled_email: prefill.get("prefilled_email").cloned(),
         prefilled_promo_code: prefill.get("prefilled_promo_code").cloned(),
     };
-    let l = match load(&state, &id).await {
+    let l = match cached_load(&state, &id).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             return html(

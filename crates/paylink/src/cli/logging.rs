@@ -65,10 +65,14 @@ fn private_log_dir(dir: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Installs the global subscriber; the guard flushes the file writer.
+/// Installs the global subscriber. Lines are formatted (and scrubbed) on
+/// the thread that logs, and written by a thread of their own, so that a
+/// request never waits on the terminal, a pipe or the disk. The writer
+/// blocks rather than drop a line when it falls behind. The guards flush what is left
+/// when they are dropped, at exit.
 pub(super) fn init_logging(
     log_dir: Option<&std::path::Path>,
-) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>, String> {
+) -> Result<Vec<tracing_appender::non_blocking::WorkerGuard>, String> {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     use tracing_subscriber::EnvFilter;
     let filter =
@@ -84,14 +88,15 @@ pub(super) fn init_logging(
                 .max_log_files(LOG_RETENTION_DAYS)
                 .build(dir)
                 .map_err(|e| format!("--log-dir {}: {e}", dir.display()))?;
-            let (w, g) = tracing_appender::non_blocking(appender);
+            let (w, g) = writer_thread(std::io::BufWriter::new(appender));
             (Some(w), Some(g))
         }
         None => (None, None),
     };
+    let (stderr, stderr_guard) = writer_thread(std::io::BufWriter::new(std::io::stderr()));
     let inner = match file {
-        Some(w) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr.and(w)),
-        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        Some(w) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(stderr.and(w)),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(stderr),
     };
     let writer = Scrubbed(inner);
     let builder = tracing_subscriber::fmt()
@@ -103,5 +108,23 @@ pub(super) fn init_logging(
     } else {
         builder.init();
     }
-    Ok(guard)
+    Ok(std::iter::once(stderr_guard).chain(guard).collect())
+}
+
+/// Lines queued for a writer thread at most; a logger waits when it is full.
+const QUEUED_LINES: usize = 16_384;
+
+/// A writer whose lines a dedicated thread writes to `w` (a `BufWriter`,
+/// flushed whenever the queue is empty: one system call for many lines),
+/// in order, blocking instead of dropping lines when it falls behind.
+fn writer_thread<W: std::io::Write + Send + 'static>(
+    w: W,
+) -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(QUEUED_LINES)
+        .finish(w)
 }

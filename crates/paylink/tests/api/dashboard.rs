@@ -583,10 +583,13 @@ async fn tenants_are_isolated(app: TestApp) {
     let p = owner.get("/dashboard/payment-links").await;
     assert!(!p.body.contains(&link));
     // An id of another kind is the same 404 page, naming the object.
-    let p = owner.get(&format!("/dashboard/payment-links/{price}")).await;
+    let p = owner
+        .get(&format!("/dashboard/payment-links/{price}"))
+        .await;
     assert_eq!(p.status, 404);
     assert!(
-        p.body.contains(&format!("No such payment_link: &#x27;{price}&#x27;"))
+        p.body
+            .contains(&format!("No such payment_link: &#x27;{price}&#x27;"))
             || p.body.contains(&format!("No such payment_link: '{price}'")),
         "{}",
         p.body

@@ -27,6 +27,7 @@ mod hostile;
 mod idempotency;
 mod logs;
 mod openapi;
+mod page_cache;
 mod pagination;
 mod payment_links;
 mod payments;

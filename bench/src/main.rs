@@ -1,0 +1,184 @@
+//! paylink's benchmarks, each figure beside a baseline measured in the same
+//! run, on loopback. `bench/run` builds everything and runs `all`.
+//!
+//! - `all`: every figure at full length; writes `bench/results/<date>.json`,
+//!   `.md` and `.svg`.
+//! - `ci`: the same figures, short, into `target/bench-ci/`; exits 1 if a
+//!   ratio falls past half its goal or, for a goal not reached yet, past
+//!   half the ratio of the last full run (`bench/results/latest.json`),
+//!   whichever is laxer (the regression guard `.ci/run` runs).
+//!
+//! The load generator for pages is Debian's `wrk` (2 threads, 32
+//! connections); the API is driven by stripe-python 16, as an integration
+//! would, against paylink and against localstripe.
+
+mod bench;
+
+use std::time::Duration;
+
+use bench::report::{self, Figure, Goal};
+use bench::{sdk, served::Served, wrk, Error};
+
+struct Lengths {
+    /// Seconds of each wrk run.
+    page_secs: u64,
+    /// Rounds of the SDK load per thread.
+    sdk_rounds: u32,
+}
+
+const SDK_THREADS: u32 = 8;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let (lengths, guard) = match mode.as_str() {
+        "all" => (
+            Lengths {
+                page_secs: 10,
+                sdk_rounds: 100,
+            },
+            false,
+        ),
+        "ci" => (
+            Lengths {
+                page_secs: 3,
+                sdk_rounds: 25,
+            },
+            true,
+        ),
+        other => {
+            eprintln!("usage: paylink-bench [all|ci] (not {other:?})");
+            std::process::exit(2);
+        }
+    };
+    let results = std::path::Path::new("bench/results");
+    let recorded = report::recorded(results);
+    let out = if guard {
+        std::path::PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("bench-ci")
+    } else {
+        results.to_path_buf()
+    };
+    match run(&lengths, &out).await {
+        Ok(figures) => {
+            let failed: Vec<&Figure> = figures
+                .iter()
+                .filter(|f| guard && !f.goal.guard(f.ratio, recorded.get(f.key).copied()))
+                .collect();
+            if !failed.is_empty() {
+                for f in failed {
+                    eprintln!(
+                        "regression: {} ratio {:.3} is past half its goal {:?} (last recorded: {:?})",
+                        f.name,
+                        f.ratio,
+                        f.goal,
+                        recorded.get(f.key)
+                    );
+                }
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(l: &Lengths, out: &std::path::Path) -> Result<Vec<Figure>, Error> {
+    let machine = bench::machine();
+    println!("{machine}");
+    let mut figures = Vec::new();
+    let served = Served::start().await?;
+    figures.push(memory_idle(&served)?);
+    figures.extend(checkout_page(&served, l.page_secs).await?);
+    figures.push(sdk_cpu(&served, l.sdk_rounds).await?);
+    let date = bench::today();
+    let md = report::write(out, &date, &machine, &figures)?;
+    println!("{}", std::fs::read_to_string(&md)?);
+    println!("written: {}", md.display());
+    Ok(figures)
+}
+
+fn memory_idle(served: &Served) -> Result<Figure, Error> {
+    let rss = served.rss()? as f64 / 1_048_576.0;
+    Ok(Figure {
+        key: "memory_idle",
+        name: "resident memory, idle (MiB)".into(),
+        paylink: format!("{rss:.1} MiB"),
+        baseline: "goal 30 MiB".into(),
+        ratio: rss / 30.0,
+        goal: Goal::AtMost(1.0),
+        raw: serde_json::json!({"rss_mib": rss}),
+    })
+}
+
+/// `GET /l/{id}` beside a minimal axum server answering the same bytes.
+async fn checkout_page(served: &Served, secs: u64) -> Result<Vec<Figure>, Error> {
+    let url = served.link(2500).await?;
+    let body = reqwest::get(&url).await?.bytes().await?.to_vec();
+    let size = body.len();
+    let base_url = wrk::baseline_server(body)?;
+    // Warm both up, then measure the baseline first and paylink second.
+    wrk::run(&base_url, 1)?;
+    wrk::run(&url, 1)?;
+    let baseline = wrk::run(&base_url, secs)?;
+    let paylink = wrk::run(&url, secs)?;
+    if paylink.errors > 0 {
+        return Err(format!(
+            "the checkout page answered {} errors under load",
+            paylink.errors
+        )
+        .into());
+    }
+    let raw = serde_json::json!({"bytes": size, "paylink": paylink, "baseline": baseline, "wrk": "-t2 -c32 --latency"});
+    Ok(vec![
+        Figure {
+            key: "page_throughput",
+            name: format!("GET /l/{{id}} throughput ({size} B page, SQLite)"),
+            paylink: format!("{:.0} req/s", paylink.requests_per_sec),
+            baseline: format!("minimal axum: {:.0} req/s", baseline.requests_per_sec),
+            ratio: paylink.requests_per_sec / baseline.requests_per_sec,
+            goal: Goal::AtLeast(0.6),
+            raw: raw.clone(),
+        },
+        Figure {
+            key: "page_p99",
+            name: "GET /l/{id} p99 latency".into(),
+            paylink: format!("{:.2} ms", paylink.p99_ms),
+            baseline: format!("minimal axum: {:.2} ms", baseline.p99_ms),
+            ratio: paylink.p99_ms / baseline.p99_ms.max(1e-6),
+            goal: Goal::AtMost(2.0),
+            raw,
+        },
+    ])
+}
+
+/// Server CPU per stripe-python call, paylink beside localstripe.
+async fn sdk_cpu(served: &Served, rounds: u32) -> Result<Figure, Error> {
+    let warm = (rounds / 10).max(2);
+    sdk::load(&served.base, &served.key, SDK_THREADS, warm)?;
+    let before = served.cpu()?;
+    let calls = sdk::load(&served.base, &served.key, SDK_THREADS, rounds)?;
+    let ours = per_call(served.cpu()? - before, calls);
+    let ls = sdk::LocalStripe::start().await?;
+    sdk::load(&ls.base, "sk_test_bench", SDK_THREADS, warm)?;
+    let before = ls.cpu()?;
+    let calls_ls = sdk::load(&ls.base, "sk_test_bench", SDK_THREADS, rounds)?;
+    let theirs = per_call(ls.cpu()? - before, calls_ls);
+    Ok(Figure {
+        key: "sdk_cpu",
+        name: format!("stripe-python, {SDK_THREADS} threads: create product + retrieve + list(limit 10), server CPU per call"),
+        paylink: format!("{ours:.0} µs"),
+        baseline: format!("localstripe: {theirs:.0} µs"),
+        ratio: ours / theirs.max(1e-9),
+        goal: Goal::AtMost(0.05),
+        raw: serde_json::json!({"paylink_us": ours, "localstripe_us": theirs, "calls": calls, "threads": SDK_THREADS}),
+    })
+}
+
+fn per_call(cpu: Duration, calls: u64) -> f64 {
+    cpu.as_secs_f64() * 1e6 / calls.max(1) as f64
+}
