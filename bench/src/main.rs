@@ -4,9 +4,10 @@
 //! - `all`: every figure at full length; writes `bench/results/<date>.json`,
 //!   `.md` and `.svg`.
 //! - `ci`: the same figures, short, into `target/bench-ci/`; exits 1 if a
-//!   ratio falls past half its goal or, for a goal not reached yet, past
-//!   half the ratio of the last full run (`bench/results/latest.json`),
-//!   whichever is laxer (the regression guard `.ci/run` runs).
+//!   ratio falls past half its goal or, for a goal not reached yet, past a
+//!   third of the ratio of the last full run (`bench/results/latest.json`),
+//!   whichever is laxer, in two runs in a row (the regression guard
+//!   `.ci/run` runs).
 //!
 //! The load generator for pages is Debian's `wrk` (2 threads, 32
 //! connections); the API is driven by stripe-python 16, as an integration
@@ -42,7 +43,7 @@ async fn main() {
         "ci" => (
             Lengths {
                 page_secs: 3,
-                sdk_rounds: 25,
+                sdk_rounds: 50,
             },
             true,
         ),
@@ -61,29 +62,39 @@ async fn main() {
     } else {
         results.to_path_buf()
     };
-    match run(&lengths, &out).await {
-        Ok(figures) => {
-            let failed: Vec<&Figure> = figures
-                .iter()
-                .filter(|f| guard && !f.goal.guard(f.ratio, recorded.get(f.key).copied()))
-                .collect();
-            if !failed.is_empty() {
-                for f in failed {
-                    eprintln!(
-                        "regression: {} ratio {:.3} is past half its goal {:?} (last recorded: {:?})",
-                        f.name,
-                        f.ratio,
-                        f.goal,
-                        recorded.get(f.key)
-                    );
-                }
+    // A guard that fails is measured once more: a regression fails both.
+    let attempts = if guard { 2 } else { 1 };
+    let mut failed = Vec::new();
+    for attempt in 1..=attempts {
+        let figures = match run(&lengths, &out).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("benchmark failed: {e}");
                 std::process::exit(1);
             }
+        };
+        failed = figures
+            .into_iter()
+            .filter(|f| guard && !f.goal.guard(f.ratio, recorded.get(f.key).copied()))
+            .collect::<Vec<Figure>>();
+        if failed.is_empty() {
+            break;
         }
-        Err(e) => {
-            eprintln!("benchmark failed: {e}");
-            std::process::exit(1);
+        if attempt < attempts {
+            eprintln!("a guard failed; measuring again");
         }
+    }
+    for f in &failed {
+        eprintln!(
+            "regression: {} ratio {:.3} is past the guard of its goal {:?} (last recorded: {:?})",
+            f.name,
+            f.ratio,
+            f.goal,
+            recorded.get(f.key)
+        );
+    }
+    if !failed.is_empty() {
+        std::process::exit(1);
     }
 }
 

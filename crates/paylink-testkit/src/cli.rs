@@ -6,21 +6,24 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The `paylink` binary that cargo built beside the running test binary
-/// (`target/<profile>/paylink`; the test runs from `target/<profile>/deps`).
+/// The `paylink` binary that cargo built beside the running one:
+/// `target/<profile>/paylink`, next to a benchmark binary, or one level up
+/// from a test binary (which runs from `target/<profile>/deps`).
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap_or_else(|| panic!("test binary {} has no target directory", exe.display()));
-    let bin = profile_dir.join(format!("paylink{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with cargo, which builds it",
-        bin.display()
-    );
-    bin
+    let name = format!("paylink{}", std::env::consts::EXE_SUFFIX);
+    let here = exe.parent();
+    let bin = [here, here.and_then(std::path::Path::parent)]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join(&name))
+        .find(|bin| bin.exists());
+    bin.unwrap_or_else(|| {
+        panic!(
+            "no {name} beside {}: build it with cargo (cargo build --release -p paylink for the benchmarks)",
+            exe.display()
+        )
+    })
 }
 
 /// `paylink` with a clean environment: every `PAYLINK_*` variable of the

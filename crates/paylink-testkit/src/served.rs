@@ -73,7 +73,9 @@ impl Served {
         ))
     }
 
-    fn command_for(
+    /// The command [`Served::start_cmd`] runs, to adjust before
+    /// [`Served::spawn`].
+    pub fn command_for(
         data_dir: &Path,
         database_url: Option<&str>,
         listen: &str,
@@ -108,19 +110,21 @@ impl Served {
     /// Runs `cmd` and waits for its "listening" line.
     pub fn spawn(mut cmd: Command) -> Self {
         let mut child = cmd.spawn().unwrap();
-        // What it says on stderr is kept for a failed start, then drained.
-        let stderr = child.stderr.take().unwrap();
+        // What it says on stderr (when piped) is kept for a failed start,
+        // then drained.
         let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let keep = said.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut k = keep.lock().unwrap();
-                if k.len() < 20_000 {
-                    k.push_str(&l);
-                    k.push('\n');
+        if let Some(stderr) = child.stderr.take() {
+            let keep = said.clone();
+            std::thread::spawn(move || {
+                for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut k = keep.lock().unwrap();
+                    if k.len() < 20_000 {
+                        k.push_str(&l);
+                        k.push('\n');
+                    }
                 }
-            }
-        });
+            });
+        }
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -147,6 +151,11 @@ impl Served {
             sim_base,
             child,
         }
+    }
+
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL, as a crash or the OOM killer would.
