@@ -23,6 +23,8 @@ use bench::{sdk, served::Served, wrk, Error};
 struct Lengths {
     /// Seconds of each wrk run.
     page_secs: u64,
+    /// Seconds of each create loop (API and raw).
+    write_secs: u64,
     /// Rounds of the SDK load per thread.
     sdk_rounds: u32,
 }
@@ -36,6 +38,7 @@ async fn main() {
         "all" => (
             Lengths {
                 page_secs: 10,
+                write_secs: 10,
                 sdk_rounds: 100,
             },
             false,
@@ -43,6 +46,7 @@ async fn main() {
         "ci" => (
             Lengths {
                 page_secs: 3,
+                write_secs: 3,
                 sdk_rounds: 50,
             },
             true,
@@ -102,10 +106,21 @@ async fn run(l: &Lengths, out: &std::path::Path) -> Result<Vec<Figure>, Error> {
     let machine = bench::machine();
     println!("{machine}");
     let mut figures = Vec::new();
-    let served = Served::start().await?;
+    let served = Served::start(None).await?;
     figures.push(memory_idle(&served)?);
     figures.extend(checkout_page(&served, l.page_secs).await?);
     figures.push(sdk_cpu(&served, l.sdk_rounds).await?);
+    figures.push(creates(&served, "SQLite", None, l.write_secs).await?);
+    drop(served);
+    match pg_url().await {
+        Some(url) => {
+            let served = Served::start(Some(&url)).await?;
+            figures.push(creates(&served, "PostgreSQL", Some(&url), l.write_secs).await?);
+        }
+        None => println!(
+            "PostgreSQL is not reachable (PAYLINK_TEST_DATABASE_URL): its figure is skipped"
+        ),
+    }
     let date = bench::today();
     let md = report::write(out, &date, &machine, &figures)?;
     println!("{}", std::fs::read_to_string(&md)?);
@@ -187,6 +202,47 @@ async fn sdk_cpu(served: &Served, rounds: u32) -> Result<Figure, Error> {
         ratio: ours / theirs.max(1e-9),
         goal: Goal::AtMost(0.05),
         raw: serde_json::json!({"paylink_us": ours, "localstripe_us": theirs, "calls": calls, "threads": SDK_THREADS}),
+    })
+}
+
+/// A fresh PostgreSQL schema, if the server at `PAYLINK_TEST_DATABASE_URL`
+/// (or the local default) answers.
+async fn pg_url() -> Option<String> {
+    let base = std::env::var("PAYLINK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into());
+    sqlx::any::install_default_drivers();
+    <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+        .await
+        .ok()?;
+    Some(paylink_testkit::db::fresh_pg_url().await)
+}
+
+/// `POST /v1/payment_links` (secret key, Idempotency-Key) beside a raw
+/// insert loop on the same database.
+async fn creates(served: &Served, db: &str, pg: Option<&str>, secs: u64) -> Result<Figure, Error> {
+    use bench::writes;
+    let ours = writes::api_rate(served, secs).await?;
+    let dir = tempfile::tempdir()?;
+    let raw_url = match pg {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}?mode=rwc", dir.path().join("raw.db").display()),
+    };
+    let raw = writes::raw_rate(&raw_url, secs).await?;
+    Ok(Figure {
+        key: if pg.is_some() {
+            "create_link_pg"
+        } else {
+            "create_link_sqlite"
+        },
+        name: format!(
+            "POST /v1/payment_links with Idempotency-Key, {} clients, {db}",
+            writes::CLIENTS
+        ),
+        paylink: format!("{ours:.0} links/s"),
+        baseline: format!("raw insert loop, same durability: {raw:.0} rows/s"),
+        ratio: ours / raw.max(1e-9),
+        goal: Goal::AtLeast(0.5),
+        raw: serde_json::json!({"paylink_per_sec": ours, "raw_per_sec": raw, "clients": writes::CLIENTS}),
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod report;
 pub mod sdk;
 pub mod served;
+pub mod writes;
 pub mod wrk;
 
 use std::time::Duration;

@@ -18,9 +18,19 @@ pub struct Served {
     _dir: tempfile::TempDir,
 }
 
-/// `paylink <args> --data-dir <data>`, its JSON output.
-fn cli_json(data: &std::path::Path, args: &[&str]) -> Result<serde_json::Value, Error> {
-    let o = run(paylink().args(args).arg("--data-dir").arg(data));
+/// `paylink <args> --data-dir <data> [--database-url <db>]`, its JSON
+/// output.
+fn cli_json(
+    data: &std::path::Path,
+    db: Option<&str>,
+    args: &[&str],
+) -> Result<serde_json::Value, Error> {
+    let mut cmd = paylink();
+    cmd.args(args).arg("--data-dir").arg(data);
+    if let Some(url) = db {
+        cmd.arg("--database-url").arg(url);
+    }
+    let o = run(&mut cmd);
     if !o.ok {
         return Err(format!("paylink {args:?}: {}", o.stderr).into());
     }
@@ -35,13 +45,15 @@ fn text(v: &serde_json::Value, field: &str) -> Result<String, Error> {
 }
 
 impl Served {
-    /// A fresh instance on SQLite, with the limits a load test would trip
-    /// lifted (API rate, checkout openings per address and per link).
-    pub async fn start() -> Result<Served, Error> {
+    /// A fresh instance on SQLite (`db` None) or on the PostgreSQL
+    /// database at `db`, with the limits a load test would trip lifted (API
+    /// rate, checkout openings per address and per link).
+    pub async fn start(db: Option<&str>) -> Result<Served, Error> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         let account = cli_json(
             &data,
+            db,
             &[
                 "account",
                 "create",
@@ -55,6 +67,7 @@ impl Served {
         let account = text(&account, "id")?;
         let key = cli_json(
             &data,
+            db,
             &[
                 "keys",
                 "create",
@@ -65,7 +78,7 @@ impl Served {
                 "--json",
             ],
         )?;
-        let mut cmd = served::Served::command_for(&data, None, "127.0.0.1:0", "127.0.0.1:0", &[]);
+        let mut cmd = served::Served::command_for(&data, db, "127.0.0.1:0", "127.0.0.1:0", &[]);
         // Its log lines are written (a server's cost) but not read here (a
         // reader would take the bench's own CPU from the shared cores).
         cmd.env("PAYLINK_LOG", "info")
