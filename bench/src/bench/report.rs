@@ -86,19 +86,21 @@ pub fn recorded(dir: &Path) -> std::collections::HashMap<String, f64> {
         .unwrap_or_default()
 }
 
-/// Bars of each ratio as a share of its goal (100% = the goal met exactly).
+/// Bars of each ratio as a share of its goal (100% = the goal met
+/// exactly), each under its figure's name.
 pub fn svg(figures: &[Figure]) -> String {
-    let row = 34;
+    let row = 46;
+    let full = 400.0; // the bar of a goal met exactly
     let width = 760;
-    let height = 40 + row * figures.len();
-    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<text x=\"10\" y=\"20\" font-weight=\"bold\">Share of each goal reached (100% = goal met)</text>\n<line x1=\"560\" y1=\"28\" x2=\"560\" y2=\"{height}\" stroke=\"#888\" stroke-dasharray=\"4\"/>\n");
+    let height = 44 + row * figures.len();
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-weight=\"bold\">Share of each goal reached (dashed line: goal met)</text>\n<line x1=\"{}\" y1=\"30\" x2=\"{}\" y2=\"{height}\" stroke=\"#888\" stroke-dasharray=\"4\"/>\n", 10.0 + full, 10.0 + full);
     for (i, f) in figures.iter().enumerate() {
         let share = match f.goal {
             Goal::AtLeast(g) => f.ratio / g,
             Goal::AtMost(g) => g / f.ratio.max(1e-9),
         };
         let y = 36 + row * i;
-        let w = (share.clamp(0.0, 1.5) * 200.0).round();
+        let w = (share.clamp(0.0, 1.6) * full).round();
         let color = if f.goal.met(f.ratio) {
             "#15803d"
         } else {
@@ -107,11 +109,13 @@ pub fn svg(figures: &[Figure]) -> String {
         let name = f.name.replace('&', "&amp;").replace('<', "&lt;");
         let _ = writeln!(
             s,
-            "<text x=\"10\" y=\"{}\">{name}</text><rect x=\"360\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{:.0}%</text>",
-            y + 13,
-            365.0 + w,
-            y + 13,
-            share * 100.0
+            "<text x=\"10\" y=\"{}\">{name}</text><rect x=\"10\" y=\"{}\" width=\"{w}\" height=\"16\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{:.0}% (ratio {:.3})</text>",
+            y + 10,
+            y + 16,
+            15.0 + w,
+            y + 29,
+            share * 100.0,
+            f.ratio
         );
     }
     s.push_str("</svg>\n");
