@@ -83,9 +83,8 @@ impl Served {
         // reader would take the bench's own CPU from the shared cores).
         cmd.env("PAYLINK_LOG", "info")
             .stderr(std::process::Stdio::null());
+        // It prints "listening" once its socket is bound.
         let process = tokio::task::spawn_blocking(move || served::Served::spawn(cmd)).await?;
-        // Past "listening": wait until it answers.
-        tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(Served {
             base: process.base.clone(),
             key: text(&key, "secret")?,

@@ -2,7 +2,6 @@
 //! baseline it is compared with.
 
 use std::process::Command;
-use std::time::Duration;
 
 use super::Error;
 
@@ -101,7 +100,7 @@ pub fn baseline_server(body: Vec<u8>) -> Result<String, Error> {
             let _ = axum::serve(listener, app).await;
         });
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // Bound above: connections wait in its backlog until it accepts.
     Ok(url)
 }
 

@@ -52,17 +52,19 @@ fn product_of(row: &AnyRow) -> Result<Product, StoreError> {
 
 const PRODUCTS: Table = Table::new("products", PRODUCT_COLS);
 
-/// The columns of a product that an update writes.
-fn product_changes(p: &Product) -> Result<Update, StoreError> {
-    Ok(Update::new("products")
-        .set("name", p.name.as_str())
-        .set("description", p.description.clone())
-        .set("active", p.active)
-        .set("images", json(&p.images)?)
-        .set("metadata", json(&p.metadata)?)
-        .set("default_price", p.default_price.clone())
-        .set("url", p.url.clone())
-        .set("updated", p.updated))
+/// The columns of a product that an update writes, each beside its value
+/// (a new product adds its identity to them).
+fn product_fields(p: &Product) -> Result<Vec<(&'static str, Bind)>, StoreError> {
+    Ok(vec![
+        ("name", p.name.as_str().into()),
+        ("description", p.description.clone().into()),
+        ("active", p.active.into()),
+        ("images", json(&p.images)?.into()),
+        ("metadata", json(&p.metadata)?.into()),
+        ("default_price", p.default_price.clone().into()),
+        ("url", p.url.clone().into()),
+        ("updated", p.updated.into()),
+    ])
 }
 
 /// Filters for listing products.
@@ -91,14 +93,7 @@ impl Store {
             .set("id", p.id.as_str())
             .set("livemode", p.livemode)
             .set("created", p.created)
-            .set("updated", p.updated)
-            .set("name", p.name.as_str())
-            .set("description", p.description.clone())
-            .set("active", p.active)
-            .set("images", json(&p.images)?)
-            .set("metadata", json(&p.metadata)?)
-            .set("default_price", p.default_price.clone())
-            .set("url", p.url.clone())
+            .set_all(product_fields(p)?)
             .sql();
         sql.query().execute(tx.conn()).await?;
         Ok(())
@@ -149,7 +144,8 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        product_changes(&p)?
+        Update::new("products")
+            .set_all(product_fields(&p)?)
             .one(scope, id)
             .query()
             .execute(tx.conn())

@@ -167,16 +167,17 @@ impl Store {
         l: &PaymentLink,
     ) -> Result<(), StoreError> {
         crate::idempotency::note_created(&format!("/v1/payment_links/{}", l.id));
-        let mut ins = Insert::new("payment_links")
+        Insert::new("payment_links")
             .set("account_id", scope.account_id.as_str())
             .set("id", l.id.as_str())
             .set("livemode", l.livemode)
             .set("created", l.created)
-            .set("completed_sessions_count", l.completed_sessions_count);
-        for (col, v) in link_fields(l)? {
-            ins = ins.set(col, v);
-        }
-        ins.sql().query().execute(tx.conn()).await?;
+            .set("completed_sessions_count", l.completed_sessions_count)
+            .set_all(link_fields(l)?)
+            .sql()
+            .query()
+            .execute(tx.conn())
+            .await?;
         Self::insert_items(tx, scope, &l.id, &l.line_items).await
     }
 
@@ -223,11 +224,12 @@ impl Store {
             }
         }
         check(&link, &prices)?;
-        let mut up = Update::new("payment_links");
-        for (col, v) in link_fields(&link)? {
-            up = up.set(col, v);
-        }
-        up.one(scope, id).query().execute(tx.conn()).await?;
+        Update::new("payment_links")
+            .set_all(link_fields(&link)?)
+            .one(scope, id)
+            .query()
+            .execute(tx.conn())
+            .await?;
         if items_changed {
             let mut del = Sql::new("DELETE FROM payment_link_items WHERE ");
             del.scope(scope).push(" AND link_id = ").bind(id);

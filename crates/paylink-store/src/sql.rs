@@ -124,6 +124,14 @@ impl Sql {
     }
 }
 
+/// The tenant of a row read with its `account_id` and `livemode` columns.
+pub(crate) fn scope_of(row: &AnyRow) -> Result<Scope, StoreError> {
+    Ok(Scope {
+        account_id: row.try_get("account_id")?,
+        livemode: get_bool(row, "livemode")?,
+    })
+}
+
 /// Reads a 0/1 column as a bool.
 pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
     Ok(row.try_get::<i64, _>(col)? != 0)
@@ -155,10 +163,11 @@ impl Insert {
         self.vals.push(v.into());
         self
     }
-    /// The tenant's columns: `account_id` and `livemode`.
-    pub fn scope(self, scope: &Scope) -> Self {
-        self.set("account_id", scope.account_id.as_str())
-            .set("livemode", scope.livemode)
+    /// Each of `fields`' columns gets its value.
+    pub fn set_all(self, fields: Vec<(&'static str, Bind)>) -> Self {
+        fields
+            .into_iter()
+            .fold(self, |ins, (col, v)| ins.set(col, v))
     }
     /// A row that would break a unique constraint is skipped (the
     /// statement then affects no row) instead of failing.
@@ -204,8 +213,14 @@ impl Update {
         self.sets.push((col, v.into()));
         self
     }
-    /// The statement up to `WHERE `, for the caller's own conditions.
-    pub fn where_(self) -> Sql {
+    /// Each of `fields`' columns becomes its value.
+    pub fn set_all(mut self, fields: Vec<(&'static str, Bind)>) -> Self {
+        self.sets.extend(fields);
+        self
+    }
+    /// The statement for one object of a tenant:
+    /// `… WHERE account_id = … AND livemode = … AND id = …`.
+    pub fn one(self, scope: &Scope, id: &str) -> Sql {
         let mut sql = Sql::new(&format!("UPDATE {} SET ", self.table));
         for (i, (col, v)) in self.sets.into_iter().enumerate() {
             if i > 0 {
@@ -213,14 +228,7 @@ impl Update {
             }
             sql.push(col).push(" = ").bind(v);
         }
-        sql.push(" WHERE ");
-        sql
-    }
-    /// The statement for one object of a tenant:
-    /// `… WHERE account_id = … AND livemode = … AND id = …`.
-    pub fn one(self, scope: &Scope, id: &str) -> Sql {
-        let mut sql = self.where_();
-        sql.scope(scope).push(" AND id = ").bind(id);
+        sql.push(" WHERE ").scope(scope).push(" AND id = ").bind(id);
         sql
     }
 }

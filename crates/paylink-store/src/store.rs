@@ -22,11 +22,6 @@ impl Store {
     pub(crate) fn new(db: Database, vault: Arc<Vault>) -> Self {
         Store { db, vault }
     }
-
-    /// The database alone.
-    pub fn database(&self) -> &Database {
-        &self.db
-    }
 }
 
 impl Database {

@@ -15,6 +15,22 @@ pub struct Step {
     pub body: String,
 }
 
+impl Step {
+    /// Where a response left the buyer: its status, redirect and page.
+    async fn of(r: reqwest::Response) -> Step {
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        Step {
+            status,
+            location,
+            body: r.text().await.unwrap(),
+        }
+    }
+}
+
 pub const CARD_OK: &str = "4242424242424242";
 pub const CARD_DECLINED: &str = "4000000000000002";
 pub const CARD_NO_FUNDS: &str = "4000000000009995";
@@ -39,37 +55,12 @@ impl Buyer {
     }
 
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Step {
-        let r = self.client.post(url).form(form).send().await.unwrap();
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        Step {
-            status,
-            location,
-            body: r.text().await.unwrap(),
-        }
+        Step::of(self.client.post(url).form(form).send().await.unwrap()).await
     }
 
     pub async fn get(&self, url: &str) -> Step {
-        let r = self
-            .client
-            .get(url)
-            .header("accept-language", "en-US")
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        Step {
-            status,
-            location,
-            body: r.text().await.unwrap(),
-        }
+        let r = self.client.get(url).header("accept-language", "en-US");
+        Step::of(r.send().await.unwrap()).await
     }
 
     /// Submits the checkout form with `action=pay`; on success returns the

@@ -97,18 +97,8 @@ impl Dash {
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("__Host-paylink_session={c}"));
-        }
-        let r = req.send().await.unwrap();
-        let page = Page {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            body: r.text().await.unwrap(),
-        };
-        self.keep(&page);
-        page
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
     }
 
     /// POSTs a form as a browser on our origin would (with the CSRF token
@@ -135,11 +125,17 @@ impl Dash {
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("__Host-paylink_session={c}"));
-        }
         for (k, v) in headers {
             req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
+    /// Sends `req` with this browser's cookie and keeps what the page sets
+    /// (cookie, CSRF token).
+    async fn send(&mut self, mut req: reqwest::RequestBuilder) -> Page {
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("__Host-paylink_session={c}"));
         }
         let r = req.send().await.unwrap();
         let page = Page {

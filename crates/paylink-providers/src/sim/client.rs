@@ -26,6 +26,24 @@ impl SimClient {
             http: reqwest::Client::new(),
         }
     }
+
+    /// `POST {origin}{path}` of `body` as JSON with the merchant's key; a
+    /// sim that can't be reached is [`ProviderError::Unreachable`].
+    async fn post(
+        &self,
+        credential: &Secret<String>,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<reqwest::Response, ProviderError> {
+        self.http
+            .post(format!("{}{path}", self.cfg.origin))
+            .bearer_auth(credential.expose())
+            .json(body)
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,15 +130,7 @@ impl Provider for SimClient {
                 require_3ds: req.require_3ds,
                 livemode: req.livemode,
             };
-            let resp = self
-                .http
-                .post(format!("{}/v1/payments", self.cfg.origin))
-                .bearer_auth(credential.expose())
-                .json(&body)
-                .timeout(Duration::from_secs(15))
-                .send()
-                .await
-                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
+            let resp = self.post(credential, "/v1/payments", &body).await?;
             if !resp.status().is_success() {
                 return Err(ProviderError::Refused(format!(
                     "sim answered {}",
@@ -175,15 +185,7 @@ impl Provider for SimClient {
         let body =
             json!({"payment": provider_ref, "amount": amount, "idempotency_key": idempotency_key});
         Box::pin(async move {
-            let resp = self
-                .http
-                .post(format!("{}/v1/refunds", self.cfg.origin))
-                .bearer_auth(credential.expose())
-                .json(&body)
-                .timeout(Duration::from_secs(15))
-                .send()
-                .await
-                .map_err(|e| ProviderError::Unreachable(e.without_url().to_string()))?;
+            let resp = self.post(credential, "/v1/refunds", &body).await?;
             let status = resp.status();
             // Only a definite refusal says the refund was not made; a
             // server error, a rate limit or an unreadable answer may hide

@@ -39,17 +39,31 @@ fn api_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// The merchant whose key the request carries and its JSON body as a `T`,
+/// or the status and message to answer (`invalid` when the body is not one).
+fn authorized<T: serde::de::DeserializeOwned>(
+    s: &SimState,
+    headers: &HeaderMap,
+    body: &[u8],
+    invalid: &'static str,
+) -> Result<(String, T), (StatusCode, &'static str)> {
+    let merchant = s
+        .merchant(headers)
+        .ok_or((StatusCode::UNAUTHORIZED, "Invalid sim secret key."))?;
+    let req = serde_json::from_slice::<T>(body).map_err(|_| (StatusCode::BAD_REQUEST, invalid))?;
+    Ok((merchant, req))
+}
+
 async fn create_payment(
     State(s): State<Arc<SimState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = s.merchant(&headers) else {
-        return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
-    };
-    let Ok(req) = serde_json::from_slice::<CreatePayment>(&body) else {
-        return api_error(StatusCode::BAD_REQUEST, "Invalid payment request.");
-    };
+    let (merchant, req) =
+        match authorized::<CreatePayment>(&s, &headers, &body, "Invalid payment request.") {
+            Ok(x) => x,
+            Err((status, message)) => return api_error(status, message),
+        };
     if req.amount < 0 || req.currency.parse::<Currency>().is_err() {
         return api_error(StatusCode::BAD_REQUEST, "Invalid amount or currency.");
     }
@@ -88,12 +102,11 @@ async fn create_refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = s.merchant(&headers) else {
-        return api_error(StatusCode::UNAUTHORIZED, "Invalid sim secret key.");
-    };
-    let Ok(req) = serde_json::from_slice::<RefundReq>(&body) else {
-        return api_error(StatusCode::BAD_REQUEST, "Invalid refund request.");
-    };
+    let (merchant, req) =
+        match authorized::<RefundReq>(&s, &headers, &body, "Invalid refund request.") {
+            Ok(x) => x,
+            Err((status, message)) => return api_error(status, message),
+        };
     let refund_key = format!("{merchant}/{}", req.idempotency_key);
     // The key is checked and recorded under one lock, so two calls with
     // the same key at once refund once.

@@ -160,12 +160,7 @@ impl Store {
             "customers",
             ["email", "name", "phone", "address"],
             e.new_customer_id,
-            Person {
-                email: s.customer_email.as_deref(),
-                name: s.customer_name.as_deref(),
-                phone: s.customer_phone.as_deref(),
-                address: s.customer_address.as_ref(),
-            },
+            Person::buyer_of(s),
         )?;
         Insert::new("customers")
             .set("account_id", scope.account_id.as_str())

@@ -24,7 +24,7 @@ pub use completion::{Completion, PaidEvent};
 pub use refunds::NewRefund;
 pub use sessions::{OpenRefusal, SessionFilter};
 
-use paylink_domain::checkout::Address;
+use paylink_domain::checkout::{Address, CheckoutSession};
 
 use crate::error::StoreError;
 use crate::vault::FieldKey;
@@ -35,6 +35,18 @@ struct Person<'a> {
     name: Option<&'a str>,
     phone: Option<&'a str>,
     address: Option<&'a Address>,
+}
+
+impl<'a> Person<'a> {
+    /// The buyer a checkout session names.
+    fn buyer_of(s: &'a CheckoutSession) -> Self {
+        Person {
+            email: s.customer_email.as_deref(),
+            name: s.customer_name.as_deref(),
+            phone: s.customer_phone.as_deref(),
+            address: s.customer_address.as_ref(),
+        }
+    }
 }
 
 /// The sealed form of a person's fields in `cols` of `table`, row `id`.

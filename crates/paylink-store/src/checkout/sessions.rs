@@ -12,7 +12,7 @@ use crate::catalog::{currency_of, metadata_of};
 use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
 use crate::list::{ListQuery, Page};
-use crate::sql::{get_bool, Bind, Insert, Sql};
+use crate::sql::{get_bool, scope_of, Bind, Insert, Sql};
 use crate::store::Store;
 use crate::vault::FieldKey;
 use crate::Scope;
@@ -99,12 +99,7 @@ impl SealedBuyer {
                 "customer_address",
             ],
             &s.id,
-            Person {
-                email: s.customer_email.as_deref(),
-                name: s.customer_name.as_deref(),
-                phone: s.customer_phone.as_deref(),
-                address: s.customer_address.as_ref(),
-            },
+            Person::buyer_of(s),
         )?;
         let answers = k.seal(
             &format!("checkout_sessions.custom_fields:{}", s.id),
@@ -147,10 +142,7 @@ impl Store {
         let [row] = rows.as_slice() else {
             return Err(StoreError::NotFound);
         };
-        let scope = Scope {
-            account_id: row.try_get("account_id")?,
-            livemode: get_bool(row, "livemode")?,
-        };
+        let scope = scope_of(row)?;
         let id: String = row.try_get("id")?;
         let link = self.get_payment_link(&scope, &id).await?;
         Ok((scope, link))
@@ -378,10 +370,7 @@ impl Store {
         let [row] = rows.as_slice() else {
             return Err(StoreError::NotFound);
         };
-        let scope = Scope {
-            account_id: row.try_get("account_id")?,
-            livemode: get_bool(row, "livemode")?,
-        };
+        let scope = scope_of(row)?;
         let session = self.get_session(&scope, id).await?;
         Ok((scope, session))
     }
@@ -559,10 +548,7 @@ impl Store {
         let rows = sql.query().fetch_all(&self.pool).await?;
         let mut n = 0;
         for r in rows {
-            let scope = Scope {
-                account_id: r.try_get("account_id")?,
-                livemode: get_bool(&r, "livemode")?,
-            };
+            let scope = scope_of(&r)?;
             let id: String = r.try_get("id")?;
             if self.expire_session(&scope, &id).await?.1 {
                 n += 1;
