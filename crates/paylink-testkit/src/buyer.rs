@@ -118,7 +118,7 @@ impl TestApp {
         let price = self.price(currency, amount).await;
         let mut params = json!({"line_items": [{"price": price, "quantity": 1, "adjustable_quantity": {"enabled": true, "maximum": 10}}]});
         for (k, v) in extra.as_object().unwrap() {
-            params[k] = v.clone();
+            params.as_object_mut().unwrap().insert(k.clone(), v.clone());
         }
         self.post("/v1/payment_links", params).await.id()
     }

@@ -52,7 +52,7 @@ impl Resp {
     #[track_caller]
     pub fn assert_error(&self, status: u16, param: Option<&str>) {
         assert_eq!(self.status, status, "{self:?}");
-        let err = &self.body["error"];
+        let err = self.body.get("error").unwrap_or(&Value::Null);
         assert!(err["type"].is_string(), "no error type: {self:?}");
         assert!(
             err["message"].as_str().is_some_and(|m| !m.is_empty()),

@@ -5,12 +5,7 @@
 //! a separate process ([`served::Served`]) and the binary's one command
 //! builder ([`cli::paylink`]).
 // Test support reports failure by panicking, where the test can see it.
-#![allow(
-    clippy::panic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod buyer;
 pub mod cli;
