@@ -95,8 +95,15 @@ pub struct WriteTx<'a> {
     /// Whether committing marks the current request's idempotency claim
     /// (housekeeping such as creating a data key does not).
     claims: bool,
+    /// SQLite: this connection runs with `synchronous = NORMAL` for this
+    /// transaction and must be set back to FULL after it (see
+    /// [`Database::write_carried`]).
+    relaxed: bool,
     _db: PhantomData<&'a Database>,
 }
+
+/// Sets a SQLite connection back to flushing every commit.
+const SQLITE_FULL: &str = "PRAGMA synchronous = FULL";
 
 impl WriteTx<'_> {
     /// Commits. Inside a request that holds an idempotency claim, the
@@ -108,6 +115,19 @@ impl WriteTx<'_> {
             crate::idempotency::mark_committed(self.conn()).await?;
         }
         self.conn().execute("COMMIT").await?;
+        if self.relaxed {
+            // Committed either way; a connection that can't be set back to
+            // FULL is closed, never pooled in the weaker setting (nor if
+            // this is cancelled before the restore: `rollback` then tries
+            // the restore once more, and closes it if that fails).
+            if let Err(e) = self.conn().execute(SQLITE_FULL).await {
+                tracing::warn!(error = %e, "could not restore synchronous=FULL; closing the connection");
+                if let Some(conn) = self.conn.take() {
+                    let _ = conn.detach().close().await;
+                }
+            }
+            self.relaxed = false;
+        }
         self.finished = true;
         if self.claims {
             crate::idempotency::committed_ok();
@@ -133,7 +153,7 @@ impl Drop for WriteTx<'_> {
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(rollback(conn, guard));
+                handle.spawn(rollback(conn, guard, self.relaxed));
             }
             // No runtime left (shutting down): never hand the connection
             // back with a transaction open.
@@ -146,8 +166,18 @@ impl Drop for WriteTx<'_> {
 /// back (its COMMIT or BEGIN failed half-way, the disk was full, the
 /// server went away) is closed, never returned to the pool. The SQLite
 /// writer slot is released last.
-async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<()>>) {
-    if let Err(e) = conn.execute("ROLLBACK").await {
+async fn rollback(
+    mut conn: PoolConnection<Any>,
+    guard: Option<OwnedMutexGuard<()>>,
+    relaxed: bool,
+) {
+    // A relaxed connection is set back to FULL, or closed: a ROLLBACK
+    // that fails because COMMIT went through first is fine then.
+    let mut undone = conn.execute("ROLLBACK").await.map(drop);
+    if relaxed {
+        undone = conn.execute(SQLITE_FULL).await.map(drop);
+    }
+    if let Err(e) = undone {
         tracing::debug!(error = %e, "rollback failed; closing the connection");
         let _ = conn.detach().close().await;
     }
@@ -233,16 +263,34 @@ impl Database {
     /// of their own: if the caller is cancelled meanwhile, the task still
     /// finishes and the transaction it made is dropped, so rolled back.
     pub async fn write(&self) -> Result<WriteTx<'_>, StoreError> {
-        self.begin(true).await
+        self.begin(true, false).await
     }
 
     /// A write transaction that is housekeeping, not a request's work: its
     /// commit does not mark an idempotency claim as committed.
     pub(crate) async fn write_unclaimed(&self) -> Result<WriteTx<'_>, StoreError> {
-        self.begin(false).await
+        self.begin(false, false).await
     }
 
-    async fn begin(&self, claims: bool) -> Result<WriteTx<'_>, StoreError> {
+    /// A write transaction whose COMMIT is not flushed to disk by itself:
+    /// the next flushed commit carries it (SQLite's WAL and PostgreSQL's
+    /// WAL are each one sequence: flushing a later commit flushes every
+    /// earlier one). Atomic and isolated like any other; after a crash of
+    /// the process it is there; only a power loss before the next flushed
+    /// commit can lose it.
+    ///
+    /// Only for bookkeeping that nothing acknowledged depends on alone:
+    /// the idempotency claim (a lost claim belongs to a request that
+    /// committed nothing yet, whose retry simply runs) and its stored
+    /// response (a lost response leaves the claim marked committed by the
+    /// request's own, flushed, transaction, and the retry is answered with
+    /// the object it made, see [`crate::idempotency::Claim::Recover`]).
+    /// Every object a request creates or changes is committed with a flush.
+    pub(crate) async fn write_carried(&self) -> Result<WriteTx<'_>, StoreError> {
+        self.begin(false, true).await
+    }
+
+    async fn begin(&self, claims: bool, carried: bool) -> Result<WriteTx<'_>, StoreError> {
         let pool = self.pool.clone();
         let lock = self.write_lock.clone();
         // SQLite: take the write lock at BEGIN. A deferred transaction that
@@ -253,6 +301,10 @@ impl Database {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
+        // SQLite sets durability per connection, outside a transaction;
+        // PostgreSQL per transaction (`SET LOCAL` ends with it).
+        let relaxed = carried && self.backend == Backend::Sqlite;
+        let local = carried && self.backend == Backend::Postgres;
         let started = tokio::spawn(async move {
             let guard = match lock {
                 Some(m) => Some(m.lock_owned().await),
@@ -264,9 +316,18 @@ impl Database {
                 guard,
                 finished: false,
                 claims,
+                relaxed,
                 _db: PhantomData,
             };
+            if relaxed {
+                tx.conn().execute("PRAGMA synchronous = NORMAL").await?;
+            }
             tx.conn().execute(begin).await?;
+            if local {
+                tx.conn()
+                    .execute("SET LOCAL synchronous_commit = off")
+                    .await?;
+            }
             Ok::<_, StoreError>(tx)
         });
         started
@@ -278,6 +339,15 @@ impl Database {
     /// it affected.
     pub(crate) async fn write_one(&self, sql: &Sql) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
+        let n = sql.query().execute(tx.conn()).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// [`Database::write_one`] in a transaction the next flushed commit
+    /// carries to disk (see [`Database::write_carried`]).
+    pub(crate) async fn write_one_carried(&self, sql: &Sql) -> Result<u64, StoreError> {
+        let mut tx = self.write_carried().await?;
         let n = sql.query().execute(tx.conn()).await?.rows_affected();
         tx.commit().await?;
         Ok(n)
@@ -406,6 +476,35 @@ impl Database {
                 .fetch_one(&mut *conn)
                 .await?;
             out.push((p, v));
+        }
+        Ok(out)
+    }
+
+    /// How every connection now open in the pool flushes commits, read
+    /// from all of them held at once: SQLite `synchronous=2` (FULL),
+    /// PostgreSQL `synchronous_commit=on` where nothing weakened them. A
+    /// check that [`Database::write_carried`] left no connection relaxed.
+    pub async fn commit_flush_settings(&self) -> Result<Vec<String>, StoreError> {
+        let mut held = Vec::new();
+        for _ in 0..self.pool.size().max(1) {
+            held.push(self.pool.acquire().await?);
+        }
+        let mut out = Vec::new();
+        for conn in &mut held {
+            out.push(match self.backend {
+                Backend::Sqlite => {
+                    let v: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                        .fetch_one(&mut **conn)
+                        .await?;
+                    format!("synchronous={v}")
+                }
+                Backend::Postgres => {
+                    let v: String = sqlx::query_scalar("SHOW synchronous_commit")
+                        .fetch_one(&mut **conn)
+                        .await?;
+                    format!("synchronous_commit={v}")
+                }
+            });
         }
         Ok(out)
     }

@@ -241,7 +241,10 @@ impl Store {
         lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         let ticket = Ticket::new(scope, key, request_path)?;
-        let mut tx = self.write().await?;
+        // The claim is bookkeeping the request's own (flushed) commit
+        // carries to disk; until then a power loss can only lose a claim
+        // whose request committed nothing, and whose retry then runs.
+        let mut tx = self.write_carried().await?;
         let mut del = Sql::new("DELETE FROM idempotency_keys WHERE ");
         del.scope(scope)
             .push(" AND idem_key = ")
@@ -353,7 +356,10 @@ impl Store {
             .bind(sealed)
             .push(" WHERE ");
         t.this_claim(&mut sql);
-        if self.write_one(&sql).await? != 1 {
+        // Not flushed by itself: lost in a power loss, the claim is still
+        // marked committed (with the object made) by the request's own
+        // flushed transaction, and a retry is answered with that object.
+        if self.write_one_carried(&sql).await? != 1 {
             return Err(StoreError::ClaimLost);
         }
         Ok(())
@@ -366,7 +372,8 @@ impl Store {
         let t = &ticket.inner;
         let mut sql = Sql::new("UPDATE idempotency_keys SET lease_until = 0 WHERE ");
         t.this_claim(&mut sql).push(" AND state = 'in_flight'");
-        self.write_one(&sql).await?;
+        // Lost in a power loss, the lease simply runs out.
+        self.write_one_carried(&sql).await?;
         Ok(())
     }
 
@@ -377,7 +384,8 @@ impl Store {
         let mut sql = Sql::new("DELETE FROM idempotency_keys WHERE ");
         t.this_claim(&mut sql)
             .push(" AND state = 'in_flight' AND committed = 0");
-        self.write_one(&sql).await?;
+        // Lost in a power loss, the claim's lease runs out and a retry runs.
+        self.write_one_carried(&sql).await?;
         Ok(())
     }
 

@@ -76,6 +76,11 @@ const SQLITE: &[Migration] = &[
         name: "reliability",
         sql: include_str!("../migrations/sqlite/0012_reliability.sql"),
     },
+    Migration {
+        version: 13,
+        name: "performance",
+        sql: include_str!("../migrations/sqlite/0013_performance.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -138,6 +143,11 @@ const POSTGRES: &[Migration] = &[
         version: 12,
         name: "reliability",
         sql: include_str!("../migrations/postgres/0012_reliability.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "performance",
+        sql: include_str!("../migrations/postgres/0013_performance.sql"),
     },
 ];
 

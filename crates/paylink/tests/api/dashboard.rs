@@ -7,6 +7,7 @@ use paylink_domain::roles::Role;
 use paylink_web::dashboard;
 
 use crate::both;
+use crate::buyer::Buyer;
 use crate::dash::*;
 use crate::helpers::*;
 
@@ -1060,3 +1061,74 @@ async fn provider_is_connected_and_disconnected_in_the_dashboard(app: TestApp) {
         .await;
 }
 both!(provider_is_connected_and_disconnected_in_the_dashboard);
+
+/// The overview sums the last 30 days' successful payments per currency,
+/// net of refunds, and per day; a payment older than 30 days drops out.
+async fn overview_sums_thirty_days_per_currency(app: TestApp) {
+    let eur = app.link_with("eur", 1000, json!({})).await;
+    Buyer::new()
+        .pay(&app, &eur, &[("email", "a@example.com")])
+        .await;
+    app.clock.advance(86_400);
+    let eur2 = app.link_with("eur", 2500, json!({})).await;
+    let usd = app.link_with("usd", 700, json!({})).await;
+    Buyer::new()
+        .pay(&app, &eur2, &[("email", "b@example.com")])
+        .await;
+    Buyer::new()
+        .pay(&app, &usd, &[("email", "c@example.com")])
+        .await;
+    let pis = app.get("/v1/payment_intents").await;
+    let pis = pis.ok();
+    let of_2500 = pis["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["amount"] == 2500)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/v1/refunds",
+        json!({"payment_intent": of_2500, "amount": 300}),
+    )
+    .await
+    .ok();
+    let figures = |body: &str, cur: &str| {
+        let sum = between(body, &format!("id=\"revenue-{cur}\">"), "<").unwrap();
+        let rest = body
+            .split(&format!("id=\"revenue-{cur}\">"))
+            .nth(1)
+            .unwrap();
+        let n = between(rest, "<div class=\"muted\">", "</div>").unwrap();
+        (sum, n)
+    };
+    let mut d = member(&app, OWNER, Role::Owner).await;
+    let p = d.get("/dashboard").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(
+        figures(&p.body, "eur"),
+        ("€32.00".to_string(), "2 payments".to_string())
+    );
+    let (usd_sum, usd_n) = figures(&p.body, "usd");
+    assert!(usd_sum.contains("7.00"), "{usd_sum}");
+    assert_eq!(usd_n, "1 payment");
+    // Per day: the chart of the main currency (eur, most payments) shows
+    // €10.00 on the first day and €22.00 on the second.
+    assert!(
+        p.body.contains("€10.00") && p.body.contains("€22.00"),
+        "{}",
+        p.body
+    );
+    // 29 days on, the first day is out of the window.
+    app.clock.advance(29 * 86_400);
+    let mut d = member(&app, "later@shop.example", Role::Owner).await;
+    let p = d.get("/dashboard").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(
+        figures(&p.body, "eur"),
+        ("€22.00".to_string(), "1 payment".to_string())
+    );
+}
+both!(overview_sums_thirty_days_per_currency);

@@ -341,3 +341,77 @@ async fn a_lost_claim_commits_nothing(app: TestApp) {
         .assert_error(404, None);
 }
 both!(a_lost_claim_commits_nothing);
+
+/// The idempotency bookkeeping (claim, stored response, release) commits
+/// without a flush of its own, carried to disk by the request's flushed
+/// commit; no connection is ever left flushing less. After a burst of
+/// idempotent requests that succeed, are replayed, fail and are cut off
+/// by their clients, every pooled connection still flushes each commit.
+async fn bookkeeping_leaves_every_connection_flushing(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let (key, name) = match i % 4 {
+                0 => (format!("ok-{i}"), "Fine"),
+                1 => ("shared".to_string(), "Shared"),
+                2 => (format!("bad-{i}"), ""),
+                _ => (format!("cut-{i}"), "Cut off"),
+            };
+            if i % 4 == 3 {
+                // A client that hangs up at once.
+                let req = app
+                    .client
+                    .post(app.url("/v1/products"))
+                    .bearer_auth(&app.key)
+                    .header("idempotency-key", key)
+                    .form(&[("name", name)])
+                    .timeout(std::time::Duration::from_millis(1));
+                let _ = req.send().await;
+                return;
+            }
+            let r = app
+                .post_idem(&key, "/v1/products", json!({"name": name}))
+                .await;
+            assert!(
+                [200, 400, 409].contains(&r.status),
+                "unexpected {}: {r:?}",
+                r.status
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The cut-off requests that reached the server run to their end on
+    // their own (detached): wait until the count of products settles.
+    let count = || async {
+        app.get("/v1/products?limit=100").await.ok()["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let mut seen = count().await;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = count().await;
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    // Six fine ones, the shared one once, and any cut-off one that ran.
+    assert!((7..=13).contains(&seen), "{seen} products");
+    let want = match app.db {
+        Db::Sqlite => "synchronous=2",
+        Db::Postgres => "synchronous_commit=on",
+    };
+    let settings = app.opened.store.commit_flush_settings().await.unwrap();
+    assert!(!settings.is_empty());
+    assert!(
+        settings.iter().all(|s| s == want),
+        "a connection flushes less than every commit: {settings:?}"
+    );
+}
+both!(bookkeeping_leaves_every_connection_flushing);

@@ -20,13 +20,13 @@ pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> PageR
     let now = state.now();
     let today = now.div_euclid(86_400);
     let since = (today - 29) * 86_400;
-    let points = state.store.payments_since(&ctx.scope, since).await?;
+    let days = state.store.payment_days_since(&ctx.scope, since).await?;
     // The chart is of the currency most payments were in.
     let mut by_currency: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for p in &points {
-        let e = by_currency.entry(p.currency.clone()).or_default();
-        e.0 += p.amount - p.amount_refunded;
-        e.1 += 1;
+    for d in &days {
+        let e = by_currency.entry(d.currency.clone()).or_default();
+        e.0 += d.net;
+        e.1 += d.payments;
     }
     let main = by_currency
         .iter()
@@ -37,14 +37,14 @@ pub async fn overview(State(state): State<AppState>, Extension(ctx): C) -> PageR
     let mut counts: Vec<(String, i64)> = Vec::with_capacity(30);
     for d in (today - 29)..=today {
         let day = format_utc(d * 86_400).chars().take(10).collect::<String>();
-        let of_day = points.iter().filter(|p| p.created.div_euclid(86_400) == d);
+        let of_day = days.iter().filter(|t| t.day == d);
         let r: i64 = of_day
             .clone()
-            .filter(|p| p.currency == main)
-            .map(|p| p.amount - p.amount_refunded)
+            .filter(|t| t.currency == main)
+            .map(|t| t.net)
             .sum();
         revenue.push((day.clone(), r));
-        counts.push((day, i64::try_from(of_day.count()).unwrap_or(0)));
+        counts.push((day, of_day.map(|t| t.payments).sum()));
     }
     let fmt_money = |v: i64| money(v, &main);
     let fmt_count = |v: i64| v.to_string();
