@@ -27,6 +27,8 @@ struct Lengths {
     write_secs: u64,
     /// Rounds of the SDK load per thread.
     sdk_rounds: u32,
+    /// Seconds of each load at each scale, and of the completions.
+    scale_secs: u64,
 }
 
 const SDK_THREADS: u32 = 8;
@@ -40,6 +42,7 @@ async fn main() {
                 page_secs: 10,
                 write_secs: 10,
                 sdk_rounds: 100,
+                scale_secs: 5,
             },
             false,
         ),
@@ -48,6 +51,7 @@ async fn main() {
                 page_secs: 3,
                 write_secs: 3,
                 sdk_rounds: 50,
+                scale_secs: 2,
             },
             true,
         ),
@@ -111,7 +115,10 @@ async fn run(l: &Lengths, out: &std::path::Path) -> Result<Vec<Figure>, Error> {
     figures.extend(checkout_page(&served, l.page_secs).await?);
     figures.push(sdk_cpu(&served, l.sdk_rounds).await?);
     figures.push(creates(&served, "SQLite", None, l.write_secs).await?);
+    figures.push(completions(&served, l.scale_secs).await?);
     drop(served);
+    let steps = bench::scale::run(l.scale_secs).await?;
+    figures.extend(scaled(&steps)?);
     match pg_url().await {
         Some(url) => {
             let served = Served::start(Some(&url)).await?;
@@ -122,7 +129,13 @@ async fn run(l: &Lengths, out: &std::path::Path) -> Result<Vec<Figure>, Error> {
         ),
     }
     let date = bench::today();
-    let md = report::write(out, &date, &machine, &figures)?;
+    let md = report::write(
+        out,
+        &date,
+        &machine,
+        &figures,
+        &bench::scale::markdown(&steps),
+    )?;
     println!("{}", std::fs::read_to_string(&md)?);
     println!("written: {}", md.display());
     Ok(figures)
@@ -244,6 +257,82 @@ async fn creates(served: &Served, db: &str, pg: Option<&str>, secs: u64) -> Resu
         goal: Goal::AtLeast(0.5),
         raw: serde_json::json!({"paylink_per_sec": ours, "raw_per_sec": raw, "clients": writes::CLIENTS}),
     })
+}
+
+/// End-to-end completions beside raw single-row commits on the same
+/// database (8 clients each): how many flushed commits' worth of time one
+/// completion takes, as a share. No goal is set; the guard watches it.
+async fn completions(served: &Served, secs: u64) -> Result<Figure, Error> {
+    let (ours, n) = bench::completions::rate(served, secs).await?;
+    let dir = tempfile::tempdir()?;
+    let raw_url = format!("sqlite://{}?mode=rwc", dir.path().join("raw.db").display());
+    let raw = bench::writes::raw_rate(&raw_url, secs).await?;
+    Ok(Figure {
+        key: "completions",
+        name: format!(
+            "checkout completions through the sim's webhook, {} buyers, SQLite",
+            bench::completions::BUYERS
+        ),
+        paylink: format!("{ours:.1} completions/s"),
+        baseline: format!("raw insert loop, same durability: {raw:.0} rows/s"),
+        ratio: ours / raw.max(1e-9),
+        goal: Goal::Tracked,
+        raw: serde_json::json!({"completions_per_sec": ours, "completions": n, "raw_per_sec": raw, "buyers": bench::completions::BUYERS}),
+    })
+}
+
+/// The scale figures: what stays flat from 1× to 100× the data, the
+/// overview at 100,000 payments and the memory with 10,000 links.
+fn scaled(steps: &[bench::scale::Step]) -> Result<Vec<Figure>, Error> {
+    let (Some(small), Some(big)) = (steps.first(), steps.last()) else {
+        return Err("no scale was measured".into());
+    };
+    let flat =
+        |key: &'static str, what: &str, unit: &str, f: fn(&bench::scale::Step) -> f64| Figure {
+            key,
+            name: format!(
+                "{what} at {}× the data ({} links, {} payments, {} keys)",
+                big.level, big.data.links, big.data.payments, big.data.keys
+            ),
+            paylink: format!("{:.0} {unit}", f(big)),
+            baseline: format!("at 1×: {:.0} {unit}", f(small)),
+            ratio: f(big) / f(small).max(1e-9),
+            goal: Goal::AtLeast(0.8),
+            raw: serde_json::json!({"steps": steps}),
+        };
+    Ok(vec![
+        flat("flat_page", "GET /l/{id}", "req/s", |s| s.page_per_sec),
+        flat("flat_key_check", "key check (GET /v1/account)", "req/s", |s| {
+            s.key_check_per_sec
+        }),
+        flat("flat_create", "POST /v1/payment_links", "links/s", |s| {
+            s.creates_per_sec
+        }),
+        Figure {
+            key: "overview_100k",
+            name: format!(
+                "dashboard overview render, {} payments (ratio: time at 1× over time here; 1 = flat)",
+                big.data.payments
+            ),
+            paylink: format!("{:.1} ms", big.overview_ms),
+            baseline: format!("{} payments: {:.1} ms", small.data.payments, small.overview_ms),
+            ratio: small.overview_ms / big.overview_ms.max(1e-9),
+            goal: Goal::Tracked,
+            raw: serde_json::json!({"steps": steps}),
+        },
+        Figure {
+            key: "memory_loaded",
+            name: format!(
+                "resident memory with {} links and {} payments, after the loads (MiB)",
+                big.data.links, big.data.payments
+            ),
+            paylink: format!("{:.1} MiB", big.rss_mib),
+            baseline: "goal 150 MiB".into(),
+            ratio: big.rss_mib / 150.0,
+            goal: Goal::AtMost(1.0),
+            raw: serde_json::json!({"rss_mib": big.rss_mib}),
+        },
+    ])
 }
 
 fn per_call(cpu: Duration, calls: u64) -> f64 {

@@ -1,8 +1,11 @@
 //! The parts of the benchmarks: the served product, the load generators,
 //! the baselines and the report.
 
+pub mod completions;
 pub mod report;
+pub mod scale;
 pub mod sdk;
+pub mod seed;
 pub mod served;
 pub mod writes;
 pub mod wrk;

@@ -25,6 +25,9 @@ pub struct Figure {
 pub enum Goal {
     AtLeast(f64),
     AtMost(f64),
+    /// No goal set: higher is better, and the guard only watches for a
+    /// fall against the last full run.
+    Tracked,
 }
 
 impl Goal {
@@ -32,6 +35,7 @@ impl Goal {
         match self {
             Goal::AtLeast(g) => ratio >= g,
             Goal::AtMost(g) => ratio <= g,
+            Goal::Tracked => true,
         }
     }
     /// The regression guard: the ratio is within half its goal or, for a
@@ -42,12 +46,14 @@ impl Goal {
         match self {
             Goal::AtLeast(g) => ratio >= (g / 2.0).min(recorded.map_or(f64::MAX, |r| r / 3.0)),
             Goal::AtMost(g) => ratio <= (g * 2.0).max(recorded.map_or(0.0, |r| r * 3.0)),
+            Goal::Tracked => recorded.is_none_or(|r| ratio >= r / 3.0),
         }
     }
     fn text(self) -> String {
         match self {
             Goal::AtLeast(g) => format!("≥ {g}"),
             Goal::AtMost(g) => format!("≤ {g}"),
+            Goal::Tracked => "none set".into(),
         }
     }
 }
@@ -63,7 +69,11 @@ pub fn markdown(date: &str, machine: &str, figures: &[Figure]) -> String {
             f.baseline,
             f.ratio,
             f.goal.text(),
-            if f.goal.met(f.ratio) { "yes" } else { "**no**" }
+            match f.goal {
+                Goal::Tracked => "—",
+                g if g.met(f.ratio) => "yes",
+                _ => "**no**",
+            }
         );
     }
     md
@@ -98,10 +108,13 @@ pub fn svg(figures: &[Figure]) -> String {
         let share = match f.goal {
             Goal::AtLeast(g) => f.ratio / g,
             Goal::AtMost(g) => g / f.ratio.max(1e-9),
+            Goal::Tracked => 1.0,
         };
         let y = 36 + row * i;
         let w = (share.clamp(0.0, 1.6) * full).round();
-        let color = if f.goal.met(f.ratio) {
+        let color = if matches!(f.goal, Goal::Tracked) {
+            "#6b7280"
+        } else if f.goal.met(f.ratio) {
             "#15803d"
         } else {
             "#b91c1c"
@@ -109,13 +122,15 @@ pub fn svg(figures: &[Figure]) -> String {
         let name = f.name.replace('&', "&amp;").replace('<', "&lt;");
         let _ = writeln!(
             s,
-            "<text x=\"10\" y=\"{}\">{name}</text><rect x=\"10\" y=\"{}\" width=\"{w}\" height=\"16\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{:.0}% (ratio {:.3})</text>",
+            "<text x=\"10\" y=\"{}\">{name}</text><rect x=\"10\" y=\"{}\" width=\"{w}\" height=\"16\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             y + 10,
             y + 16,
             15.0 + w,
             y + 29,
-            share * 100.0,
-            f.ratio
+            match f.goal {
+                Goal::Tracked => format!("no goal set (ratio {:.3})", f.ratio),
+                _ => format!("{:.0}% (ratio {:.3})", share * 100.0, f.ratio),
+            }
         );
     }
     s.push_str("</svg>\n");
@@ -125,7 +140,14 @@ pub fn svg(figures: &[Figure]) -> String {
 /// Writes `<dir>/<date>.json`, `.md` and `.svg`, and `<dir>/latest.json`
 /// (each figure's ratio, for the regression guard); returns the Markdown
 /// path.
-pub fn write(dir: &Path, date: &str, machine: &str, figures: &[Figure]) -> Result<PathBuf, Error> {
+/// `extra` is Markdown appended to the table (the figures at each scale).
+pub fn write(
+    dir: &Path,
+    date: &str,
+    machine: &str,
+    figures: &[Figure],
+    extra: &str,
+) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::json!({"date": date, "machine": machine, "figures": figures});
     std::fs::write(
@@ -142,6 +164,6 @@ pub fn write(dir: &Path, date: &str, machine: &str, figures: &[Figure]) -> Resul
     )?;
     std::fs::write(dir.join(format!("{date}.svg")), svg(figures))?;
     let md = dir.join(format!("{date}.md"));
-    std::fs::write(&md, markdown(date, machine, figures))?;
+    std::fs::write(&md, markdown(date, machine, figures) + extra)?;
     Ok(md)
 }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use paylink_testkit::cli::{paylink, run};
+use paylink_testkit::dash::Dash;
 use paylink_testkit::served;
 
 use super::Error;
@@ -14,6 +15,13 @@ use super::Error;
 pub struct Served {
     pub base: String,
     pub key: String,
+    /// The test key's id.
+    pub key_id: String,
+    /// The account's owner, enrolled (password and TOTP) and signed in to
+    /// the dashboard.
+    pub owner: Dash,
+    /// Its SQLite database (none on PostgreSQL).
+    pub sqlite: Option<std::path::PathBuf>,
     process: served::Served,
     _dir: tempfile::TempDir,
 }
@@ -44,6 +52,40 @@ fn text(v: &serde_json::Value, field: &str) -> Result<String, Error> {
         .to_string())
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// Enrols the owner through the setup link, signs up a merchant at the
+/// sim and connects its key on the dashboard's settings page (with the
+/// next TOTP code), as an owner does; the owner's signed-in browser.
+async fn connect_sim(process: &served::Served, setup_path: &str) -> Result<Dash, Error> {
+    let now = unix_now();
+    let mut owner = Dash::enrolled(&process.base, "owner@bench.example", setup_path, now).await;
+    let merchant: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/merchants", process.sim_base))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = text(&merchant, "secret_key")?;
+    owner.get("/dashboard/settings").await;
+    // The enrolment used this step's code; a code works once.
+    let code = owner.code(now + 30);
+    let p = owner
+        .post(
+            "/dashboard/settings/connect",
+            &[("secret_key", &key), ("code", &code)],
+        )
+        .await;
+    if !p.body.contains("Connected") {
+        return Err(format!("connecting the sim: {}", p.status).into());
+    }
+    Ok(owner)
+}
+
 impl Served {
     /// A fresh instance on SQLite (`db` None) or on the PostgreSQL
     /// database at `db`, with the limits a load test would trip lifted (API
@@ -64,6 +106,12 @@ impl Served {
                 "--json",
             ],
         )?;
+        let setup = text(&account, "owner_setup_url")?;
+        let setup_path = setup
+            .find("/setup/")
+            .and_then(|i| setup.get(i..))
+            .ok_or("no setup path in the owner's link")?
+            .to_string();
         let account = text(&account, "id")?;
         let key = cli_json(
             &data,
@@ -85,9 +133,13 @@ impl Served {
             .stderr(std::process::Stdio::null());
         // It prints "listening" once its socket is bound.
         let process = tokio::task::spawn_blocking(move || served::Served::spawn(cmd)).await?;
+        let owner = connect_sim(&process, &setup_path).await?;
         Ok(Served {
+            owner,
             base: process.base.clone(),
             key: text(&key, "secret")?,
+            key_id: text(&key, "id")?,
+            sqlite: db.is_none().then(|| data.join("paylink.db")),
             process,
             _dir: dir,
         })

@@ -44,7 +44,8 @@ pub async fn api_rate(served: &Served, secs: u64) -> Result<f64, Error> {
                 let r = client
                     .post(&url)
                     .bearer_auth(&key)
-                    .header("idempotency-key", format!("bench-{worker}-{n}"))
+                    // Unique per run (its price) as well as per call.
+                    .header("idempotency-key", format!("bench-{price}-{worker}-{n}"))
                     .form(&[
                         ("line_items[0][price]", price.as_str()),
                         ("line_items[0][quantity]", "1"),

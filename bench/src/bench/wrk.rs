@@ -17,8 +17,18 @@ pub struct Load {
 
 /// `wrk -t2 -c32 -d{secs}s --latency url`.
 pub fn run(url: &str, secs: u64) -> Result<Load, Error> {
-    let o = Command::new("wrk")
-        .args(["-t2", "-c32", &format!("-d{secs}s"), "--latency", url])
+    run_with(url, secs, &[])
+}
+
+/// [`run`] with request `headers` (`"Name: value"`, each a `-H`).
+pub fn run_with(url: &str, secs: u64, headers: &[&str]) -> Result<Load, Error> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"]);
+    for h in headers {
+        cmd.arg("-H").arg(h);
+    }
+    let o = cmd
+        .arg(url)
         .output()
         .map_err(|e| format!("wrk (Debian's package wrk) could not run: {e}"))?;
     if !o.status.success() {

@@ -72,8 +72,13 @@ pub fn token_of(set_cookie: &str) -> String {
 
 impl Dash {
     pub fn anonymous(app: &TestApp) -> Dash {
+        Dash::at(&app.base)
+    }
+
+    /// A browser with nothing yet, on the server at `base`.
+    pub fn at(base: &str) -> Dash {
         Dash {
-            base: app.base.clone(),
+            base: base.to_string(),
             http: http(),
             cookie: None,
             email: String::new(),
@@ -212,38 +217,48 @@ pub async fn member(app: &TestApp, email: &str, role: Role) -> Dash {
 
 /// Follows a setup link to the end of TOTP enrolment.
 pub async fn enrol(app: &TestApp, email: &str, link: Secret<String>) -> Dash {
-    let mut d = Dash::anonymous(app);
-    d.email = email.to_string();
     let path = link.expose().trim_start_matches(&app.base).to_string();
-    let p = d.get(&path).await;
-    assert_eq!(p.status, 200, "{}", p.body);
-    let p = d
-        .post_raw(
-            &path,
-            &[("password", PASSWORD), ("password_confirmation", PASSWORD)],
-            &[],
-        )
-        .await;
-    assert_eq!(p.status, 303, "{}", p.body);
-    assert_eq!(p.location(), "/setup/2fa");
-    let p = d.get("/setup/2fa").await;
-    assert_eq!(p.status, 200, "{}", p.body);
-    let secret = between(&p.body, "id=\"totp-secret\">", "<").unwrap();
-    d.seed = totp::from_base32(&secret).unwrap();
-    let code = d.code(app.clock.now());
-    let p = d.post("/setup/2fa", &[("code", &code)]).await;
-    assert_eq!(p.status, 200, "{}", p.body);
-    let list = between(&p.body, "id=\"recovery-codes\">", "</ul>").unwrap();
-    d.recovery = list
-        .split("<li>")
-        .filter_map(|x| x.split("</li>").next())
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(str::to_string)
-        .collect();
-    assert_eq!(d.recovery.len(), 10, "{list}");
+    let mut d = Dash::enrolled(&app.base, email, &path, app.clock.now()).await;
     d.user_id = store_user(app, email).await;
     d
+}
+
+impl Dash {
+    /// Follows the setup link at `path` of the server at `base` (any
+    /// paylink, in this process or not) to the end of TOTP enrolment, with
+    /// codes for the time `now`: a browser signed in as `email`.
+    pub async fn enrolled(base: &str, email: &str, path: &str, now: i64) -> Dash {
+        let mut d = Dash::at(base);
+        d.email = email.to_string();
+        let p = d.get(path).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        let p = d
+            .post_raw(
+                path,
+                &[("password", PASSWORD), ("password_confirmation", PASSWORD)],
+                &[],
+            )
+            .await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        assert_eq!(p.location(), "/setup/2fa");
+        let p = d.get("/setup/2fa").await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        let secret = between(&p.body, "id=\"totp-secret\">", "<").unwrap();
+        d.seed = totp::from_base32(&secret).unwrap();
+        let code = d.code(now);
+        let p = d.post("/setup/2fa", &[("code", &code)]).await;
+        assert_eq!(p.status, 200, "{}", p.body);
+        let list = between(&p.body, "id=\"recovery-codes\">", "</ul>").unwrap();
+        d.recovery = list
+            .split("<li>")
+            .filter_map(|x| x.split("</li>").next())
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(d.recovery.len(), 10, "{list}");
+        d
+    }
 }
 
 pub async fn store_user(app: &TestApp, email: &str) -> String {
