@@ -301,7 +301,9 @@ fn scaled(steps: &[bench::scale::Step]) -> Result<Vec<Figure>, Error> {
             raw: serde_json::json!({"steps": steps}),
         };
     Ok(vec![
-        flat("flat_page", "GET /l/{id}", "req/s", |s| s.page_per_sec),
+        flat("flat_page", "GET /l/{id} (100 links picked at random, in turn)", "req/s", |s| {
+            s.page_per_sec
+        }),
         flat("flat_key_check", "key check (GET /v1/account)", "req/s", |s| {
             s.key_check_per_sec
         }),
@@ -324,7 +326,7 @@ fn scaled(steps: &[bench::scale::Step]) -> Result<Vec<Figure>, Error> {
             key: "memory_loaded",
             name: format!(
                 "resident memory with {} links and {} payments, after the loads (MiB)",
-                big.data.links, big.data.payments
+                big.after.links, big.after.payments
             ),
             paylink: format!("{:.1} MiB", big.rss_mib),
             baseline: "goal 150 MiB".into(),

@@ -1,6 +1,6 @@
 //! The figures at 1×, 10× and 100× the data (1× = 100 payment links,
 //! 1,000 payments, 10 API keys), on one served instance grown between the
-//! steps: the checkout page, a key check (`GET /v1/account`, which is
+//! steps: the checkout page (of 100 links picked at random, in turn), a key check (`GET /v1/account`, which is
 //! little more than authenticating), creating a payment link, the
 //! dashboard overview (signed in as the owner, password and TOTP) and the
 //! server's resident memory.
@@ -18,6 +18,9 @@ pub const UNIT: seed::Amount = seed::Amount {
 
 pub const LEVELS: [u64; 3] = [1, 10, 100];
 
+/// How many links' pages the page load goes round.
+pub const PAGES: u64 = 100;
+
 /// What was measured at one scale.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
@@ -29,6 +32,8 @@ pub struct Step {
     /// Median of several renders, one at a time.
     pub overview_ms: f64,
     pub rss_mib: f64,
+    /// The data after the loads (the create figure adds links).
+    pub after: seed::Amount,
 }
 
 /// Every level in turn, `secs` per load.
@@ -38,8 +43,8 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
         .sqlite
         .clone()
         .ok_or("the scale figures run on SQLite")?;
-    let page = served.link(2500).await?;
-    let link = page.rsplit('/').next().unwrap_or_default().to_string();
+    let url = served.link(2500).await?;
+    let link = url.rsplit('/').next().unwrap_or_default().to_string();
     // One real purchase: the session and payment the seed copies.
     let paid = completions::buy_once(&served, &link).await?;
     let mut owner = served.owner.clone();
@@ -54,8 +59,18 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
         };
         seed::grow_to(&db, &link, &served.key_id, &paid, target).await?;
         let data = seed::count(&db).await?;
-        wrk::run(&page, 1)?;
-        let page_load = wrk::run(&page, secs)?;
+        // The page of 100 links picked at random from all there are, in
+        // turn: the same spread at every step (the page cache holds each
+        // page for a second, so each link is read from the database about
+        // once a second whatever the data), so only the amount of data
+        // differs between the steps.
+        let paths: Vec<String> = seed::link_ids(&db, PAGES)
+            .await?
+            .iter()
+            .map(|id| format!("/l/{id}"))
+            .collect();
+        wrk::run_paths(&served.base, &paths, 1)?;
+        let page_load = wrk::run_paths(&served.base, &paths, secs)?;
         let key_load = wrk::run_with(&account, secs, &[&auth])?;
         if page_load.errors + key_load.errors > 0 {
             return Err(format!(
@@ -70,8 +85,12 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
             let t = Instant::now();
             let p = owner.get("/dashboard").await;
             let took = t.elapsed();
-            if p.status != 200 || !p.body.contains("Revenue, 30 days") {
-                return Err(format!("the overview answered {}", p.status).into());
+            // Every payment seeded is in the window, and counted.
+            let counted = format!(">{} payments<", data.payments);
+            if p.status != 200 || !p.body.contains(&counted) {
+                return Err(
+                    format!("the overview answered {} without {counted:?}", p.status).into(),
+                );
             }
             // The first render warms up.
             if i > 0 {
@@ -91,6 +110,7 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
             creates_per_sec: creates,
             overview_ms: overview.as_secs_f64() * 1000.0,
             rss_mib: served.rss()? as f64 / 1_048_576.0,
+            after: seed::count(&db).await?,
         });
         println!("at {level}×: {:?}", steps.last());
     }
@@ -100,7 +120,7 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
 /// The steps as a Markdown table.
 pub fn markdown(steps: &[Step]) -> String {
     use std::fmt::Write as _;
-    let mut md = String::from("\n## At 1×, 10× and 100× the data\n\nOne SQLite instance grown between the steps (1× = 100 payment links, 1,000 payments, 10 API keys); wrk 2 threads, 32 connections; creates from 8 clients with an Idempotency-Key; the overview signed in as the owner, median of 7 renders.\n\n| data | links | payments | keys | GET /l/{id} req/s | key check (GET /v1/account) req/s | creates/s | overview ms | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n");
+    let mut md = String::from("\n## At 1×, 10× and 100× the data\n\nOne SQLite instance grown between the steps (1× = 100 payment links, 1,000 payments, 10 API keys; the links the create figure makes count toward the next step); wrk 2 threads, 32 connections, the page of 100 links picked at random from all, in turn; creates from 8 clients with an Idempotency-Key; the overview signed in as the owner, median of 7 renders.\n\n| data | links | payments | keys | GET /l/{id} req/s | key check (GET /v1/account) req/s | creates/s | overview ms | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n");
     for s in steps {
         let _ = writeln!(
             md,

@@ -5,7 +5,8 @@
 //! creation time spread over the last 29 days (the overview's window).
 //!
 //! The copies are written by one `INSERT … SELECT` per table in one
-//! transaction, beside the running server (WAL lets it go on reading).
+//! transaction, beside the running server (WAL lets it go on reading),
+//! and the overview's daily totals are recounted from the payments in it.
 //! A copied session keeps its source's buyer fields cleared and its
 //! sealed custom fields as they were, sealed under the source's id: the
 //! figures never open a copied session one by one (they read pages, keys,
@@ -163,6 +164,30 @@ pub async fn grow_to(
             return Err(format!("seeding {table}: {done} rows copied, {n} wanted").into());
         }
     }
+    // The overview's daily totals, recounted from the payments as the
+    // migration that made them does.
+    conn.execute("DELETE FROM payment_days").await?;
+    conn.execute(
+        "INSERT INTO payment_days (account_id, livemode, day, currency, payments, net) \
+         SELECT account_id, livemode, created / 86400, currency, COUNT(*), SUM(amount - amount_refunded) \
+         FROM payment_intents WHERE status = 'succeeded' \
+         GROUP BY account_id, livemode, created / 86400, currency",
+    )
+    .await?;
     conn.execute("COMMIT").await?;
     Ok(())
+}
+
+/// Up to `n` ids of payment links, picked at random.
+pub async fn link_ids(db: &std::path::Path, n: u64) -> Result<Vec<String>, Error> {
+    let mut conn = connect(db).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT id FROM payment_links WHERE active = 1 ORDER BY random() LIMIT {n}"
+    ))
+    .fetch_all(&mut conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String, _>("id"))
+        .collect::<Result<_, _>>()?)
 }

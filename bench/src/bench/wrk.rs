@@ -20,13 +20,36 @@ pub fn run(url: &str, secs: u64) -> Result<Load, Error> {
     run_with(url, secs, &[])
 }
 
+/// `wrk` against `base` with its requests going round `paths` (a Lua
+/// script of wrk's, one list per thread).
+pub fn run_paths(base: &str, paths: &[String], secs: u64) -> Result<Load, Error> {
+    let list: Vec<String> = paths
+        .iter()
+        .map(|p| format!("{:?}", p.replace(['"', '\\'], "")))
+        .collect();
+    let script = format!(
+        "local paths = {{{}}}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n",
+        list.join(", ")
+    );
+    let file = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(file.path(), script)?;
+    let path = file.path().to_string_lossy().to_string();
+    run_args(base, secs, &["-s", &path])
+}
+
 /// [`run`] with request `headers` (`"Name: value"`, each a `-H`).
 pub fn run_with(url: &str, secs: u64, headers: &[&str]) -> Result<Load, Error> {
+    let mut args = Vec::new();
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    run_args(url, secs, &args)
+}
+
+fn run_args(url: &str, secs: u64, extra: &[&str]) -> Result<Load, Error> {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"]);
-    for h in headers {
-        cmd.arg("-H").arg(h);
-    }
+    cmd.args(extra);
     let o = cmd
         .arg(url)
         .output()

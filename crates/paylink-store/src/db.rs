@@ -102,7 +102,11 @@ pub struct WriteTx<'a> {
     _db: PhantomData<&'a Database>,
 }
 
-/// Sets a SQLite connection back to flushing every commit.
+/// Sets a SQLite connection back to flushing every commit. This and the
+/// NORMAL before it must run as plain strings (`execute(&str)`), never as
+/// cached `sqlx::query` statements: SQLite applies `PRAGMA synchronous`
+/// when it prepares the statement, so a cached one would change nothing
+/// after its first run.
 const SQLITE_FULL: &str = "PRAGMA synchronous = FULL";
 
 impl WriteTx<'_> {
@@ -172,7 +176,10 @@ async fn rollback(
     relaxed: bool,
 ) {
     // A relaxed connection is set back to FULL, or closed: a ROLLBACK
-    // that fails because COMMIT went through first is fine then.
+    // that fails because COMMIT went through first is fine then. If the
+    // ROLLBACK failed with a transaction still open, the restore fails too
+    // (SQLite refuses to change the safety level inside a transaction),
+    // so the connection is closed either way.
     let mut undone = conn.execute("ROLLBACK").await.map(drop);
     if relaxed {
         undone = conn.execute(SQLITE_FULL).await.map(drop);
@@ -480,22 +487,29 @@ impl Database {
         Ok(out)
     }
 
-    /// How every connection now open in the pool flushes commits, read
-    /// from all of them held at once: SQLite `synchronous=2` (FULL),
+    /// How every idle connection of the pool flushes commits, read from
+    /// all of them held at once: SQLite `synchronous=2` (FULL),
     /// PostgreSQL `synchronous_commit=on` where nothing weakened them. A
     /// check that [`Database::write_carried`] left no connection relaxed.
     pub async fn commit_flush_settings(&self) -> Result<Vec<String>, StoreError> {
+        // Every idle connection, held at once (one in use elsewhere is
+        // checked when it is back; none at all: one is opened).
         let mut held = Vec::new();
-        for _ in 0..self.pool.size().max(1) {
+        while let Some(conn) = self.pool.try_acquire() {
+            held.push(conn);
+        }
+        if held.is_empty() {
             held.push(self.pool.acquire().await?);
         }
         let mut out = Vec::new();
         for conn in &mut held {
             out.push(match self.backend {
                 Backend::Sqlite => {
-                    let v: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                        .fetch_one(&mut **conn)
-                        .await?;
+                    // Unprepared each time (a plain string): SQLite reads
+                    // the setting when it prepares the statement, so a
+                    // cached statement would repeat its first answer.
+                    let row = (&mut **conn).fetch_one("PRAGMA synchronous").await?;
+                    let v: i64 = sqlx::Row::try_get(&row, 0)?;
                     format!("synchronous={v}")
                 }
                 Backend::Postgres => {

@@ -209,7 +209,7 @@ impl Store {
             .query()
             .execute(tx.conn())
             .await?;
-        Ok(())
+        crate::reports::add_to_day(tx, scope, e.now, s.currency.code(), 1, s.amount_total).await
     }
 
     /// The session, still open under its lock, becomes complete and paid.

@@ -131,6 +131,7 @@ impl Store {
             )
             .into());
         }
+        crate::reports::add_to_day(tx, scope, pi.created, pi.currency.code(), 0, -amount).await?;
         Ok((amount, pi.currency))
     }
 
@@ -169,6 +170,20 @@ impl Store {
                 .push(" AND id = ")
                 .bind(refund.payment_intent.as_str());
             back.query().execute(tx.conn()).await?;
+            let pi = self
+                .select_one_for_update(&PAYMENT_INTENTS, scope, refund.payment_intent.as_str())
+                .fetch_row(tx.conn())
+                .await
+                .and_then(|row| pi_of(&row))?;
+            crate::reports::add_to_day(
+                &mut tx,
+                scope,
+                pi.created,
+                pi.currency.code(),
+                0,
+                refund.amount,
+            )
+            .await?;
         }
         let row = Sql::select_one(REFUND_COLS, "refunds", scope, &refund.id)
             .fetch_row(tx.conn())

@@ -68,6 +68,14 @@ async fn refunds_never_exceed_the_payment(db: Db) {
         .unwrap();
     assert_eq!(pi_now.amount_refunded, 2000);
     assert_eq!(refund(&shop, &pi, None).await.unwrap().amount, 1000);
+    // The overview's daily totals follow every step: the payment, each
+    // refund taken, the failed one given back.
+    let kept = shop.store.payment_days_since(&shop.scope, 0).await.unwrap();
+    assert_eq!(
+        kept,
+        shop.store.payment_days_counted(&shop.scope).await.unwrap()
+    );
+    assert_eq!((kept.len(), kept[0].payments, kept[0].net), (1, 1, 0));
 }
 on_both!(refunds_never_exceed_the_payment);
 
@@ -99,5 +107,11 @@ async fn concurrent_refunds_never_exceed_the_payment(db: Db) {
         .await
         .unwrap();
     assert_eq!(pi_now.amount_refunded, 900);
+    let kept = shop.store.payment_days_since(&shop.scope, 0).await.unwrap();
+    assert_eq!(
+        kept,
+        shop.store.payment_days_counted(&shop.scope).await.unwrap()
+    );
+    assert_eq!(kept[0].net, 100);
 }
 on_both!(concurrent_refunds_never_exceed_the_payment);
