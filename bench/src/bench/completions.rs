@@ -97,16 +97,7 @@ pub async fn rate(served: &Served, secs: u64) -> Result<(f64, u64), Error> {
     let elapsed = start.elapsed();
     let api = reqwest::Client::new();
     for cs in &sessions {
-        let s: serde_json::Value = api
-            .get(format!("{}/v1/checkout/sessions/{cs}", served.base))
-            .bearer_auth(&served.key)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if s.get("status").and_then(serde_json::Value::as_str) != Some("complete") {
-            return Err(format!("{cs} was paid but is not complete: {s}").into());
-        }
+        check_complete(&api, served, cs).await?;
     }
     let n = sessions.len() as u64;
     Ok((n as f64 / elapsed.as_secs_f64(), n))
@@ -116,7 +107,13 @@ pub async fn rate(served: &Served, secs: u64) -> Result<(f64, u64), Error> {
 /// session's id.
 pub async fn buy_once(served: &Served, link: &str) -> Result<String, Error> {
     let cs = purchase(&browser()?, &served.base, link, u64::MAX).await?;
-    let s: serde_json::Value = reqwest::Client::new()
+    check_complete(&reqwest::Client::new(), served, &cs).await?;
+    Ok(cs)
+}
+
+/// Fails unless the API shows the session `cs` as complete.
+async fn check_complete(api: &reqwest::Client, served: &Served, cs: &str) -> Result<(), Error> {
+    let s: serde_json::Value = api
         .get(format!("{}/v1/checkout/sessions/{cs}", served.base))
         .bearer_auth(&served.key)
         .send()
@@ -126,5 +123,5 @@ pub async fn buy_once(served: &Served, link: &str) -> Result<String, Error> {
     if s.get("status").and_then(serde_json::Value::as_str) != Some("complete") {
         return Err(format!("{cs} was paid but is not complete: {s}").into());
     }
-    Ok(cs)
+    Ok(())
 }
