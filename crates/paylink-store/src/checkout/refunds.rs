@@ -168,18 +168,15 @@ impl Store {
                 .push(" WHERE ")
                 .scope(scope)
                 .push(" AND id = ")
-                .bind(refund.payment_intent.as_str());
-            back.query().execute(tx.conn()).await?;
-            let pi = self
-                .select_one_for_update(&PAYMENT_INTENTS, scope, refund.payment_intent.as_str())
-                .fetch_row(tx.conn())
-                .await
-                .and_then(|row| pi_of(&row))?;
+                .bind(refund.payment_intent.as_str())
+                .push(" RETURNING created, currency");
+            let pi = back.fetch_row(tx.conn()).await?;
+            let currency: String = pi.try_get("currency")?;
             crate::reports::add_to_day(
                 &mut tx,
                 scope,
-                pi.created,
-                pi.currency.code(),
+                pi.try_get("created")?,
+                &currency,
                 0,
                 refund.amount,
             )
