@@ -80,13 +80,13 @@ pub async fn run(secs: u64) -> Result<Vec<Step>, Error> {
             .into());
         }
         let creates = writes::api_rate(&served, secs).await?;
+        // Every payment seeded is in the window, and counted.
+        let counted = format!(">{} payments<", data.payments);
         let mut times = Vec::new();
         for i in 0..8 {
             let t = Instant::now();
             let p = owner.get("/dashboard").await;
             let took = t.elapsed();
-            // Every payment seeded is in the window, and counted.
-            let counted = format!(">{} payments<", data.payments);
             if p.status != 200 || !p.body.contains(&counted) {
                 return Err(
                     format!("the overview answered {} without {counted:?}", p.status).into(),

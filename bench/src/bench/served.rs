@@ -22,7 +22,8 @@ pub struct Served {
     pub owner: Dash,
     /// Its SQLite database (none on PostgreSQL).
     pub sqlite: Option<std::path::PathBuf>,
-    process: served::Served,
+    /// The process (shared with the buyers of the completions figure).
+    pub process: std::sync::Arc<served::Served>,
     _dir: tempfile::TempDir,
 }
 
@@ -140,7 +141,7 @@ impl Served {
             key: text(&key, "secret")?,
             key_id: text(&key, "id")?,
             sqlite: db.is_none().then(|| data.join("paylink.db")),
-            process,
+            process: std::sync::Arc::new(process),
             _dir: dir,
         })
     }
