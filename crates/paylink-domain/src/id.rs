@@ -219,6 +219,15 @@ impl Object for Account {
 /// The id of an account.
 pub type AccountId = Id<Account>;
 
+/// An event (`evt_…`, written by the store with each change).
+#[derive(Debug)]
+pub enum Event {}
+
+impl Object for Event {
+    const KIND: IdKind = IdKind::Event;
+    const NAME: &'static str = "event";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

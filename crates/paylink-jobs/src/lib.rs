@@ -49,6 +49,8 @@ pub struct PurgeReport {
     /// Abandoned checkouts whose buyer details were erased.
     pub abandoned_checkouts: u64,
     pub provider_events: u64,
+    /// Events (`/v1/events`) past their 30 days.
+    pub events: u64,
     /// Dashboard sessions 7 days after they ended, sign-in throttle rows
     /// and security notices after 14 days (they hold client IP addresses).
     pub sign_in_records: u64,
@@ -73,6 +75,7 @@ pub async fn purge_once(store: &Store, now: i64, r: &Retention) -> Result<PurgeR
         provider_events: store
             .purge_provider_events(now - r.provider_event_days * DAY)
             .await?,
+        events: purge_all_events(store, now - paylink_store::events::EVENT_DAYS * DAY).await?,
         sign_in_records: store
             .purge_dashboard_sessions(
                 now - EXPIRED_SESSION_DAYS * DAY,
@@ -83,6 +86,19 @@ pub async fn purge_once(store: &Store, now: i64, r: &Retention) -> Result<PurgeR
                 .purge_login_throttle(now - IP_ADDRESS_DAYS * DAY)
                 .await?,
     })
+}
+
+/// Events older than `before` go, in batches (one short write each).
+async fn purge_all_events(store: &Store, before: i64) -> Result<u64, StoreError> {
+    const BATCH: i64 = 500;
+    let mut total = 0;
+    loop {
+        let n = store.purge_events(before, BATCH).await?;
+        total += n;
+        if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
+            return Ok(total);
+        }
+    }
 }
 
 /// What each rule keeps and how much is due now.
@@ -114,6 +130,13 @@ pub async fn status(
             kept: format!("{} days", r.provider_event_days),
             due: store
                 .provider_events_due(now - r.provider_event_days * DAY)
+                .await?,
+        },
+        RetentionLine {
+            what: "events (/v1/events)",
+            kept: format!("{} days", paylink_store::events::EVENT_DAYS),
+            due: store
+                .events_due(now - paylink_store::events::EVENT_DAYS * DAY)
                 .await?,
         },
         RetentionLine {
@@ -156,6 +179,7 @@ pub fn spawn_retention(
                     idempotency_records = rep.idempotency_records,
                     abandoned_checkouts = rep.abandoned_checkouts,
                     provider_events = rep.provider_events,
+                    events = rep.events,
                     "background pass"
                 ),
                 Ok(_) => {}

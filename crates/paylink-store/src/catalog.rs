@@ -99,9 +99,13 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a product, with its `product.created` event.
     pub async fn create_product(&self, scope: &Scope, p: &Product) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         Self::insert_product_tx(&mut tx, scope, p).await?;
+        let object = self.renderer().product(p);
+        self.emit_change(&mut tx, scope, "product.created", None, object)
+            .await?;
         tx.commit().await
     }
 
@@ -124,6 +128,7 @@ impl Store {
             .fetch_row(tx.conn())
             .await?;
         let mut p = product_of(&row)?;
+        let before = self.renderer().product(&p);
         f(&mut p)?;
         if let Some(dp) = &p.default_price {
             let price = self.get_price_tx(&mut tx, scope, dp).await;
@@ -149,6 +154,9 @@ impl Store {
             .one(scope, id)
             .query()
             .execute(tx.conn())
+            .await?;
+        let after = self.renderer().product(&p);
+        self.emit_change(&mut tx, scope, "product.updated", Some(before), after)
             .await?;
         tx.commit().await?;
         self.pages_changed();
@@ -271,8 +279,32 @@ impl Store {
         p: &Price,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        Self::insert_price_tx(&mut tx, scope, product, p).await?;
+        self.insert_price_with_events(&mut tx, scope, product, p)
+            .await?;
         tx.commit().await
+    }
+
+    /// [`Store::insert_price_tx`], with the `price.created` event (and
+    /// `product.created` for a new product).
+    pub(crate) async fn insert_price_with_events(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        product: PriceProduct,
+        p: &Price,
+    ) -> Result<(), StoreError> {
+        let new_product = match &product {
+            PriceProduct::New(prod) => Some(self.renderer().product(prod)),
+            PriceProduct::Existing(_) => None,
+        };
+        Self::insert_price_tx(tx, scope, product, p).await?;
+        if let Some(object) = new_product {
+            self.emit_change(tx, scope, "product.created", None, object)
+                .await?;
+        }
+        let object = self.renderer().price(p);
+        self.emit_change(tx, scope, "price.created", None, object)
+            .await
     }
 
     /// Inserts a price in `tx`, with its product when it is new (an

@@ -73,6 +73,11 @@ tokio::task_local! {
     static TICKET: Ticket;
 }
 
+/// The Idempotency-Key of the request being served, if it sent one.
+pub fn current_key() -> Option<String> {
+    TICKET.try_with(|t| t.inner.key.clone()).ok()
+}
+
 impl Ticket {
     fn new(scope: &Scope, key: &str, under: &str) -> Result<Self, StoreError> {
         let claim = paylink_domain::id::random_bytes::<16>()
@@ -170,6 +175,24 @@ fn body_place(scope: &Scope, key: &str) -> String {
 /// customer it named: an error, never the work done a second time.
 const ERASED: &str = r#"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"The response stored for this idempotency key named personal data that has since been erased, so it can't be replayed. The request was not run again."}}"#;
 
+/// How a customer's values (`needles`, each of 3 characters or more) may
+/// appear in stored JSON: as written, and as JSON escapes them inside a
+/// string.
+pub(crate) fn mention_spellings(needles: &[String]) -> Vec<String> {
+    let mut spellings: Vec<String> = Vec::new();
+    for n in needles.iter().filter(|n| n.len() >= 3) {
+        spellings.push(n.clone());
+        if let Some(q) = serde_json::to_string(n)
+            .ok()
+            .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_string))
+            .filter(|q| q != n)
+        {
+            spellings.push(q);
+        }
+    }
+    spellings
+}
+
 impl Store {
     /// Replaces every stored response of `account_id` (both modes) that
     /// contains one of `needles` (a customer's id, email, name, phone) by
@@ -179,18 +202,7 @@ impl Store {
         account_id: &str,
         needles: &[String],
     ) -> Result<u64, StoreError> {
-        // Each value as written, and as JSON escapes it inside a string.
-        let mut spellings: Vec<String> = Vec::new();
-        for n in needles.iter().filter(|n| n.len() >= 3) {
-            spellings.push(n.clone());
-            if let Some(q) = serde_json::to_string(n)
-                .ok()
-                .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_string))
-                .filter(|q| q != n)
-            {
-                spellings.push(q);
-            }
-        }
+        let spellings = mention_spellings(needles);
         if spellings.is_empty() {
             return Ok(0);
         }

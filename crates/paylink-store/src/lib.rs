@@ -12,6 +12,7 @@ pub mod checkout;
 pub mod data_keys;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod idempotency;
 pub mod invitations;

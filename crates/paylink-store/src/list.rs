@@ -44,6 +44,29 @@ impl Store {
         q: &ListQuery,
         map: impl Fn(&AnyRow) -> Result<T, StoreError>,
     ) -> Result<Page<T>, StoreError> {
+        let conds: Vec<(String, Bind)> = filters
+            .iter()
+            .map(|(col, v)| (format!("{col} = "), v.clone()))
+            .collect();
+        let conds: Vec<(&str, Bind)> = conds.iter().map(|(c, v)| (c.as_str(), v.clone())).collect();
+        self.list_rows_where(table, cols, scope, &conds, ("", &[]), q, map)
+            .await
+    }
+
+    /// [`Store::list_rows`] with conditions given as SQL up to the value
+    /// (`"created >= "`, bound to their value) and a column that must be
+    /// one of some values (none given: any).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn list_rows_where<T>(
+        &self,
+        table: &str,
+        cols: &str,
+        scope: &Scope,
+        conds: &[(&str, Bind)],
+        one_of: (&str, &[String]),
+        q: &ListQuery,
+        map: impl Fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
         let cursor = match (&q.starting_after, &q.ending_before) {
             (Some(id), _) => Some((self.seq_of(table, scope, id, "starting_after").await?, true)),
             (None, Some(id)) => {
@@ -53,8 +76,19 @@ impl Store {
         };
         let mut sql = Sql::new(&format!("SELECT {cols} FROM {table} WHERE "));
         sql.scope(scope);
-        for (col, v) in filters {
-            sql.push(&format!(" AND {col} = ")).bind(v.clone());
+        for (cond, v) in conds {
+            sql.push(" AND ").push(cond).bind(v.clone());
+        }
+        let (col, values) = one_of;
+        if !values.is_empty() {
+            sql.push(&format!(" AND {col} IN ("));
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(v.as_str());
+            }
+            sql.push(")");
         }
         let ascending = matches!(cursor, Some((_, false)));
         match cursor {

@@ -81,6 +81,11 @@ const SQLITE: &[Migration] = &[
         name: "performance",
         sql: include_str!("../migrations/sqlite/0013_performance.sql"),
     },
+    Migration {
+        version: 14,
+        name: "events",
+        sql: include_str!("../migrations/sqlite/0014_events.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -148,6 +153,11 @@ const POSTGRES: &[Migration] = &[
         version: 13,
         name: "performance",
         sql: include_str!("../migrations/postgres/0013_performance.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "events",
+        sql: include_str!("../migrations/postgres/0014_events.sql"),
     },
 ];
 

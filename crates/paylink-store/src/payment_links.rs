@@ -142,8 +142,21 @@ impl Store {
         l: &PaymentLink,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        Self::insert_link_tx(&mut tx, scope, l).await?;
+        self.insert_link_with_event(&mut tx, scope, l).await?;
         tx.commit().await
+    }
+
+    /// Inserts a link in `tx` with its `payment_link.created` event.
+    async fn insert_link_with_event(
+        &self,
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        l: &PaymentLink,
+    ) -> Result<(), StoreError> {
+        Self::insert_link_tx(tx, scope, l).await?;
+        let object = self.renderer().payment_link(l);
+        self.emit_change(tx, scope, "payment_link.created", None, object)
+            .await
     }
 
     /// Creates a payment link and a new price it sells (with the price's
@@ -156,8 +169,9 @@ impl Store {
         price: &Price,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        Self::insert_price_tx(&mut tx, scope, product, price).await?;
-        Self::insert_link_tx(&mut tx, scope, l).await?;
+        self.insert_price_with_events(&mut tx, scope, product, price)
+            .await?;
+        self.insert_link_with_event(&mut tx, scope, l).await?;
         tx.commit().await
     }
 
@@ -214,6 +228,7 @@ impl Store {
             .await?;
         let items = self.items_of(tx.conn(), scope, id).await?;
         let mut link = link_of(&row, items)?;
+        let before = self.renderer().payment_link(&link);
         let items_changed = f(&mut link)?;
         let mut prices = Vec::new();
         for it in &link.line_items {
@@ -236,6 +251,9 @@ impl Store {
             del.query().execute(tx.conn()).await?;
             Self::insert_items(&mut tx, scope, id, &link.line_items).await?;
         }
+        let after = self.renderer().payment_link(&link);
+        self.emit_change(&mut tx, scope, "payment_link.updated", Some(before), after)
+            .await?;
         tx.commit().await?;
         self.pages_changed();
         Ok(link)

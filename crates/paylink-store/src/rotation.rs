@@ -76,6 +76,12 @@ const TARGETS: &[Target] = &[
         columns: &["recipient", "body"],
     },
     Target {
+        table: "events",
+        account_col: "account_id",
+        key_cols: &["id"],
+        columns: &["data"],
+    },
+    Target {
         table: "provider_credentials",
         account_col: "account_id",
         key_cols: &["account_id", "livemode"],

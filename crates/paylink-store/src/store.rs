@@ -15,12 +15,25 @@ use crate::vault::Vault;
 pub struct Store {
     db: Database,
     pub(crate) vault: Arc<Vault>,
+    /// Renders the objects events carry (see [`crate::events`]).
+    pub(crate) render: Arc<dyn crate::events::Renderer>,
 }
 
 impl Store {
     /// Made by [`Database::with_vault`], which also makes missing keys.
     pub(crate) fn new(db: Database, vault: Arc<Vault>) -> Self {
-        Store { db, vault }
+        Store {
+            db,
+            vault,
+            render: Arc::new(crate::events::Bare),
+        }
+    }
+
+    /// This store, writing its events' objects as `render` renders them
+    /// (the API's renderer, which the server gives it at start).
+    pub fn rendering(mut self, render: Arc<dyn crate::events::Renderer>) -> Self {
+        self.render = render;
+        self
     }
 }
 

@@ -93,6 +93,10 @@ impl AppState {
         api_rate: u32,
         provider: Arc<dyn Provider>,
     ) -> Self {
+        let store = store.rendering(Arc::new(objects::EventRenderer {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            clock: clock.clone(),
+        }));
         AppState(Arc::new(Inner {
             store,
             public_url: public_url.trim_end_matches('/').to_string(),

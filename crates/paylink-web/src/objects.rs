@@ -12,6 +12,40 @@ pub fn list(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     json!({"object": "list", "data": data, "has_more": has_more, "url": url})
 }
 
+/// An event (`evt_…`) in Stripe's shape; `data.object` is the object as
+/// the API rendered it when the event happened.
+pub fn event(e: &paylink_store::events::Event) -> Value {
+    e.to_api()
+}
+
+/// Renders the objects of the events the store writes, exactly as the API
+/// renders them (given to the store by [`crate::AppState::new`]).
+pub struct EventRenderer {
+    pub public_url: String,
+    pub clock: std::sync::Arc<dyn paylink_domain::Clock>,
+}
+
+impl paylink_store::events::Renderer for EventRenderer {
+    fn product(&self, p: &Product) -> Value {
+        product(p)
+    }
+    fn price(&self, p: &Price) -> Value {
+        price(p, None)
+    }
+    fn payment_link(&self, l: &PaymentLink) -> Value {
+        payment_link(l, &self.public_url, None)
+    }
+    fn checkout_session(&self, s: &paylink_domain::checkout::CheckoutSession) -> Value {
+        checkout_session(s, None)
+    }
+    fn request_id(&self) -> Option<String> {
+        crate::request_id::current()
+    }
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
 pub fn deleted(object: &str, id: &str) -> Value {
     json!({"id": id, "object": object, "deleted": true})
 }

@@ -144,6 +144,16 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("id", Str), ("object", Lit("refund")), ("amount", Int), ("created", Int), ("currency", Str),
             ("metadata", Map), ("payment_intent", Str), ("reason", null(Str)), ("status", Str),
         ])),
+        ("event", Obj(vec![
+            ("id", Str), ("object", Lit("event")), ("api_version", Str), ("created", Int),
+            ("data", Obj(vec![
+                ("object", Any(vec![Ref("product"), Ref("price"), Ref("payment_link"), Ref("checkout.session")])),
+                ("previous_attributes", Opt(Box::new(Any(vec![Obj(vec![]), Map, Ref("product"), Ref("price"), Ref("payment_link")])))),
+            ])),
+            ("livemode", Bool), ("pending_webhooks", Int),
+            ("request", Obj(vec![("id", null(Str)), ("idempotency_key", null(Str))])),
+            ("type", Str),
+        ])),
         ("account", Obj(vec![
             ("id", Str), ("object", Lit("account")),
             ("provider", null(Obj(vec![("type", Str), ("last4", Str), ("account", Str), ("connected", Int)]))),

@@ -104,6 +104,11 @@ impl Store {
         Self::insert_payment(&mut tx, &scope, &s, &e, &customer_id).await?;
         Self::mark_complete(&mut tx, &scope, &s, &e, &customer_id).await?;
         Self::release(&mut tx, &scope, &s, true).await?;
+        // The event carries the session as it now reads (complete, paid).
+        let done = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
+        let object = self.renderer().checkout_session(&done);
+        self.emit_change(&mut tx, &scope, "checkout.session.completed", None, object)
+            .await?;
         tx.commit().await?;
         // The link's count (and with its limit, whether it is active).
         self.pages_changed();

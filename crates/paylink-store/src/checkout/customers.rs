@@ -163,6 +163,8 @@ impl Store {
         tx.commit().await?;
         self.erase_idempotent_mentions(&scope.account_id, &needles)
             .await?;
+        self.erase_event_mentions(&scope.account_id, &needles)
+            .await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod coupons;
+pub mod events;
 pub mod payment_links;
 pub mod payments;
 pub mod prices;
@@ -112,6 +113,8 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::POST, "/v1/refunds", "PostRefunds", "Refund a payment, in whole or in part, through the provider", payments::refund_create_params(), Resp::Object("refund"), || post(payments::create_refund)),
         ep(M::GET, "/v1/refunds", "GetRefunds", "List refunds", payments::refund_list_params(), Resp::List("refund"), || get(payments::list_refunds)),
         ep(M::GET, "/v1/refunds/{id}", "GetRefundsRefund", "Retrieve a refund", payments::expand_params(), Resp::Object("refund"), || get(payments::retrieve_refund)),
+        ep(M::GET, "/v1/events", "GetEvents", "List events (30 days), newest first", events::list_params(), Resp::List("event"), || get(events::list)),
+        ep(M::GET, "/v1/events/{id}", "GetEventsId", "Retrieve an event", events::retrieve_params(), Resp::Object("event"), || get(events::retrieve)),
         ep(M::GET, "/v1/account", "GetAccount", "Retrieve the account of the key", payments::expand_params(), Resp::Object("account"), || get(account::retrieve)),
         ep(M::POST, "/v1/account/disconnect", "PostAccountDisconnect", "Disconnect the payment provider, wiping its secret key", account::disconnect_params(), Resp::Object("account"), || post(account::disconnect)),
         ep(M::POST, "/v1/account", "PostAccount", "Update the account's checkout settings", account::update_params(), Resp::Object("account"), || post(account::update)),

@@ -22,6 +22,7 @@ mod cli;
 mod coupons;
 mod dashboard;
 mod encryption;
+mod events;
 mod files;
 mod hostile;
 mod idempotency;
