@@ -22,7 +22,8 @@ use crate::Scope;
 /// Days an event is kept.
 pub const EVENT_DAYS: i64 = 30;
 
-/// The API version events are rendered in (the one the API speaks).
+/// The API version events are rendered in: the one the API speaks (what
+/// stripe-python 16.1 sends), also `paylink_web::STRIPE_VERSION`.
 pub const API_VERSION: &str = "2026-10-28.endive";
 
 /// Renders objects as the API does, for the events the store writes (the
@@ -63,9 +64,7 @@ impl Renderer for Bare {
         bare("checkout.session", &s.id)
     }
     fn now(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        paylink_domain::Clock::now(&paylink_domain::clock::SystemClock)
     }
 }
 
@@ -161,16 +160,15 @@ impl Store {
         let (request_id, idempotency_key) =
             (self.render.request_id(), crate::idempotency::current_key());
         let now = self.render.now();
-        let object = after;
         let id = paylink_domain::id::generate(paylink_domain::IdKind::Event)
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let object_id = object
+        let object_id = after
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
         let mut data = Map::new();
-        data.insert("object".into(), object);
+        data.insert("object".into(), after);
         if let Some(p) = previous {
             data.insert("previous_attributes".into(), p);
         }

@@ -39,7 +39,7 @@ pub use error::ApiError;
 
 /// The Stripe API version this server implements (what stripe-python 16.1
 /// sends). Requests may name any version; responses carry this one.
-pub const STRIPE_VERSION: &str = "2026-10-28.endive";
+pub const STRIPE_VERSION: &str = paylink_store::events::API_VERSION;
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;

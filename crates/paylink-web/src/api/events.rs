@@ -73,8 +73,6 @@ pub struct List {
     kind: Option<String>,
     types: Option<Vec<String>>,
     created: Option<Created>,
-    #[allow(dead_code)] // reason: accepted for compatibility, filters nothing
-    delivery_success: Option<bool>,
 }
 
 pub async fn list(
