@@ -29,6 +29,8 @@ struct Lengths {
     sdk_rounds: u32,
     /// Seconds of each load at each scale, and of the completions.
     scale_secs: u64,
+    /// Webhook deliveries timed.
+    deliveries: u64,
 }
 
 const SDK_THREADS: u32 = 8;
@@ -43,6 +45,7 @@ async fn main() {
                 write_secs: 10,
                 sdk_rounds: 100,
                 scale_secs: 5,
+                deliveries: 20_000,
             },
             false,
         ),
@@ -52,11 +55,33 @@ async fn main() {
                 write_secs: 3,
                 sdk_rounds: 50,
                 scale_secs: 2,
+                deliveries: 3_000,
             },
             true,
         ),
+        "webhooks" => {
+            // Only the key check and webhook delivery figures, printed
+            // (for work on them; nothing is written).
+            let served = match Served::start(None).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("benchmark failed: {e}");
+                    std::process::exit(1);
+                }
+            };
+            for f in [key_check(&served, 5), deliveries(&served, 10_000, 5).await] {
+                match f {
+                    Ok(f) => println!(
+                        "{}: {} | {} | ratio {:.3}",
+                        f.name, f.paylink, f.baseline, f.ratio
+                    ),
+                    Err(e) => eprintln!("failed: {e}"),
+                }
+            }
+            return;
+        }
         other => {
-            eprintln!("usage: paylink-bench [all|ci] (not {other:?})");
+            eprintln!("usage: paylink-bench [all|ci|webhooks] (not {other:?})");
             std::process::exit(2);
         }
     };
@@ -116,6 +141,8 @@ async fn run(l: &Lengths, out: &std::path::Path) -> Result<Vec<Figure>, Error> {
     figures.push(sdk_cpu(&served, l.sdk_rounds).await?);
     figures.push(creates(&served, "SQLite", None, l.write_secs).await?);
     figures.push(completions(&served, l.scale_secs).await?);
+    figures.push(key_check(&served, l.page_secs)?);
+    figures.push(deliveries(&served, l.deliveries, l.page_secs).await?);
     drop(served);
     let steps = bench::scale::run(l.scale_secs).await?;
     figures.extend(scaled(&steps)?);
@@ -215,6 +242,47 @@ async fn sdk_cpu(served: &Served, rounds: u32) -> Result<Figure, Error> {
         ratio: ours / theirs.max(1e-9),
         goal: Goal::AtMost(0.05),
         raw: serde_json::json!({"paylink_us": ours, "localstripe_us": theirs, "calls": calls, "threads": SDK_THREADS}),
+    })
+}
+
+/// What the API key check adds to a request, at p50 with one client.
+fn key_check(served: &Served, secs: u64) -> Result<Figure, Error> {
+    let k = bench::webhooks::key_check(served, secs)?;
+    let added = (k.checked_p50_us - k.unchecked_p50_us).max(0.0);
+    Ok(Figure {
+        key: "key_check",
+        name: "what the API key check adds to a request (GET /v1/account, one client, p50)".into(),
+        paylink: format!(
+            "{:.0} µs with the check (a valid restricted key, refused by its permissions)",
+            k.checked_p50_us
+        ),
+        baseline: format!(
+            "{:.0} µs refused before it (no key); goal: adds < 20 µs",
+            k.unchecked_p50_us
+        ),
+        ratio: added / 20.0,
+        goal: Goal::AtMost(1.0),
+        raw: serde_json::json!({"checked_p50_us": k.checked_p50_us, "unchecked_p50_us": k.unchecked_p50_us, "added_us": added, "wrk": "-t1 -c1"}),
+    })
+}
+
+/// Webhook deliveries per second beside the receiver's own ceiling.
+async fn deliveries(served: &Served, n: u64, secs: u64) -> Result<Figure, Error> {
+    let d = bench::webhooks::deliveries(served, n, secs).await?;
+    Ok(Figure {
+        key: "webhook_deliveries",
+        name: format!(
+            "webhook deliveries to a local receiver that answers at once ({} B event, SQLite)",
+            d.body_bytes
+        ),
+        paylink: format!("{:.0} deliveries/s ({} timed)", d.per_sec, d.n),
+        baseline: format!(
+            "the receiver's ceiling (wrk -t2 -c32 posting the same body): {:.0} req/s",
+            d.ceiling_per_sec
+        ),
+        ratio: d.per_sec / d.ceiling_per_sec.max(1e-9),
+        goal: Goal::AtLeast(0.5),
+        raw: serde_json::json!({"per_sec": d.per_sec, "ceiling_per_sec": d.ceiling_per_sec, "deliveries": d.n, "body_bytes": d.body_bytes}),
     })
 }
 

@@ -5,6 +5,11 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(pg_tests)");
     println!("cargo::rustc-check-cfg=cfg(sdk_tests)");
     println!("cargo::rustc-check-cfg=cfg(browser_tests)");
+    println!("cargo::rustc-check-cfg=cfg(node_tests)");
+    println!("cargo::rerun-if-env-changed=PAYLINK_TEST_NODE_MODULES");
+    if std::env::var("PAYLINK_TEST_NODE_MODULES").is_ok_and(|v| !v.is_empty()) {
+        println!("cargo::rustc-cfg=node_tests");
+    }
     println!("cargo::rerun-if-env-changed=PAYLINK_TEST_CHROMEDRIVER");
     if std::env::var("PAYLINK_TEST_CHROMEDRIVER").is_ok_and(|v| !v.is_empty()) {
         println!("cargo::rustc-cfg=browser_tests");

@@ -7,6 +7,7 @@ pub mod scale;
 pub mod sdk;
 pub mod seed;
 pub mod served;
+pub mod webhooks;
 pub mod writes;
 pub mod wrk;
 

@@ -17,6 +17,8 @@ pub struct Served {
     pub key: String,
     /// The test key's id.
     pub key_id: String,
+    /// A restricted test key that may only read products.
+    pub restricted_key: String,
     /// The account's owner, enrolled (password and TOTP) and signed in to
     /// the dashboard.
     pub owner: Dash,
@@ -127,6 +129,23 @@ impl Served {
                 "--json",
             ],
         )?;
+        let restricted = cli_json(
+            &data,
+            db,
+            &[
+                "keys",
+                "create",
+                "--account",
+                &account,
+                "--mode",
+                "test",
+                "--kind",
+                "restricted",
+                "--permission",
+                "products=read",
+                "--json",
+            ],
+        )?;
         let mut cmd = served::Served::command_for(&data, db, "127.0.0.1:0", "127.0.0.1:0", &[]);
         // Its log lines are written (a server's cost) but not read here (a
         // reader would take the bench's own CPU from the shared cores).
@@ -140,6 +159,7 @@ impl Served {
             base: process.base.clone(),
             key: text(&key, "secret")?,
             key_id: text(&key, "id")?,
+            restricted_key: text(&restricted, "secret")?,
             sqlite: db.is_none().then(|| data.join("paylink.db")),
             process: std::sync::Arc::new(process),
             _dir: dir,

@@ -46,9 +46,36 @@ pub fn run_with(url: &str, secs: u64, headers: &[&str]) -> Result<Load, Error> {
     run_args(url, secs, &args)
 }
 
+/// `wrk -t1 -c1`: one client, one request at a time, so latency is the
+/// server's time per request rather than queueing.
+pub fn single(url: &str, secs: u64, headers: &[&str]) -> Result<Load, Error> {
+    let mut args = vec!["-t1", "-c1"];
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    run_conns(url, secs, &args)
+}
+
+/// `wrk -t2 -c32` POSTing `body` as JSON.
+pub fn post(url: &str, body: &str, secs: u64) -> Result<Load, Error> {
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.body = {body:?}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    );
+    let file = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(file.path(), script)?;
+    let path = file.path().to_string_lossy().to_string();
+    run_args(url, secs, &["-s", &path])
+}
+
 fn run_args(url: &str, secs: u64, extra: &[&str]) -> Result<Load, Error> {
+    let mut args = vec!["-t2", "-c32"];
+    args.extend_from_slice(extra);
+    run_conns(url, secs, &args)
+}
+
+fn run_conns(url: &str, secs: u64, extra: &[&str]) -> Result<Load, Error> {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c32", &format!("-d{secs}s"), "--latency"]);
+    cmd.args([&format!("-d{secs}s"), "--latency"]);
     cmd.args(extra);
     let o = cmd
         .arg(url)

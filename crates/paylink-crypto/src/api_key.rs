@@ -35,19 +35,36 @@ impl Mode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiKeyKind {
+    /// `sk_…`: everything in its mode.
     Secret,
+    /// `rk_…`: a permission per resource.
+    Restricted,
+    /// `pk_…`: only what a public page may do.
+    Publishable,
 }
 
 impl ApiKeyKind {
+    pub const ALL: [ApiKeyKind; 3] = [
+        ApiKeyKind::Secret,
+        ApiKeyKind::Restricted,
+        ApiKeyKind::Publishable,
+    ];
     pub fn prefix(self) -> &'static str {
         match self {
             ApiKeyKind::Secret => "sk",
+            ApiKeyKind::Restricted => "rk",
+            ApiKeyKind::Publishable => "pk",
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             ApiKeyKind::Secret => "secret",
+            ApiKeyKind::Restricted => "restricted",
+            ApiKeyKind::Publishable => "publishable",
         }
+    }
+    pub fn parse(s: &str) -> Option<ApiKeyKind> {
+        ApiKeyKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -101,7 +118,12 @@ impl PlaintextApiKey {
     /// Wraps a key presented by a client, if it has a plausible shape.
     pub fn parse(presented: &str) -> Option<Self> {
         let ok = presented.len() <= 128
-            && (presented.starts_with("sk_test_") || presented.starts_with("sk_live_"))
+            && ApiKeyKind::ALL.iter().any(|k| {
+                let p = k.prefix();
+                presented
+                    .strip_prefix(p)
+                    .is_some_and(|r| r.starts_with("_test_") || r.starts_with("_live_"))
+            })
             && presented
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -110,7 +132,7 @@ impl PlaintextApiKey {
 
     /// The mode the key's prefix claims. The stored row is authoritative.
     pub fn mode(&self) -> Mode {
-        if self.0.expose().starts_with("sk_live_") {
+        if self.0.expose().get(2..8) == Some("_live_") {
             Mode::Live
         } else {
             Mode::Test
@@ -152,6 +174,11 @@ mod tests {
         assert_eq!(k.mode(), Mode::Test);
         let l = PlaintextApiKey::generate(ApiKeyKind::Secret, Mode::Live)?;
         assert_eq!(l.mode(), Mode::Live);
+        let r = PlaintextApiKey::generate(ApiKeyKind::Restricted, Mode::Live)?;
+        assert!(r.expose().starts_with("rk_live_"));
+        assert_eq!(r.mode(), Mode::Live);
+        let p = PlaintextApiKey::generate(ApiKeyKind::Publishable, Mode::Test)?;
+        assert!(p.expose().starts_with("pk_test_"));
         assert_ne!(
             k.expose(),
             PlaintextApiKey::generate(ApiKeyKind::Secret, Mode::Test)?.expose()
@@ -174,7 +201,10 @@ mod tests {
     #[test]
     fn parse_rejects_odd_shapes() {
         assert!(PlaintextApiKey::parse("sk_test_abc").is_some());
-        assert!(PlaintextApiKey::parse("pk_test_abc").is_none());
+        assert!(PlaintextApiKey::parse("pk_test_abc").is_some());
+        assert!(PlaintextApiKey::parse("rk_live_abc").is_some());
+        assert!(PlaintextApiKey::parse("xk_test_abc").is_none());
+        assert!(PlaintextApiKey::parse("sk_prod_abc").is_none());
         assert!(PlaintextApiKey::parse("sk_test_a b").is_none());
         assert!(PlaintextApiKey::parse(&format!("sk_test_{}", "a".repeat(200))).is_none());
     }

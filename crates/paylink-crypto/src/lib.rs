@@ -8,6 +8,7 @@ pub mod keyfile;
 pub mod password;
 pub mod secret;
 pub mod totp;
+pub mod webhook;
 
 pub use api_key::{ApiKeyHash, ApiKeyKind, Mode, PlaintextApiKey};
 pub use keyfile::{KeyFile, KeyFileError, MasterKey};

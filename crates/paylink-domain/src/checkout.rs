@@ -154,7 +154,9 @@ pub struct CheckoutSession {
     pub livemode: bool,
     pub created: i64,
     pub expires_at: i64,
-    pub payment_link: String,
+    /// The link whose page opened it; None for a session the merchant
+    /// created through `POST /v1/checkout/sessions`.
+    pub payment_link: Option<String>,
     pub status: SessionStatus,
     pub paid: bool,
     pub currency: Currency,
@@ -174,6 +176,91 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
     pub provider: String,
     pub provider_ref: Option<String>,
+    /// The merchant's own reference (Stripe's `client_reference_id`).
+    pub client_reference_id: Option<String>,
+    /// What the page of a session created through the API offers; None
+    /// for a link's session (its link says it).
+    pub offer: Option<SessionOffer>,
+    /// When its buyer submitted the page (an API-created session is open
+    /// before anyone sees it; a link's session is opened by the buyer).
+    pub submitted_at: Option<i64>,
+    /// What its payment carries (its link's, or its creation's).
+    pub payment_intent_data: Option<crate::catalog::PaymentIntentData>,
+}
+
+/// What a session created through `POST /v1/checkout/sessions` sells and
+/// asks, as a payment link would: its page is the link page's, built from
+/// this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOffer {
+    pub line_items: Vec<crate::catalog::LinkLineItem>,
+    pub allow_promotion_codes: bool,
+    pub billing_address_collection: String,
+    pub phone_number_collection: bool,
+    pub submit_type: String,
+    pub custom_fields: Vec<crate::catalog::CustomField>,
+    /// Where the buyer goes after paying; `{CHECKOUT_SESSION_ID}` is
+    /// replaced. None: paylink's confirmation page.
+    pub success_url: Option<String>,
+    /// Where the buyer goes who leaves the payment page.
+    pub cancel_url: Option<String>,
+    /// The buyer's email as the merchant set it (read-only on the page).
+    #[serde(default)]
+    pub customer_email: Option<String>,
+    #[serde(default)]
+    pub custom_text: crate::catalog::CustomText,
+}
+
+impl CheckoutSession {
+    /// The page configuration of an API-created session, in the shape of
+    /// the payment link the checkout page renders: it takes buyers while
+    /// the session is open, unsubmitted and not past its expiry.
+    pub fn offer_page(&self, now: i64) -> Option<crate::catalog::PaymentLink> {
+        let o = self.offer.as_ref()?;
+        Some(crate::catalog::PaymentLink {
+            id: self.id.clone(),
+            livemode: self.livemode,
+            created: self.created,
+            active: self.status == SessionStatus::Open
+                && self.submitted_at.is_none()
+                && now < self.expires_at,
+            currency: self.currency,
+            line_items: o.line_items.clone(),
+            allow_promotion_codes: o.allow_promotion_codes,
+            after_completion: match &o.success_url {
+                Some(url) => crate::catalog::AfterCompletion::Redirect { url: url.clone() },
+                None => crate::catalog::AfterCompletion::HostedConfirmation {
+                    custom_message: None,
+                },
+            },
+            inactive_message: None,
+            completed_sessions_limit: None,
+            completed_sessions_count: 0,
+            custom_fields: o.custom_fields.clone(),
+            billing_address_collection: o.billing_address_collection.clone(),
+            phone_number_collection: o.phone_number_collection,
+            submit_type: o.submit_type.clone(),
+            metadata: self.metadata.clone(),
+            slug: None,
+            payment_intent_data: self.payment_intent_data.clone(),
+            custom_text: o.custom_text.clone(),
+        })
+    }
+}
+
+/// Longest `client_reference_id` (Stripe's limit).
+pub const CLIENT_REFERENCE_MAX: usize = 200;
+
+/// A `client_reference_id` as Stripe accepts it: 1 to 200 letters, digits,
+/// dashes and underscores. Stripe drops an invalid one from a link's URL
+/// and the page still works; so does paylink (`None`).
+pub fn client_reference(raw: &str) -> Option<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= CLIENT_REFERENCE_MAX
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| raw.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,8 +276,26 @@ pub struct PaymentIntent {
     pub card_last4: Option<String>,
     pub customer: Option<String>,
     pub checkout_session: String,
-    pub payment_link: String,
+    /// None for the payment of an API-created session.
+    pub payment_link: Option<String>,
     pub metadata: Metadata,
+    /// Why the last attempt failed (Stripe's `last_payment_error`),
+    /// cleared when a later attempt succeeds.
+    pub last_payment_error: Option<PaymentError>,
+    pub description: Option<String>,
+    pub statement_descriptor: Option<String>,
+}
+
+/// A declined or failed attempt, as the provider reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentError {
+    /// Stripe's error code (`card_declined`,
+    /// `payment_intent_authentication_failure`, …).
+    pub code: String,
+    /// The card issuer's reason (`generic_decline`, `insufficient_funds`).
+    pub decline_code: Option<String>,
+    /// For the buyer.
+    pub message: String,
 }
 
 impl PaymentIntent {
@@ -352,8 +457,11 @@ mod tests {
             card_last4: None,
             customer: None,
             checkout_session: "cs".into(),
-            payment_link: "pl".into(),
+            payment_link: Some("pl".into()),
             metadata: Metadata::default(),
+            last_payment_error: None,
+            description: None,
+            statement_descriptor: None,
         };
         assert_eq!(refund_amount(&pi, None), Ok(1000));
         assert_eq!(refund_amount(&pi, Some(400)), Ok(400));

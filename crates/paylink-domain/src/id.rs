@@ -228,6 +228,15 @@ impl Object for Event {
     const NAME: &'static str = "event";
 }
 
+/// A webhook endpoint (`we_…`).
+#[derive(Debug)]
+pub enum WebhookEndpoint {}
+
+impl Object for WebhookEndpoint {
+    const KIND: IdKind = IdKind::WebhookEndpoint;
+    const NAME: &'static str = "webhook endpoint";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

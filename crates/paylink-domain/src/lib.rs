@@ -2,6 +2,7 @@
 //! crypto crate: input becomes one of these types at the edge, and inside an
 //! invalid value cannot exist.
 
+pub mod access;
 pub mod catalog;
 pub mod checkout;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod money;
 pub mod net;
 pub mod redact;
 pub mod roles;
+pub mod search;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use currency::Currency;

@@ -1,4 +1,5 @@
-//! IP address ranges (CIDR) for per-account allowlists.
+//! IP address ranges (CIDR) for per-account allowlists, and which
+//! addresses are internal (outgoing webhooks refuse them).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -96,6 +97,79 @@ pub fn allowed(list: &[Cidr], ip: IpAddr) -> bool {
     list.is_empty() || list.iter().any(|c| c.contains(ip))
 }
 
+/// Whether `ip` is an address a request from paylink must never reach on
+/// a merchant's say-so (SSRF): loopback, private (RFC 1918), shared
+/// (100.64/10), link-local (169.254/16, including the cloud metadata
+/// address 169.254.169.254, and fe80::/10), unique-local (fc00::/7),
+/// multicast, broadcast, unspecified, documentation and reserved ranges,
+/// the 6to4 relay anycast, Teredo and local-use NAT64 prefixes, and the
+/// IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 and 6to4 forms of
+/// any of them.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_loopback()
+                || a.is_private()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_broadcast()
+                || a.is_unspecified()
+                || a.is_documentation()
+                || o[0] == 0 // "this network"
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared, 100.64/10
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol
+                || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+                || o[0] >= 240 // reserved
+        }
+        IpAddr::V6(a) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let [s0, s1, s2, s3, s4, s5, s6, s7] = a.segments();
+            // ::a.b.c.d (IPv4-compatible, deprecated), NAT64 64:ff9b::/96
+            // and 6to4 2002::/16 carry an IPv4 address inside.
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    (hi & 0xff) as u8,
+                    (lo >> 8) as u8,
+                    (lo & 0xff) as u8,
+                ))
+            };
+            if [s0, s1, s2, s3, s4, s5] == [0; 6] && !a.is_loopback() && !a.is_unspecified() {
+                return is_internal(embedded(s6, s7));
+            }
+            if [s0, s1, s2, s3, s4, s5] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || [s0, s1, s2, s3, s4, s5] == [0, 0, 0, 0, 0xffff, 0]
+            {
+                // NAT64 and IPv4-translated (::ffff:0:a.b.c.d).
+                return is_internal(embedded(s6, s7));
+            }
+            if s0 == 0x64 && s1 == 0xff9b && s2 == 1 {
+                // Local-use NAT64 (RFC 8215): translated inside the site.
+                return true;
+            }
+            if s0 == 0x2001 && s1 == 0 {
+                // Teredo: a tunnel to an address it obfuscates.
+                return true;
+            }
+            if s0 == 0x2002 {
+                return is_internal(embedded(s1, s2));
+            }
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (s0 & 0xfe00) == 0xfc00 // unique-local
+                || (s0 & 0xffc0) == 0xfe80 // link-local
+                || (s0 & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s0 == 0x2001 && s1 == 0x0db8) // documentation
+                || (s0 == 0x0100 && [s1, s2, s3] == [0, 0, 0]) // discard
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +212,47 @@ mod tests {
         }
         assert!(allowed(&[], ip("1.2.3.4")));
         assert!(!allowed(&[c("10.0.0.0/8")], ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn internal_addresses() {
+        for bad in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+        ] {
+            assert!(is_internal(ip(bad)), "{bad}");
+        }
+        for good in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "203.0.114.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!is_internal(ip(good)), "{good}");
+        }
     }
 }

@@ -12,7 +12,7 @@ pub enum Role {
     Owner,
     /// Everything but transferring ownership and deleting the account.
     Admin,
-    /// API keys (and webhooks), and reading everything.
+    /// API keys and webhooks, and reading everything.
     Developer,
     /// Read-only; no export of personal data.
     Analyst,
@@ -43,6 +43,11 @@ pub enum Permission {
     /// Create a secret key: it holds every API power, so only roles that
     /// hold them all (owner, admin) may make one.
     CreateSecretKey,
+    /// Webhook endpoints: add, change, roll their secret, resend.
+    ManageWebhooks,
+    /// See a webhook endpoint's current secret again (after a fresh
+    /// second factor, audited).
+    RevealWebhookSecret,
     /// The team: members, invitations, roles, unlocking.
     ManageTeam,
     /// The account's security: IP allowlist, security events, audit log.
@@ -59,7 +64,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::OwnLogin,
         Permission::ViewOverview,
         Permission::ReadCatalog,
@@ -70,6 +75,8 @@ impl Permission {
         Permission::ManageCustomerData,
         Permission::ManageApiKeys,
         Permission::CreateSecretKey,
+        Permission::ManageWebhooks,
+        Permission::RevealWebhookSecret,
         Permission::ManageTeam,
         Permission::ManageSecurity,
         Permission::ManageSettings,
@@ -105,6 +112,7 @@ impl Role {
                     | P::ReadPayments
                     | P::ReadCustomers
                     | P::ManageApiKeys
+                    | P::ManageWebhooks
             ),
             Role::Analyst => matches!(
                 p,
@@ -167,6 +175,12 @@ mod tests {
         assert!(!Role::Developer.allows(Permission::WriteCatalog));
         assert!(!Role::Analyst.allows(Permission::ManageCustomerData));
         assert!(!Role::Support.allows(Permission::ManageApiKeys));
+        // Developers run the webhooks but never see a secret again.
+        assert!(Role::Developer.allows(Permission::ManageWebhooks));
+        assert!(!Role::Developer.allows(Permission::RevealWebhookSecret));
+        assert!(Role::Admin.allows(Permission::RevealWebhookSecret));
+        assert!(!Role::Analyst.allows(Permission::ManageWebhooks));
+        assert!(!Role::Support.allows(Permission::ManageWebhooks));
         assert!(Role::Support.allows(Permission::Refund));
         for r in Role::ALL {
             assert!(r.allows(Permission::OwnLogin));

@@ -7,6 +7,7 @@
 //! safe to run in several instances at once.
 
 pub mod refunds;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +50,8 @@ pub struct PurgeReport {
     /// Abandoned checkouts whose buyer details were erased.
     pub abandoned_checkouts: u64,
     pub provider_events: u64,
-    /// Events (`/v1/events`) past their 30 days.
+    /// Events (`/v1/events`) past their 30 days, with the records of
+    /// their webhook deliveries and attempts.
     pub events: u64,
     /// Dashboard sessions 7 days after they ended, sign-in throttle rows
     /// and security notices after 14 days (they hold client IP addresses).
@@ -94,6 +96,13 @@ async fn purge_all_events(store: &Store, before: i64) -> Result<u64, StoreError>
     let mut total = 0;
     loop {
         let n = store.purge_events(before, BATCH).await?;
+        total += n;
+        if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
+            break;
+        }
+    }
+    loop {
+        let n = store.purge_deliveries(before, BATCH).await?;
         total += n;
         if n < u64::try_from(BATCH).unwrap_or(u64::MAX) {
             return Ok(total);

@@ -58,6 +58,22 @@ pub enum ProviderEvent {
         card_brand: String,
         card_last4: String,
     },
+    /// An attempt at the payment failed (declined, not authenticated);
+    /// the buyer may try again.
+    PaymentFailed {
+        event_id: String,
+        session_id: String,
+        provider_ref: String,
+        merchant: String,
+        livemode: bool,
+        amount: i64,
+        currency: String,
+        card_brand: Option<String>,
+        card_last4: Option<String>,
+        code: String,
+        decline_code: Option<String>,
+        message: String,
+    },
     /// An event paylink does not act on.
     Other { event_id: String, kind: String },
 }

@@ -103,6 +103,7 @@ impl Store {
         del.query().execute(tx.conn()).await?;
         tx.commit().await?;
         self.pages_changed();
+        self.keys.clear();
         self.vault.forget(id);
         Ok(destroyed)
     }
@@ -163,6 +164,8 @@ impl Store {
         let mut sql = Sql::new("UPDATE accounts SET ip_allowlist = ");
         sql.bind(list).push(" WHERE id = ").bind(account_id);
         self.write_one(&sql).await?;
+        // Keys carry their account's allowlist.
+        self.keys.clear();
         Ok(())
     }
 }

@@ -142,9 +142,7 @@ impl Store {
                     .into())
                 }
                 Err(StoreError::NotFound) => {
-                    return Err(
-                        RuleError::new("default_price", format!("No such price: '{dp}'")).into(),
-                    )
+                    return Err(RuleError::no_such("default_price", "price", dp).into())
                 }
                 Err(e) => return Err(e),
             }
@@ -304,7 +302,8 @@ impl Store {
         }
         let object = self.renderer().price(p);
         self.emit_change(tx, scope, "price.created", None, object)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Inserts a price in `tx`, with its product when it is new (an
@@ -321,9 +320,7 @@ impl Store {
                 let mut sel = Sql::new("SELECT id FROM products WHERE ");
                 sel.scope(scope).push(" AND id = ").bind(id.as_str());
                 if sel.query().fetch_optional(tx.conn()).await?.is_none() {
-                    return Err(
-                        RuleError::new("product", format!("No such product: '{id}'")).into(),
-                    );
+                    return Err(RuleError::no_such("product", "product", &id).into());
                 }
             }
         }
@@ -380,13 +377,22 @@ impl Store {
         f: impl FnOnce(&mut Price) -> Result<(), RuleError>,
     ) -> Result<Price, StoreError> {
         let price = self
-            .modify(&PRICES, scope, id, price_of, f, |p| {
-                Ok(Update::new("prices")
-                    .set("active", p.active)
-                    .set("nickname", p.nickname.clone())
-                    .set("lookup_key", p.lookup_key.clone())
-                    .set("metadata", json(&p.metadata)?))
-            })
+            .modify_emitting(
+                &PRICES,
+                scope,
+                id,
+                "price.updated",
+                price_of,
+                f,
+                |p| {
+                    Ok(Update::new("prices")
+                        .set("active", p.active)
+                        .set("nickname", p.nickname.clone())
+                        .set("lookup_key", p.lookup_key.clone())
+                        .set("metadata", json(&p.metadata)?))
+                },
+                |r, p| r.price(p),
+            )
             .await?;
         self.pages_changed();
         Ok(price)
@@ -448,9 +454,13 @@ pub(crate) fn coupon_of(row: &AnyRow) -> Result<Coupon, StoreError> {
 }
 
 impl Store {
+    /// Creates a coupon, with its `coupon.created` event.
     pub async fn create_coupon(&self, scope: &Scope, c: &Coupon) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         Self::insert_coupon_tx(&mut tx, scope, c).await?;
+        let object = self.renderer().coupon(c);
+        self.emit_change(&mut tx, scope, "coupon.created", None, object)
+            .await?;
         tx.commit().await
     }
 
@@ -465,6 +475,12 @@ impl Store {
         let mut tx = self.write().await?;
         Self::insert_coupon_tx(&mut tx, scope, c).await?;
         Self::insert_promotion_code_tx(&mut tx, scope, code).await?;
+        let object = self.renderer().coupon(c);
+        self.emit_change(&mut tx, scope, "coupon.created", None, object)
+            .await?;
+        let object = self.renderer().promotion_code(code);
+        self.emit_change(&mut tx, scope, "promotion_code.created", None, object)
+            .await?;
         tx.commit().await
     }
 
@@ -514,11 +530,20 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut Coupon) -> Result<(), RuleError>,
     ) -> Result<Coupon, StoreError> {
-        self.modify(&COUPONS, scope, id, coupon_of, f, |c| {
-            Ok(Update::new("coupons")
-                .set("name", c.name.clone())
-                .set("metadata", json(&c.metadata)?))
-        })
+        self.modify_emitting(
+            &COUPONS,
+            scope,
+            id,
+            "coupon.updated",
+            coupon_of,
+            f,
+            |c| {
+                Ok(Update::new("coupons")
+                    .set("name", c.name.clone())
+                    .set("metadata", json(&c.metadata)?))
+            },
+            |r, c| r.coupon(c),
+        )
         .await
     }
 
@@ -526,6 +551,11 @@ impl Store {
     /// past redemptions keep their record.
     pub async fn delete_coupon(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        let row = self
+            .select_one_for_update(&COUPONS, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
+        let coupon = coupon_of(&row)?;
         let mut up = Sql::new("UPDATE coupons SET deleted = 1 WHERE ");
         up.scope(scope)
             .push(" AND id = ")
@@ -535,6 +565,9 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
+        let object = self.renderer().coupon(&coupon);
+        self.emit_change(&mut tx, scope, "coupon.deleted", None, object)
+            .await?;
         tx.commit().await
     }
 
@@ -605,6 +638,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         Self::insert_promotion_code_tx(&mut tx, scope, p).await?;
+        let object = self.renderer().promotion_code(p);
+        self.emit_change(&mut tx, scope, "promotion_code.created", None, object)
+            .await?;
         tx.commit().await
     }
 
@@ -672,11 +708,20 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut PromotionCode) -> Result<(), RuleError>,
     ) -> Result<PromotionCode, StoreError> {
-        self.modify(&PROMOTION_CODES, scope, id, promo_of, f, |p| {
-            Ok(Update::new("promotion_codes")
-                .set("active", p.active)
-                .set("metadata", json(&p.metadata)?))
-        })
+        self.modify_emitting(
+            &PROMOTION_CODES,
+            scope,
+            id,
+            "promotion_code.updated",
+            promo_of,
+            f,
+            |p| {
+                Ok(Update::new("promotion_codes")
+                    .set("active", p.active)
+                    .set("metadata", json(&p.metadata)?))
+            },
+            |r, p| r.promotion_code(p),
+        )
         .await
     }
 

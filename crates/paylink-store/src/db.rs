@@ -75,6 +75,9 @@ pub struct Database {
     /// Counts the committed changes, in this process, to what public
     /// checkout pages show (see [`Database::pages_version`]).
     pages: Arc<AtomicU64>,
+    /// Woken when deliveries are queued in this process (the webhook
+    /// worker also polls, for those queued by other instances).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction (holding SQLite's writer slot while it lives).
@@ -99,6 +102,8 @@ pub struct WriteTx<'a> {
     /// transaction and must be set back to FULL after it (see
     /// [`Database::write_carried`]).
     relaxed: bool,
+    /// Woken once COMMIT succeeds (deliveries were queued).
+    wake: Option<Arc<tokio::sync::Notify>>,
     _db: PhantomData<&'a Database>,
 }
 
@@ -133,10 +138,18 @@ impl WriteTx<'_> {
             self.relaxed = false;
         }
         self.finished = true;
+        if let Some(w) = self.wake.take() {
+            w.notify_one();
+        }
         if self.claims {
             crate::idempotency::committed_ok();
         }
         Ok(())
+    }
+
+    /// Wakes `who` once this transaction has committed.
+    pub(crate) fn wake_after_commit(&mut self, who: Arc<tokio::sync::Notify>) {
+        self.wake = Some(who);
     }
 
     #[allow(clippy::expect_used)] // reason: `conn` is None only inside Drop
@@ -163,6 +176,17 @@ impl Drop for WriteTx<'_> {
             // back with a transaction open.
             Err(_) => drop(conn.detach()),
         }
+    }
+}
+
+/// SQLite's "database is locked" (SQLITE_BUSY and its extended codes).
+fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
     }
 }
 
@@ -225,6 +249,7 @@ impl Database {
             backend: Backend::Sqlite,
             write_lock: Some(Arc::new(Mutex::new(()))),
             pages: Arc::default(),
+            outbox: Arc::default(),
         })
     }
 
@@ -242,6 +267,7 @@ impl Database {
             backend: Backend::Postgres,
             write_lock: None,
             pages: Arc::default(),
+            outbox: Arc::default(),
         })
     }
 
@@ -258,6 +284,12 @@ impl Database {
     /// Records a committed change to what public pages show.
     pub(crate) fn pages_changed(&self) {
         self.pages.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// What wakes this process's webhook worker when deliveries are
+    /// queued here (once their transaction commits).
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
     }
 
     pub fn backend(&self) -> Backend {
@@ -324,12 +356,32 @@ impl Database {
                 finished: false,
                 claims,
                 relaxed,
+                wake: None,
                 _db: PhantomData,
             };
             if relaxed {
                 tx.conn().execute("PRAGMA synchronous = NORMAL").await?;
             }
-            tx.conn().execute(begin).await?;
+            // Another process (the CLI beside a server) can hold SQLite's
+            // write lock past busy_timeout when the machine is starved:
+            // BEGIN is tried again twice before giving up, and the wait is
+            // logged, so a holder that long is seen.
+            let waited = std::time::Instant::now();
+            let mut tries = 0;
+            loop {
+                match tx.conn().execute(begin).await {
+                    Ok(_) => break,
+                    Err(e) if tries < 2 && is_sqlite_busy(&e) => {
+                        tries += 1;
+                        tracing::warn!(
+                            waited_ms =
+                                u64::try_from(waited.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            "SQLite's write lock is held by another connection; waiting again"
+                        );
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             if local {
                 tx.conn()
                     .execute("SET LOCAL synchronous_commit = off")
@@ -379,15 +431,28 @@ impl Database {
     pub(crate) async fn wipe_deleted(&self, table: &'static str) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => {
-                // Readers can hold the checkpoint back for a moment: retry.
-                for _ in 0..50 {
-                    let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+                // Readers can hold the checkpoint back for a moment, and
+                // another process's checkpoint (a server's automatic one,
+                // beside this CLI) answers "database is locked" meanwhile:
+                // retry both.
+                let mut done = false;
+                for _ in 0..100 {
+                    match sqlx::query_scalar::<_, i64>("PRAGMA wal_checkpoint(TRUNCATE)")
                         .fetch_one(&self.pool)
-                        .await?;
-                    if busy == 0 {
-                        break;
+                        .await
+                    {
+                        Ok(0) => {
+                            done = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if is_sqlite_busy(&e) => {}
+                        Err(e) => return Err(e.into()),
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if !done {
+                    tracing::warn!(table, "the WAL could not be checkpointed yet; deleted rows leave it at the next checkpoint");
                 }
             }
             Backend::Postgres => {

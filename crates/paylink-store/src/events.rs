@@ -6,16 +6,16 @@
 //! changed (Stripe's `previous_attributes`). That data is sealed under the
 //! account's data key: a checkout session's holds the buyer's email.
 
-use paylink_domain::catalog::{PaymentLink, Price, Product};
-use paylink_domain::checkout::CheckoutSession;
+use paylink_domain::catalog::{Coupon, PaymentLink, Price, Product, PromotionCode, RuleError};
+use paylink_domain::checkout::{CheckoutSession, Customer, PaymentIntent, Refund};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::db::WriteTx;
+use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
 use crate::list::{ListQuery, Page};
-use crate::sql::{get_bool, Bind, Insert, Sql};
+use crate::sql::{get_bool, Bind, Insert, Sql, Update};
 use crate::store::Store;
 use crate::Scope;
 
@@ -34,6 +34,11 @@ pub trait Renderer: Send + Sync {
     fn price(&self, p: &Price) -> Value;
     fn payment_link(&self, l: &PaymentLink) -> Value;
     fn checkout_session(&self, s: &CheckoutSession) -> Value;
+    fn coupon(&self, c: &Coupon) -> Value;
+    fn promotion_code(&self, p: &PromotionCode) -> Value;
+    fn payment_intent(&self, p: &PaymentIntent) -> Value;
+    fn customer(&self, c: &Customer) -> Value;
+    fn refund(&self, r: &Refund) -> Value;
     /// The id (`req_…`) of the request being served, if any.
     fn request_id(&self) -> Option<String> {
         None
@@ -63,6 +68,21 @@ impl Renderer for Bare {
     fn checkout_session(&self, s: &CheckoutSession) -> Value {
         bare("checkout.session", &s.id)
     }
+    fn coupon(&self, c: &Coupon) -> Value {
+        bare("coupon", &c.id)
+    }
+    fn promotion_code(&self, p: &PromotionCode) -> Value {
+        bare("promotion_code", &p.id)
+    }
+    fn payment_intent(&self, p: &PaymentIntent) -> Value {
+        bare("payment_intent", &p.id)
+    }
+    fn customer(&self, c: &Customer) -> Value {
+        bare("customer", &c.id)
+    }
+    fn refund(&self, r: &Refund) -> Value {
+        bare("refund", &r.id)
+    }
     fn now(&self) -> i64 {
         paylink_domain::Clock::now(&paylink_domain::clock::SystemClock)
     }
@@ -83,6 +103,8 @@ pub struct Event {
     pub object: Value,
     /// For an update: the changed top-level fields' previous values.
     pub previous_attributes: Option<Value>,
+    /// Deliveries of it to webhook endpoints not yet made.
+    pub pending_webhooks: i64,
 }
 
 impl Event {
@@ -101,7 +123,7 @@ impl Event {
             "created": self.created,
             "data": data,
             "livemode": self.livemode,
-            "pending_webhooks": 0,
+            "pending_webhooks": self.pending_webhooks,
             "request": {"id": self.request_id, "idempotency_key": self.idempotency_key},
             "type": self.kind,
         })
@@ -117,8 +139,9 @@ pub struct EventFilter {
     pub created_lte: Option<i64>,
 }
 
-const COLS: &str =
-    "id, livemode, created, type, object_id, api_version, request_id, idempotency_key, data";
+const COLS: &str = "id, livemode, created, type, object_id, api_version, request_id, idempotency_key, data, \
+    (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.account_id = events.account_id \
+     AND d.livemode = events.livemode AND d.event_id = events.id AND d.state = 'pending') AS pending_webhooks";
 
 fn place(id: &str) -> String {
     format!("events.data:{id}")
@@ -142,6 +165,7 @@ impl Store {
     /// Writes event `kind` about `after` (rendered) in `tx`; with
     /// `before`, the fields the change altered are kept as
     /// `previous_attributes`, and no event is written if none changed.
+    /// The new event's id, if one was written.
     pub(crate) async fn emit_change(
         &self,
         tx: &mut WriteTx<'_>,
@@ -149,11 +173,11 @@ impl Store {
         kind: &str,
         before: Option<Value>,
         after: Value,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let previous = match before {
             Some(b) => match previous_attributes(&b, &after) {
                 Some(p) => Some(p),
-                None => return Ok(()),
+                None => return Ok(None),
             },
             None => None,
         };
@@ -189,7 +213,39 @@ impl Store {
             .query()
             .execute(tx.conn())
             .await?;
-        Ok(())
+        self.enqueue_deliveries(tx, scope, &id, kind, now).await?;
+        Ok(Some(id))
+    }
+
+    /// [`crate::Database::modify`] that also writes event `kind` (the
+    /// object rendered by `render` before and after) in the same
+    /// transaction; no event if nothing the API shows changed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn modify_emitting<T>(
+        &self,
+        t: &Table,
+        scope: &Scope,
+        id: &str,
+        kind: &str,
+        load: impl FnOnce(&AnyRow) -> Result<T, StoreError>,
+        change: impl FnOnce(&mut T) -> Result<(), RuleError>,
+        save: impl FnOnce(&T) -> Result<Update, StoreError>,
+        render: impl Fn(&dyn Renderer, &T) -> Value,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.write().await?;
+        let row = self
+            .select_one_for_update(t, scope, id)
+            .fetch_row(tx.conn())
+            .await?;
+        let mut v = load(&row)?;
+        let before = render(self.renderer(), &v);
+        change(&mut v)?;
+        save(&v)?.one(scope, id).query().execute(tx.conn()).await?;
+        let after = render(self.renderer(), &v);
+        self.emit_change(&mut tx, scope, kind, Some(before), after)
+            .await?;
+        tx.commit().await?;
+        Ok(v)
     }
 
     /// The renderer events are written with.
@@ -203,6 +259,31 @@ impl Store {
             .await?;
         let key = self.field_key(&scope.account_id).await?;
         event_of(&row, &key)
+    }
+
+    /// The events of `ids` still kept (those gone are left out), in one
+    /// read: what a batch of webhook deliveries sends.
+    pub async fn get_events(&self, scope: &Scope, ids: &[&str]) -> Result<Vec<Event>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.field_key(&scope.account_id).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(256) {
+            let mut sql = Sql::new(&format!("SELECT {COLS} FROM events WHERE "));
+            sql.scope(scope).push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+            for row in sql.query().fetch_all(&self.pool).await? {
+                out.push(event_of(&row, &key)?);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn list_events(
@@ -253,11 +334,14 @@ impl Store {
 
     /// Deletes the events of `account_id` whose data mentions one of
     /// `needles` (an erased customer's id, email, name, phone): the events
-    /// of their checkouts hold their details. Returns how many went.
+    /// of their checkouts hold their details. The event `keep` (the
+    /// erasure's own, which holds nothing of theirs but the id) stays.
+    /// Returns how many went.
     pub async fn erase_event_mentions(
         &self,
         account_id: &str,
         needles: &[String],
+        keep: Option<&str>,
     ) -> Result<u64, StoreError> {
         let spellings = crate::idempotency::mention_spellings(needles);
         if spellings.is_empty() {
@@ -270,6 +354,9 @@ impl Store {
         let mut erased = 0;
         for r in rows {
             let id: String = r.try_get("id")?;
+            if keep == Some(id.as_str()) {
+                continue;
+            }
             let plain = k.open(&place(&id), &r.try_get::<String, _>("data")?)?;
             if !spellings.iter().any(|n| plain.contains(n.as_str())) {
                 continue;
@@ -302,6 +389,7 @@ fn event_of(row: &AnyRow, key: &crate::vault::FieldKey) -> Result<Event, StoreEr
         idempotency_key: row.try_get("idempotency_key")?,
         object: data.remove("object").unwrap_or(Value::Null),
         previous_attributes: data.remove("previous_attributes"),
+        pending_webhooks: row.try_get("pending_webhooks")?,
         id,
     })
 }

@@ -26,6 +26,7 @@ pub mod sql;
 pub mod store;
 pub mod users;
 pub mod vault;
+pub mod webhooks;
 
 pub use db::{Backend, Database};
 pub use error::StoreError;

@@ -86,6 +86,51 @@ const SQLITE: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/sqlite/0014_events.sql"),
     },
+    Migration {
+        version: 15,
+        name: "webhooks",
+        sql: include_str!("../migrations/sqlite/0015_webhooks.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "key_kinds",
+        sql: include_str!("../migrations/sqlite/0016_key_kinds.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "key_life",
+        sql: include_str!("../migrations/sqlite/0017_key_life.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "delivery_leases",
+        sql: include_str!("../migrations/sqlite/0018_delivery_leases.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "payment_errors",
+        sql: include_str!("../migrations/sqlite/0019_payment_errors.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "client_reference",
+        sql: include_str!("../migrations/sqlite/0020_client_reference.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "api_sessions",
+        sql: include_str!("../migrations/sqlite/0021_api_sessions.sql"),
+    },
+    Migration {
+        version: 22,
+        name: "payment_intent_data",
+        sql: include_str!("../migrations/sqlite/0022_payment_intent_data.sql"),
+    },
+    Migration {
+        version: 23,
+        name: "custom_text",
+        sql: include_str!("../migrations/sqlite/0023_custom_text.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -158,6 +203,51 @@ const POSTGRES: &[Migration] = &[
         version: 14,
         name: "events",
         sql: include_str!("../migrations/postgres/0014_events.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "webhooks",
+        sql: include_str!("../migrations/postgres/0015_webhooks.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "key_kinds",
+        sql: include_str!("../migrations/postgres/0016_key_kinds.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "key_life",
+        sql: include_str!("../migrations/postgres/0017_key_life.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "delivery_leases",
+        sql: include_str!("../migrations/postgres/0018_delivery_leases.sql"),
+    },
+    Migration {
+        version: 19,
+        name: "payment_errors",
+        sql: include_str!("../migrations/postgres/0019_payment_errors.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "client_reference",
+        sql: include_str!("../migrations/postgres/0020_client_reference.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "api_sessions",
+        sql: include_str!("../migrations/postgres/0021_api_sessions.sql"),
+    },
+    Migration {
+        version: 22,
+        name: "payment_intent_data",
+        sql: include_str!("../migrations/postgres/0022_payment_intent_data.sql"),
+    },
+    Migration {
+        version: 23,
+        name: "custom_text",
+        sql: include_str!("../migrations/postgres/0023_custom_text.sql"),
     },
 ];
 

@@ -12,7 +12,7 @@ use crate::sql::{get_bool, Bind, Insert, Sql, Update};
 use crate::store::Store;
 use crate::Scope;
 
-const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug";
+const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug, payment_intent_data, custom_text";
 
 fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -36,7 +36,23 @@ fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, S
         submit_type: row.try_get("submit_type")?,
         metadata: metadata_of(row)?,
         slug: row.try_get("slug")?,
+        payment_intent_data: intent_data_of(row)?,
+        custom_text: row
+            .try_get::<Option<String>, _>("custom_text")?
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default(),
     })
+}
+
+/// A `payment_intent_data` column (JSON, or NULL when none is set).
+pub(crate) fn intent_data_of(
+    row: &AnyRow,
+) -> Result<Option<paylink_domain::catalog::PaymentIntentData>, StoreError> {
+    Ok(row
+        .try_get::<Option<String>, _>("payment_intent_data")?
+        .map(|d| serde_json::from_str(&d))
+        .transpose()?)
 }
 
 fn item_of(row: &AnyRow) -> Result<LinkLineItem, StoreError> {
@@ -92,6 +108,15 @@ fn link_fields(l: &PaymentLink) -> Result<Vec<(&'static str, Bind)>, StoreError>
         ("submit_type", l.submit_type.as_str().into()),
         ("metadata", serde_json::to_string(&l.metadata)?.into()),
         ("slug", l.slug.clone().into()),
+        ("custom_text", serde_json::to_string(&l.custom_text)?.into()),
+        (
+            "payment_intent_data",
+            l.payment_intent_data
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?
+                .into(),
+        ),
     ])
 }
 
@@ -156,7 +181,8 @@ impl Store {
         Self::insert_link_tx(tx, scope, l).await?;
         let object = self.renderer().payment_link(l);
         self.emit_change(tx, scope, "payment_link.created", None, object)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Creates a payment link and a new price it sells (with the price's

@@ -82,6 +82,12 @@ const TARGETS: &[Target] = &[
         columns: &["data"],
     },
     Target {
+        table: "webhook_endpoints",
+        account_col: "account_id",
+        key_cols: &["id"],
+        columns: &["secret", "previous_secret"],
+    },
+    Target {
         table: "provider_credentials",
         account_col: "account_id",
         key_cols: &["account_id", "livemode"],

@@ -17,6 +17,9 @@ pub struct Store {
     pub(crate) vault: Arc<Vault>,
     /// Renders the objects events carry (see [`crate::events`]).
     pub(crate) render: Arc<dyn crate::events::Renderer>,
+    /// Keys looked up in the last second (see
+    /// [`crate::api_keys::KEY_CACHE_MILLIS`]).
+    pub(crate) keys: Arc<crate::api_keys::KeyCache>,
 }
 
 impl Store {
@@ -26,6 +29,7 @@ impl Store {
             db,
             vault,
             render: Arc::new(crate::events::Bare),
+            keys: Arc::default(),
         }
     }
 

@@ -30,6 +30,9 @@ pub struct TestApp {
     pub key: String,
     pub live_key: String,
     pub db: Db,
+    /// The server's store: events it writes render as the API does, on
+    /// the server's clock (for jobs run by hand, such as `purge_once`).
+    pub store: paylink_store::Store,
     _dir: tempfile::TempDir,
 }
 
@@ -95,6 +98,7 @@ pub struct Spawn {
     checkout_limits: bool,
     system_clock: bool,
     sign_in_ip_limit: Option<i64>,
+    webhooks: Option<paylink_jobs::webhooks::Config>,
 }
 
 impl Spawn {
@@ -106,6 +110,7 @@ impl Spawn {
             checkout_limits: false,
             system_clock: false,
             sign_in_ip_limit: None,
+            webhooks: None,
         }
     }
     /// A per-key API rate limit per second (0: none).
@@ -128,6 +133,13 @@ impl Spawn {
     /// (`i64::MAX`: as if every attempt came from another address).
     pub fn sign_in_ip_limit(mut self, limit: i64) -> Self {
         self.sign_in_ip_limit = Some(limit);
+        self
+    }
+
+    /// Webhook delivery with these settings (by default: receivers on
+    /// 127.0.0.1 allowed, the outbox looked at every 50 ms).
+    pub fn webhooks(mut self, cfg: paylink_jobs::webhooks::Config) -> Self {
+        self.webhooks = Some(cfg);
         self
     }
 
@@ -164,7 +176,9 @@ impl Spawn {
         )
         .await
         .unwrap();
-        serve_in_background(listener, self.tune(state));
+        let state = self.tune(state);
+        let served_store = state.store.clone();
+        serve_in_background(listener, state);
         let now = server_clock.now();
         let account = app::create_account(&opened.store, "Test Shop", "owner@shop.example", now)
             .await
@@ -194,6 +208,7 @@ impl Spawn {
             clock,
             server_clock,
             db: self.db,
+            store: served_store,
             _dir: dir,
         };
         // The merchant connects the sim, in test and in live mode, with
@@ -206,6 +221,9 @@ impl Spawn {
 
     /// The server's settings this spawn asks for.
     fn tune(&self, mut state: paylink_web::AppState) -> paylink_web::AppState {
+        state = state
+            .with_webhooks(self.webhooks.clone().unwrap_or_else(test_webhooks))
+            .with_key_use_flush(std::time::Duration::from_millis(100));
         if !self.checkout_limits {
             state = state.with_checkout_limits(paylink_web::checkout::OpeningLimits {
                 per_ip_minute: 1_000_000,
@@ -219,6 +237,17 @@ impl Spawn {
             });
         }
         state
+    }
+}
+
+/// The tests' webhook delivery: receivers on 127.0.0.1 allowed (only
+/// there: 127.0.0.2 stands for an internal address), the outbox looked at
+/// every 50 ms.
+pub fn test_webhooks() -> paylink_jobs::webhooks::Config {
+    paylink_jobs::webhooks::Config {
+        allow: vec!["127.0.0.1/32".parse().unwrap_or_else(|e| panic!("{e}"))],
+        poll: std::time::Duration::from_millis(50),
+        ..Default::default()
     }
 }
 
@@ -545,11 +574,17 @@ impl TestApp {
 
 /// Runs an async test body (`async fn $name(app: TestApp)`) on SQLite and
 /// on PostgreSQL, each on a fresh [`spawn_app`].
+///
+/// The runtime is multi-threaded, as `serve`'s is: the server and its
+/// background jobs run on worker threads while the test body blocks (a
+/// CLI process, a Python SDK script, a sleep). On a single-threaded
+/// runtime a blocking call froze the server mid-transaction, and the CLI
+/// beside it then waited on SQLite's write lock until it gave up.
 #[macro_export]
 macro_rules! both {
     ($name:ident) => {
         mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 super::$name($crate::helpers::spawn_app($crate::helpers::Db::Sqlite).await).await
             }
@@ -568,7 +603,7 @@ macro_rules! both {
 macro_rules! on_both_databases {
     ($name:ident) => {
         mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 super::$name($crate::db::Db::Sqlite).await
             }
@@ -581,7 +616,7 @@ macro_rules! on_both_databases {
     };
 }
 
-/// A `#[tokio::test]` that needs PostgreSQL: ignored, with the reason
+/// A multi-threaded `#[tokio::test]` (see [`both!`]) that needs PostgreSQL: ignored, with the reason
 /// `cargo test` shows, when this kit was built without
 /// `PAYLINK_TEST_DATABASE_URL` (see `build.rs`), so that a plain
 /// `cargo test` runs SQLite and says plainly what it skipped.
@@ -589,17 +624,17 @@ macro_rules! on_both_databases {
 #[macro_export]
 macro_rules! pg_test {
     ($($test:tt)*) => {
-        #[tokio::test]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         $($test)*
     };
 }
 
-/// A `#[tokio::test]` that needs PostgreSQL (see above).
+/// A multi-threaded `#[tokio::test]` (see [`both!`]) that needs PostgreSQL (see above).
 #[cfg(not(pg_tests))]
 #[macro_export]
 macro_rules! pg_test {
     ($($test:tt)*) => {
-        #[tokio::test]
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         #[ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"]
         $($test)*
     };

@@ -12,4 +12,5 @@ pub mod cli;
 pub mod dash;
 pub mod db;
 pub mod helpers;
+pub mod receiver;
 pub mod served;

@@ -95,6 +95,8 @@ impl Served {
             "1000000",
             "--checkout-opens-per-link",
             "1000000",
+            "--webhook-allow-cidr",
+            "127.0.0.1/32",
             "--data-dir",
         ])
         .arg(data_dir)

@@ -87,10 +87,17 @@ impl ApiError {
         )
     }
     /// 404 for an object that does not exist in this account and mode.
+    /// 404 for the path's own object (`param` None or `id`); an object
+    /// named in another parameter that does not exist is a 400 naming it,
+    /// as Stripe answers.
     pub fn no_such(object: &str, id: &str, param: Option<&str>) -> Self {
         let id: String = id.chars().take(255).collect();
+        let status = match param {
+            Some(p) if p != "id" => StatusCode::BAD_REQUEST,
+            _ => StatusCode::NOT_FOUND,
+        };
         Self::new(
-            StatusCode::NOT_FOUND,
+            status,
             ErrorType::InvalidRequest,
             Some("resource_missing"),
             format!("No such {object}: '{id}'"),
@@ -127,12 +134,19 @@ impl ApiError {
             None,
         )
     }
-    pub fn method_not_allowed() -> Self {
+    /// A known URL with a method it does not take: Stripe's 404
+    /// "Unrecognized request URL (METHOD: /path)", which the SDKs raise as
+    /// InvalidRequestError (a 405 would be a generic APIError).
+    pub fn unrecognized_method(method: &str, path: &str) -> Self {
+        let p: String = path.chars().take(200).collect();
+        let m: String = method.chars().take(10).collect();
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::NOT_FOUND,
             ErrorType::InvalidRequest,
             None,
-            "This request method is not supported for this URL.",
+            format!(
+                "Unrecognized request URL ({m}: {p}). Please see the API reference at /v1/openapi.json."
+            ),
             None,
         )
     }
@@ -153,7 +167,9 @@ impl ApiError {
         Self::new(
             StatusCode::BAD_REQUEST,
             ErrorType::Idempotency,
-            Some("idempotency_key_in_use"),
+            // Stripe sends no code here: `idempotency_key_in_use` is only
+            // for a request still in flight with the key.
+            None,
             format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{key}' if you meant to execute a different request."),
             None,
         )
@@ -234,10 +250,11 @@ impl ApiError {
         &self.message
     }
 
-    /// Maps a store error where the object is `object` with `id`.
+    /// Maps a store error where the object is `object` with `id`, the
+    /// request's path id (Stripe's 404 names `param: "id"`).
     pub fn from_store(e: StoreError, object: &str, id: &str) -> Self {
         match e {
-            StoreError::NotFound => Self::no_such(object, id, None),
+            StoreError::NotFound => Self::no_such(object, id, Some("id")),
             other => other.into(),
         }
     }
@@ -265,6 +282,9 @@ impl ApiError {
 impl From<paylink_domain::catalog::RuleError> for ApiError {
     /// A broken business rule: a 400 naming the parameter.
     fn from(e: paylink_domain::catalog::RuleError) -> Self {
+        if e.missing {
+            return ApiError::invalid_code("resource_missing", Some(e.param), e.message);
+        }
         ApiError::invalid(Some(e.param), e.message)
     }
 }

@@ -24,8 +24,10 @@ impl<S: Send + Sync, T: Object> FromRequestParts<S> for ObjectId<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::no_such(T::NAME, "", None))?;
-        Ok(ObjectId(Id::parse(&raw)?))
+            .map_err(|_| ApiError::no_such(T::NAME, "", Some("id")))?;
+        Ok(ObjectId(Id::parse(&raw).map_err(|e| {
+            ApiError::no_such(e.object, &e.value, Some("id"))
+        })?))
     }
 }
 

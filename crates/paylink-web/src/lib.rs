@@ -74,6 +74,12 @@ pub struct Inner {
     pub idempotency_lease_secs: i64,
     /// Published link pages' data (see [`checkout::cache`]).
     pub pages: checkout::cache::PageCache,
+    /// Webhook delivery settings (the internal ranges endpoints may reach
+    /// are checked when an endpoint is saved, too).
+    pub webhooks: paylink_jobs::webhooks::Config,
+    /// When each API key was last used, written every `key_use_flush`.
+    pub key_use: auth::KeyUse,
+    pub key_use_flush: std::time::Duration,
 }
 
 impl std::ops::Deref for AppState {
@@ -114,7 +120,27 @@ impl AppState {
             checkout_limits: checkout::OpeningLimits::default(),
             idempotency_lease_secs: paylink_store::idempotency::LEASE_SECS,
             pages: checkout::cache::PageCache::default(),
+            webhooks: paylink_jobs::webhooks::Config::default(),
+            key_use: auth::KeyUse::default(),
+            key_use_flush: std::time::Duration::from_secs(30),
         }))
+    }
+
+    /// This state writing keys' last use this often (before it is shared).
+    pub fn with_key_use_flush(mut self, every: std::time::Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.key_use_flush = every;
+        }
+        self
+    }
+
+    /// This state with other webhook delivery settings (before it is
+    /// shared).
+    pub fn with_webhooks(mut self, cfg: paylink_jobs::webhooks::Config) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.webhooks = cfg;
+        }
+        self
     }
 
     /// This state with other checkout opening limits (before it is shared).
@@ -284,7 +310,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::middleware,
         ))
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+        .method_not_allowed_fallback(
+            |method: axum::http::Method, uri: axum::http::Uri| async move {
+                ApiError::unrecognized_method(method.as_str(), uri.path())
+            },
+        );
     Router::new()
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(|| async { "ok" }))

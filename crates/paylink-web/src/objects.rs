@@ -12,6 +12,209 @@ pub fn list(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     json!({"object": "list", "data": data, "has_more": has_more, "url": url})
 }
 
+/// A field Stripe has for a feature paylink does not offer, at its "off"
+/// value: SDK code reading it works and is told the truth. The OpenAPI
+/// document describes each from the same tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Off {
+    Null,
+    Text(&'static str),
+    Zero,
+    False,
+    Empty,
+    /// `["card"]`: the one payment method.
+    Cards,
+}
+
+impl Off {
+    pub fn value(self) -> Value {
+        match self {
+            Off::Null => Value::Null,
+            Off::Text(t) => json!(t),
+            Off::Zero => json!(0),
+            Off::False => json!(false),
+            Off::Empty => json!([]),
+            Off::Cards => json!(["card"]),
+        }
+    }
+}
+
+use Off::{Cards, Empty, Null, Text, Zero};
+
+/// Payment links: no tax calculation, invoices, Connect fees, shipping or
+/// subscriptions; every paying buyer becomes a customer.
+pub const LINK_OFF: &[(&str, Off)] = &[
+    ("application", Null),
+    ("application_fee_amount", Null),
+    ("application_fee_percent", Null),
+    ("consent_collection", Null),
+    ("customer_creation", Text("always")),
+    ("managed_payments", Null),
+    ("name_collection", Null),
+    ("on_behalf_of", Null),
+    ("optional_items", Null),
+    ("payment_method_collection", Text("always")),
+    ("payment_method_options", Null),
+    ("payment_method_types", Cards),
+    ("shipping_address_collection", Null),
+    ("shipping_options", Empty),
+    ("subscription_data", Null),
+    ("transfer_data", Null),
+];
+
+/// Checkout sessions (hosted, payment mode; made from a link).
+pub const SESSION_OFF: &[(&str, Off)] = &[
+    ("adaptive_pricing", Null),
+    ("after_expiration", Null),
+    ("allowed_payment_method_types", Null),
+    ("billing_address_collection", Null),
+    ("branding_settings", Null),
+    ("cancel_url", Null),
+    ("client_secret", Null),
+    ("collected_information", Null),
+    ("consent", Null),
+    ("consent_collection", Null),
+    ("currency_conversion", Null),
+    ("customer_account", Null),
+    ("customer_creation", Text("always")),
+    ("customer_email", Null),
+    ("excluded_payment_method_types", Null),
+    ("integration_identifier", Null),
+    ("invoice", Null),
+    ("invoice_creation", Null),
+    ("locale", Null),
+    ("managed_payments", Null),
+    ("name_collection", Null),
+    ("optional_items", Null),
+    ("origin_context", Null),
+    ("payment_method_collection", Text("always")),
+    ("payment_method_configuration_details", Null),
+    ("payment_method_options", Null),
+    ("payment_method_types", Cards),
+    ("permissions", Null),
+    ("presentment_details", Null),
+    ("recovered_from", Null),
+    ("redirect_on_completion", Null),
+    ("return_url", Null),
+    ("saved_payment_method_options", Null),
+    ("setup_intent", Null),
+    ("shipping_address_collection", Null),
+    ("shipping_cost", Null),
+    ("shipping_options", Empty),
+    ("submit_type", Null),
+    ("subscription", Null),
+    ("success_url", Null),
+    ("ui_mode", Text("hosted_page")),
+    ("url", Null),
+    ("wallet_options", Null),
+];
+
+/// Payment intents: captured at once, confirmed by the provider's page;
+/// no charges are modelled (`latest_charge` is null).
+pub const PI_OFF: &[(&str, Off)] = &[
+    ("allowed_payment_method_types", Null),
+    ("amount_capturable", Zero),
+    ("amount_details", Null),
+    ("application", Null),
+    ("application_fee_amount", Null),
+    ("automatic_payment_methods", Null),
+    ("canceled_at", Null),
+    ("capture_method", Text("automatic")),
+    ("client_secret", Null),
+    ("confirmation_method", Text("automatic")),
+    ("customer_account", Null),
+    ("excluded_payment_method_types", Null),
+    ("hooks", Null),
+    ("latest_charge", Null),
+    ("managed_payments", Null),
+    ("next_action", Null),
+    ("on_behalf_of", Null),
+    ("payment_details", Null),
+    ("payment_method", Null),
+    ("payment_method_configuration_details", Null),
+    ("payment_method_options", Null),
+    ("payment_record", Null),
+    ("presentment_details", Null),
+    ("processing", Null),
+    ("receipt_email", Null),
+    ("review", Null),
+    ("setup_future_usage", Null),
+    ("shipping", Null),
+    ("source", Null),
+    ("statement_descriptor_suffix", Null),
+    ("transfer_data", Null),
+    ("transfer_group", Null),
+];
+
+/// Refunds (of a payment intent; no charges or balance transactions).
+pub const REFUND_OFF: &[(&str, Off)] = &[
+    ("balance_transaction", Null),
+    ("charge", Null),
+    ("customer_account", Null),
+    ("description", Null),
+    ("destination_details", Null),
+    ("failure_balance_transaction", Null),
+    ("instructions_email", Null),
+    ("next_action", Null),
+    ("payment_method", Null),
+    ("pending_reason", Null),
+    ("presentment_details", Null),
+    ("receipt_number", Null),
+    ("source_transfer_reversal", Null),
+    ("transfer_reversal", Null),
+];
+
+/// Customers (no balances, invoices, sources or tax ids).
+pub const CUSTOMER_OFF: &[(&str, Off)] = &[
+    ("balance", Zero),
+    ("business_name", Null),
+    ("currency", Null),
+    ("customer_account", Null),
+    ("default_source", Null),
+    ("delinquent", Off::False),
+    ("description", Null),
+    ("discount", Null),
+    ("individual_name", Null),
+    ("invoice_prefix", Null),
+    ("invoice_settings", Null),
+    ("next_invoice_sequence", Null),
+    ("preferred_locales", Empty),
+    ("shipping", Null),
+    ("tax_exempt", Text("none")),
+    ("test_clock", Null),
+];
+
+/// Products (services: nothing is shipped).
+pub const PRODUCT_OFF: &[(&str, Off)] = &[
+    ("marketing_features", Empty),
+    ("package_dimensions", Null),
+    ("shippable", Null),
+    ("statement_descriptor", Null),
+    ("tax_code", Null),
+    ("tax_details", Null),
+    ("type", Text("service")),
+    ("unit_label", Null),
+];
+
+/// Prices (one-time, per unit).
+pub const PRICE_OFF: &[(&str, Off)] = &[("tiers_mode", Null), ("transform_quantity", Null)];
+
+/// Promotion codes.
+pub const PROMO_OFF: &[(&str, Off)] = &[("customer_account", Null)];
+
+/// Line items.
+pub const LINE_ITEM_OFF: &[(&str, Off)] = &[("metadata", Null)];
+
+/// `v` with the `off` fields added.
+pub fn with_off(mut v: Value, off: &[(&str, Off)]) -> Value {
+    if let Value::Object(m) = &mut v {
+        for (k, o) in off {
+            m.insert((*k).to_string(), o.value());
+        }
+    }
+    v
+}
+
 /// An event (`evt_…`) in Stripe's shape; `data.object` is the object as
 /// the API rendered it when the event happened.
 pub fn event(e: &paylink_store::events::Event) -> Value {
@@ -36,7 +239,22 @@ impl paylink_store::events::Renderer for EventRenderer {
         payment_link(l, &self.public_url, None)
     }
     fn checkout_session(&self, s: &paylink_domain::checkout::CheckoutSession) -> Value {
-        checkout_session(s, None)
+        checkout_session(s, &self.public_url, None)
+    }
+    fn coupon(&self, c: &Coupon) -> Value {
+        coupon(c, self.clock.now())
+    }
+    fn promotion_code(&self, p: &PromotionCode) -> Value {
+        promotion_code(p)
+    }
+    fn payment_intent(&self, p: &PaymentIntent) -> Value {
+        payment_intent(p)
+    }
+    fn customer(&self, c: &Customer) -> Value {
+        customer(c)
+    }
+    fn refund(&self, r: &Refund) -> Value {
+        refund(r)
     }
     fn request_id(&self) -> Option<String> {
         crate::request_id::current()
@@ -46,12 +264,30 @@ impl paylink_store::events::Renderer for EventRenderer {
     }
 }
 
+/// A webhook endpoint as Stripe renders it (its secret is added by the
+/// create and roll answers only).
+pub fn webhook_endpoint(e: &paylink_store::webhooks::WebhookEndpoint) -> Value {
+    json!({
+        "id": e.id,
+        "object": "webhook_endpoint",
+        "api_version": e.api_version,
+        "application": null,
+        "created": e.created,
+        "description": e.description,
+        "enabled_events": e.enabled_events,
+        "livemode": e.livemode,
+        "metadata": e.metadata,
+        "status": e.status,
+        "url": e.url,
+    })
+}
+
 pub fn deleted(object: &str, id: &str) -> Value {
     json!({"id": id, "object": object, "deleted": true})
 }
 
 pub fn product(p: &Product) -> Value {
-    json!({
+    let v = json!({
         "id": p.id,
         "object": "product",
         "active": p.active,
@@ -64,7 +300,8 @@ pub fn product(p: &Product) -> Value {
         "metadata": p.metadata,
         "name": p.name,
         "url": p.url,
-    })
+    });
+    with_off(v, PRODUCT_OFF)
 }
 
 /// A price; `product` is the product object when expanded, else its id.
@@ -72,7 +309,7 @@ pub fn price(p: &Price, product: Option<Value>) -> Value {
     let custom = p
         .custom_unit_amount()
         .map(|c| json!({"minimum": c.minimum, "maximum": c.maximum, "preset": c.preset}));
-    json!({
+    let v = json!({
         "id": p.id,
         "object": "price",
         "active": p.active,
@@ -90,7 +327,8 @@ pub fn price(p: &Price, product: Option<Value>) -> Value {
         "type": "one_time",
         "unit_amount": p.unit_amount(),
         "unit_amount_decimal": p.unit_amount().map(|a| a.to_string()),
-    })
+    });
+    with_off(v, PRICE_OFF)
 }
 
 /// `percent_off` as a JSON number (Stripe's shape), made from the exact
@@ -132,7 +370,7 @@ pub fn coupon(c: &Coupon, now: i64) -> Value {
 
 pub fn promotion_code(p: &PromotionCode) -> Value {
     let min = p.restrictions.minimum_amount;
-    json!({
+    let v = json!({
         "id": p.id,
         "object": "promotion_code",
         "active": p.active,
@@ -150,17 +388,23 @@ pub fn promotion_code(p: &PromotionCode) -> Value {
             "minimum_amount_currency": min.map(|m| m.currency().code()),
         },
         "times_redeemed": p.times_redeemed,
-    })
+    });
+    with_off(v, PROMO_OFF)
 }
 
 /// One line item of a payment link as Stripe's `item` object;
 /// `description` is the product's name.
-pub fn line_item(item: &LinkLineItem, price_obj: &Price, description: &str) -> Value {
+pub fn line_item(
+    item: &LinkLineItem,
+    price_obj: &Price,
+    description: &str,
+    product: Option<Value>,
+) -> Value {
     let subtotal = price_obj
         .unit_amount()
         .and_then(|a| a.checked_mul(item.quantity))
         .unwrap_or(0);
-    json!({
+    let v = json!({
         "id": item.id,
         "object": "item",
         "adjustable_quantity": item.adjustable_quantity.map(|a| json!({"enabled": a.enabled, "minimum": a.minimum, "maximum": a.maximum})),
@@ -170,9 +414,10 @@ pub fn line_item(item: &LinkLineItem, price_obj: &Price, description: &str) -> V
         "amount_total": subtotal,
         "currency": price_obj.currency.code(),
         "description": description,
-        "price": price(price_obj, None),
+        "price": price(price_obj, product),
         "quantity": item.quantity,
-    })
+    });
+    with_off(v, LINE_ITEM_OFF)
 }
 
 pub fn link_url(public_url: &str, l: &PaymentLink) -> String {
@@ -202,18 +447,32 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
         "active": l.active,
         "after_completion": after,
         "allow_promotion_codes": l.allow_promotion_codes,
+        "automatic_tax": {"enabled": false, "liability": null},
         "billing_address_collection": l.billing_address_collection,
         "currency": l.currency.code(),
         "custom_fields": l.custom_fields,
+        "custom_text": custom_text(&l.custom_text),
         "inactive_message": l.inactive_message,
+        "invoice_creation": {"enabled": false, "invoice_data": null},
         "livemode": l.livemode,
         "metadata": l.metadata,
         "phone_number_collection": {"enabled": l.phone_number_collection},
         "restrictions": restrictions,
         "slug": l.slug,
         "submit_type": l.submit_type,
+        "tax_id_collection": {"enabled": false, "required": "never"},
         "url": link_url(public_url, l),
+        "payment_intent_data": l.payment_intent_data.as_ref().map(|d| json!({
+            "capture_method": "automatic",
+            "description": d.description,
+            "metadata": d.metadata,
+            "setup_future_usage": null,
+            "statement_descriptor": d.statement_descriptor,
+            "statement_descriptor_suffix": null,
+            "transfer_group": null,
+        })),
     });
+    v = with_off(v, LINK_OFF);
     if let (Some(items), Value::Object(m)) = (line_items, &mut v) {
         m.insert("line_items".into(), items);
     }
@@ -232,7 +491,7 @@ fn address(a: &Option<Address>) -> Value {
 
 /// A line of a session's order as Stripe's `item`.
 pub fn order_line(l: &OrderLine, currency: &str, price_obj: Option<Value>) -> Value {
-    json!({
+    let v = json!({
         "id": l.id,
         "object": "item",
         "adjustable_quantity": null,
@@ -244,24 +503,65 @@ pub fn order_line(l: &OrderLine, currency: &str, price_obj: Option<Value>) -> Va
         "description": l.description,
         "price": price_obj.unwrap_or_else(|| json!(l.price)),
         "quantity": l.quantity,
+    });
+    with_off(v, LINE_ITEM_OFF)
+}
+
+/// A checkout session; `url` is its page while it takes a buyer: an
+/// API-created session's own page, or a link session's way on to the
+/// provider.
+/// Stripe's `custom_text` (texts for features paylink does not offer are
+/// null).
+fn custom_text(t: &paylink_domain::catalog::CustomText) -> Value {
+    let m = |s: &Option<String>| s.as_ref().map(|m| json!({ "message": m }));
+    json!({
+        "after_submit": m(&t.after_submit),
+        "shipping_address": null,
+        "submit": m(&t.submit),
+        "terms_of_service_acceptance": null,
     })
 }
 
-pub fn checkout_session(s: &CheckoutSession, line_items: Option<Value>) -> Value {
-    let fields: Vec<Value> = s
-        .custom_fields
-        .iter()
-        .map(|f| {
-            let value = json!({"value": f.value});
-            json!({
-                "key": f.key,
-                "type": f.kind,
-                "text": if f.kind == "text" { value.clone() } else { Value::Null },
-                "numeric": if f.kind == "numeric" { value.clone() } else { Value::Null },
-                "dropdown": if f.kind == "dropdown" { value } else { Value::Null },
+pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Option<Value>) -> Value {
+    let fields: Vec<Value> = match &s.offer {
+        // An API-created session knows its questions: each as it was
+        // asked (label, optional, bounds), with the answer once given.
+        Some(o) => o
+            .custom_fields
+            .iter()
+            .map(|def| {
+                let answer = s
+                    .custom_fields
+                    .iter()
+                    .find(|a| a.key == def.key)
+                    .and_then(|a| a.value.clone());
+                let mut v = json!(def);
+                if let Some(sub) = v.get_mut(&def.kind) {
+                    if !sub.is_object() {
+                        *sub = json!({});
+                    }
+                    if let Some(m) = sub.as_object_mut() {
+                        m.insert("value".into(), json!(answer));
+                    }
+                }
+                v
             })
-        })
-        .collect();
+            .collect(),
+        None => s
+            .custom_fields
+            .iter()
+            .map(|f| {
+                let value = json!({"value": f.value});
+                json!({
+                    "key": f.key,
+                    "type": f.kind,
+                    "text": if f.kind == "text" { value.clone() } else { Value::Null },
+                    "numeric": if f.kind == "numeric" { value.clone() } else { Value::Null },
+                    "dropdown": if f.kind == "dropdown" { value } else { Value::Null },
+                })
+            })
+            .collect(),
+    };
     let discounts: Vec<Value> = match (&s.promotion_code, &s.coupon) {
         (None, None) => Vec::new(),
         (p, c) => vec![json!({"coupon": c, "promotion_code": p})],
@@ -271,6 +571,7 @@ pub fn checkout_session(s: &CheckoutSession, line_items: Option<Value>) -> Value
         "object": "checkout.session",
         "amount_subtotal": s.amount_subtotal,
         "amount_total": s.amount_total,
+        "client_reference_id": s.client_reference_id,
         "created": s.created,
         "currency": s.currency.code(),
         "custom_fields": fields,
@@ -291,7 +592,40 @@ pub fn checkout_session(s: &CheckoutSession, line_items: Option<Value>) -> Value
         "payment_status": if s.paid { "paid" } else { "unpaid" },
         "status": s.status.as_str(),
         "total_details": {"amount_discount": s.amount_discount, "amount_shipping": 0, "amount_tax": 0},
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "custom_text": custom_text(&s.offer.as_ref().map(|o| o.custom_text.clone()).unwrap_or_default()),
+        "tax_id_collection": {"enabled": false, "required": "never"},
     });
+    v = with_off(v, SESSION_OFF);
+    let open = s.status == paylink_domain::checkout::SessionStatus::Open;
+    let url = match (&s.offer, open) {
+        (Some(_), true) => Some(format!("{public_url}/c/{}", s.id)),
+        (None, true) => Some(format!("{public_url}/checkout/{}/go", s.id)),
+        (_, false) => None,
+    };
+    if let Value::Object(m) = &mut v {
+        m.insert("url".into(), json!(url));
+        let o = s.offer.as_ref();
+        m.insert(
+            "allow_promotion_codes".into(),
+            json!(o.map(|o| o.allow_promotion_codes)),
+        );
+        m.insert(
+            "phone_number_collection".into(),
+            json!({"enabled": o.is_some_and(|o| o.phone_number_collection)}),
+        );
+        // Only an API-created session has what its creation set.
+        if let Some(o) = o {
+            m.insert("customer_email".into(), json!(o.customer_email));
+            m.insert("success_url".into(), json!(o.success_url));
+            m.insert("cancel_url".into(), json!(o.cancel_url));
+            m.insert(
+                "billing_address_collection".into(),
+                json!(o.billing_address_collection),
+            );
+            m.insert("submit_type".into(), json!(o.submit_type));
+        }
+    }
     if let (Some(items), Value::Object(m)) = (line_items, &mut v) {
         m.insert("line_items".into(), items);
     }
@@ -299,11 +633,16 @@ pub fn checkout_session(s: &CheckoutSession, line_items: Option<Value>) -> Value
 }
 
 pub fn payment_intent(p: &PaymentIntent) -> Value {
-    json!({
+    let received = if p.status == "succeeded" { p.amount } else { 0 };
+    let error = p.last_payment_error.as_ref().map(|e| {
+        json!({"type": "card_error", "code": e.code, "decline_code": e.decline_code, "message": e.message})
+    });
+    let v = json!({
         "id": p.id,
         "object": "payment_intent",
         "amount": p.amount,
-        "amount_received": p.amount,
+        "amount_received": received,
+        "last_payment_error": error,
         "amount_refunded": p.amount_refunded,
         "created": p.created,
         "currency": p.currency.code(),
@@ -313,11 +652,16 @@ pub fn payment_intent(p: &PaymentIntent) -> Value {
         "payment_method_details": {"type": "card", "card": {"brand": p.card_brand, "last4": p.card_last4}},
         "payment_method_types": ["card"],
         "status": p.status,
-    })
+        // A payment intent is canceled when its session expired unpaid.
+        "cancellation_reason": (p.status == "canceled").then_some("abandoned"),
+        "description": p.description,
+        "statement_descriptor": p.statement_descriptor,
+    });
+    with_off(v, PI_OFF)
 }
 
 pub fn customer(c: &Customer) -> Value {
-    json!({
+    let v = json!({
         "id": c.id,
         "object": "customer",
         "address": address(&c.address),
@@ -327,11 +671,12 @@ pub fn customer(c: &Customer) -> Value {
         "metadata": c.metadata,
         "name": c.name,
         "phone": c.phone,
-    })
+    });
+    with_off(v, CUSTOMER_OFF)
 }
 
 pub fn refund(r: &Refund) -> Value {
-    json!({
+    let v = json!({
         "id": r.id,
         "object": "refund",
         "amount": r.amount,
@@ -341,7 +686,11 @@ pub fn refund(r: &Refund) -> Value {
         "payment_intent": r.payment_intent,
         "reason": r.reason,
         "status": r.status,
-    })
+        // The provider refused it; paylink is not told why.
+        "failure_reason": (r.status == "failed").then_some("unknown"),
+        "customer": null,
+    });
+    with_off(v, REFUND_OFF)
 }
 
 /// The account of a key, in the key's mode: settings, and what may be

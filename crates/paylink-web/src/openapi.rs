@@ -30,6 +30,56 @@ pub enum Out {
     Ref(&'static str),
 }
 
+/// `fields` and the off fields of `table` (see [`crate::objects::Off`]).
+fn with_off(
+    table: &[(&'static str, crate::objects::Off)],
+    mut fields: Vec<(&'static str, Out)>,
+) -> Vec<(&'static str, Out)> {
+    use crate::objects::Off;
+    use Out::{Bool, Int, Lit, Str};
+    for (name, o) in table {
+        fields.push((
+            name,
+            match o {
+                Off::Null => null(Str),
+                Off::Text(t) => Lit(t),
+                Off::Zero => Int,
+                Off::False => Bool,
+                Off::Empty => arr(Str),
+                Off::Cards => arr(Lit("card")),
+            },
+        ));
+    }
+    fields
+}
+
+/// Tax is never calculated (`session`: the session's shape, with
+/// `provider` and `status`).
+fn automatic_tax(session: bool) -> Out {
+    use Out::{Bool, Obj, Str};
+    let mut f = vec![("enabled", Bool), ("liability", null(Str))];
+    if session {
+        f.extend([("provider", null(Str)), ("status", null(Str))]);
+    }
+    Obj(f)
+}
+
+fn custom_text() -> Out {
+    use Out::{Obj, Str};
+    let message = || null(Obj(vec![("message", Str)]));
+    Obj(vec![
+        ("after_submit", message()),
+        ("shipping_address", message()),
+        ("submit", message()),
+        ("terms_of_service_acceptance", message()),
+    ])
+}
+
+fn tax_ids() -> Out {
+    use Out::{Bool, Lit, Obj};
+    Obj(vec![("enabled", Bool), ("required", Lit("never"))])
+}
+
 fn null(o: Out) -> Out {
     Out::Null(Box::new(o))
 }
@@ -45,6 +95,17 @@ fn list_of(component: &'static str) -> Out {
     ])
 }
 
+/// Stripe's `search_result` of `component`.
+fn search_of(component: &'static str) -> Out {
+    Out::Obj(vec![
+        ("object", Out::Lit("search_result")),
+        ("data", arr(Out::Ref(component))),
+        ("has_more", Out::Bool),
+        ("next_page", null(Out::Str)),
+        ("url", Out::Str),
+    ])
+}
+
 /// Every object shape the API returns.
 #[rustfmt::skip]
 // Long: a table: every object shape the API returns, one entry per object.
@@ -53,20 +114,20 @@ pub fn components() -> Vec<(&'static str, Out)> {
     let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));
     let value = || null(Obj(vec![("value", null(Str))]));
     vec![
-        ("product", Obj(vec![
+        ("product", Obj(with_off(crate::objects::PRODUCT_OFF, vec![
             ("id", Str), ("object", Lit("product")), ("active", Bool), ("created", Int), ("updated", Int),
-            ("default_price", null(Str)), ("description", null(Str)), ("images", arr(Str)), ("livemode", Bool),
+            ("default_price", null(Any(vec![Str, Ref("price")]))), ("description", null(Str)), ("images", arr(Str)), ("livemode", Bool),
             ("metadata", Map), ("name", Str), ("url", null(Str)),
-        ])),
+        ]))),
         ("deleted_product", Obj(vec![("id", Str), ("object", Lit("product")), ("deleted", Bool)])),
-        ("price", Obj(vec![
+        ("price", Obj(with_off(crate::objects::PRICE_OFF, vec![
             ("id", Str), ("object", Lit("price")), ("active", Bool), ("billing_scheme", Lit("per_unit")), ("created", Int),
             ("currency", Str),
             ("custom_unit_amount", null(Obj(vec![("minimum", null(Int)), ("maximum", null(Int)), ("preset", null(Int))]))),
             ("livemode", Bool), ("lookup_key", null(Str)), ("metadata", Map), ("nickname", null(Str)),
             ("product", Any(vec![Str, Ref("product")])), ("recurring", null(Str)), ("tax_behavior", Lit("unspecified")),
             ("type", Lit("one_time")), ("unit_amount", null(Int)), ("unit_amount_decimal", null(Str)),
-        ])),
+        ]))),
         ("coupon", Obj(vec![
             ("id", Str), ("object", Lit("coupon")), ("amount_off", null(Int)), ("created", Int), ("currency", null(Str)),
             ("duration", Lit("once")), ("duration_in_months", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
@@ -74,7 +135,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("times_redeemed", Int), ("valid", Bool),
         ])),
         ("deleted_coupon", Obj(vec![("id", Str), ("object", Lit("coupon")), ("deleted", Bool)])),
-        ("promotion_code", Obj(vec![
+        ("promotion_code", Obj(with_off(crate::objects::PROMO_OFF, vec![
             ("id", Str), ("object", Lit("promotion_code")), ("active", Bool), ("code", Str), ("created", Int),
             ("customer", null(Str)), ("expires_at", null(Int)), ("livemode", Bool), ("max_redemptions", null(Int)),
             ("metadata", Map), ("promotion", Obj(vec![("type", Lit("coupon")), ("coupon", Str)])),
@@ -82,15 +143,20 @@ pub fn components() -> Vec<(&'static str, Out)> {
                 ("first_time_transaction", Bool), ("minimum_amount", null(Int)), ("minimum_amount_currency", null(Str)),
             ])),
             ("times_redeemed", Int),
-        ])),
-        ("item", Obj(vec![
+        ]))),
+        ("item", Obj(with_off(crate::objects::LINE_ITEM_OFF, vec![
             ("id", Str), ("object", Lit("item")),
             ("adjustable_quantity", null(Obj(vec![("enabled", Bool), ("minimum", null(Int)), ("maximum", null(Int))]))),
             ("amount_discount", Int), ("amount_subtotal", Int), ("amount_tax", Int), ("amount_total", Int),
-            ("currency", Str), ("description", null(Str)), ("price", Any(vec![Str, Ref("price")])), ("quantity", Int),
-        ])),
-        ("payment_link", Obj(vec![
+            ("currency", Str), ("description", null(Str)), ("price", Ref("price")), ("quantity", Int),
+        ]))),
+        ("payment_link", Obj(with_off(crate::objects::LINK_OFF, vec![
             ("id", Str), ("object", Lit("payment_link")), ("active", Bool),
+            ("payment_intent_data", null(Obj(vec![
+                ("capture_method", Lit("automatic")), ("description", null(Str)), ("metadata", Map),
+                ("setup_future_usage", null(Str)), ("statement_descriptor", null(Str)),
+                ("statement_descriptor_suffix", null(Str)), ("transfer_group", null(Str)),
+            ]))),
             ("after_completion", Obj(vec![
                 ("type", Str),
                 ("hosted_confirmation", null(Obj(vec![("custom_message", null(Str))]))),
@@ -107,53 +173,75 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("restrictions", null(Obj(vec![("completed_sessions", Obj(vec![("count", Int), ("limit", Int)]))]))),
             ("slug", null(Str)), ("submit_type", Str), ("url", Str),
             ("line_items", Opt(Box::new(list_of("item")))),
-        ])),
+            // Stripe's fields for features paylink does not offer, at
+            // their "off" values (and objects::LINK_OFF, added below).
+            ("automatic_tax", automatic_tax(false)),
+            ("custom_text", custom_text()),
+            ("invoice_creation", Obj(vec![("enabled", Bool), ("invoice_data", null(Str))])),
+            ("tax_id_collection", tax_ids()),
+        ]))),
         ("address", Obj(vec![
             ("line1", null(Str)), ("line2", null(Str)), ("city", null(Str)), ("postal_code", null(Str)),
             ("state", null(Str)), ("country", null(Str)),
         ])),
-        ("checkout.session", Obj(vec![
+        ("checkout.session", Obj(with_off(crate::objects::SESSION_OFF, vec![
             ("id", Str), ("object", Lit("checkout.session")), ("amount_subtotal", Int), ("amount_total", Int),
-            ("created", Int), ("currency", Str),
+            ("client_reference_id", null(Str)), ("created", Int), ("currency", Str),
             ("custom_fields", arr(Obj(vec![("key", Str), ("type", Str), ("text", value()), ("numeric", value()), ("dropdown", value())]))),
-            ("customer", null(Str)),
+            ("customer", null(Any(vec![Str, Ref("customer_or_deleted")]))),
             ("customer_details", Obj(vec![("email", null(Str)), ("name", null(Str)), ("phone", null(Str)), ("address", null(Ref("address")))])),
             ("discounts", arr(Obj(vec![("coupon", null(Str)), ("promotion_code", null(Str))]))),
             ("expires_at", Int), ("livemode", Bool), ("metadata", Map), ("mode", Lit("payment")),
-            ("payment_intent", null(Str)), ("payment_link", Str), ("payment_status", Str), ("status", Str),
+            ("payment_intent", null(Any(vec![Str, Ref("payment_intent")]))), ("payment_link", null(Str)), ("payment_status", Str), ("status", Str),
+            ("allow_promotion_codes", null(Bool)), ("phone_number_collection", Obj(vec![("enabled", Bool)])),
             ("total_details", Obj(vec![("amount_discount", Int), ("amount_shipping", Int), ("amount_tax", Int)])),
             ("line_items", Opt(Box::new(list_of("item")))),
-        ])),
-        ("payment_intent", Obj(vec![
+            ("automatic_tax", automatic_tax(true)),
+            ("custom_text", custom_text()),
+            ("tax_id_collection", tax_ids()),
+        ]))),
+        ("payment_intent", Obj(with_off(crate::objects::PI_OFF, vec![
             ("id", Str), ("object", Lit("payment_intent")), ("amount", Int), ("amount_received", Int), ("amount_refunded", Int),
             ("created", Int), ("currency", Str), ("customer", null(Str)), ("livemode", Bool), ("metadata", Map),
             ("payment_method_details", Obj(vec![("type", Lit("card")), ("card", Obj(vec![("brand", null(Str)), ("last4", null(Str))]))])),
-            ("payment_method_types", arr(Str)), ("status", Str),
-        ])),
-        ("customer", Obj(vec![
+            ("payment_method_types", arr(Str)), ("status", Str), ("cancellation_reason", null(Str)),
+            ("description", null(Str)), ("statement_descriptor", null(Str)),
+            ("last_payment_error", null(Obj(vec![
+                ("type", Lit("card_error")), ("code", Str), ("decline_code", null(Str)), ("message", Str),
+            ]))),
+        ]))),
+        ("customer", Obj(with_off(crate::objects::CUSTOMER_OFF, vec![
             ("id", Str), ("object", Lit("customer")), ("address", null(Ref("address"))), ("created", Int),
             ("email", null(Str)), ("livemode", Bool), ("metadata", Map), ("name", null(Str)), ("phone", null(Str)),
-        ])),
+        ]))),
         ("deleted_customer", Obj(vec![("id", Str), ("object", Lit("customer")), ("deleted", Bool)])),
+        ("customer_or_deleted", Any(vec![Ref("customer"), Ref("deleted_customer")])),
         ("customer_export", Obj(vec![
             ("object", Lit("customer_export")), ("exported_at", Int), ("customer", Ref("customer")),
             ("checkout_sessions", arr(Ref("checkout.session"))), ("payment_intents", arr(Ref("payment_intent"))),
             ("refunds", arr(Ref("refund"))),
         ])),
-        ("refund", Obj(vec![
+        ("refund", Obj(with_off(crate::objects::REFUND_OFF, vec![
             ("id", Str), ("object", Lit("refund")), ("amount", Int), ("created", Int), ("currency", Str),
             ("metadata", Map), ("payment_intent", Str), ("reason", null(Str)), ("status", Str),
-        ])),
+            ("failure_reason", null(Str)), ("customer", null(Str)),
+        ]))),
         ("event", Obj(vec![
             ("id", Str), ("object", Lit("event")), ("api_version", Str), ("created", Int),
             ("data", Obj(vec![
-                ("object", Any(vec![Ref("product"), Ref("price"), Ref("payment_link"), Ref("checkout.session")])),
-                ("previous_attributes", Opt(Box::new(Any(vec![Obj(vec![]), Map, Ref("product"), Ref("price"), Ref("payment_link")])))),
+                ("object", Any(vec![Ref("product"), Ref("price"), Ref("payment_link"), Ref("checkout.session"), Ref("coupon"), Ref("promotion_code"), Ref("payment_intent"), Ref("customer"), Ref("refund")])),
+                ("previous_attributes", Opt(Box::new(Any(vec![Obj(vec![]), Map, Ref("product"), Ref("price"), Ref("payment_link"), Ref("coupon"), Ref("promotion_code")])))),
             ])),
             ("livemode", Bool), ("pending_webhooks", Int),
             ("request", Obj(vec![("id", null(Str)), ("idempotency_key", null(Str))])),
             ("type", Str),
         ])),
+        ("webhook_endpoint", Obj(vec![
+            ("id", Str), ("object", Lit("webhook_endpoint")), ("api_version", null(Str)), ("application", null(Str)),
+            ("created", Int), ("description", null(Str)), ("enabled_events", arr(Str)), ("livemode", Bool),
+            ("metadata", Map), ("secret", Opt(Box::new(Str))), ("status", Str), ("url", Str),
+        ])),
+        ("deleted_webhook_endpoint", Obj(vec![("id", Str), ("object", Lit("webhook_endpoint")), ("deleted", Bool)])),
         ("account", Obj(vec![
             ("id", Str), ("object", Lit("account")),
             ("provider", null(Obj(vec![("type", Str), ("last4", Str), ("account", Str), ("connected", Int)]))),
@@ -262,6 +350,7 @@ fn response_content(r: &Resp) -> Value {
     match r {
         Resp::Object(c) => json!({"application/json": {"schema": out_schema(&Out::Ref(c))}}),
         Resp::List(c) => json!({"application/json": {"schema": out_schema(&list_of(c))}}),
+        Resp::Search(c) => json!({"application/json": {"schema": out_schema(&search_of(c))}}),
         Resp::Image(mime) => json!({ *mime: {"schema": {"type": "string", "format": "binary"}} }),
     }
 }

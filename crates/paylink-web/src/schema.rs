@@ -140,7 +140,22 @@ fn type_error(param: &str, what: &str, v: &Value) -> ApiError {
         Value::Array(_) => "an array".into(),
         other => other.to_string(),
     };
-    ApiError::invalid(Some(param.to_string()), format!("Invalid {what}: {shown}"))
+    let message = format!("Invalid {what}: {shown}");
+    match what {
+        "integer" => {
+            ApiError::invalid_code("parameter_invalid_integer", Some(param.into()), message)
+        }
+        _ => ApiError::invalid(Some(param.to_string()), message),
+    }
+}
+
+/// Stripe's answer to a required parameter left out (or sent empty).
+fn missing(param: &str) -> ApiError {
+    ApiError::invalid_code(
+        "parameter_missing",
+        Some(param.into()),
+        format!("Missing required param: {param}."),
+    )
 }
 
 /// Checks `value` against the object `fields` and returns it coerced
@@ -176,7 +191,13 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
         }
         Kind::Int { min, max } => {
             let n = match &value {
-                Value::Number(n) => n.as_i64(),
+                // JSON's 70.0 is the integer 70 (as JSON Schema's `integer`
+                // says); 70.5 is not an integer.
+                Value::Number(n) => n.as_i64().or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                }),
                 Value::String(s) => {
                     let t = s.strip_prefix('-').unwrap_or(s);
                     if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -259,8 +280,13 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                 .keys()
                 .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
             {
-                let p = path_of(param, unknown);
-                return Err(ApiError::invalid(
+                // A name as long as the body could be: shown cut short.
+                let mut p = path_of(param, unknown);
+                if p.chars().count() > 200 {
+                    p = format!("{}…", p.chars().take(200).collect::<String>());
+                }
+                return Err(ApiError::invalid_code(
+                    "parameter_unknown",
                     Some(p.clone()),
                     format!("Received unknown parameter: {p}"),
                 ));
@@ -271,23 +297,18 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                 match map.remove(field.name) {
                     None => {
                         if field.required {
-                            return Err(ApiError::invalid(
-                                Some(p.clone()),
-                                format!("Missing required param: {p}."),
-                            ));
+                            return Err(missing(&p));
                         }
                     }
                     Some(v) if is_unset(&v) => {
                         if field.required {
-                            return Err(ApiError::invalid(
-                                Some(p.clone()),
-                                format!("Missing required param: {p}."),
-                            ));
+                            return Err(missing(&p));
                         }
                         if !field.emptiable {
-                            return Err(ApiError::invalid(
+                            return Err(ApiError::invalid_code(
+                                "parameter_invalid_empty",
                                 Some(p.clone()),
-                                format!("Invalid {p}: it can't be empty."),
+                                format!("You passed an empty string for '{p}'. We assume empty values are an attempt to unset a parameter; however '{p}' cannot be unset. You should remove '{p}' from your request or supply a non-empty value."),
                             ));
                         }
                         out.insert(field.name.to_string(), Value::Null);
@@ -321,9 +342,11 @@ fn is_unset(v: &Value) -> bool {
 /// The JSON Schema (OpenAPI 3.1) of a parameter kind.
 pub fn json_schema(kind: &Kind) -> Value {
     match kind {
+        // An empty string is never a value: it unsets an unsettable
+        // parameter (the anyOf below) and is refused anywhere else.
         Kind::Str { max, allowed } => match allowed {
             Some(a) => json!({"type": "string", "enum": a}),
-            None => json!({"type": "string", "maxLength": max}),
+            None => json!({"type": "string", "minLength": 1, "maxLength": max}),
         },
         Kind::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
         Kind::Bool => json!({"type": "boolean"}),
@@ -343,7 +366,8 @@ pub fn json_schema(kind: &Kind) -> Value {
                     m.insert("description".into(), Value::String(field.doc.into()));
                 }
                 if field.emptiable {
-                    s = json!({"anyOf": [s, {"type": "string", "enum": [""]}], "description": field.doc});
+                    // Unset by an empty string (forms) or null (JSON).
+                    s = json!({"anyOf": [s, {"type": "string", "enum": [""]}, {"type": "null"}], "description": field.doc});
                 }
                 props.insert(field.name.into(), s);
                 if field.required {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use paylink_crypto::{ApiKeyKind, KeyFile, Mode, PlaintextApiKey, Secret};
+use paylink_crypto::{KeyFile, Mode, PlaintextApiKey, Secret};
 use paylink_domain::{AccountId, Clock, Email, IdKind, SystemClock};
 use paylink_providers::sim::{SimClient, SimConfig};
 use paylink_store::audit::AuditEvent;
@@ -13,7 +13,7 @@ use paylink_store::{Database, Scope, Store};
 use paylink_web::AppState;
 
 /// Purpose label of the HMAC key that API keys are stored under.
-const API_KEY_PEPPER: &str = "paylink/api-key-pepper/v1";
+pub(crate) const API_KEY_PEPPER: &str = "paylink/api-key-pepper/v1";
 
 /// Where data lives: a directory (SQLite database and key file) and,
 /// optionally, a PostgreSQL URL that replaces the SQLite database.
@@ -113,9 +113,20 @@ pub async fn open(opts: &DataOptions) -> Result<Opened, AppError> {
     let key_path = env_key.is_none().then(|| opts.key_path());
     let database = open_database(opts).await?;
     database.migrate().await?;
+    // Events written outside a served request (the CLI's retention pass
+    // expiring sessions) render their objects as the API does; `serve`
+    // gives its own renderer, with its public URL and clock.
+    let public_url = std::env::var("PAYLINK_PUBLIC_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let store = database
         .with_vault(Arc::new(Vault::new(keys, key_path.clone())))
-        .await?;
+        .await?
+        .rendering(Arc::new(paylink_web::objects::EventRenderer {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            clock: system_clock(),
+        }));
     Ok(Opened {
         store,
         key_path,
@@ -359,6 +370,25 @@ pub async fn create_key(
     mode: Mode,
     now: i64,
 ) -> Result<CreatedKey, AppError> {
+    create_key_with(
+        opened,
+        account_id,
+        mode,
+        paylink_store::api_keys::KeySpec::secret("cli"),
+        now,
+    )
+    .await
+}
+
+/// Creates a key as `spec` says (the operator's CLI: any kind) for
+/// `account_id` in `mode`; stores only its hash.
+pub async fn create_key_with(
+    opened: &Opened,
+    account_id: &str,
+    mode: Mode,
+    spec: paylink_store::api_keys::KeySpec<'_>,
+    now: i64,
+) -> Result<CreatedKey, AppError> {
     opened
         .store
         .get_account(account_id)
@@ -377,7 +407,7 @@ pub async fn create_key(
         .store
         .create_api_key(
             &scope,
-            ApiKeyKind::Secret,
+            spec,
             &opened.store.instance_secret(API_KEY_PEPPER).await?,
             now,
         )
@@ -386,10 +416,10 @@ pub async fn create_key(
         .store
         .audit(AuditEvent {
             account_id: Some(account_id),
-            actor: "cli",
+            actor: spec.created_by,
             action: "api_key.created",
             target: Some(&id),
-            detail: serde_json::json!({"type": "secret", "livemode": mode.livemode(), "last4": secret.last4()}),
+            detail: serde_json::json!({"type": spec.kind.as_str(), "livemode": mode.livemode(), "last4": secret.last4(), "permissions": spec.permissions, "name": spec.name}),
             now,
         })
         .await?;
@@ -401,7 +431,8 @@ pub async fn create_key(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; runs the
-/// background pass (expiry and retention) alongside, every minute.
+/// background pass (expiry and retention) alongside, every minute, and
+/// webhook delivery.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -420,6 +451,13 @@ pub async fn serve(
         state.clock.clone(),
         Duration::from_secs(60),
     );
+    let deliver = paylink_jobs::webhooks::spawn_delivery(
+        state.store.clone(),
+        state.clock.clone(),
+        state.webhooks.clone(),
+    )
+    .map_err(|e| AppError::Invalid(format!("webhook delivery: {e}")))?;
+    let key_use = paylink_web::auth::spawn_key_use_flush(state.clone(), state.key_use_flush);
     let result = paylink_web::server::serve(
         listener,
         paylink_web::router(state),
@@ -429,6 +467,8 @@ pub async fn serve(
     .await;
     purge.abort();
     reconcile.abort();
+    deliver.abort();
+    key_use.abort();
     result.map_err(AppError::Io)
 }
 

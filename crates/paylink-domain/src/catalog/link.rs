@@ -19,7 +19,51 @@ pub struct AdjustableQuantity {
     pub maximum: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a link (or an API-created session) sets on the payment it makes
+/// (Stripe's `payment_intent_data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntentData {
+    pub description: Option<String>,
+    pub metadata: Metadata,
+    pub statement_descriptor: Option<String>,
+}
+
+/// Texts the checkout page shows beside its Pay button (Stripe's
+/// `custom_text`): `submit` above it, `after_submit` below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomText {
+    #[serde(default)]
+    pub submit: Option<String>,
+    #[serde(default)]
+    pub after_submit: Option<String>,
+}
+
+/// Longest custom text (Stripe's).
+pub const MAX_CUSTOM_TEXT: usize = 1200;
+
+/// Longest payment description (Stripe's).
+pub const MAX_PAYMENT_DESCRIPTION: usize = 1000;
+
+/// Checks a statement descriptor as card networks take it (Stripe's
+/// rules): 5 to 22 Latin characters, at least one letter, none of
+/// `< > \ ' " *`.
+pub fn check_statement_descriptor(param: &str, s: &str) -> Result<(), RuleError> {
+    let n = s.chars().count();
+    let ok = (5..=22).contains(&n)
+        && s.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
+        && s.chars().any(|c| c.is_ascii_alphabetic())
+        && !s.contains(['<', '>', '\\', '\'', '"', '*']);
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError::new(
+            param,
+            "The statement descriptor must be 5 to 22 Latin characters with at least one letter, and may not contain < > \\ ' \" *.",
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkLineItem {
     pub id: String,
     pub price: String,
@@ -124,7 +168,7 @@ pub fn check_link_prices(items: &[LinkLineItem], prices: &[Price]) -> Result<Cur
         let price = prices
             .iter()
             .find(|p| p.id == item.price)
-            .ok_or_else(|| RuleError::new(&param, format!("No such price: '{}'", item.price)))?;
+            .ok_or_else(|| RuleError::no_such(&param, "price", &item.price))?;
         if !price.active {
             return Err(RuleError::new(
                 &param,
@@ -136,7 +180,7 @@ pub fn check_link_prices(items: &[LinkLineItem], prices: &[Price]) -> Result<Cur
             Some(c) if c != price.currency => {
                 return Err(RuleError::new(
                     &param,
-                    "All line items of a payment link must use the same currency.",
+                    "All line items must use the same currency.",
                 ));
             }
             Some(_) => {}
@@ -145,7 +189,7 @@ pub fn check_link_prices(items: &[LinkLineItem], prices: &[Price]) -> Result<Cur
             if items.len() != 1 {
                 return Err(RuleError::new(
                     &param,
-                    "A price with custom_unit_amount must be the only line item of a payment link.",
+                    "A price with custom_unit_amount must be the only line item.",
                 ));
             }
             if item.quantity != 1 || item.adjustable_quantity.is_some_and(|a| a.enabled) {
@@ -216,6 +260,9 @@ pub struct PaymentLink {
     pub metadata: Metadata,
     /// The link's own URL path (`/l/<slug>`), unique on the instance.
     pub slug: Option<String>,
+    /// What the link sets on each payment it makes.
+    pub payment_intent_data: Option<PaymentIntentData>,
+    pub custom_text: CustomText,
 }
 
 impl PaymentLink {

@@ -25,6 +25,9 @@ pub use product::*;
 pub struct RuleError {
     pub param: String,
     pub message: String,
+    /// The parameter names an object that does not exist (Stripe's
+    /// `resource_missing`), rather than a bad value.
+    pub missing: bool,
 }
 
 impl RuleError {
@@ -32,6 +35,18 @@ impl RuleError {
         Self {
             param: param.into(),
             message: message.into(),
+            missing: false,
+        }
+    }
+    /// `param` names `object` `id`, which does not exist.
+    pub fn no_such(param: impl Into<String>, object: &str, id: &str) -> Self {
+        Self {
+            param: param.into(),
+            message: format!(
+                "No such {object}: '{}'",
+                id.chars().take(255).collect::<String>()
+            ),
+            missing: true,
         }
     }
 }

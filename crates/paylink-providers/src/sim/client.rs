@@ -71,6 +71,26 @@ struct EventData {
 }
 
 #[derive(Deserialize)]
+struct FailedData {
+    payment: String,
+    merchant: String,
+    #[serde(default)]
+    livemode: bool,
+    session: String,
+    amount: i64,
+    currency: String,
+    card: Option<EventCard>,
+    failure: Failure,
+}
+
+#[derive(Deserialize)]
+struct Failure {
+    code: String,
+    decline_code: Option<String>,
+    message: String,
+}
+
+#[derive(Deserialize)]
 struct Event {
     id: String,
     #[serde(rename = "type")]
@@ -155,6 +175,28 @@ impl Provider for SimClient {
             return Err(ProviderError::BadSignature);
         }
         let e: Event = serde_json::from_slice(body).map_err(|_| ProviderError::BadPayload)?;
+        if e.kind == "payment.failed" {
+            let d: FailedData =
+                serde_json::from_value(e.data).map_err(|_| ProviderError::BadPayload)?;
+            let (card_brand, card_last4) = match d.card {
+                Some(c) => (Some(c.brand), Some(c.last4)),
+                None => (None, None),
+            };
+            return Ok(ProviderEvent::PaymentFailed {
+                event_id: e.id,
+                session_id: d.session,
+                provider_ref: d.payment,
+                merchant: d.merchant,
+                livemode: d.livemode,
+                amount: d.amount,
+                currency: d.currency,
+                card_brand,
+                card_last4,
+                code: d.failure.code,
+                decline_code: d.failure.decline_code,
+                message: d.failure.message,
+            });
+        }
         if e.kind != "payment.succeeded" {
             return Ok(ProviderEvent::Other {
                 event_id: e.id,

@@ -169,6 +169,41 @@ impl SimState {
             }
         })
         .to_string();
+        self.publish(event).await;
+    }
+
+    /// Tells paylink that an attempt at `p` failed (a declined card, a
+    /// failed 3-D Secure check), as a real provider's event does; the
+    /// buyer stays on the card page meanwhile and may try again.
+    pub(super) async fn fail(
+        self: &Arc<Self>,
+        p: &SimPayment,
+        card: Option<(String, String)>,
+        (code, decline_code, message): (&str, Option<&str>, &str),
+    ) {
+        let card = card.map(|(brand, last4)| json!({"brand": brand, "last4": last4}));
+        let event = json!({
+            "id": random_id("evt_sim_"),
+            "type": "payment.failed",
+            "created": self.cfg.clock.now(),
+            "data": {
+                "payment": p.id,
+                "merchant": p.merchant,
+                "livemode": p.req.livemode,
+                "session": p.req.session_id,
+                "amount": p.req.amount,
+                "currency": p.req.currency,
+                "card": card,
+                "failure": {"code": code, "decline_code": decline_code, "message": message},
+            }
+        })
+        .to_string();
+        self.publish(event).await;
+    }
+
+    /// Sends `event` to paylink until it is accepted (kept on disk until
+    /// then), returning after the first attempt.
+    async fn publish(self: &Arc<Self>, event: String) {
         lock(&self.outbox).push(event.clone());
         self.save().await;
         // Delivery runs on its own task, so a buyer who leaves mid-way

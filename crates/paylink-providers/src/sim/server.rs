@@ -224,7 +224,14 @@ async fn submit_card(
             Redirect::to(&p.req.return_url).into_response()
         }
         Outcome::Declined => {
-            errors.alert = Some("Your card was declined. Try another card.".into());
+            let message = "Your card was declined. Try another card.";
+            s.fail(
+                &p,
+                Some((brand.as_str().into(), last4)),
+                ("card_declined", Some("generic_decline"), message),
+            )
+            .await;
+            errors.alert = Some(message.into());
             (
                 StatusCode::PAYMENT_REQUIRED,
                 card_page(&p, &errors, &name, &exp),
@@ -232,7 +239,14 @@ async fn submit_card(
                 .into_response()
         }
         Outcome::InsufficientFunds => {
-            errors.alert = Some("Your card has insufficient funds. Try another card.".into());
+            let message = "Your card has insufficient funds. Try another card.";
+            s.fail(
+                &p,
+                Some((brand.as_str().into(), last4)),
+                ("card_declined", Some("insufficient_funds"), message),
+            )
+            .await;
+            errors.alert = Some(message.into());
             (
                 StatusCode::PAYMENT_REQUIRED,
                 card_page(&p, &errors, &name, &exp),
@@ -279,7 +293,17 @@ async fn answer_challenge(
         return Redirect::to(&p.req.return_url).into_response();
     }
     s.set_status(&id, SimStatus::RequiresPaymentMethod).await;
-    let errors = FormErrors { alert: Some("We are unable to authenticate your payment method. Choose another payment method and try again.".into()), ..FormErrors::default() };
+    let message = "We are unable to authenticate your payment method. Choose another payment method and try again.";
+    s.fail(
+        &p,
+        Some((brand, last4)),
+        ("payment_intent_authentication_failure", None, message),
+    )
+    .await;
+    let errors = FormErrors {
+        alert: Some(message.into()),
+        ..FormErrors::default()
+    };
     (StatusCode::PAYMENT_REQUIRED, card_page(&p, &errors, "", "")).into_response()
 }
 

@@ -13,7 +13,8 @@ use crate::store::Store;
 use crate::vault::FieldKey;
 use crate::Scope;
 
-use super::{json, seal_person, Person};
+use super::customers::{customer_of, CUSTOMER_COLS};
+use super::{json, Person};
 
 /// The outcome of a provider's "payment succeeded" event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,7 @@ impl Store {
         let s = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
         // Checked before anything else about the session is acted on (the
         // event is not kept).
-        if let Some(why) = Self::binding_refusal(&mut tx, &scope, &s, &e).await? {
+        if let Some(why) = Self::binding_refusal(&mut tx, &scope, &s, e.binding()).await? {
             return Ok(Completion::Refused(why.to_string()));
         }
         if s.status == SessionStatus::Complete {
@@ -100,11 +101,47 @@ impl Store {
             key: &k,
             email_blind: email_blind.as_deref(),
         };
-        let customer_id = Self::customer_for(&mut tx, &scope, &s, &e, buyer).await?;
-        Self::insert_payment(&mut tx, &scope, &s, &e, &customer_id).await?;
+        let (customer_id, new_customer) =
+            Self::customer_for(&mut tx, &scope, &s, &e, buyer).await?;
+        // The payment intent of the session's failed attempts, if any,
+        // now succeeds; otherwise the payment is a new one.
+        let pi_id = s
+            .payment_intent
+            .clone()
+            .unwrap_or_else(|| e.payment_intent_id.to_string());
+        let e = PaidEvent {
+            payment_intent_id: &pi_id,
+            ..e
+        };
+        let existing = s.payment_intent.is_some();
+        Self::insert_payment(&mut tx, &scope, &s, &e, &customer_id, existing).await?;
         Self::mark_complete(&mut tx, &scope, &s, &e, &customer_id).await?;
         Self::release(&mut tx, &scope, &s, true).await?;
-        // The event carries the session as it now reads (complete, paid).
+        // Stripe's order: the customer, the payment, then the session; each
+        // object as it now reads.
+        if new_customer {
+            let row = Sql::select_one(CUSTOMER_COLS, "customers", &scope, &customer_id)
+                .fetch_row(tx.conn())
+                .await?;
+            let object = self.renderer().customer(&customer_of(&row, &k)?);
+            self.emit_change(&mut tx, &scope, "customer.created", None, object)
+                .await?;
+        }
+        let object = self
+            .payment_intent_object(&mut tx, &scope, e.payment_intent_id)
+            .await?;
+        if !existing {
+            self.emit_change(
+                &mut tx,
+                &scope,
+                "payment_intent.created",
+                None,
+                object.clone(),
+            )
+            .await?;
+        }
+        self.emit_change(&mut tx, &scope, "payment_intent.succeeded", None, object)
+            .await?;
         let done = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
         let object = self.renderer().checkout_session(&done);
         self.emit_change(&mut tx, &scope, "checkout.session.completed", None, object)
@@ -117,6 +154,105 @@ impl Store {
         })
     }
 
+    /// Applies a provider's "payment failed" event, exactly once: the
+    /// session's payment intent is created (the first failure) or kept in
+    /// `requires_payment_method` with why this attempt failed, and
+    /// `payment_intent.payment_failed` is written. A session no longer
+    /// open is left as it is.
+    pub async fn record_failed_payment(
+        &self,
+        e: FailedEvent<'_>,
+    ) -> Result<Completion, StoreError> {
+        let (scope, _) = self.find_session_public(e.session_id).await?;
+        let k = self.field_key(&scope.account_id).await?;
+        let mut tx = self.write().await?;
+        let event = Insert::new("provider_events")
+            .set("provider", e.provider)
+            .set("event_id", e.event_id)
+            .set("received", e.now)
+            .or_skip()
+            .sql();
+        if event.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Ok(Completion::DuplicateEvent);
+        }
+        let s = self.lock_session(&mut tx, &scope, e.session_id, &k).await?;
+        let binding = Binding {
+            livemode: e.livemode,
+            provider: e.provider,
+            provider_ref: e.provider_ref,
+            merchant: e.merchant,
+        };
+        if let Some(why) = Self::binding_refusal(&mut tx, &scope, &s, binding).await? {
+            return Ok(Completion::Refused(why.to_string()));
+        }
+        if s.status != SessionStatus::Open {
+            tx.commit().await?;
+            return Ok(Completion::AlreadyComplete);
+        }
+        let error = json(&e.error)?;
+        let (pi_id, created) = match &s.payment_intent {
+            Some(id) => {
+                Update::new("payment_intents")
+                    .set("status", "requires_payment_method")
+                    .set("card_brand", e.card_brand)
+                    .set("card_last4", e.card_last4)
+                    .set("last_payment_error", error)
+                    .one(&scope, id)
+                    .query()
+                    .execute(tx.conn())
+                    .await?;
+                (id.clone(), false)
+            }
+            None => {
+                let attempt = Attempt {
+                    provider: e.provider,
+                    provider_ref: e.provider_ref,
+                    id: e.payment_intent_id,
+                    now: e.now,
+                    card_brand: e.card_brand,
+                    card_last4: e.card_last4,
+                };
+                payment_row(&scope, &s, attempt, "requires_payment_method")?
+                    .set("customer_id", None::<String>)
+                    .set("last_payment_error", error)
+                    .sql()
+                    .query()
+                    .execute(tx.conn())
+                    .await?;
+                Update::new("checkout_sessions")
+                    .set("payment_intent_id", e.payment_intent_id)
+                    .one(&scope, &s.id)
+                    .query()
+                    .execute(tx.conn())
+                    .await?;
+                (e.payment_intent_id.to_string(), true)
+            }
+        };
+        let object = self.payment_intent_object(&mut tx, &scope, &pi_id).await?;
+        if created {
+            self.emit_change(
+                &mut tx,
+                &scope,
+                "payment_intent.created",
+                None,
+                object.clone(),
+            )
+            .await?;
+        }
+        self.emit_change(
+            &mut tx,
+            &scope,
+            "payment_intent.payment_failed",
+            None,
+            object,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Completion::Recorded {
+            payment_intent: pi_id,
+        })
+    }
+
     /// Why the event may not complete this session, if it may not: the
     /// binding is this mode, the provider merchant the session's payment was
     /// created with, and that very payment.
@@ -124,7 +260,7 @@ impl Store {
         tx: &mut WriteTx<'_>,
         scope: &Scope,
         s: &CheckoutSession,
-        e: &PaidEvent<'_>,
+        e: Binding<'_>,
     ) -> Result<Option<&'static str>, StoreError> {
         let mut bound = Sql::new("SELECT provider_account FROM checkout_sessions WHERE ");
         bound.scope(scope).push(" AND id = ").bind(s.id.as_str());
@@ -142,14 +278,15 @@ impl Store {
         })
     }
 
-    /// The customer the buyer is (found by email) or becomes.
+    /// The customer the buyer is (found by email) or becomes, and
+    /// whether they are new.
     async fn customer_for(
         tx: &mut WriteTx<'_>,
         scope: &Scope,
         s: &CheckoutSession,
         e: &PaidEvent<'_>,
         buyer: Buyer<'_>,
-    ) -> Result<String, StoreError> {
+    ) -> Result<(String, bool), StoreError> {
         if let Some(b) = buyer.email_blind {
             let mut sel = Sql::new("SELECT id FROM customers WHERE ");
             sel.scope(scope)
@@ -157,59 +294,70 @@ impl Store {
                 .bind(b)
                 .push(" AND deleted = 0 ORDER BY seq LIMIT 1");
             if let Some(row) = sel.query().fetch_optional(tx.conn()).await? {
-                return Ok(row.try_get::<String, _>(0)?);
+                return Ok((row.try_get::<String, _>(0)?, false));
             }
         }
-        let [email, name, phone, address] = seal_person(
-            buyer.key,
-            "customers",
-            ["email", "name", "phone", "address"],
-            e.new_customer_id,
-            Person::buyer_of(s),
-        )?;
-        Insert::new("customers")
-            .set("account_id", scope.account_id.as_str())
-            .set("email_key", buyer.email_blind)
-            .set("id", e.new_customer_id)
-            .set("livemode", scope.livemode)
-            .set("created", e.now)
-            .set("email", email)
-            .set("name", name)
-            .set("phone", phone)
-            .set("address", address)
-            .set("metadata", json(&Metadata::default())?)
-            .sql()
+        let person = Person::buyer_of(s);
+        let c = paylink_domain::checkout::Customer {
+            id: e.new_customer_id.to_string(),
+            livemode: scope.livemode,
+            created: e.now,
+            email: person.email.map(str::to_string),
+            name: person.name.map(str::to_string),
+            phone: person.phone.map(str::to_string),
+            address: person.address.cloned(),
+            metadata: Metadata::default(),
+        };
+        super::customers::customer_insert(scope, &c, buyer.key, buyer.email_blind)?
             .query()
             .execute(tx.conn())
             .await?;
-        Ok(e.new_customer_id.to_string())
+        Ok((e.new_customer_id.to_string(), true))
     }
 
-    /// The payment the event reports, as a succeeded payment intent.
+    /// The payment the event reports, as a succeeded payment intent: the
+    /// session's own (`existing`, made by failed attempts) or a new one.
     async fn insert_payment(
         tx: &mut WriteTx<'_>,
         scope: &Scope,
         s: &CheckoutSession,
         e: &PaidEvent<'_>,
         customer_id: &str,
+        existing: bool,
     ) -> Result<(), StoreError> {
-        Insert::new("payment_intents")
-            .set("account_id", scope.account_id.as_str())
-            .set("provider", e.provider)
-            .set("provider_ref", e.provider_ref)
-            .set("id", e.payment_intent_id)
-            .set("livemode", scope.livemode)
-            .set("created", e.now)
-            .set("amount", s.amount_total)
-            .set("amount_refunded", 0i64)
-            .set("currency", s.currency.code())
-            .set("status", "succeeded")
-            .set("card_brand", e.card_brand)
-            .set("card_last4", e.card_last4)
+        if existing {
+            Update::new("payment_intents")
+                .set("status", "succeeded")
+                .set("provider", e.provider)
+                .set("provider_ref", e.provider_ref)
+                .set("card_brand", e.card_brand)
+                .set("card_last4", e.card_last4)
+                .set("customer_id", customer_id)
+                .set("last_payment_error", None::<String>)
+                .one(scope, e.payment_intent_id)
+                .query()
+                .execute(tx.conn())
+                .await?;
+            return crate::reports::add_to_day(
+                tx,
+                scope,
+                e.now,
+                s.currency.code(),
+                1,
+                s.amount_total,
+            )
+            .await;
+        }
+        let attempt = Attempt {
+            provider: e.provider,
+            provider_ref: e.provider_ref,
+            id: e.payment_intent_id,
+            now: e.now,
+            card_brand: e.card_brand,
+            card_last4: e.card_last4,
+        };
+        payment_row(scope, s, attempt, "succeeded")?
             .set("customer_id", customer_id)
-            .set("checkout_session_id", s.id.as_str())
-            .set("payment_link_id", s.payment_link.as_str())
-            .set("metadata", json(&s.metadata)?)
             .sql()
             .query()
             .execute(tx.conn())
@@ -240,6 +388,98 @@ impl Store {
             )));
         }
         Ok(())
+    }
+}
+
+/// What makes a payment intent's row beside its session's amounts.
+struct Attempt<'a> {
+    provider: &'a str,
+    provider_ref: &'a str,
+    id: &'a str,
+    now: i64,
+    card_brand: Option<&'a str>,
+    card_last4: Option<&'a str>,
+}
+
+/// A new payment intent row for session `s` with `status` (the caller
+/// adds the customer and, for a failure, why).
+fn payment_row(
+    scope: &Scope,
+    s: &CheckoutSession,
+    a: Attempt<'_>,
+    status: &str,
+) -> Result<Insert, StoreError> {
+    Ok(Insert::new("payment_intents")
+        .set("account_id", scope.account_id.as_str())
+        .set("provider", a.provider)
+        .set("provider_ref", a.provider_ref)
+        .set("id", a.id)
+        .set("livemode", scope.livemode)
+        .set("created", a.now)
+        .set("amount", s.amount_total)
+        .set("amount_refunded", 0i64)
+        .set("currency", s.currency.code())
+        .set("status", status)
+        .set("card_brand", a.card_brand)
+        .set("card_last4", a.card_last4)
+        .set("checkout_session_id", s.id.as_str())
+        .set("payment_link_id", s.payment_link.as_deref().unwrap_or(""))
+        // payment_intent_data's metadata, else the session's (its link's).
+        .set(
+            "metadata",
+            json(match &s.payment_intent_data {
+                Some(d) if !d.metadata.as_map().is_empty() => &d.metadata,
+                _ => &s.metadata,
+            })?,
+        )
+        .set(
+            "description",
+            s.payment_intent_data
+                .as_ref()
+                .and_then(|d| d.description.clone()),
+        )
+        .set(
+            "statement_descriptor",
+            s.payment_intent_data
+                .as_ref()
+                .and_then(|d| d.statement_descriptor.clone()),
+        ))
+}
+
+/// A failed attempt as the provider reports it.
+pub struct FailedEvent<'a> {
+    pub provider: &'a str,
+    pub event_id: &'a str,
+    pub session_id: &'a str,
+    pub provider_ref: &'a str,
+    pub merchant: &'a str,
+    pub livemode: bool,
+    pub card_brand: Option<&'a str>,
+    pub card_last4: Option<&'a str>,
+    pub error: paylink_domain::checkout::PaymentError,
+    /// The id the payment intent gets if this is the session's first.
+    pub payment_intent_id: &'a str,
+    pub now: i64,
+}
+
+/// What ties a provider's event to a session: the mode, provider,
+/// payment and merchant it must match.
+#[derive(Clone, Copy)]
+struct Binding<'a> {
+    livemode: bool,
+    provider: &'a str,
+    provider_ref: &'a str,
+    merchant: &'a str,
+}
+
+impl PaidEvent<'_> {
+    fn binding(&self) -> Binding<'_> {
+        Binding {
+            livemode: self.livemode,
+            provider: self.provider,
+            provider_ref: self.provider_ref,
+            merchant: self.merchant,
+        }
     }
 }
 

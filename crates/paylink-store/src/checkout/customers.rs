@@ -40,12 +40,81 @@ pub(super) fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreE
     })
 }
 
+/// A customer's email, name, phone and address, sealed for their row.
+fn seal_customer(k: &FieldKey, c: &Customer) -> Result<[Option<String>; 4], StoreError> {
+    seal_person(
+        k,
+        "customers",
+        ["email", "name", "phone", "address"],
+        &c.id,
+        Person {
+            email: c.email.as_deref(),
+            name: c.name.as_deref(),
+            phone: c.phone.as_deref(),
+            address: c.address.as_ref(),
+        },
+    )
+}
+
+/// The INSERT of a new customer, its personal fields sealed.
+pub(super) fn customer_insert(
+    scope: &Scope,
+    c: &Customer,
+    k: &FieldKey,
+    email_blind: Option<&str>,
+) -> Result<Sql, StoreError> {
+    let [email, name, phone, address] = seal_customer(k, c)?;
+    Ok(crate::sql::Insert::new("customers")
+        .set("account_id", scope.account_id.as_str())
+        .set("email_key", email_blind)
+        .set("id", c.id.as_str())
+        .set("livemode", scope.livemode)
+        .set("created", c.created)
+        .set("email", email)
+        .set("name", name)
+        .set("phone", phone)
+        .set("address", address)
+        .set("metadata", json(&c.metadata)?)
+        .sql())
+}
+
 impl Store {
     pub async fn get_customer(&self, scope: &Scope, id: &str) -> Result<Customer, StoreError> {
         let mut sql = Sql::select_one(CUSTOMER_COLS, "customers", scope, id);
         sql.push(" AND deleted = 0");
         let row = sql.fetch_row(&self.pool).await?;
         customer_of(&row, &self.field_key(&scope.account_id).await?)
+    }
+
+    /// Creates a customer (`POST /v1/customers`): personal fields sealed,
+    /// the email's blind index kept for lookups, `customer.created`
+    /// written in the same transaction.
+    pub async fn create_customer(&self, scope: &Scope, c: &Customer) -> Result<(), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let email_blind = match &c.email {
+            Some(e) => Some(self.blind(&email_key(e)).await?),
+            None => None,
+        };
+        let mut tx = self.write().await?;
+        crate::idempotency::note_created(&format!("/v1/customers/{}", c.id));
+        customer_insert(scope, c, &k, email_blind.as_deref())?
+            .query()
+            .execute(tx.conn())
+            .await?;
+        let object = self.renderer().customer(c);
+        self.emit_change(&mut tx, scope, "customer.created", None, object)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Whether `id` is a customer of this scope that was deleted.
+    pub async fn customer_deleted(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        let mut sql = Sql::new("SELECT id FROM customers WHERE ");
+        sql.scope(scope)
+            .push(" AND id = ")
+            .bind(id)
+            .push(" AND deleted = 1");
+        Ok(sql.query().fetch_optional(&self.pool).await?.is_some())
     }
 
     pub async fn list_customers(
@@ -74,31 +143,30 @@ impl Store {
         let k = self.field_key(&scope.account_id).await?;
         let index_key = self.instance_secret(crate::vault::BLIND_INDEX).await?;
         let load = |row: &AnyRow| customer_of(row, &k);
-        self.modify(&CUSTOMERS, scope, id, load, f, |c| {
-            let [email, name, phone, address] = seal_person(
-                &k,
-                "customers",
-                ["email", "name", "phone", "address"],
-                id,
-                Person {
-                    email: c.email.as_deref(),
-                    name: c.name.as_deref(),
-                    phone: c.phone.as_deref(),
-                    address: c.address.as_ref(),
-                },
-            )?;
-            let email_blind = c
-                .email
-                .as_deref()
-                .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
-            Ok(Update::new("customers")
-                .set("email", email)
-                .set("email_key", email_blind)
-                .set("name", name)
-                .set("phone", phone)
-                .set("address", address)
-                .set("metadata", json(&c.metadata)?))
-        })
+        let render = |r: &dyn crate::events::Renderer, c: &Customer| r.customer(c);
+        self.modify_emitting(
+            &CUSTOMERS,
+            scope,
+            id,
+            "customer.updated",
+            load,
+            f,
+            |c| {
+                let [email, name, phone, address] = seal_customer(&k, c)?;
+                let email_blind = c
+                    .email
+                    .as_deref()
+                    .map(|e| paylink_crypto::envelope::blind_index(&index_key, &email_key(e)));
+                Ok(Update::new("customers")
+                    .set("email", email)
+                    .set("email_key", email_blind)
+                    .set("name", name)
+                    .set("phone", phone)
+                    .set("address", address)
+                    .set("metadata", json(&c.metadata)?))
+            },
+            render,
+        )
         .await
     }
 
@@ -160,10 +228,23 @@ impl Store {
                 .bind(sid.as_str());
             up.query().execute(tx.conn()).await?;
         }
+        // The customer as they now read (nothing personal left): deleted,
+        // or updated by the erasure. No previous_attributes: the erased
+        // values must not live on in an event.
+        let row = Sql::select_one(CUSTOMER_COLS, "customers", scope, id)
+            .fetch_row(tx.conn())
+            .await?;
+        let object = self.renderer().customer(&customer_of(&row, &k)?);
+        let kind = if hide {
+            "customer.deleted"
+        } else {
+            "customer.updated"
+        };
+        let own = self.emit_change(&mut tx, scope, kind, None, object).await?;
         tx.commit().await?;
         self.erase_idempotent_mentions(&scope.account_id, &needles)
             .await?;
-        self.erase_event_mentions(&scope.account_id, &needles)
+        self.erase_event_mentions(&scope.account_id, &needles, own.as_deref())
             .await?;
         Ok(())
     }

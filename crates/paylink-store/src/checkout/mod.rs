@@ -20,7 +20,7 @@ pub mod refunds;
 pub mod retention;
 pub mod sessions;
 
-pub use completion::{Completion, PaidEvent};
+pub use completion::{Completion, FailedEvent, PaidEvent};
 pub use refunds::NewRefund;
 pub use sessions::{OpenRefusal, SessionFilter};
 

@@ -11,7 +11,9 @@ use crate::sql::{get_bool, Bind, Sql};
 use crate::store::Store;
 use crate::Scope;
 
-pub(super) const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata";
+pub(super) const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata, last_payment_error, description, statement_descriptor";
+
+const PAYMENT_INTENTS: crate::db::Table = crate::db::Table::new("payment_intents", PI_COLS);
 
 pub(super) fn pi_of(row: &AnyRow) -> Result<PaymentIntent, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -27,12 +29,48 @@ pub(super) fn pi_of(row: &AnyRow) -> Result<PaymentIntent, StoreError> {
         card_last4: row.try_get("card_last4")?,
         customer: row.try_get("customer_id")?,
         checkout_session: row.try_get("checkout_session_id")?,
-        payment_link: row.try_get("payment_link_id")?,
+        payment_link: super::sessions::link_of_row(row)?,
         metadata: metadata_of(row)?,
+        last_payment_error: row
+            .try_get::<Option<String>, _>("last_payment_error")?
+            .map(|e| serde_json::from_str(&e))
+            .transpose()?,
+        description: row.try_get("description")?,
+        statement_descriptor: row.try_get("statement_descriptor")?,
     })
 }
 
 impl Store {
+    /// Payment intent `id` as the API renders it, read inside `tx` (what
+    /// its events carry).
+    pub(super) async fn payment_intent_object(
+        &self,
+        tx: &mut crate::db::WriteTx<'_>,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<serde_json::Value, StoreError> {
+        let row = Sql::select_one(PI_COLS, "payment_intents", scope, id)
+            .fetch_row(tx.conn())
+            .await?;
+        Ok(self.renderer().payment_intent(&pi_of(&row)?))
+    }
+
+    /// Changes what the merchant may change on a payment: its description
+    /// and metadata.
+    pub async fn update_payment_intent(
+        &self,
+        scope: &Scope,
+        id: &str,
+        change: impl FnOnce(&mut PaymentIntent) -> Result<(), paylink_domain::catalog::RuleError>,
+    ) -> Result<PaymentIntent, StoreError> {
+        self.modify(&PAYMENT_INTENTS, scope, id, pi_of, change, |p| {
+            Ok(crate::sql::Update::new("payment_intents")
+                .set("description", p.description.clone())
+                .set("metadata", serde_json::to_string(&p.metadata)?))
+        })
+        .await
+    }
+
     pub async fn get_payment_intent(
         &self,
         scope: &Scope,

@@ -94,6 +94,9 @@ impl Store {
             .set("metadata", json(metadata)?)
             .sql();
         ins.query().execute(tx.conn()).await?;
+        let object = self.renderer().refund(&refund);
+        self.emit_change(&mut tx, scope, "refund.created", None, object)
+            .await?;
         tx.commit().await?;
         Ok(refund)
     }
@@ -185,8 +188,31 @@ impl Store {
         let row = Sql::select_one(REFUND_COLS, "refunds", scope, &refund.id)
             .fetch_row(tx.conn())
             .await?;
+        let after = refund_of(&row)?;
+        if changed {
+            // refund.updated for the change of status; a failure also
+            // writes refund.failed, as Stripe does.
+            let mut before = after.clone();
+            before.status = "pending".into();
+            let (before, object) = (
+                self.renderer().refund(&before),
+                self.renderer().refund(&after),
+            );
+            self.emit_change(
+                &mut tx,
+                scope,
+                "refund.updated",
+                Some(before.clone()),
+                object.clone(),
+            )
+            .await?;
+            if provider_ref.is_none() {
+                self.emit_change(&mut tx, scope, "refund.failed", Some(before), object)
+                    .await?;
+            }
+        }
         tx.commit().await?;
-        refund_of(&row)
+        Ok(after)
     }
 
     /// Refunds still pending that began before `before` (their request

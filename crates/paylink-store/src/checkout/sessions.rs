@@ -3,7 +3,7 @@
 
 use paylink_domain::catalog::PaymentLink;
 use paylink_domain::checkout::{
-    email_key, Address, CheckoutSession, CustomFieldAnswer, OrderLine, SessionStatus,
+    email_key, Address, CheckoutSession, CustomFieldAnswer, OrderLine, SessionOffer, SessionStatus,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -30,7 +30,7 @@ pub enum OpenRefusal {
     NotFirstTransaction,
 }
 
-pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref";
+pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data";
 
 const SESSIONS: Table = Table::new("checkout_sessions", SESSION_COLS);
 
@@ -48,7 +48,7 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
         livemode: get_bool(row, "livemode")?,
         created: row.try_get("created")?,
         expires_at: row.try_get("expires_at")?,
-        payment_link: row.try_get("payment_link_id")?,
+        payment_link: link_of_row(row)?,
         status: SessionStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt("session status".into()))?,
         paid: payment_status == "paid",
@@ -74,7 +74,21 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
         payment_intent: row.try_get("payment_intent_id")?,
         provider: row.try_get("provider")?,
         provider_ref: row.try_get("provider_ref")?,
+        client_reference_id: row.try_get("client_reference_id")?,
+        offer: row
+            .try_get::<Option<String>, _>("offer")?
+            .map(|o| serde_json::from_str::<SessionOffer>(&o))
+            .transpose()?,
+        submitted_at: row.try_get("submitted_at")?,
+        payment_intent_data: crate::payment_links::intent_data_of(row)?,
     })
+}
+
+/// The `payment_link_id` column: the empty string for a session (or
+/// payment) that belongs to no link (schema v21).
+pub(super) fn link_of_row(row: &AnyRow) -> Result<Option<String>, StoreError> {
+    let id: String = row.try_get("payment_link_id")?;
+    Ok((!id.is_empty()).then_some(id))
 }
 
 /// A session's buyer details and custom-field answers, sealed with the
@@ -189,6 +203,23 @@ impl Store {
         Ok(up.query().execute(tx.conn()).await?.rows_affected() == 1)
     }
 
+    /// A session's buyer details sealed, and (for a first-purchase code)
+    /// the blind index of the buyer's email. Keys are fetched here, before
+    /// any write transaction: fetching one may write.
+    async fn seal_buyer(
+        &self,
+        scope: &Scope,
+        s: &CheckoutSession,
+        first_time: bool,
+    ) -> Result<(SealedBuyer, Option<String>), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let email_blind = match &s.customer_email {
+            Some(e) if first_time => Some(self.blind(&email_key(e)).await?),
+            _ => None,
+        };
+        Ok((SealedBuyer::of(&k, s)?, email_blind))
+    }
+
     /// Opens a session, reserving a place under every limit it touches, in
     /// one transaction: the link's, the promotion code's and coupon's, and
     /// the buyer's first-purchase claim. `first_time` says the promotion
@@ -199,18 +230,32 @@ impl Store {
         s: &CheckoutSession,
         first_time: bool,
     ) -> Result<Result<(), OpenRefusal>, StoreError> {
-        // Keys first: fetching one may write, which must not happen inside
-        // the transaction below.
-        let k = self.field_key(&scope.account_id).await?;
-        let email_blind = match &s.customer_email {
-            Some(e) if first_time => Some(self.blind(&email_key(e)).await?),
-            _ => None,
-        };
-        let sealed = SealedBuyer::of(&k, s)?;
+        let (sealed, email_blind) = self.seal_buyer(scope, s, first_time).await?;
         let mut tx = self.write().await?;
-        if !Self::reserve_link_place(&mut tx, scope, &s.payment_link).await? {
-            return Ok(Err(OpenRefusal::LinkUnavailable));
+        if let Some(link) = &s.payment_link {
+            if !Self::reserve_link_place(&mut tx, scope, link).await? {
+                return Ok(Err(OpenRefusal::LinkUnavailable));
+            }
         }
+        let claim = match Self::reserve_offer(&mut tx, scope, s, first_time, email_blind).await? {
+            Ok(claim) => claim,
+            Err(r) => return Ok(Err(r)),
+        };
+        Self::insert_session(&mut tx, scope, s, sealed, claim).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Takes what a session's order holds besides a link's place: a
+    /// redemption of its promotion code and of its coupon, and, for a
+    /// first-purchase code, the buyer's claim (returned).
+    async fn reserve_offer(
+        tx: &mut WriteTx<'_>,
+        scope: &Scope,
+        s: &CheckoutSession,
+        first_time: bool,
+        email_blind: Option<String>,
+    ) -> Result<Result<Option<String>, OpenRefusal>, StoreError> {
         let redemptions = [
             (
                 s.promotion_code.as_deref(),
@@ -220,29 +265,123 @@ impl Store {
             ),
             (s.coupon.as_deref(), "coupons", "deleted = 0", "redeem_by"),
         ];
+        let now = s.submitted_at.unwrap_or(s.created);
         for (id, table, usable, deadline) in redemptions {
             if let Some(id) = id {
-                if !Self::reserve_redemption(&mut tx, scope, table, id, usable, deadline, s.created)
-                    .await?
-                {
+                if !Self::reserve_redemption(tx, scope, table, id, usable, deadline, now).await? {
                     return Ok(Err(OpenRefusal::PromotionExhausted));
                 }
             }
         }
-        let claim = if first_time {
-            let Some(key) = email_blind else {
-                return Ok(Err(OpenRefusal::NotFirstTransaction));
-            };
-            if !Self::claim_first_purchase(&mut tx, scope, &key, &s.id).await? {
-                return Ok(Err(OpenRefusal::NotFirstTransaction));
-            }
-            Some(key)
-        } else {
-            None
+        if !first_time {
+            return Ok(Ok(None));
+        }
+        let Some(key) = email_blind else {
+            return Ok(Err(OpenRefusal::NotFirstTransaction));
         };
-        Self::insert_session(&mut tx, scope, s, sealed, claim).await?;
+        if !Self::claim_first_purchase(tx, scope, &key, &s.id).await? {
+            return Ok(Err(OpenRefusal::NotFirstTransaction));
+        }
+        Ok(Ok(Some(key)))
+    }
+
+    /// Stores a session the merchant created through the API (open, no
+    /// buyer yet), with the prices it made inline (`price_data`) and their
+    /// new products, in one transaction. Nothing is reserved until its
+    /// buyer submits the page ([`Store::submit_session`]).
+    pub async fn create_api_session(
+        &self,
+        scope: &Scope,
+        inline: Vec<(crate::catalog::PriceProduct, paylink_domain::catalog::Price)>,
+        s: &CheckoutSession,
+    ) -> Result<(), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let sealed = SealedBuyer::of(&k, s)?;
+        let mut tx = self.write().await?;
+        for (product, price) in inline {
+            self.insert_price_with_events(&mut tx, scope, product, &price)
+                .await?;
+        }
+        Self::insert_session(&mut tx, scope, s, sealed, None).await?;
+        tx.commit().await
+    }
+
+    /// The buyer submitted the page of an API-created session: its order
+    /// (buyer, amounts, promotion) is recorded and what the order holds is
+    /// reserved, in one transaction, while the session is open, unsubmitted
+    /// and not past its expiry. `Err(LinkUnavailable)` when it is not.
+    pub async fn submit_session(
+        &self,
+        scope: &Scope,
+        s: &CheckoutSession,
+        first_time: bool,
+    ) -> Result<Result<(), OpenRefusal>, StoreError> {
+        let (b, email_blind) = self.seal_buyer(scope, s, first_time).await?;
+        let now = s.submitted_at.unwrap_or(s.created);
+        let mut tx = self.write().await?;
+        let mut up = Sql::new("UPDATE checkout_sessions SET submitted_at = ");
+        up.bind(now)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(s.id.as_str())
+            .push(" AND status = 'open' AND submitted_at IS NULL AND expires_at > ")
+            .bind(now);
+        if up.query().execute(tx.conn()).await?.rows_affected() != 1 {
+            return Ok(Err(OpenRefusal::LinkUnavailable));
+        }
+        let claim = match Self::reserve_offer(&mut tx, scope, s, first_time, email_blind).await? {
+            Ok(claim) => claim,
+            Err(r) => return Ok(Err(r)),
+        };
+        let mut up = Sql::new("UPDATE checkout_sessions SET amount_subtotal = ");
+        up.bind(s.amount_subtotal)
+            .push(", amount_discount = ")
+            .bind(s.amount_discount)
+            .push(", amount_total = ")
+            .bind(s.amount_total)
+            .push(", promotion_code_id = ")
+            .bind(s.promotion_code.clone())
+            .push(", coupon_id = ")
+            .bind(s.coupon.clone())
+            .push(", first_time_claim = ")
+            .bind(claim)
+            .push(", customer_email = ")
+            .bind(b.email)
+            .push(", customer_name = ")
+            .bind(b.name)
+            .push(", customer_phone = ")
+            .bind(b.phone)
+            .push(", customer_address = ")
+            .bind(b.address)
+            .push(", custom_fields = ")
+            .bind(b.answers)
+            .push(", line_items = ")
+            .bind(json(&s.line_items)?)
+            .push(" WHERE ")
+            .scope(scope)
+            .push(" AND id = ")
+            .bind(s.id.as_str());
+        up.query().execute(tx.conn()).await?;
         tx.commit().await?;
         Ok(Ok(()))
+    }
+
+    /// Undoes a submission whose provider payment could not be created: what
+    /// it reserved is given back and the session's page takes its buyer
+    /// again (an API-created session stays open until it expires).
+    pub async fn reopen_session(&self, scope: &Scope, id: &str) -> Result<(), StoreError> {
+        let k = self.field_key(&scope.account_id).await?;
+        let mut tx = self.write().await?;
+        let s = self.lock_session(&mut tx, scope, id, &k).await?;
+        if s.status != SessionStatus::Open || s.provider_ref.is_some() || s.offer.is_none() {
+            return Ok(());
+        }
+        Self::release(&mut tx, scope, &s, false).await?;
+        let mut up = Sql::new("UPDATE checkout_sessions SET submitted_at = NULL, promotion_code_id = NULL, coupon_id = NULL, first_time_claim = NULL WHERE ");
+        up.scope(scope).push(" AND id = ").bind(id);
+        up.query().execute(tx.conn()).await?;
+        tx.commit().await
     }
 
     /// Takes one of the link's places: it must be active and have room
@@ -295,7 +434,7 @@ impl Store {
             .set("livemode", s.livemode)
             .set("created", s.created)
             .set("expires_at", s.expires_at)
-            .set("payment_link_id", s.payment_link.as_str())
+            .set("payment_link_id", s.payment_link.as_deref().unwrap_or(""))
             .set("status", s.status.as_str())
             .set("payment_status", if s.paid { "paid" } else { "unpaid" })
             .set("currency", s.currency.code())
@@ -316,6 +455,13 @@ impl Store {
             .set("payment_intent_id", s.payment_intent.clone())
             .set("provider", s.provider.as_str())
             .set("provider_ref", s.provider_ref.clone())
+            .set("client_reference_id", s.client_reference_id.clone())
+            .set("offer", s.offer.as_ref().map(json).transpose()?)
+            .set("submitted_at", s.submitted_at)
+            .set(
+                "payment_intent_data",
+                s.payment_intent_data.as_ref().map(json).transpose()?,
+            )
             .sql()
             .query()
             .execute(tx.conn())
@@ -408,15 +554,15 @@ impl Store {
         s: &CheckoutSession,
         completed: bool,
     ) -> Result<(), StoreError> {
-        let mut up = Sql::new(if completed {
-            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1, completed_sessions_count = completed_sessions_count + 1, active = CASE WHEN completed_sessions_limit IS NOT NULL AND completed_sessions_count + 1 >= completed_sessions_limit THEN 0 ELSE active END WHERE "
-        } else {
-            "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1 WHERE "
-        });
-        up.scope(scope)
-            .push(" AND id = ")
-            .bind(s.payment_link.as_str());
-        up.query().execute(tx.conn()).await?;
+        if let Some(link) = &s.payment_link {
+            let mut up = Sql::new(if completed {
+                "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1, completed_sessions_count = completed_sessions_count + 1, active = CASE WHEN completed_sessions_limit IS NOT NULL AND completed_sessions_count + 1 >= completed_sessions_limit THEN 0 ELSE active END WHERE "
+            } else {
+                "UPDATE payment_links SET reserved_sessions = reserved_sessions - 1 WHERE "
+            });
+            up.scope(scope).push(" AND id = ").bind(link.as_str());
+            up.query().execute(tx.conn()).await?;
+        }
         let count = if completed {
             ", times_redeemed = times_redeemed + 1"
         } else {
@@ -481,6 +627,26 @@ impl Store {
             .push(" AND status = 'open'");
         up.query().execute(tx.conn()).await?;
         Self::release(&mut tx, scope, &s, false).await?;
+        // The payment intent of its failed attempts, if any, is canceled
+        // (Stripe's payment_intent.canceled).
+        if let Some(pi) = &s.payment_intent {
+            let mut cancel = Sql::new("UPDATE payment_intents SET status = 'canceled' WHERE ");
+            cancel
+                .scope(scope)
+                .push(" AND id = ")
+                .bind(pi.as_str())
+                .push(" AND status = 'requires_payment_method'");
+            if cancel.query().execute(tx.conn()).await?.rows_affected() == 1 {
+                let object = self.payment_intent_object(&mut tx, scope, pi).await?;
+                self.emit_change(&mut tx, scope, "payment_intent.canceled", None, object)
+                    .await?;
+            }
+        }
+        // The event carries the session as it now reads.
+        let done = self.lock_session(&mut tx, scope, id, &k).await?;
+        let object = self.renderer().checkout_session(&done);
+        self.emit_change(&mut tx, scope, "checkout.session.expired", None, object)
+            .await?;
         tx.commit().await?;
         s.status = SessionStatus::Expired;
         Ok((s, true))

@@ -111,6 +111,8 @@ impl Shop {
             submit_type: "auto".into(),
             metadata: Metadata::default(),
             slug: None,
+            payment_intent_data: None,
+            custom_text: Default::default(),
         };
         self.store
             .create_payment_link(&self.scope, &link)
@@ -170,7 +172,7 @@ impl Shop {
             livemode: false,
             created: NOW,
             expires_at: NOW + 3600,
-            payment_link: link.id.clone(),
+            payment_link: Some(link.id.clone()),
             status: SessionStatus::Open,
             paid: false,
             currency: eur(),
@@ -200,6 +202,10 @@ impl Shop {
             payment_intent: None,
             provider: "sim".into(),
             provider_ref: None,
+            client_reference_id: None,
+            offer: None,
+            submitted_at: Some(NOW),
+            payment_intent_data: None,
         }
     }
 

@@ -10,6 +10,8 @@ pub mod payments;
 pub mod prices;
 pub mod products;
 pub mod promotion_codes;
+pub mod search;
+pub mod webhook_endpoints;
 
 use std::sync::LazyLock;
 
@@ -33,6 +35,8 @@ pub enum Resp {
     Object(&'static str),
     /// A list of this component.
     List(&'static str),
+    /// A search result of this component.
+    Search(&'static str),
     /// An image of this media type.
     Image(&'static str),
 }
@@ -75,11 +79,13 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
     vec![
         ep(M::POST, "/v1/products", "PostProducts", "Create a product", products::create_params(), Resp::Object("product"), || post(products::create)),
         ep(M::GET, "/v1/products", "GetProducts", "List products", products::list_params(), Resp::List("product"), || get(products::list)),
+        ep(M::GET, "/v1/products/search", "GetProductsSearch", "Search products (Stripe's query language: name, description, active, created, metadata)", search::search_params(), Resp::Search("product"), || get(search::products)),
         ep(M::GET, "/v1/products/{id}", "GetProductsId", "Retrieve a product", products::retrieve_params(), Resp::Object("product"), || get(products::retrieve)),
         ep(M::POST, "/v1/products/{id}", "PostProductsId", "Update a product", products::update_params(), Resp::Object("product"), || post(products::update)),
         ep(M::DELETE, "/v1/products/{id}", "DeleteProductsId", "Delete a product (archived instead when it has prices)", products::delete_params(), Resp::Object("deleted_product"), || delete(products::delete)),
         ep(M::POST, "/v1/prices", "PostPrices", "Create a price", prices::create_params(), Resp::Object("price"), || post(prices::create)),
         ep(M::GET, "/v1/prices", "GetPrices", "List prices", prices::list_params(), Resp::List("price"), || get(prices::list)),
+        ep(M::GET, "/v1/prices/search", "GetPricesSearch", "Search prices (active, created, currency, lookup_key, product, type, metadata)", search::search_params(), Resp::Search("price"), || get(search::prices)),
         ep(M::GET, "/v1/prices/{id}", "GetPricesId", "Retrieve a price", prices::retrieve_params(), Resp::Object("price"), || get(prices::retrieve)),
         ep(M::POST, "/v1/prices/{id}", "PostPricesId", "Update a price", prices::update_params(), Resp::Object("price"), || post(prices::update)),
         ep(M::POST, "/v1/coupons", "PostCoupons", "Create a coupon", coupons::create_params(), Resp::Object("coupon"), || post(coupons::create)),
@@ -98,14 +104,19 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::GET, "/v1/payment_links/{id}/line_items", "GetPaymentLinksIdLineItems", "List a payment link's line items", payment_links::line_items_params(), Resp::List("item"), || get(payment_links::line_items)),
         ep(M::GET, "/v1/payment_links/{id}/qr.svg", "GetPaymentLinksIdQrSvg", "A QR code of the link's URL (SVG)", obj(vec![]), Resp::Image("image/svg+xml"), || get(payments::qr_svg)),
         ep(M::GET, "/v1/payment_links/{id}/qr.png", "GetPaymentLinksIdQrPng", "A QR code of the link's URL (PNG)", obj(vec![]), Resp::Image("image/png"), || get(payments::qr_png)),
+        ep(M::POST, "/v1/checkout/sessions", "PostCheckoutSessions", "Create a checkout session (mode payment): the buyer pays on its url", payments::session_create_params(), Resp::Object("checkout.session"), || post(payments::create_session)),
         ep(M::GET, "/v1/checkout/sessions", "GetCheckoutSessions", "List checkout sessions", payments::session_list_params(), Resp::List("checkout.session"), || get(payments::list_sessions)),
         ep(M::GET, "/v1/checkout/sessions/{id}", "GetCheckoutSessionsSession", "Retrieve a checkout session", payments::expand_params(), Resp::Object("checkout.session"), || get(payments::retrieve_session)),
         ep(M::GET, "/v1/checkout/sessions/{id}/line_items", "GetCheckoutSessionsSessionLineItems", "List a checkout session's line items", crate::schema::list_params(vec![]), Resp::List("item"), || get(payments::session_line_items)),
         ep(M::POST, "/v1/checkout/sessions/{id}/expire", "PostCheckoutSessionsSessionExpire", "Expire an open checkout session (its reservations are released)", payments::expand_params(), Resp::Object("checkout.session"), || post(payments::expire_session)),
         ep(M::GET, "/v1/payment_intents", "GetPaymentIntents", "List payments", payments::pi_list_params(), Resp::List("payment_intent"), || get(payments::list_payment_intents)),
+        ep(M::GET, "/v1/payment_intents/search", "GetPaymentIntentsSearch", "Search payments (amount, created, currency, customer, status, metadata)", search::search_params(), Resp::Search("payment_intent"), || get(search::payment_intents)),
         ep(M::GET, "/v1/payment_intents/{id}", "GetPaymentIntentsIntent", "Retrieve a payment", payments::expand_params(), Resp::Object("payment_intent"), || get(payments::retrieve_payment_intent)),
+        ep(M::POST, "/v1/payment_intents/{id}", "PostPaymentIntentsIntent", "Update a payment's description and metadata", payments::pi_update_params(), Resp::Object("payment_intent"), || post(payments::update_payment_intent)),
+        ep(M::POST, "/v1/customers", "PostCustomers", "Create a customer", payments::customer_create_params(), Resp::Object("customer"), || post(payments::create_customer)),
         ep(M::GET, "/v1/customers", "GetCustomers", "List customers", payments::customer_list_params(), Resp::List("customer"), || get(payments::list_customers)),
-        ep(M::GET, "/v1/customers/{id}", "GetCustomersCustomer", "Retrieve a customer", payments::expand_params(), Resp::Object("customer"), || get(payments::retrieve_customer)),
+        ep(M::GET, "/v1/customers/search", "GetCustomersSearch", "Search customers (created, email, name, phone, metadata; an exact email through the blind index)", search::search_params(), Resp::Search("customer"), || get(search::customers)),
+        ep(M::GET, "/v1/customers/{id}", "GetCustomersCustomer", "Retrieve a customer (a deleted one as Stripe's deleted stub)", payments::expand_params(), Resp::Object("customer_or_deleted"), || get(payments::retrieve_customer)),
         ep(M::POST, "/v1/customers/{id}", "PostCustomersCustomer", "Update a customer", payments::customer_update_params(), Resp::Object("customer"), || post(payments::update_customer)),
         ep(M::POST, "/v1/customers/{id}/redact", "PostCustomersCustomerRedact", "Erase a customer's personal data (and their checkout sessions'); amounts and dates stay", payments::expand_params(), Resp::Object("customer"), || post(payments::redact_customer)),
         ep(M::GET, "/v1/customers/{id}/export", "GetCustomersCustomerExport", "Everything held about a customer, as JSON", payments::expand_params(), Resp::Object("customer_export"), || get(payments::export_customer)),
@@ -115,6 +126,12 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::GET, "/v1/refunds/{id}", "GetRefundsRefund", "Retrieve a refund", payments::expand_params(), Resp::Object("refund"), || get(payments::retrieve_refund)),
         ep(M::GET, "/v1/events", "GetEvents", "List events (30 days), newest first", events::list_params(), Resp::List("event"), || get(events::list)),
         ep(M::GET, "/v1/events/{id}", "GetEventsId", "Retrieve an event", events::retrieve_params(), Resp::Object("event"), || get(events::retrieve)),
+        ep(M::POST, "/v1/webhook_endpoints", "PostWebhookEndpoints", "Create a webhook endpoint (the answer holds its signing secret, shown once)", webhook_endpoints::create_params(), Resp::Object("webhook_endpoint"), || post(webhook_endpoints::create)),
+        ep(M::GET, "/v1/webhook_endpoints", "GetWebhookEndpoints", "List webhook endpoints", webhook_endpoints::list_params(), Resp::List("webhook_endpoint"), || get(webhook_endpoints::list)),
+        ep(M::GET, "/v1/webhook_endpoints/{id}", "GetWebhookEndpointsWebhookEndpoint", "Retrieve a webhook endpoint", webhook_endpoints::retrieve_params(), Resp::Object("webhook_endpoint"), || get(webhook_endpoints::retrieve)),
+        ep(M::POST, "/v1/webhook_endpoints/{id}", "PostWebhookEndpointsWebhookEndpoint", "Update a webhook endpoint", webhook_endpoints::update_params(), Resp::Object("webhook_endpoint"), || post(webhook_endpoints::update)),
+        ep(M::DELETE, "/v1/webhook_endpoints/{id}", "DeleteWebhookEndpointsWebhookEndpoint", "Delete a webhook endpoint (its secrets are wiped, pending deliveries dropped)", webhook_endpoints::delete_params(), Resp::Object("deleted_webhook_endpoint"), || delete(webhook_endpoints::delete)),
+        ep(M::POST, "/v1/webhook_endpoints/{id}/roll_secret", "PostWebhookEndpointsWebhookEndpointRollSecret", "Roll the signing secret (a paylink extension): the old one signs beside the new one until expires_in", webhook_endpoints::roll_params(), Resp::Object("webhook_endpoint"), || post(webhook_endpoints::roll_secret)),
         ep(M::GET, "/v1/account", "GetAccount", "Retrieve the account of the key", payments::expand_params(), Resp::Object("account"), || get(account::retrieve)),
         ep(M::POST, "/v1/account/disconnect", "PostAccountDisconnect", "Disconnect the payment provider, wiping its secret key", account::disconnect_params(), Resp::Object("account"), || post(account::disconnect)),
         ep(M::POST, "/v1/account", "PostAccount", "Update the account's checkout settings", account::update_params(), Resp::Object("account"), || post(account::update)),
@@ -123,6 +140,35 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
 
 pub fn endpoints() -> &'static [Endpoint] {
     &ENDPOINTS
+}
+
+/// What a key must be allowed to call `method` on the route `path`: the
+/// resource its path names, read for GET and write otherwise; the
+/// account's own settings need a secret key. `None` for a route no key
+/// may call (every route of the table has one: a test checks it).
+pub fn needs_for(method: &Method, path: &str) -> Option<paylink_domain::access::Needs> {
+    use paylink_domain::access::{Access, Needs, Resource as R};
+    let rest = path.strip_prefix("/v1/")?;
+    let resource = match rest.split('/').next()? {
+        "products" => R::Products,
+        "prices" => R::Prices,
+        "coupons" | "promotion_codes" => R::PromotionCodes,
+        "payment_links" => R::PaymentLinks,
+        "checkout" if rest.starts_with("checkout/sessions") => R::CheckoutSessions,
+        "payment_intents" => R::PaymentIntents,
+        "refunds" => R::Refunds,
+        "customers" => R::Customers,
+        "webhook_endpoints" => R::WebhookEndpoints,
+        "events" => R::Events,
+        "account" => return Some(Needs::Secret),
+        _ => return None,
+    };
+    let access = if *method == Method::GET {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    Some(Needs::On(resource, access))
 }
 
 /// The parameter schema of `method` on the route `path`.
@@ -222,6 +268,30 @@ pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<
     Ok(list)
 }
 
+/// Whether an answer holds an object's line items (a payment link's or a
+/// checkout session's), and their prices' products.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Items {
+    No,
+    Yes,
+    WithProducts,
+}
+
+/// The expansions of an answer whose object has line items (`prefix`:
+/// how they are named, `line_items`, or `data.line_items` in a list):
+/// the items, and `<prefix>.data.price.product` for their products too.
+pub fn item_expansions(expand: &Option<Vec<String>>, prefix: &str) -> Result<Items, ApiError> {
+    let deep = format!("{prefix}.data.price.product");
+    let exp = expansions(expand, &[prefix, deep.as_str()])?;
+    Ok(if exp.contains(&deep) {
+        Items::WithProducts
+    } else if exp.is_empty() {
+        Items::No
+    } else {
+        Items::Yes
+    })
+}
+
 /// The arguments of a retrieve: only `expand`.
 #[derive(Deserialize)]
 pub struct RetrieveArgs {
@@ -248,6 +318,12 @@ mod tests {
             );
             let _ = (e.handler)();
             assert!(matches!(e.params, Kind::Obj(_)), "{} {}", e.method, e.path);
+            assert!(
+                needs_for(&e.method, e.path).is_some(),
+                "{} {} names no permission",
+                e.method,
+                e.path
+            );
         }
         let _ = routes();
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::RetrieveArgs;
-use super::{expansions, ok, page_in_memory, ListArgs};
+use super::{expansions, item_expansions, ok, page_in_memory, Items, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Input, ObjectId};
@@ -24,7 +24,7 @@ use crate::AppState;
 
 const MAX_QTY: i64 = MAX_ADJUSTABLE_QUANTITY;
 
-fn adjustable_schema() -> Kind {
+pub(crate) fn adjustable_schema() -> Kind {
     obj(vec![
         req(
             "enabled",
@@ -80,7 +80,7 @@ fn text_bounds_schema() -> Kind {
     ])
 }
 
-fn custom_fields_schema() -> Kind {
+pub(crate) fn custom_fields_schema() -> Kind {
     arr(
         obj(vec![
             req("key", string(200), "Identifier of the field, alphanumeric."),
@@ -147,8 +147,59 @@ fn slug_field() -> Field {
     f("slug", string(64), "paylink extension: the link's own URL path, `<public-url>/l/<slug>` (3 to 64 lower-case letters, digits and dashes, unique on this instance).")
 }
 
-fn common_fields() -> Vec<Field> {
+/// `payment_intent_data`: what each payment made gets.
+fn intent_data_schema() -> Kind {
+    obj(vec![
+        f(
+            "description",
+            string(paylink_domain::catalog::MAX_PAYMENT_DESCRIPTION),
+            "The payment's description (empty to unset).",
+        )
+        .unsettable(),
+        metadata(),
+        f(
+            "statement_descriptor",
+            string(22),
+            "What the buyer's card statement shows: 5 to 22 Latin characters, at least one letter (empty to unset).",
+        )
+        .unsettable(),
+        f(
+            "capture_method",
+            one_of(&["automatic"]),
+            "Only automatic: paylink captures every payment at once.",
+        ),
+    ])
+}
+
+/// `custom_text`: the texts beside the Pay button.
+fn custom_text_schema() -> Kind {
+    let message = || {
+        obj(vec![req(
+            "message",
+            string(paylink_domain::catalog::MAX_CUSTOM_TEXT),
+            "The text (up to 1,200 characters).",
+        )])
+    };
+    obj(vec![
+        f("submit", message(), "Shown above the Pay button.").unsettable(),
+        f("after_submit", message(), "Shown below the Pay button.").unsettable(),
+    ])
+}
+
+/// The parameters links and API-created sessions share.
+pub(crate) fn common_fields() -> Vec<Field> {
     vec![
+        f(
+            "custom_text",
+            custom_text_schema(),
+            "Texts beside the Pay button (submit, after_submit).",
+        )
+        .unsettable(),
+        f(
+            "payment_intent_data",
+            intent_data_schema(),
+            "What each payment made gets: description, metadata (else the link's metadata), statement descriptor.",
+        ),
         f(
             "after_completion",
             after_completion_schema(),
@@ -178,9 +229,95 @@ fn common_fields() -> Vec<Field> {
             one_of(&["auto", "book", "donate", "pay", "subscribe"]),
             "Wording of the pay button (default auto).",
         ),
+        f(
+            "automatic_tax",
+            obj(vec![req(
+                "enabled",
+                Kind::Bool,
+                "Must be false: paylink does not calculate tax.",
+            )]),
+            "Accepted at its off value only.",
+        ),
+        f(
+            "invoice_creation",
+            obj(vec![req(
+                "enabled",
+                Kind::Bool,
+                "Must be false: paylink does not create invoices.",
+            )]),
+            "Accepted at its off value only.",
+        ),
+        f(
+            "tax_id_collection",
+            obj(vec![
+                req(
+                    "enabled",
+                    Kind::Bool,
+                    "Must be false: paylink does not collect tax ids.",
+                ),
+                f("required", one_of(&["never"]), "Only never."),
+            ]),
+            "Accepted at its off value only.",
+        ),
+        f(
+            "customer_creation",
+            one_of(&["always", "if_required"]),
+            "Accepted; paylink makes every paying buyer a customer (always).",
+        ),
+        f(
+            "payment_method_types",
+            arr(one_of(&["card"]), 1),
+            "Only card.",
+        ),
+        f(
+            "payment_method_collection",
+            one_of(&["always"]),
+            "Only always (every payment takes a card).",
+        ),
         metadata(),
         expand(),
     ]
+}
+
+/// Stripe's parameters for features paylink does not offer, accepted at
+/// their off values (copied snippets send them) and refused, naming the
+/// parameter, when they would promise what paylink doesn't do.
+#[derive(Debug, Default, Deserialize)]
+pub struct OffFeatures {
+    automatic_tax: Option<Enabled>,
+    invoice_creation: Option<Enabled>,
+    tax_id_collection: Option<Enabled>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+impl OffFeatures {
+    pub(crate) fn check(&self) -> Result<(), ApiError> {
+        for (name, set, what) in [
+            ("automatic_tax", &self.automatic_tax, "calculate tax"),
+            (
+                "invoice_creation",
+                &self.invoice_creation,
+                "create invoices",
+            ),
+            (
+                "tax_id_collection",
+                &self.tax_id_collection,
+                "collect tax ids",
+            ),
+        ] {
+            if set.as_ref().is_some_and(|e| e.enabled) {
+                return Err(ApiError::invalid(
+                    Some(format!("{name}[enabled]")),
+                    format!("paylink does not {what}: {name}[enabled] can only be false."),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn create_params() -> Kind {
@@ -289,15 +426,16 @@ async fn render(
     state: &AppState,
     scope: &Scope,
     l: &PaymentLink,
-    with_items: bool,
+    with_items: Items,
 ) -> Result<Value, ApiError> {
-    let items = if with_items {
+    let items = if with_items != Items::No {
         let q = ListQuery {
             limit: 100,
             starting_after: None,
             ending_before: None,
         };
-        let (data, has_more) = items_page(state, scope, l, &q).await?;
+        let (data, has_more) =
+            items_page(state, scope, l, &q, with_items == Items::WithProducts).await?;
         Some(objects::list(
             &format!("/v1/payment_links/{}/line_items", l.id),
             data,
@@ -316,13 +454,15 @@ async fn items_page(
     scope: &Scope,
     l: &PaymentLink,
     q: &ListQuery,
+    with_products: bool,
 ) -> Result<(Vec<Value>, bool), ApiError> {
     let (items, has_more) = page_in_memory(&l.line_items, |i| i.id.as_str(), q, "payment link")?;
     let mut data = Vec::new();
     for item in items {
         let price = state.store.get_price(scope, &item.price).await?;
         let product = state.store.get_product(scope, &price.product).await?;
-        data.push(objects::line_item(item, &price, &product.name));
+        let expanded = with_products.then(|| objects::product(&product));
+        data.push(objects::line_item(item, &price, &product.name, expanded));
     }
     Ok((data, has_more))
 }
@@ -331,6 +471,8 @@ async fn items_page(
 pub struct Create {
     #[serde(flatten)]
     cmd: links::NewLink,
+    #[serde(flatten)]
+    off: OffFeatures,
     expand: Option<Vec<String>>,
 }
 
@@ -339,11 +481,10 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["line_items"])?;
+    let exp = item_expansions(&p.expand, "line_items")?;
+    p.off.check()?;
     let link = links::create_link(&state, &auth.scope, p.cmd, None).await?;
-    Ok(ok(
-        render(&state, &auth.scope, &link, !exp.is_empty()).await?
-    ))
+    Ok(ok(render(&state, &auth.scope, &link, exp).await?))
 }
 
 pub async fn retrieve(
@@ -352,21 +493,21 @@ pub async fn retrieve(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["line_items"])?;
+    let exp = item_expansions(&p.expand, "line_items")?;
     let link = state
         .store
         .get_payment_link(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
-    Ok(ok(
-        render(&state, &auth.scope, &link, !exp.is_empty()).await?
-    ))
+    Ok(ok(render(&state, &auth.scope, &link, exp).await?))
 }
 
 #[derive(Deserialize)]
 pub struct Update {
     #[serde(flatten)]
     cmd: links::LinkUpdate,
+    #[serde(flatten)]
+    off: OffFeatures,
     expand: Option<Vec<String>>,
 }
 
@@ -376,11 +517,10 @@ pub async fn update(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["line_items"])?;
+    let exp = item_expansions(&p.expand, "line_items")?;
+    p.off.check()?;
     let link = links::update_link(&state, &auth.scope, &id, p.cmd).await?;
-    Ok(ok(
-        render(&state, &auth.scope, &link, !exp.is_empty()).await?
-    ))
+    Ok(ok(render(&state, &auth.scope, &link, exp).await?))
 }
 
 #[derive(Deserialize)]
@@ -395,7 +535,7 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.page.expand, &["data.line_items"])?;
+    let exp = item_expansions(&p.page.expand, "data.line_items")?;
     let page = state
         .store
         .list_payment_links(
@@ -406,7 +546,7 @@ pub async fn list(
         .await?;
     let mut data = Vec::with_capacity(page.data.len());
     for l in &page.data {
-        data.push(render(&state, &auth.scope, l, !exp.is_empty()).await?);
+        data.push(render(&state, &auth.scope, l, exp).await?);
     }
     Ok(ok(objects::list("/v1/payment_links", data, page.has_more)))
 }
@@ -417,13 +557,14 @@ pub async fn line_items(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
+    let exp = expansions(&p.expand, &["data.price.product"])?;
     let link = state
         .store
         .get_payment_link(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "payment_link", &id))?;
-    let (data, has_more) = items_page(&state, &auth.scope, &link, &p.query()?).await?;
+    let (data, has_more) =
+        items_page(&state, &auth.scope, &link, &p.query()?, !exp.is_empty()).await?;
     Ok(ok(objects::list(
         &format!("/v1/payment_links/{id}/line_items"),
         data,

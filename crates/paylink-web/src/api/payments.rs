@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{expansions, ok, page_in_memory, ListArgs};
-use super::{Empty, RetrieveArgs};
+use super::{Empty, Items, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input, ObjectId};
@@ -112,21 +112,185 @@ pub fn refund_list_params() -> Kind {
 
 // ------------------------------------------------------------- sessions
 
-/// A session, with its line items when `expand` asks for them.
-fn render_session(s: &paylink_domain::checkout::CheckoutSession, with_items: bool) -> Value {
-    let items = with_items.then(|| {
-        let data = s
-            .line_items
-            .iter()
-            .map(|l| objects::order_line(l, s.currency.code(), None))
-            .collect();
-        objects::list(
+/// Order lines as Stripe's items, each with its price as an object (as
+/// the SDKs type it), the price's product expanded with `with_product`.
+async fn order_items(
+    state: &AppState,
+    scope: &paylink_store::Scope,
+    s: &paylink_domain::checkout::CheckoutSession,
+    lines: &[paylink_domain::checkout::OrderLine],
+    with_product: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let mut prices: std::collections::HashMap<&str, Value> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(lines.len());
+    for l in lines {
+        if !prices.contains_key(l.price.as_str()) {
+            let p = state.store.get_price(scope, &l.price).await?;
+            let product = if with_product {
+                Some(objects::product(
+                    &state.store.get_product(scope, &p.product).await?,
+                ))
+            } else {
+                None
+            };
+            prices.insert(l.price.as_str(), objects::price(&p, product));
+        }
+        out.push(objects::order_line(
+            l,
+            s.currency.code(),
+            prices.get(l.price.as_str()).cloned(),
+        ));
+    }
+    Ok(out)
+}
+
+/// What a session's answer expands: its line items (and their prices'
+/// products), its payment intent, its customer.
+#[derive(Clone, Copy)]
+struct SessionExpand {
+    items: Items,
+    payment_intent: bool,
+    customer: bool,
+}
+
+/// The expansions of a session answer; `list`: named under `data.`.
+fn session_expansions(expand: &Option<Vec<String>>, list: bool) -> Result<SessionExpand, ApiError> {
+    let pre = if list { "data." } else { "" };
+    let items = format!("{pre}line_items");
+    let deep = format!("{items}.data.price.product");
+    let pi = format!("{pre}payment_intent");
+    let customer = format!("{pre}customer");
+    let exp = expansions(expand, &[&items, &deep, &pi, &customer])?;
+    Ok(SessionExpand {
+        items: if exp.contains(&deep) {
+            Items::WithProducts
+        } else if exp.contains(&items) {
+            Items::Yes
+        } else {
+            Items::No
+        },
+        payment_intent: exp.contains(&pi),
+        customer: exp.contains(&customer),
+    })
+}
+
+/// A session, with what `exp` expands.
+async fn render_session(
+    state: &AppState,
+    scope: &paylink_store::Scope,
+    s: &paylink_domain::checkout::CheckoutSession,
+    exp: SessionExpand,
+) -> Result<Value, ApiError> {
+    let items = if exp.items == Items::No {
+        None
+    } else {
+        let with_product = exp.items == Items::WithProducts;
+        let data = order_items(state, scope, s, &s.line_items, with_product).await?;
+        Some(objects::list(
             &format!("/v1/checkout/sessions/{}/line_items", s.id),
             data,
             false,
-        )
-    });
-    objects::checkout_session(s, items)
+        ))
+    };
+    let mut v = objects::checkout_session(s, &state.public_url, items);
+    let mut expanded = serde_json::Map::new();
+    if let (true, Some(id)) = (exp.payment_intent, &s.payment_intent) {
+        let pi = state.store.get_payment_intent(scope, id).await?;
+        expanded.insert("payment_intent".into(), objects::payment_intent(&pi));
+    }
+    if let (true, Some(id)) = (exp.customer, &s.customer) {
+        let c = match state.store.get_customer(scope, id).await {
+            Ok(c) => objects::customer(&c),
+            // Deleted since: Stripe's deleted stub.
+            Err(paylink_store::StoreError::NotFound) => objects::deleted("customer", id),
+            Err(e) => return Err(e.into()),
+        };
+        expanded.insert("customer".into(), c);
+    }
+    if let Some(m) = v.as_object_mut() {
+        m.extend(expanded);
+    }
+    Ok(v)
+}
+
+/// `POST /v1/checkout/sessions` (mode payment).
+pub fn session_create_params() -> Kind {
+    use super::payment_links::{adjustable_schema, common_fields, custom_fields_schema};
+    let max_qty = paylink_domain::catalog::MAX_ADJUSTABLE_QUANTITY;
+    let price_data = obj(vec![
+        req(
+            "currency",
+            string(3),
+            "Three-letter ISO currency code, lower case.",
+        ),
+        f(
+            "unit_amount",
+            int(0, paylink_domain::money::MAX_AMOUNT),
+            "Amount in minor units.",
+        ),
+        f(
+            "product",
+            string(255),
+            "The product this price is for (or product_data).",
+        ),
+        f(
+            "product_data",
+            obj(vec![
+                req("name", string(250), "The new product's name."),
+                metadata(),
+            ]),
+            "A new product this price is for.",
+        ),
+    ]);
+    let mut fields = vec![
+        req("mode", one_of(&["payment", "setup", "subscription"]), "Only payment: paylink takes one-time payments."),
+        req(
+            "line_items",
+            arr(
+                obj(vec![
+                    f("price", string(255), "The price of this line item (or price_data)."),
+                    f("price_data", price_data, "A price made for this session (inactive, as Stripe's)."),
+                    req("quantity", int(0, max_qty), "Quantity, 1 to 999 (0 allowed with an adjustable quantity)."),
+                    f("adjustable_quantity", adjustable_schema(), "Lets the buyer change the quantity."),
+                ]),
+                paylink_domain::catalog::MAX_LINE_ITEMS,
+            ),
+            "What the session sells: 1 to 20 line items in one currency.",
+        ),
+        f("success_url", string(2048), "Where the buyer goes after paying; {CHECKOUT_SESSION_ID} is replaced by the session id (default: paylink's confirmation page)."),
+        f("cancel_url", string(2048), "Where the buyer goes who leaves the payment page."),
+        f("client_reference_id", string(200), "Your own reference: 1 to 200 letters, digits, dashes and underscores."),
+        f("customer_email", string(254), "The buyer's email, shown read-only on the page."),
+        f("expires_at", int(0, i64::from(i32::MAX)), "When the session expires: 30 minutes to 24 hours after creation (default 24 hours)."),
+        f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
+        f("ui_mode", one_of(&["hosted", "hosted_page"]), "Only the hosted page (hosted_page, or hosted): the buyer pays on the session's url."),
+    ];
+    fields.extend(
+        common_fields()
+            .into_iter()
+            .filter(|f| f.name != "after_completion"),
+    );
+    obj(fields)
+}
+
+#[derive(Deserialize)]
+pub struct SessionCreate {
+    #[serde(flatten)]
+    cmd: crate::service::checkout_sessions::NewSession,
+    #[serde(flatten)]
+    off: super::payment_links::OffFeatures,
+    expand: Option<Vec<String>>,
+}
+
+pub async fn create_session(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<SessionCreate>,
+) -> Result<Response, ApiError> {
+    let exp = session_expansions(&p.expand, false)?;
+    p.off.check()?;
+    let s = crate::service::checkout_sessions::create_session(&state, &auth.scope, p.cmd).await?;
+    Ok(ok(render_session(&state, &auth.scope, &s, exp).await?))
 }
 
 #[derive(Deserialize)]
@@ -143,7 +307,7 @@ pub async fn list_sessions(
     Extension(auth): Extension<Auth>,
     Input(p): Input<SessionList>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.page.expand, &["data.line_items"])?;
+    let exp = session_expansions(&p.page.expand, true)?;
     let filter = SessionFilter {
         payment_link: p.payment_link,
         status: p.status,
@@ -156,7 +320,7 @@ pub async fn list_sessions(
         .await?;
     let mut data = Vec::with_capacity(page.data.len());
     for s in &page.data {
-        data.push(render_session(s, !exp.is_empty()));
+        data.push(render_session(&state, &auth.scope, s, exp).await?);
     }
     Ok(ok(objects::list(
         "/v1/checkout/sessions",
@@ -171,13 +335,13 @@ pub async fn retrieve_session(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["line_items"])?;
+    let exp = session_expansions(&p.expand, false)?;
     let s = state
         .store
         .get_session(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
-    Ok(ok(render_session(&s, !exp.is_empty())))
+    Ok(ok(render_session(&state, &auth.scope, &s, exp).await?))
 }
 
 pub async fn session_line_items(
@@ -186,7 +350,7 @@ pub async fn session_line_items(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
+    let exp = expansions(&p.expand, &["data.price.product"])?;
     let q = p.query()?;
     let s = state
         .store
@@ -195,10 +359,7 @@ pub async fn session_line_items(
         .map_err(|e| ApiError::from_store(e, "checkout.session", &id))?;
     let (lines, has_more) =
         page_in_memory(&s.line_items, |l| l.id.as_str(), &q, "checkout session")?;
-    let data = lines
-        .iter()
-        .map(|l| objects::order_line(l, s.currency.code(), None))
-        .collect();
+    let data = order_items(&state, &auth.scope, &s, lines, !exp.is_empty()).await?;
     Ok(ok(objects::list(
         &format!("/v1/checkout/sessions/{id}/line_items"),
         data,
@@ -212,7 +373,7 @@ pub async fn expire_session(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["line_items"])?;
+    let exp = session_expansions(&p.expand, false)?;
     let (s, changed) = state
         .store
         .expire_session(&auth.scope, &id)
@@ -228,7 +389,7 @@ pub async fn expire_session(
             ),
         ));
     }
-    Ok(ok(render_session(&s, !exp.is_empty())))
+    Ok(ok(render_session(&state, &auth.scope, &s, exp).await?))
 }
 
 // ------------------------------------------------------ payment intents
@@ -273,6 +434,58 @@ pub async fn retrieve_payment_intent(
     Ok(ok(objects::payment_intent(&pi)))
 }
 
+pub fn pi_update_params() -> Kind {
+    obj(vec![
+        f(
+            "description",
+            string(paylink_domain::catalog::MAX_PAYMENT_DESCRIPTION),
+            "What the payment is for (empty to unset).",
+        )
+        .unsettable(),
+        metadata(),
+        expand(),
+    ])
+}
+
+#[derive(Deserialize)]
+pub struct PiUpdate {
+    #[serde(default, deserialize_with = "double_option")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    metadata: Option<Option<BTreeMap<String, String>>>,
+    expand: Option<Vec<String>>,
+}
+
+/// `POST /v1/payment_intents/{id}`: what the merchant may change on a
+/// payment (its description and metadata; the amount and the card are
+/// the provider's).
+pub async fn update_payment_intent(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    ObjectId(id): ObjectId<PaymentIntent>,
+    Input(p): Input<PiUpdate>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let pi = state
+        .store
+        .update_payment_intent(&auth.scope, &id, |pi| {
+            if let Some(d) = p.description {
+                if let Some(d) = &d {
+                    paylink_domain::catalog::check_text(
+                        "description",
+                        d,
+                        paylink_domain::catalog::MAX_PAYMENT_DESCRIPTION,
+                    )?;
+                }
+                pi.description = d;
+            }
+            pi.metadata.update(p.metadata)
+        })
+        .await
+        .map_err(|e| ApiError::from_store(e, "payment_intent", &id))?;
+    Ok(ok(objects::payment_intent(&pi)))
+}
+
 // ------------------------------------------------------------ customers
 
 #[derive(Deserialize)]
@@ -303,11 +516,16 @@ pub async fn retrieve_customer(
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let c = state
-        .store
-        .get_customer(&auth.scope, &id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    let c = match state.store.get_customer(&auth.scope, &id).await {
+        Ok(c) => c,
+        // A deleted customer retrieves as Stripe's deleted stub.
+        Err(paylink_store::StoreError::NotFound)
+            if state.store.customer_deleted(&auth.scope, &id).await? =>
+        {
+            return Ok(ok(objects::deleted("customer", &id)));
+        }
+        Err(e) => return Err(ApiError::from_store(e, "customer", &id)),
+    };
     Ok(ok(objects::customer(&c)))
 }
 
@@ -333,27 +551,14 @@ pub async fn update_customer(
     Input(p): Input<CustomerUpdate>,
 ) -> Result<Response, ApiError> {
     expansions(&p.expand, &[])?;
-    let email = match p.email {
-        Some(Some(e)) => Some(Some(
-            Email::parse(&e)
-                .map_err(|_| ApiError::invalid(Some("email".into()), "Invalid email address."))?
-                .as_str()
-                .to_string(),
-        )),
-        Some(None) => Some(None),
-        None => None,
-    };
-    if let Some(Some(a)) = &p.address {
-        if a.country
-            .as_deref()
-            .is_some_and(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
-        {
-            return Err(ApiError::invalid(
-                Some("address[country]".into()),
-                "country must be a two-letter code.",
-            ));
-        }
-    }
+    let email = p
+        .email
+        .map(|e| e.as_deref().map(customer_email).transpose())
+        .transpose()?;
+    let address = p
+        .address
+        .map(|a| a.map(customer_address).transpose())
+        .transpose()?;
     let c = state
         .store
         .update_customer(&auth.scope, &id, |c| -> Result<(), RuleError> {
@@ -366,17 +571,82 @@ pub async fn update_customer(
             if let Some(ph) = p.phone {
                 c.phone = ph;
             }
-            if let Some(a) = p.address {
-                c.address = a.map(|a| Address {
-                    country: a.country.map(|c| c.to_ascii_uppercase()),
-                    ..a
-                });
+            if let Some(a) = address {
+                c.address = a;
             }
             c.metadata.update(p.metadata)?;
             Ok(())
         })
         .await
         .map_err(|e| ApiError::from_store(e, "customer", &id))?;
+    Ok(ok(objects::customer(&c)))
+}
+
+/// A customer's email, checked and normalised.
+fn customer_email(e: &str) -> Result<String, ApiError> {
+    Ok(Email::parse(e)
+        .map_err(|_| ApiError::invalid(Some("email".into()), "Invalid email address."))?
+        .as_str()
+        .to_string())
+}
+
+/// A customer's address, its country a two-letter code in capitals.
+fn customer_address(a: Address) -> Result<Address, ApiError> {
+    if a.country
+        .as_deref()
+        .is_some_and(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return Err(ApiError::invalid(
+            Some("address[country]".into()),
+            "country must be a two-letter code.",
+        ));
+    }
+    Ok(Address {
+        country: a.country.map(|c| c.to_ascii_uppercase()),
+        ..a
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CustomerCreate {
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    address: Option<Address>,
+    metadata: Option<BTreeMap<String, String>>,
+    expand: Option<Vec<String>>,
+}
+
+pub fn customer_create_params() -> Kind {
+    obj(vec![
+        f("email", string(254), "The customer's email address."),
+        f("name", string(256), "The customer's name."),
+        f("phone", string(30), "The customer's phone number."),
+        f("address", address_schema(), "The customer's address."),
+        metadata(),
+        expand(),
+    ])
+}
+
+/// `POST /v1/customers`: a customer made by the merchant (buyers become
+/// customers when they pay).
+pub async fn create_customer(
+    State(state): State<AppState>,
+    Extension(auth): Extension<Auth>,
+    Input(p): Input<CustomerCreate>,
+) -> Result<Response, ApiError> {
+    expansions(&p.expand, &[])?;
+    let c = Customer {
+        id: crate::service::new_id(paylink_domain::IdKind::Customer)?,
+        livemode: auth.scope.livemode,
+        created: state.now(),
+        email: p.email.as_deref().map(customer_email).transpose()?,
+        name: p.name,
+        phone: p.phone,
+        address: p.address.map(customer_address).transpose()?,
+        metadata: crate::service::catalog::metadata(p.metadata.as_ref())?,
+    };
+    state.store.create_customer(&auth.scope, &c).await?;
     Ok(ok(objects::customer(&c)))
 }
 

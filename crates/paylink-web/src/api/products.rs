@@ -42,6 +42,21 @@ pub fn create_params() -> Kind {
             string(2048),
             "A publicly accessible web page for the product.",
         ),
+        f(
+            "default_price_data",
+            obj(vec![
+                req("currency", string(3), "Three-letter ISO 4217 currency code, lower case."),
+                f("unit_amount", int(0, paylink_domain::money::MAX_AMOUNT), "Amount in the currency's minor unit. One of unit_amount or custom_unit_amount is required."),
+                f("custom_unit_amount", obj(vec![
+                    req("enabled", Kind::Bool, "Must be true: the buyer chooses the amount."),
+                    f("minimum", int(0, paylink_domain::money::MAX_AMOUNT), "Smallest amount the buyer may choose."),
+                    f("maximum", int(0, paylink_domain::money::MAX_AMOUNT), "Largest amount the buyer may choose."),
+                    f("preset", int(0, paylink_domain::money::MAX_AMOUNT), "Amount suggested to the buyer."),
+                ]), "Lets the buyer choose the amount (pay what you want)."),
+                metadata(),
+            ]),
+            "A price created with the product, in the same transaction, and made its default_price (Stripe's Payment Links guide's first step).",
+        ),
         metadata(),
         expand(),
     ])
@@ -91,7 +106,17 @@ pub fn list_params() -> Kind {
 pub struct Create {
     #[serde(flatten)]
     cmd: catalog::NewProduct,
+    default_price_data: Option<DefaultPriceData>,
     expand: Option<Vec<String>>,
+}
+
+/// `default_price_data`: the product's first price.
+#[derive(Deserialize)]
+pub struct DefaultPriceData {
+    currency: String,
+    unit_amount: Option<i64>,
+    custom_unit_amount: Option<catalog::CustomAmount>,
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 pub async fn create(
@@ -99,9 +124,48 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
-    let product = catalog::create_product(&state, &auth.scope, p.cmd).await?;
-    Ok(ok(objects::product(&product)))
+    let exp = expansions(&p.expand, &["default_price"])?;
+    let product = match p.default_price_data {
+        None => catalog::create_product(&state, &auth.scope, p.cmd).await?,
+        Some(d) => {
+            let price = catalog::NewPrice {
+                currency: d.currency,
+                unit_amount: d.unit_amount,
+                custom_unit_amount: d.custom_unit_amount,
+                metadata: d.metadata,
+                ..Default::default()
+            };
+            catalog::create_product_with_price(
+                &state,
+                &auth.scope,
+                p.cmd,
+                price,
+                Some("default_price_data"),
+            )
+            .await?
+            .0
+        }
+    };
+    Ok(ok(
+        render(&state, &auth.scope, &product, !exp.is_empty()).await?
+    ))
+}
+
+/// A product, its `default_price` expanded to the price when asked.
+async fn render(
+    state: &AppState,
+    scope: &paylink_store::Scope,
+    product: &Product,
+    expand_price: bool,
+) -> Result<serde_json::Value, ApiError> {
+    let mut v = objects::product(product);
+    if let (true, Some(id), serde_json::Value::Object(m)) =
+        (expand_price, &product.default_price, &mut v)
+    {
+        let price = state.store.get_price(scope, id).await?;
+        m.insert("default_price".into(), objects::price(&price, None));
+    }
+    Ok(v)
 }
 
 pub async fn retrieve(
@@ -110,13 +174,15 @@ pub async fn retrieve(
     ObjectId(id): ObjectId<Product>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
+    let exp = expansions(&p.expand, &["default_price"])?;
     let product = state
         .store
         .get_product(&auth.scope, &id)
         .await
         .map_err(|e| ApiError::from_store(e, "product", &id))?;
-    Ok(ok(objects::product(&product)))
+    Ok(ok(
+        render(&state, &auth.scope, &product, !exp.is_empty()).await?
+    ))
 }
 
 #[derive(Deserialize)]
@@ -142,7 +208,7 @@ pub async fn update(
     ObjectId(id): ObjectId<Product>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
+    let exp = expansions(&p.expand, &["default_price"])?;
     let now = state.now();
     let product = state
         .store
@@ -179,7 +245,9 @@ pub async fn update(
         })
         .await
         .map_err(|e| ApiError::from_store(e, "product", &id))?;
-    Ok(ok(objects::product(&product)))
+    Ok(ok(
+        render(&state, &auth.scope, &product, !exp.is_empty()).await?
+    ))
 }
 
 pub async fn delete(
@@ -213,7 +281,7 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
+    let exp = expansions(&p.page.expand, &["data.default_price"])?;
     let page = state
         .store
         .list_products(
@@ -222,6 +290,9 @@ pub async fn list(
             &p.page.query()?,
         )
         .await?;
-    let page = page.map(|x| objects::product(&x));
-    Ok(ok(objects::list("/v1/products", page.data, page.has_more)))
+    let mut data = Vec::with_capacity(page.data.len());
+    for x in &page.data {
+        data.push(render(&state, &auth.scope, x, !exp.is_empty()).await?);
+    }
+    Ok(ok(objects::list("/v1/products", data, page.has_more)))
 }

@@ -1,5 +1,6 @@
 //! The buyer's side: the public checkout page of a payment link
-//! (`/l/{id}`), the return page after paying (`/checkout/{session}`), and
+//! (`/l/{id}`) or of a session created through the API (`/c/{session}`),
+//! the return page after paying (`/checkout/{session}`), and
 //! the provider's signed webhook (`/webhooks/{provider}`). Works with
 //! JavaScript off; loads nothing from any other origin.
 
@@ -39,6 +40,7 @@ const FORM_LIMIT: usize = 64 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/l/{id}", get(show).post(submit))
+        .route("/c/{session}", get(show_offer).post(submit_offer))
         .route("/checkout/{session}", get(return_page))
         .route("/checkout/{session}/go", get(go_to_provider))
         .route("/checkout/{session}/cancel", get(cancel))
@@ -98,7 +100,12 @@ fn style_of(headers: &HeaderMap) -> Style {
 }
 
 fn page_error(state: &AppState, status: StatusCode, e: impl std::fmt::Display) -> Response {
-    tracing::error!(cause = %e, "checkout page failed");
+    // The buyer's own doing (a form too large) is no failure of ours.
+    if status.is_client_error() {
+        tracing::warn!(cause = %e, %status, "checkout request refused");
+    } else {
+        tracing::error!(cause = %e, "checkout page failed");
+    }
     let m = Merchant {
         name: "paylink",
         color: "#374151",
@@ -114,16 +121,37 @@ fn page_error(state: &AppState, status: StatusCode, e: impl std::fmt::Display) -
     html(status, body, "", &state.provider.origin())
 }
 
-/// Everything a link's page needs.
+/// The page of a link or session that does not exist.
+fn not_found_page(state: &AppState) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::not_found(),
+        "",
+        &state.provider.origin(),
+    )
+}
+
+/// Everything a link's page needs. The page of an API-created session is
+/// a link's page too: `link` is then built from the session's offer
+/// ([`CheckoutSession::offer_page`]) and `session` is that session.
 struct Loaded {
     scope: Scope,
     link: PaymentLink,
     settings: AccountSettings,
     prices: Vec<Price>,
     products: Vec<Product>,
+    session: Option<CheckoutSession>,
 }
 
 impl Loaded {
+    /// Where the page's form posts.
+    fn action(&self) -> String {
+        match &self.session {
+            Some(s) => format!("/c/{}", s.id),
+            None => format!("/l/{}", self.link.id),
+        }
+    }
+
     fn lines(&self) -> Vec<PageLine<'_>> {
         self.link
             .line_items
@@ -149,6 +177,30 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Loaded>, StoreError> 
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
+    load_page(state, scope, link, None).await.map(Some)
+}
+
+/// The page of API-created session `id`; None for an unknown id or a
+/// link's session (its page is its link's).
+async fn load_offer(state: &AppState, id: &str) -> Result<Option<Loaded>, StoreError> {
+    let (scope, s) = match state.store.find_session_public(id).await {
+        Ok(x) => x,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(link) = s.offer_page(state.now()) else {
+        return Ok(None);
+    };
+    load_page(state, scope, link, Some(s)).await.map(Some)
+}
+
+/// A page's account settings, prices and products.
+async fn load_page(
+    state: &AppState,
+    scope: Scope,
+    link: PaymentLink,
+    session: Option<CheckoutSession>,
+) -> Result<Loaded, StoreError> {
     let settings = state.store.account_settings(&scope.account_id).await?;
     let ids: Vec<String> = link.line_items.iter().map(|i| i.price.clone()).collect();
     let prices = state.store.get_prices(&scope, &ids).await?;
@@ -169,13 +221,14 @@ async fn load(state: &AppState, id: &str) -> Result<Option<Loaded>, StoreError> 
             products.push(product);
         }
     }
-    Ok(Some(Loaded {
+    Ok(Loaded {
         scope,
         link,
         settings,
         prices,
         products,
-    }))
+        session,
+    })
 }
 
 async fn find_promo(
@@ -228,7 +281,7 @@ fn unavailable(state: &AppState, l: &Loaded) -> Response {
     };
     html(
         StatusCode::GONE,
-        pages::unavailable(l.link.inactive_message.as_deref(), &m),
+        pages::unavailable(l.link.inactive_message.as_deref(), l.session.is_some(), &m),
         &n,
         &state.provider.origin(),
     )
@@ -238,6 +291,7 @@ fn unavailable(state: &AppState, l: &Loaded) -> Response {
 pub struct Prefill {
     prefilled_email: Option<String>,
     prefilled_promo_code: Option<String>,
+    client_reference_id: Option<String>,
 }
 
 async fn show(
@@ -249,17 +303,11 @@ async fn show(
     let prefill = Prefill {
         prefilled_email: prefill.get("prefilled_email").cloned(),
         prefilled_promo_code: prefill.get("prefilled_promo_code").cloned(),
+        client_reference_id: prefill.get("client_reference_id").cloned(),
     };
     let l = match cached_load(&state, &id).await {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::not_found(),
-                "",
-                &state.provider.origin(),
-            )
-        }
+        Ok(None) => return not_found_page(&state),
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     if !l.link.accepts_buyers() {
@@ -268,6 +316,13 @@ async fn show(
     let mut form = Form::new();
     if let Some(e) = prefill.prefilled_email.filter(|e| e.len() <= 254) {
         form.insert("email".into(), e);
+    }
+    if let Some(r) = prefill
+        .client_reference_id
+        .as_deref()
+        .and_then(paylink_domain::checkout::client_reference)
+    {
+        form.insert("client_reference_id".into(), r);
     }
     let promo_typed = prefill
         .prefilled_promo_code
@@ -284,6 +339,72 @@ async fn show(
         StatusCode::OK,
     )
     .await
+}
+
+/// The page of a session created through the API. Once its buyer has
+/// submitted it, the way leads on to the provider's page (or, paid, to the
+/// return page).
+async fn show_offer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let l = match load_offer(&state, &id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return not_found_page(&state),
+        Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    if let Some(r) = offer_moved_on(&state, &l) {
+        return r;
+    }
+    let mut form = Form::new();
+    if let Some(e) = l.session.as_ref().and_then(|s| s.customer_email.clone()) {
+        form.insert("email".into(), e);
+    }
+    render(&state, &l, &form, "", false, &headers, None, StatusCode::OK).await
+}
+
+/// Where an API-created session's page sends its buyer when it no longer
+/// takes a submission: on to the provider's page once submitted, to the
+/// return page once paid, or the page saying it is unavailable.
+fn offer_moved_on(state: &AppState, l: &Loaded) -> Option<Response> {
+    let s = l.session.as_ref()?;
+    if l.link.accepts_buyers() {
+        return None;
+    }
+    Some(match s.status {
+        SessionStatus::Open if s.submitted_at.is_some() && state.now() < s.expires_at => {
+            Redirect::to(&format!("/checkout/{}/go", s.id)).into_response()
+        }
+        SessionStatus::Complete => Redirect::to(&format!("/checkout/{}", s.id)).into_response(),
+        _ => unavailable(state, l),
+    })
+}
+
+async fn submit_offer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if body.len() > FORM_LIMIT {
+        return page_error(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "checkout form too large",
+        );
+    }
+    match load_offer(&state, &id).await {
+        Ok(Some(l)) => {
+            if let Some(r) = offer_moved_on(&state, &l) {
+                return r;
+            }
+            submit_to(state, l, extensions, headers, body).await
+        }
+        Ok(None) => not_found_page(&state),
+        Err(e) => page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -346,6 +467,10 @@ fn page(
     };
     let body = pages::checkout(
         &l.link,
+        &l.action(),
+        l.session
+            .as_ref()
+            .is_some_and(|s| s.customer_email.is_some()),
         &m,
         lines,
         order,
@@ -375,21 +500,34 @@ async fn submit(
             "checkout form too large",
         );
     }
-    let (form, rejected) = decode_form(&body);
     let l = match load(&state, &id).await {
         Ok(Some(l)) => l,
-        Ok(None) => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::not_found(),
-                "",
-                &state.provider.origin(),
-            )
-        }
+        Ok(None) => return not_found_page(&state),
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     if !l.link.accepts_buyers() {
         return unavailable(&state, &l);
+    }
+    submit_to(state, l, extensions, headers, body).await
+}
+
+/// The buyer's submission of a page (a link's or an API-created
+/// session's), as its named steps.
+async fn submit_to(
+    state: AppState,
+    l: Loaded,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (mut form, rejected) = decode_form(&body);
+    // A session created with customer_email pays under that email (its
+    // field is read-only), and keeps the merchant's own reference.
+    if let Some(s) = &l.session {
+        if let Some(e) = &s.customer_email {
+            form.insert("email".into(), e.clone());
+        }
+        form.remove("client_reference_id");
     }
     let promo_typed = field(&form, "promo");
     if field(&form, "action") != "pay" {
@@ -455,7 +593,30 @@ async fn submit(
             resp
         }
         Err(Stop::Unavailable) => unavailable(&state, &l),
+        Err(Stop::Submitted) => {
+            let id = l
+                .session
+                .as_ref()
+                .map(|s| s.id.as_str())
+                .unwrap_or_default();
+            wait_for_payment(&state, &l.scope, id).await;
+            Redirect::to(&format!("{}/checkout/{id}/go", state.public_url)).into_response()
+        }
         Err(Stop::Failed(e)) => page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// Waits (a few seconds at most) until the submission that won a race for
+/// API-created session `id` has its provider payment, so the buyer whose
+/// second click lost goes on to that same payment page.
+async fn wait_for_payment(state: &AppState, scope: &Scope, id: &str) {
+    for _ in 0..50 {
+        match state.store.get_session(scope, id).await {
+            Ok(s) if s.provider_ref.is_none() && s.status == SessionStatus::Open => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            _ => return,
+        }
     }
 }
 
@@ -489,6 +650,9 @@ enum Stop {
     Limited(i64),
     /// The link no longer takes buyers.
     Unavailable,
+    /// An API-created session's page was submitted meanwhile (a second
+    /// click): the buyer goes on to that submission's payment.
+    Submitted,
     /// Our failure (logged, shown as an opaque error page).
     Failed(String),
 }
@@ -524,7 +688,10 @@ async fn pay(
         .promotion
         .as_ref()
         .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
-    let session = new_session(state, l, order, totals, first_time, now)?;
+    let session = match &l.session {
+        Some(s) => submitted_session(s, order, totals, now),
+        None => new_session(state, l, order, totals, first_time, now)?,
+    };
     open(state, l, &session, first_time).await?;
     let session_id = session.id;
     let req = hosted_request(state, l, lines, &session_id, totals);
@@ -532,7 +699,17 @@ async fn pay(
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, session = %session_id, "provider refused the payment");
-            if let Err(e) = state.store.expire_session(&l.scope, &session_id).await {
+            // A link's buyer opens a new session when trying again; an
+            // API-created session takes its buyer again until it expires.
+            let released = match &l.session {
+                Some(_) => state.store.reopen_session(&l.scope, &session_id).await,
+                None => state
+                    .store
+                    .expire_session(&l.scope, &session_id)
+                    .await
+                    .map(drop),
+            };
+            if let Err(e) = released {
                 tracing::error!(error = %e, "could not release a failed session");
             }
             return Err(Stop::Refused(
@@ -632,7 +809,7 @@ fn new_session(
         livemode: l.scope.livemode,
         created: now,
         expires_at: now + session_ttl(scarce),
-        payment_link: l.link.id.clone(),
+        payment_link: Some(l.link.id.clone()),
         status: SessionStatus::Open,
         paid: false,
         currency: l.link.currency,
@@ -652,7 +829,37 @@ fn new_session(
         payment_intent: None,
         provider: state.provider.name().to_string(),
         provider_ref: None,
+        client_reference_id: order.client_reference_id.clone(),
+        offer: None,
+        submitted_at: Some(now),
+        payment_intent_data: l.link.payment_intent_data.clone(),
     })
+}
+
+/// An API-created session `s` as its buyer's submission completes it: the
+/// buyer, the order's lines and amounts, the promotion code (the session's
+/// id, expiry, metadata and reference stay as the merchant made them).
+fn submitted_session(
+    s: &CheckoutSession,
+    order: &order::Order,
+    totals: paylink_domain::checkout::Totals,
+    now: i64,
+) -> CheckoutSession {
+    CheckoutSession {
+        amount_subtotal: totals.subtotal.amount(),
+        amount_discount: totals.discount.amount(),
+        amount_total: totals.total.amount(),
+        promotion_code: order.promotion.as_ref().map(|(p, _)| p.id.clone()),
+        coupon: order.promotion.as_ref().map(|(_, c)| c.id.clone()),
+        customer_email: order.email.as_ref().map(|e| e.as_str().to_string()),
+        customer_name: order.name.clone(),
+        customer_phone: order.phone.clone(),
+        customer_address: order.address.clone(),
+        custom_fields: order.answers.clone(),
+        line_items: order.lines.clone(),
+        submitted_at: Some(now),
+        ..s.clone()
+    }
 }
 
 /// Stores the session, reserving the link's place and the code's
@@ -663,12 +870,21 @@ async fn open(
     session: &CheckoutSession,
     first_time: bool,
 ) -> Result<(), Stop> {
-    let refusal = match state
-        .store
-        .open_session(&l.scope, session, first_time)
-        .await
-        .map_err(Stop::failed)?
-    {
+    let opened = match &l.session {
+        Some(_) => {
+            state
+                .store
+                .submit_session(&l.scope, session, first_time)
+                .await
+        }
+        None => {
+            state
+                .store
+                .open_session(&l.scope, session, first_time)
+                .await
+        }
+    };
+    let refusal = match opened.map_err(Stop::failed)? {
         Ok(()) => return Ok(()),
         Err(r) => r,
     };
@@ -678,6 +894,15 @@ async fn open(
         {
             Stop::Refused("All places are taken right now. Some are held by buyers who are paying at this moment; a held place frees up within a few minutes if its buyer doesn't finish, so try again shortly. Nothing was charged.", StatusCode::CONFLICT)
         }
+        // Lost a race with another submission of the same session's page.
+        OpenRefusal::LinkUnavailable if l.session.is_some() => match state
+            .store
+            .get_session(&l.scope, &session.id)
+            .await
+        {
+            Ok(s) if s.status == SessionStatus::Open && s.submitted_at.is_some() => Stop::Submitted,
+            _ => Stop::Unavailable,
+        },
         OpenRefusal::LinkUnavailable => Stop::Unavailable,
         OpenRefusal::NotFirstTransaction => Stop::Refused(
             "This promotion code is only valid for a first purchase.",
@@ -719,12 +944,7 @@ async fn public_session(
 ) -> Result<(paylink_store::Scope, CheckoutSession), Response> {
     match state.store.find_session_public(id).await {
         Ok(x) => Ok(x),
-        Err(StoreError::NotFound) => Err(html(
-            StatusCode::NOT_FOUND,
-            pages::not_found(),
-            "",
-            &state.provider.origin(),
-        )),
+        Err(StoreError::NotFound) => Err(not_found_page(state)),
         Err(e) => Err(page_error(state, StatusCode::INTERNAL_SERVER_ERROR, e)),
     }
 }
@@ -756,10 +976,35 @@ async fn cancel(State(state): State<AppState>, Path(session): Path<String>) -> R
         Ok(x) => x,
         Err(r) => return r,
     };
+    // An API-created session stays open until it expires (as Stripe's):
+    // the buyer goes to the merchant's cancel_url, or back to the payment.
+    let Some(link) = &s.payment_link else {
+        if let Some(back) = s.offer.as_ref().and_then(|o| o.cancel_url.clone()) {
+            return Redirect::to(&back).into_response();
+        }
+        return match state.store.account_settings(&scope.account_id).await {
+            Ok(settings) => {
+                let n = nonce();
+                let m = Merchant {
+                    name: &settings.name,
+                    color: &settings.primary_color,
+                    livemode: scope.livemode,
+                    nonce: &n,
+                };
+                html(
+                    StatusCode::OK,
+                    pages::left_payment(&s, &m),
+                    &n,
+                    &state.provider.origin(),
+                )
+            }
+            Err(e) => page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
+        };
+    };
     if let Err(e) = state.store.expire_session(&scope, &s.id).await {
         return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e);
     }
-    Redirect::to(&format!("/l/{}", s.payment_link)).into_response()
+    Redirect::to(&format!("/l/{link}")).into_response()
 }
 
 async fn return_page(
@@ -771,10 +1016,18 @@ async fn return_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (settings, link) = match (
-        state.store.account_settings(&scope.account_id).await,
-        state.store.get_payment_link(&scope, &s.payment_link).await,
-    ) {
+    // An API-created session nobody has submitted yet: its own page.
+    if s.offer.is_some() && s.submitted_at.is_none() && s.status == SessionStatus::Open {
+        return Redirect::to(&format!("/c/{}", s.id)).into_response();
+    }
+    let link = match (&s.payment_link, s.offer_page(state.now())) {
+        (Some(id), _) => state.store.get_payment_link(&scope, id).await,
+        (None, Some(offer)) => Ok(offer),
+        (None, None) => Err(StoreError::Corrupt(
+            "a session with neither link nor offer".into(),
+        )),
+    };
+    let (settings, link) = match (state.store.account_settings(&scope.account_id).await, link) {
         (Ok(a), Ok(l)) => (a, l),
         (Err(e), _) | (_, Err(e)) => {
             return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e)
@@ -806,6 +1059,98 @@ async fn return_page(
     resp
 }
 
+/// Refuses a provider event that is not for the session's own payment
+/// (finding 5 of the security review): logged, audited as
+/// `provider_event.refused`, and answered 422.
+async fn refuse_provider_event(
+    state: &AppState,
+    session_id: &str,
+    why: &str,
+    provider_ref: &str,
+    merchant: &str,
+    event_id: &str,
+) -> Response {
+    tracing::warn!(session = %session_id, reason = %why, "provider event refused");
+    if let Ok((scope, _)) = state.store.find_session_public(session_id).await {
+        let r = state
+            .store
+            .audit(paylink_store::audit::AuditEvent {
+                account_id: Some(&scope.account_id),
+                actor: &format!("provider:{}", state.provider.name()),
+                action: "provider_event.refused",
+                target: Some(session_id),
+                detail: serde_json::json!({"reason": why, "provider_payment": provider_ref, "provider_merchant": merchant, "event": event_id}),
+                now: state.now(),
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "audit of a refused provider event failed");
+        }
+    }
+    (StatusCode::UNPROCESSABLE_ENTITY, crate::json_response_headers(), r#"{"error":{"type":"invalid_request_error","message":"This event is not for a payment this checkout session created."}}"#).into_response()
+}
+
+/// A provider's "payment failed" event: the attempt is recorded on the
+/// session's payment intent (Stripe's `requires_payment_method` with
+/// `last_payment_error`), once; one for a payment this session did not
+/// create is refused and audited like a success would be.
+async fn payment_failed(state: &AppState, event: ProviderEvent) -> Response {
+    let ProviderEvent::PaymentFailed {
+        event_id,
+        session_id,
+        provider_ref,
+        merchant,
+        livemode,
+        card_brand,
+        card_last4,
+        code,
+        decline_code,
+        message,
+        ..
+    } = event
+    else {
+        return received();
+    };
+    let Ok(pi) = new_id(IdKind::PaymentIntent) else {
+        return ApiError::internal("id generation failed").into_response();
+    };
+    let failed = paylink_store::checkout::FailedEvent {
+        provider: state.provider.name(),
+        event_id: &event_id,
+        session_id: &session_id,
+        provider_ref: &provider_ref,
+        merchant: &merchant,
+        livemode,
+        card_brand: card_brand.as_deref(),
+        card_last4: card_last4.as_deref(),
+        error: paylink_domain::checkout::PaymentError {
+            code,
+            decline_code,
+            message,
+        },
+        payment_intent_id: &pi,
+        now: state.now(),
+    };
+    match state.store.record_failed_payment(failed).await {
+        Ok(Completion::Refused(why)) => {
+            refuse_provider_event(
+                state,
+                &session_id,
+                &why,
+                &provider_ref,
+                &merchant,
+                &event_id,
+            )
+            .await
+        }
+        Ok(_) => received(),
+        Err(StoreError::NotFound) => {
+            ApiError::invalid(None, "No such checkout session.").into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
 // Long: the provider's webhook in the order it must run (signature, parse,
 // complete, give a late payment back, audit); each early exit answers the
 // provider a status it retries on or not, and those answers are best read
@@ -830,6 +1175,10 @@ async fn webhook(
             return ApiError::invalid(None, "Invalid or stale webhook signature.").into_response();
         }
         Err(e) => return ApiError::invalid(None, e.to_string()).into_response(),
+    };
+    let event = match event {
+        ProviderEvent::PaymentFailed { .. } => return payment_failed(&state, event).await,
+        e => e,
     };
     let ProviderEvent::PaymentSucceeded {
         event_id,
@@ -873,24 +1222,15 @@ async fn webhook(
             // Finding 5 of the security review: a provider event completes
             // a session only for the payment paylink created for it with
             // the account's own merchant and mode.
-            tracing::warn!(session = %session_id, reason = %why, "provider event refused");
-            if let Ok((scope, _)) = state.store.find_session_public(&session_id).await {
-                let r = state
-                    .store
-                    .audit(paylink_store::audit::AuditEvent {
-                        account_id: Some(&scope.account_id),
-                        actor: &format!("provider:{}", state.provider.name()),
-                        action: "provider_event.refused",
-                        target: Some(&session_id),
-                        detail: serde_json::json!({"reason": why, "provider_payment": provider_ref, "provider_merchant": merchant, "event": event_id}),
-                        now: state.now(),
-                    })
-                    .await;
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "audit of a refused provider event failed");
-                }
-            }
-            (StatusCode::UNPROCESSABLE_ENTITY, crate::json_response_headers(), r#"{"error":{"type":"invalid_request_error","message":"This event is not for a payment this checkout session created."}}"#).into_response()
+            refuse_provider_event(
+                &state,
+                &session_id,
+                &why,
+                &provider_ref,
+                &merchant,
+                &event_id,
+            )
+            .await
         }
         Ok(Completion::SessionExpired) => {
             // The limits it reserved are already given back, so the payment

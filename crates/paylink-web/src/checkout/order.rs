@@ -36,6 +36,9 @@ pub struct Order {
     pub phone: Option<String>,
     pub address: Option<Address>,
     pub answers: Vec<CustomFieldAnswer>,
+    /// The merchant's reference carried by the link's URL (an invalid one
+    /// is dropped, as Stripe does).
+    pub client_reference_id: Option<String>,
 }
 
 pub fn field(form: &Form, name: &str) -> String {
@@ -90,6 +93,10 @@ pub fn build(
         phone: buyer.phone,
         address: buyer.address,
         answers,
+        client_reference_id: paylink_domain::checkout::client_reference(&field(
+            form,
+            "client_reference_id",
+        )),
     }
 }
 

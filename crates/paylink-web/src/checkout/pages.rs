@@ -14,12 +14,12 @@ h1{font-size:1.3rem;margin:.2rem 0 1rem}.item{display:flex;justify-content:space
 .item .desc{color:#6b7280;font-size:.85rem}.item img{display:block;width:56px;height:56px;object-fit:cover;border-radius:6px;margin-bottom:.4rem}\
 label{display:block;font-size:.85rem;margin:.75rem 0 .25rem;color:#374151}\
 input,select{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #d1d5db;border-radius:6px;font-size:1rem}\
-input.qty{width:5rem}input[aria-invalid=true],select[aria-invalid=true]{border-color:#dc2626}\
+input.qty{width:5rem}input[readonly]{background:#f3f4f6;color:#4b5563}input[aria-invalid=true],select[aria-invalid=true]{border-color:#dc2626}\
 .err{color:#dc2626;font-size:.8rem;margin-top:.25rem}.ok{color:#047857;font-size:.8rem;margin-top:.25rem}\
 .promo{display:flex;gap:.5rem;align-items:flex-end}.promo>div{flex:1}\
 .totals{margin:1rem 0;font-size:.95rem}.totals div{display:flex;justify-content:space-between;padding:.2rem 0}.totals .total{font-weight:700;font-size:1.1rem}\
 button{padding:.7rem 1rem;border:0;border-radius:6px;font-size:1rem;cursor:pointer}button.pay{width:100%;margin-top:1.25rem;color:#fff;background:var(--brand,#4f46e5)}\
-button.secondary{background:#e5e7eb;color:#111827}.row{display:flex;gap:.75rem}.row>div{flex:1}.muted{color:#6b7280;font-size:.8rem}\
+button.secondary{background:#e5e7eb;color:#111827}a.button{display:inline-block;padding:.7rem 1rem;border-radius:6px;color:#fff;background:var(--brand,#4f46e5);text-decoration:none}.row{display:flex;gap:.75rem}.row>div{flex:1}.muted{color:#6b7280;font-size:.8rem}.note{font-size:.9rem;white-space:pre-line;margin:.75rem 0 0}\
 .alert{background:#fef2f2;color:#991b1b;padding:.75rem;border-radius:6px;margin:.5rem 0}.badge{display:inline-block;background:#fef3c7;color:#92400e;font-size:.7rem;padding:.1rem .4rem;border-radius:4px}";
 
 /// What the page shows about the merchant.
@@ -64,13 +64,17 @@ fn invalid(order: &Order, name: &str) -> bool {
     order.errors.contains_key(name)
 }
 
-/// The checkout page of a link.
+/// The checkout page of a link (or of an API-created session, in a
+/// link's shape), its form posting to `action`; `email_locked`: the
+/// merchant set the buyer's email.
 #[allow(clippy::too_many_arguments)]
 // Long: one maud template: the markup reads top to bottom as the page it
 // renders, and splitting it would scatter one page's HTML over several
 // functions.
 pub fn checkout(
     link: &PaymentLink,
+    action: &str,
+    email_locked: bool,
     merchant: &Merchant<'_>,
     lines: &[PageLine<'_>],
     order: &Order,
@@ -90,7 +94,10 @@ pub fn checkout(
     let body = html! {
         h1 { "Checkout" }
         @if let Some(a) = alert { div class="alert" role="alert" { (a) } }
-        form method="post" action={ "/l/" (link.id) } novalidate {
+        form method="post" action=(action) novalidate {
+            @if let Some(r) = &order.client_reference_id {
+                input type="hidden" name="client_reference_id" value=(r);
+            }
             @for (l, ol) in lines.iter().zip(order.lines.iter()) {
                 div class="item" {
                     div {
@@ -140,7 +147,7 @@ pub fn checkout(
             }
             (err(order, "total"))
             label for="email" { "Email" }
-            input id="email" name="email" type="email" autocomplete="email" value=(field(form, "email")) aria-invalid=(invalid(order, "email")) required;
+            input id="email" name="email" type="email" autocomplete="email" value=(field(form, "email")) aria-invalid=(invalid(order, "email")) readonly[email_locked] required;
             (err(order, "email"))
             @if link.billing_address_collection == "required" {
                 label for="name" { "Full name" }
@@ -180,23 +187,52 @@ pub fn checkout(
                 }
                 (err(order, &name))
             }
+            @if let Some(t) = &link.custom_text.submit { p class="note" id="submit-text" { (t) } }
             button id="pay" class="pay" type="submit" name="action" value="pay" {
                 (pay_word) @if let Some(t) = &order.totals { " " (fmt(t.total.amount())) }
             }
+            @if let Some(t) = &link.custom_text.after_submit { p class="note" id="after-submit-text" { (t) } }
             p class="muted" { "You enter your card on the payment provider's secure page; " (merchant.name) " never sees your card number." }
         }
     };
     layout("Checkout", merchant, body)
 }
 
-/// A link that no longer takes buyers.
-pub fn unavailable(link_message: Option<&str>, merchant: &Merchant<'_>) -> String {
+/// A link (or an API-created session, `session`) that no longer takes
+/// buyers.
+pub fn unavailable(link_message: Option<&str>, session: bool, merchant: &Merchant<'_>) -> String {
+    let (title, text) = if session {
+        (
+            "This checkout is no longer available",
+            "It has expired or the shop closed it. Nothing was charged.",
+        )
+    } else {
+        (
+            "This link is no longer available",
+            "This payment link is no longer available.",
+        )
+    };
     layout(
         "Unavailable",
         merchant,
         html! {
-            h1 { "This link is no longer available" }
-            p { (link_message.unwrap_or("This payment link is no longer available.")) }
+            h1 { (title) }
+            p { (link_message.unwrap_or(text)) }
+        },
+    )
+}
+
+/// The buyer of an API-created session left the provider's page and the
+/// shop gave no `cancel_url`: the way back to the same payment.
+pub fn left_payment(s: &CheckoutSession, merchant: &Merchant<'_>) -> String {
+    layout(
+        "Payment not finished",
+        merchant,
+        html! {
+            h1 id="left" { "Your payment is not finished" }
+            p { "Nothing was charged. You can go back to the payment page to finish it, or close this page." }
+            p { a class="button" href={ "/checkout/" (s.id) "/go" } { "Continue to payment" } }
+            p class="muted" { "Reference: " (s.id) }
         },
     )
 }
@@ -211,7 +247,7 @@ pub fn not_found() -> String {
     layout(
         "Not found",
         &m,
-        html! { h1 { "Page not found" } p { "This payment link does not exist." } },
+        html! { h1 { "Page not found" } p { "This payment page does not exist." } },
     )
 }
 
@@ -253,7 +289,11 @@ pub fn confirmation(
             layout(
                 "Expired",
                 merchant,
-                html! { h1 { "This checkout has expired" } p { "No payment was taken. Open the payment link again to start over." } },
+                html! {
+                    h1 { "This checkout has expired" }
+                    p { "Nothing was charged: a payment that went through after it expired is refunded in full." }
+                    @if s.payment_link.is_some() { p { "Open the payment link again to start over." } }
+                },
             ),
             false,
         ),

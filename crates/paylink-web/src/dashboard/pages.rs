@@ -33,7 +33,7 @@ button.plain{background:#e5e7eb;color:#111827}button.danger{background:#dc2626}f
 .badge.good{background:#d1fae5;color:#065f46}.badge.bad{background:#fee2e2;color:#991b1b}\
 .login{max-width:24rem;margin:4rem auto}.codes{font-family:ui-monospace,monospace;font-size:1.05rem;columns:2}\
 .mono{font-family:ui-monospace,monospace;word-break:break-all}.pager{margin-top:.8rem;display:flex;gap:1rem}\
-.stats{display:flex;gap:1rem}.stats .card{flex:1}.big{font-size:1.5rem;font-weight:700}.top{display:flex;justify-content:space-between;align-items:center}";
+fieldset{border:1px solid #e5e7eb;border-radius:6px;margin:.8rem 0;padding:.3rem .8rem .6rem}legend{font-size:.85rem;color:#374151;padding:0 .3rem}fieldset label{margin:.35rem 0}.stats{display:flex;gap:1rem}.stats .card{flex:1}.big{font-size:1.5rem;font-weight:700}.top{display:flex;justify-content:space-between;align-items:center}";
 
 /// The CSP of every dashboard page.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -155,7 +155,7 @@ pub fn alerts(f: &FormState) -> Markup {
 // renders, and splitting it would scatter one page's HTML over several
 // functions.
 pub fn layout(ctx: &Ctx, title: &str, active: &str, body: Markup) -> String {
-    let nav: [(&str, &str, Permission); 11] = [
+    let nav: [(&str, &str, Permission); 12] = [
         ("/dashboard", "Overview", Permission::ViewOverview),
         (
             "/dashboard/payment-links",
@@ -171,6 +171,11 @@ pub fn layout(ctx: &Ctx, title: &str, active: &str, body: Markup) -> String {
             Permission::ReadCustomers,
         ),
         ("/dashboard/api-keys", "API keys", Permission::ManageApiKeys),
+        (
+            "/dashboard/webhooks",
+            "Webhooks",
+            Permission::ManageWebhooks,
+        ),
         ("/dashboard/team", "Team", Permission::ManageTeam),
         ("/dashboard/security", "Security", Permission::OwnLogin),
         ("/dashboard/audit", "Audit log", Permission::ManageSecurity),

@@ -257,15 +257,19 @@ pub async fn create_price(
 }
 
 /// Creates a product and its first price in one transaction (the
-/// dashboard's "new product with a price"): both or neither.
+/// dashboard's "new product with a price", the API's `default_price_data`):
+/// both or neither, the price the product's `default_price`. A price
+/// error names its parameter inside `price_param` when one is given
+/// (`default_price_data[unit_amount]`).
 pub async fn create_product_with_price(
     state: &AppState,
     scope: &Scope,
     product: NewProduct,
     price: NewPrice,
+    price_param: Option<&str>,
 ) -> Result<(Product, Price), ApiError> {
     let now = state.now();
-    let product = new_product(scope.livemode, now, product)?;
+    let mut product = new_product(scope.livemode, now, product)?;
     let built = build_price(
         scope.livemode,
         now,
@@ -274,14 +278,28 @@ pub async fn create_product_with_price(
             product_data: None,
             ..price
         },
-    )?;
-    state
+    )
+    .map_err(|e| match price_param {
+        Some(p) => e.nested_in(p),
+        None => e,
+    })?;
+    product.default_price = Some(built.price.id.clone());
+    match state
         .store
         .create_price(
             scope,
             PriceProduct::New(Box::new(product.clone())),
             &built.price,
         )
-        .await?;
-    Ok((product, built.price))
+        .await
+    {
+        Err(StoreError::Conflict) => Err(ApiError::invalid_code(
+            "resource_already_exists",
+            Some("id".into()),
+            "A product with this id already exists.",
+        )),
+        other => other
+            .map(|()| (product, built.price))
+            .map_err(ApiError::from),
+    }
 }

@@ -123,7 +123,7 @@ pub async fn export(
         "object": "customer_export",
         "exported_at": state.now(),
         "customer": objects::customer(&c),
-        "checkout_sessions": sessions.iter().map(|s| objects::checkout_session(s, None)).collect::<Vec<_>>(),
+        "checkout_sessions": sessions.iter().map(|s| objects::checkout_session(s, &state.public_url, None)).collect::<Vec<_>>(),
         "payment_intents": payments.iter().map(objects::payment_intent).collect::<Vec<_>>(),
         "refunds": refunds.iter().map(objects::refund).collect::<Vec<_>>(),
     }))

@@ -3,7 +3,9 @@
 //! skip them.
 
 pub mod account;
+pub mod api_keys;
 pub mod catalog;
+pub mod checkout_sessions;
 pub mod coupons;
 pub mod customers;
 pub mod payment_links;
@@ -11,6 +13,7 @@ pub mod provider;
 pub mod refunds;
 pub mod team;
 pub mod trail;
+pub mod webhooks;
 
 use paylink_crypto::Secret;
 use paylink_domain::IdKind;

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use paylink_domain::catalog::{
-    check_custom_fields, check_http_url, check_link_prices, check_range, check_slug, check_text,
-    AdjustableQuantity, AfterCompletion, CustomField, LinkLineItem, PaymentLink, RuleError,
+    check_custom_fields, check_http_url, check_link_prices, check_range, check_slug,
+    check_statement_descriptor, check_text, AdjustableQuantity, AfterCompletion, CustomField,
+    CustomText, LinkLineItem, PaymentIntentData, PaymentLink, RuleError, MAX_CUSTOM_TEXT,
+    MAX_PAYMENT_DESCRIPTION,
 };
 use paylink_domain::{Id, IdKind};
 use paylink_store::{Scope, StoreError};
@@ -58,6 +60,116 @@ pub struct Enabled {
     pub enabled: bool,
 }
 
+/// One text of `custom_text`.
+#[derive(Deserialize)]
+pub struct Message {
+    pub message: String,
+}
+
+/// `custom_text`: the texts beside the Pay button. Texts for features
+/// paylink does not offer (a shipping address form, terms to accept) are
+/// refused by the parameter schema.
+#[derive(Deserialize)]
+pub struct CustomTextArgs {
+    #[serde(default, deserialize_with = "double_option")]
+    pub submit: Option<Option<Message>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub after_submit: Option<Option<Message>>,
+}
+
+/// Checks `custom_text`; an empty message is no text.
+pub fn custom_text(a: CustomTextArgs) -> Result<CustomText, RuleError> {
+    merge_custom_text(CustomText::default(), a)
+}
+
+/// `custom_text` applied over `current`: each text given replaces its
+/// value (an empty one unsets it); the others stay.
+pub fn merge_custom_text(current: CustomText, a: CustomTextArgs) -> Result<CustomText, RuleError> {
+    let one = |name: &str, m: Option<Option<Message>>| -> Result<Option<String>, RuleError> {
+        match m.flatten().map(|m| m.message).filter(|m| !m.is_empty()) {
+            Some(m) => {
+                check_text(
+                    &format!("custom_text[{name}][message]"),
+                    &m,
+                    MAX_CUSTOM_TEXT,
+                )?;
+                Ok(Some(m))
+            }
+            None => Ok(None),
+        }
+    };
+    Ok(CustomText {
+        submit: match a.submit {
+            Some(m) => one("submit", Some(m))?,
+            None => current.submit,
+        },
+        after_submit: match a.after_submit {
+            Some(m) => one("after_submit", Some(m))?,
+            None => current.after_submit,
+        },
+    })
+}
+
+/// `payment_intent_data`: what each payment made gets.
+#[derive(Deserialize)]
+pub struct IntentDataArgs {
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub statement_descriptor: Option<Option<String>>,
+    pub capture_method: Option<String>,
+}
+
+/// Checks `payment_intent_data`; None when it sets nothing.
+pub fn intent_data(a: IntentDataArgs) -> Result<Option<PaymentIntentData>, RuleError> {
+    merge_intent_data(None, a)
+}
+
+/// `payment_intent_data` applied over `current`, as Stripe updates it:
+/// each field given replaces its value (an empty one unsets it), metadata
+/// keys merge (an empty value removes the key). None when nothing is left.
+pub fn merge_intent_data(
+    current: Option<PaymentIntentData>,
+    a: IntentDataArgs,
+) -> Result<Option<PaymentIntentData>, RuleError> {
+    let p = |f: &str| format!("payment_intent_data[{f}]");
+    let mut d = current.unwrap_or_default();
+    if let Some(desc) = a.description {
+        if let Some(t) = &desc {
+            check_text(&p("description"), t, MAX_PAYMENT_DESCRIPTION)?;
+        }
+        d.description = desc;
+    }
+    if let Some(sd) = a.statement_descriptor {
+        if let Some(t) = &sd {
+            check_statement_descriptor(&p("statement_descriptor"), t)?;
+        }
+        d.statement_descriptor = sd;
+    }
+    if a.capture_method
+        .as_deref()
+        .is_some_and(|c| c != "automatic")
+    {
+        return Err(RuleError::new(
+            p("capture_method"),
+            "paylink captures every payment at once: capture_method can only be automatic.",
+        ));
+    }
+    if let Some(m) = &a.metadata {
+        d.metadata.apply(m).map_err(|e| {
+            RuleError::new(
+                format!(
+                    "payment_intent_data[{}",
+                    e.param.replacen("metadata", "metadata]", 1)
+                ),
+                e.message,
+            )
+        })?;
+    }
+    Ok((d != PaymentIntentData::default()).then_some(d))
+}
+
 /// A new payment link (`POST /v1/payment_links`).
 #[derive(Deserialize, Default)]
 pub struct NewLink {
@@ -72,6 +184,8 @@ pub struct NewLink {
     pub restrictions: Option<RestrictionArgs>,
     pub submit_type: Option<String>,
     pub slug: Option<String>,
+    pub payment_intent_data: Option<IntentDataArgs>,
+    pub custom_text: Option<CustomTextArgs>,
 }
 
 pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
@@ -171,6 +285,20 @@ pub async fn create_link(
     if let Some(b) = &built {
         prices.push(b.price.clone());
     }
+    if let Some((i, item)) = items
+        .iter()
+        .enumerate()
+        .find(|(_, it)| !prices.iter().any(|p| p.id == it.price))
+    {
+        return Err(ApiError::invalid_code(
+            "resource_missing",
+            Some(format!("line_items[{i}][price]")),
+            format!(
+                "No such price: '{}'",
+                item.price.chars().take(255).collect::<String>()
+            ),
+        ));
+    }
     let currency = check_link_prices(&items, &prices)?;
     let custom_fields = cmd.custom_fields.unwrap_or_default();
     check_custom_fields(&custom_fields)?;
@@ -206,6 +334,16 @@ pub async fn create_link(
         submit_type: cmd.submit_type.unwrap_or_else(|| "auto".into()),
         metadata: metadata(cmd.metadata.as_ref())?,
         slug: cmd.slug,
+        payment_intent_data: cmd
+            .payment_intent_data
+            .map(intent_data)
+            .transpose()?
+            .flatten(),
+        custom_text: cmd
+            .custom_text
+            .map(custom_text)
+            .transpose()?
+            .unwrap_or_default(),
     };
     if let Some(s) = &link.slug {
         check_slug(s)?;
@@ -259,6 +397,10 @@ pub struct LinkUpdate {
     pub submit_type: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     pub metadata: Option<Option<BTreeMap<String, String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub payment_intent_data: Option<Option<IntentDataArgs>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub custom_text: Option<Option<CustomTextArgs>>,
 }
 
 // Long: a link update's parameters, each applied and checked in turn, as
@@ -338,6 +480,18 @@ fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
         l.submit_type = s;
     }
     l.metadata.update(p.metadata)?;
+    if let Some(d) = p.payment_intent_data {
+        l.payment_intent_data = match d {
+            Some(d) => merge_intent_data(l.payment_intent_data.take(), d)?,
+            None => None,
+        };
+    }
+    if let Some(t) = p.custom_text {
+        l.custom_text = match t {
+            Some(t) => merge_custom_text(std::mem::take(&mut l.custom_text), t)?,
+            None => CustomText::default(),
+        };
+    }
     Ok(items_changed)
 }
 

@@ -88,6 +88,16 @@ pub struct ServeArgs {
     /// died, before a retry may take it over (exactly once either way).
     #[arg(long, env = "PAYLINK_IDEMPOTENCY_LEASE_SECS", default_value_t = paylink_store::idempotency::LEASE_SECS, value_parser = clap::value_parser!(i64).range(1..=3600))]
     pub idempotency_lease_secs: i64,
+    /// An internal address range (CIDR) webhook endpoints may reach
+    /// anyway, such as a receiver on your own network; repeatable, or
+    /// comma-separated in the variable. Without it, loopback, private,
+    /// link-local and other internal addresses are refused (SSRF).
+    #[arg(
+        long = "webhook-allow-cidr",
+        env = "PAYLINK_WEBHOOK_ALLOW_CIDR",
+        value_delimiter = ','
+    )]
+    pub webhook_allow_cidr: Vec<paylink_domain::net::Cidr>,
 }
 
 /// How long data is kept.
@@ -248,10 +258,18 @@ pub enum ModeArg {
     Live,
 }
 
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum KeyKindArg {
+    Secret,
+    Restricted,
+    Publishable,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Create a secret API key. It is printed exactly once; only its hash is
-    /// stored.
+    /// Create an API key: secret (everything in its mode), restricted (a
+    /// permission per resource) or publishable. It is printed exactly
+    /// once; only its hash is stored.
     Create {
         #[command(flatten)]
         data: DataArgs,
@@ -261,9 +279,66 @@ pub enum KeysCommand {
         /// test keys see only test-mode objects, live keys only live ones.
         #[arg(long, value_enum)]
         mode: ModeArg,
+        /// secret, restricted or publishable.
+        #[arg(long, value_enum, default_value = "secret")]
+        kind: KeyKindArg,
+        /// A restricted key's permission on a resource, as RESOURCE=ACCESS
+        /// (access none, read or write; resources: products, prices,
+        /// payment_links, promotion_codes, checkout_sessions,
+        /// payment_intents, refunds, customers, webhook_endpoints, events);
+        /// repeatable.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// A name to tell the key by.
+        #[arg(long)]
+        name: Option<String>,
+        /// Days until the key stops working (default: until revoked).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=1825))]
+        expires_in_days: Option<i64>,
+        /// An IP range (CIDR) the key may be used from; repeatable
+        /// (default: wherever the account's allowlist allows).
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<paylink_domain::net::Cidr>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Roll an API key: a new key like it (kind, permissions, name, IP
+    /// ranges) is printed once, and the old one keeps working for the
+    /// overlap chosen, then stops.
+    Roll {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+        /// The key's id (key_…), as `keys list` shows it.
+        #[arg(long)]
+        key: String,
+        /// How long the old key keeps working: now, 1h, 24h or 7d.
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+    },
+    /// Revoke an API key at once.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
+        #[arg(long, value_enum)]
+        mode: ModeArg,
+        #[arg(long)]
+        key: String,
+    },
+    /// List an account's API keys in one mode (never the keys themselves).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long, value_parser = account_id)]
+        account: AccountId,
+        #[arg(long, value_enum)]
+        mode: ModeArg,
     },
     /// Add a master key version to the key file and re-wrap every data key
     /// under it, online (the server may keep running), in batches. If an

@@ -8,19 +8,34 @@ use paylink_crypto::Mode;
 use paylink_domain::Clock;
 use serde_json::json;
 
-use super::{DataArgs, KeysCommand, ModeArg};
+use super::{DataArgs, KeyKindArg, KeysCommand, ModeArg};
 use crate::app::{self, AppError};
+use paylink_crypto::ApiKeyKind;
 
 /// Runs one `keys` command, printing to `out`; its audit entry carries
 /// the time the work finished (a rotation can take minutes).
 pub async fn run(cmd: KeysCommand, clock: &dyn Clock, out: &mut dyn Write) -> Result<(), AppError> {
     match cmd {
         KeysCommand::Create {
+            kind,
+            permissions,
+            name,
+            expires_in_days,
+            allow_ip,
             data,
             account,
             mode,
             json,
-        } => create(data, account, mode, json, clock.now(), out).await,
+        } => {
+            let wanted = Wanted {
+                kind,
+                permissions,
+                name,
+                expires_in_days,
+                allow_ip,
+            };
+            create(data, account, mode, wanted, json, clock.now(), out).await
+        }
         KeysCommand::RotateMaster { data, batch } => rotate_master(data, batch, clock, out).await,
         KeysCommand::RotateData {
             data,
@@ -29,29 +44,213 @@ pub async fn run(cmd: KeysCommand, clock: &dyn Clock, out: &mut dyn Write) -> Re
         } => rotate_data(data, account, settle_secs, clock, out).await,
         KeysCommand::Retire { data, version } => retire(data, version, clock.now(), out).await,
         KeysCommand::Status { data } => status(data, out).await,
+        KeysCommand::Roll {
+            data,
+            account,
+            mode,
+            key,
+            overlap,
+        } => roll(data, account, mode, &key, &overlap, clock.now(), out).await,
+        KeysCommand::Revoke {
+            data,
+            account,
+            mode,
+            key,
+        } => revoke(data, account, mode, &key, clock.now(), out).await,
+        KeysCommand::List {
+            data,
+            account,
+            mode,
+        } => list(data, account, mode, clock.now(), out).await,
     }
 }
 
-/// A secret API key, printed once.
+/// The key `keys create` is asked for.
+struct Wanted {
+    kind: KeyKindArg,
+    permissions: Vec<String>,
+    name: Option<String>,
+    expires_in_days: Option<i64>,
+    allow_ip: Vec<paylink_domain::net::Cidr>,
+}
+
+fn scope_of(account: &AccountId, mode: ModeArg) -> paylink_store::Scope {
+    paylink_store::Scope {
+        account_id: account.to_string(),
+        livemode: matches!(mode, ModeArg::Live),
+    }
+}
+
+/// A new key like `key`, printed once; the old one stops after `overlap`.
+async fn roll(
+    data: DataArgs,
+    account: AccountId,
+    mode: ModeArg,
+    key: &str,
+    overlap: &str,
+    now: i64,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let secs = match overlap {
+        "now" | "0" => 0,
+        "1h" => 3_600,
+        "24h" => 86_400,
+        "7d" => 7 * 86_400,
+        other => {
+            return Err(AppError::Invalid(format!(
+                "--overlap {other:?}: use now, 1h, 24h or 7d"
+            )))
+        }
+    };
+    let opened = app::open(&data.options()).await?;
+    let scope = scope_of(&account, mode);
+    let pepper = opened.store.instance_secret(app::API_KEY_PEPPER).await?;
+    let (id, secret) = opened
+        .store
+        .roll_api_key(&scope, key, "cli", &pepper, now, now + secs)
+        .await
+        .map_err(|e| match e {
+            paylink_store::StoreError::NotFound => {
+                AppError::Invalid(format!("no active key {key} in this account and mode"))
+            }
+            other => other.into(),
+        })?;
+    opened
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: Some(&scope.account_id),
+            actor: "cli",
+            action: "api_key.rolled",
+            target: Some(key),
+            detail: json!({"new_key": id, "old_works_for_secs": secs}),
+            now,
+        })
+        .await?;
+    writeln!(out, "{}", secret.expose())?;
+    eprintln!("New key {id}, shown once; the old key {key} stops working in {overlap}.");
+    Ok(())
+}
+
+async fn revoke(
+    data: DataArgs,
+    account: AccountId,
+    mode: ModeArg,
+    key: &str,
+    now: i64,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let opened = app::open(&data.options()).await?;
+    let scope = scope_of(&account, mode);
+    if !opened.store.revoke_api_key(&scope, key, now).await? {
+        return Err(AppError::Invalid(format!(
+            "no active key {key} in this account and mode"
+        )));
+    }
+    opened
+        .store
+        .audit(paylink_store::audit::AuditEvent {
+            account_id: Some(&scope.account_id),
+            actor: "cli",
+            action: "api_key.revoked",
+            target: Some(key),
+            detail: json!({}),
+            now,
+        })
+        .await?;
+    writeln!(out, "revoked {key}")?;
+    Ok(())
+}
+
+async fn list(
+    data: DataArgs,
+    account: AccountId,
+    mode: ModeArg,
+    now: i64,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let opened = app::open(&data.options()).await?;
+    let scope = scope_of(&account, mode);
+    for k in opened.store.list_api_keys(&scope).await? {
+        let prefix = ApiKeyKind::parse(&k.kind).map_or("??", |x| x.prefix());
+        let state = if k.active(now) {
+            "active"
+        } else if k.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "expired"
+        };
+        writeln!(
+            out,
+            "{}\t{prefix}_{}_…{}\t{}\t{state}\t{}\t{}",
+            k.id,
+            if scope.livemode { "live" } else { "test" },
+            k.last4,
+            k.kind,
+            k.name.unwrap_or_default(),
+            k.permissions.unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}
+
+/// An API key, printed once.
 async fn create(
     data: DataArgs,
     account: AccountId,
     mode: ModeArg,
+    wanted: Wanted,
     json: bool,
     now: i64,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
+    let kind = match wanted.kind {
+        KeyKindArg::Secret => ApiKeyKind::Secret,
+        KeyKindArg::Restricted => ApiKeyKind::Restricted,
+        KeyKindArg::Publishable => ApiKeyKind::Publishable,
+    };
+    let permissions = match kind {
+        ApiKeyKind::Restricted => Some(
+            paylink_domain::access::Permissions::parse(
+                wanted
+                    .permissions
+                    .iter()
+                    .map(|p| p.split_once('=').unwrap_or((p.as_str(), ""))),
+            )
+            .map_err(|e| AppError::Invalid(format!("--permission: {e}")))?
+            .to_text(),
+        ),
+        _ if !wanted.permissions.is_empty() => {
+            return Err(AppError::Invalid(
+                "--permission is for restricted keys only (--kind restricted)".into(),
+            ))
+        }
+        _ => None,
+    };
     let opened = app::open(&data.options()).await?;
     let mode = match mode {
         ModeArg::Test => Mode::Test,
         ModeArg::Live => Mode::Live,
     };
-    let key = app::create_key(&opened, &account, mode, now).await?;
+    let ranges = wanted
+        .allow_ip
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let spec = paylink_store::api_keys::KeySpec {
+        kind,
+        permissions: permissions.as_deref(),
+        name: wanted.name.as_deref(),
+        created_by: "cli",
+        allowed_ips: (!ranges.is_empty()).then_some(ranges.as_str()),
+        expires_at: wanted.expires_in_days.map(|d| now + d * 86_400),
+    };
+    let key = app::create_key_with(&opened, &account, mode, spec, now).await?;
     if json {
         writeln!(
             out,
             "{}",
-            json!({"id": key.id, "object": "api_key", "type": "secret", "account": account, "livemode": key.livemode, "secret": key.secret.expose()})
+            json!({"id": key.id, "object": "api_key", "type": kind.as_str(), "account": account, "livemode": key.livemode, "permissions": permissions, "name": wanted.name, "secret": key.secret.expose()})
         )?;
     } else {
         writeln!(out, "{}", key.secret.expose())?;

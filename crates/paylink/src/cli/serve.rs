@@ -54,7 +54,11 @@ impl ServeArgs {
                 per_ip_minute: self.checkout_opens_per_address,
                 per_link_minute: self.checkout_opens_per_link,
             })
-            .with_idempotency_lease(self.idempotency_lease_secs);
+            .with_idempotency_lease(self.idempotency_lease_secs)
+            .with_webhooks(paylink_jobs::webhooks::Config {
+                allow: self.webhook_allow_cidr.clone(),
+                ..Default::default()
+            });
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");
         Ok((listener, public_url, state, sim))
     }

@@ -70,10 +70,10 @@ async fn test_and_live_are_separate(app: TestApp) {
     let live_id = live_product.id();
     app.get_as(&app.live_key, &format!("/v1/products/{test_product}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.get(&format!("/v1/products/{live_id}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     let test_list = app.get("/v1/products").await;
     let ids: Vec<_> = test_list.ok()["data"]
         .as_array()
@@ -130,21 +130,21 @@ async fn other_accounts_objects_are_404(app: TestApp) {
         format!("/v1/payment_links/{link}/line_items"),
     ] {
         let r = app.get_as(&other, &path).await;
-        r.assert_error(404, None);
+        r.assert_error(404, Some("id"));
         assert_eq!(r.body["error"]["code"], "resource_missing");
         // Updates are refused the same way.
         if !path.ends_with("line_items") {
             app.post_as(&other, &path, json!({"metadata": {"x": "y"}}))
                 .await
-                .assert_error(404, None);
+                .assert_error(404, Some("id"));
         }
     }
     app.delete_as(&other, &format!("/v1/products/{product}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.delete_as(&other, &format!("/v1/coupons/{coupon}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     // Lists and references don't cross accounts either.
     for list in [
         "/v1/products",
@@ -175,7 +175,7 @@ async fn other_accounts_objects_are_404(app: TestApp) {
         json!({"promotion": {"type": "coupon", "coupon": coupon}}),
     )
     .await
-    .assert_error(404, Some("promotion[coupon]"));
+    .assert_error(400, Some("promotion[coupon]"));
     // The owner still sees everything untouched.
     assert_eq!(
         app.get(&format!("/v1/products/{product}")).await.ok()["metadata"],
@@ -233,6 +233,67 @@ async fn security_headers_on_every_response(app: TestApp) {
 }
 both!(security_headers_on_every_response);
 
+/// OWASP ASVS 5.0 14.2.1 and 3.4.2: a key in the URL is refused (even
+/// beside a valid header) and never logged; no API answer grants a
+/// cross-origin read, so a secret key can't be used from a browser page.
+async fn keys_only_in_headers_and_no_cors_grant(app: TestApp) {
+    let key = app.key.clone();
+    for q in [
+        format!("api_key={key}"),
+        format!("key={key}"),
+        format!("limit=3&starting_after={key}"),
+    ] {
+        let r = app
+            .send(app.client.get(app.url(&format!("/v1/products?{q}"))))
+            .await;
+        assert_eq!(r.status, 400, "{q}: {r:?}");
+        assert!(
+            !String::from_utf8_lossy(&r.bytes).contains(&key),
+            "the key is not echoed"
+        );
+        let r = app.get(&format!("/v1/products?{q}")).await;
+        assert_eq!(r.status, 400, "refused with a valid header too: {r:?}");
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization header"));
+    }
+    // A page on another origin: no CORS grant, on a simple request or on
+    // a preflight.
+    let evil = "https://evil.example";
+    let r = app
+        .send(
+            app.client
+                .get(app.url("/v1/products"))
+                .bearer_auth(&key)
+                .header("origin", evil),
+        )
+        .await;
+    assert!(
+        r.headers.get("access-control-allow-origin").is_none(),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.headers.get("access-control-allow-credentials").is_none());
+    let pre = app
+        .send(
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/v1/products"))
+                .header("origin", evil)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization"),
+        )
+        .await;
+    assert!(
+        pre.headers.get("access-control-allow-origin").is_none(),
+        "{:?}",
+        pre.headers
+    );
+    assert!(pre.headers.get("access-control-allow-headers").is_none());
+    assert_ne!(pre.status / 100, 2, "no preflight succeeds: {pre:?}");
+}
+both!(keys_only_in_headers_and_no_cors_grant);
+
 /// Past the per-key rate, requests get a 429 `rate_limit_error` with
 /// `Retry-After`; another key is not affected.
 async fn rate_limit_is_per_key(db: Db) {
@@ -259,12 +320,12 @@ async fn rate_limit_is_per_key(db: Db) {
     app.get_as(&app.live_key, "/v1/products").await.ok();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_is_per_key_sqlite() {
     rate_limit_is_per_key(Db::Sqlite).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(pg_tests),
     ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"

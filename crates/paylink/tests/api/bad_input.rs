@@ -93,8 +93,14 @@ async fn unknown_routes_and_methods(app: TestApp) {
                 .bearer_auth(&app.key),
         )
         .await;
-    assert_eq!(r.status, 405);
+    // A known URL with a method it does not take: Stripe's 404 (the SDKs
+    // raise InvalidRequestError), naming the method and path.
+    assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.body["error"]["type"], "invalid_request_error");
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Unrecognized request URL (PUT: /v1/products)"));
     let r = app
         .send(
             app.client
@@ -324,7 +330,7 @@ async fn ids_of_another_kind_name_the_object(app: TestApp) {
         ),
     ] {
         let r = app.get(&path).await;
-        r.assert_error(404, None);
+        r.assert_error(404, Some("id"));
         assert_eq!(r.body["error"]["code"], "resource_missing", "{path}");
         assert_eq!(
             r.body["error"]["message"],
@@ -339,21 +345,21 @@ async fn ids_of_another_kind_name_the_object(app: TestApp) {
             json!({"active": "false"}),
         )
         .await;
-    r.assert_error(404, None);
+    r.assert_error(404, Some("id"));
     let r = app
         .post(
             "/v1/refunds",
             json!({"payment_intent": price, "amount": 100}),
         )
         .await;
-    r.assert_error(404, Some("payment_intent"));
+    r.assert_error(400, Some("payment_intent"));
     assert_eq!(
         r.body["error"]["message"],
         format!("No such payment_intent: '{price}'")
     );
     // Products keep merchant-chosen ids: any well-formed id is looked up.
     let r = app.get("/v1/products/my-own-id").await;
-    r.assert_error(404, None);
+    r.assert_error(404, Some("id"));
     assert_eq!(r.body["error"]["message"], "No such product: 'my-own-id'");
     let o = app.run_cli(&["keys", "create", "--account", "cus_123", "--mode", "test"]);
     assert!(!o.ok);
@@ -364,3 +370,107 @@ async fn ids_of_another_kind_name_the_object(app: TestApp) {
     );
 }
 both!(ids_of_another_kind_name_the_object);
+
+/// Stripe's `error.code` for each kind of bad input, as the SDKs and
+/// merchants' error handling read it.
+async fn errors_carry_stripes_codes(app: TestApp) {
+    let code = |r: &Resp| r.body["error"]["code"].as_str().map(str::to_string);
+    // A parameter Stripe does not know here.
+    let r = app
+        .post("/v1/products", json!({"name": "A", "colour": "red"}))
+        .await;
+    r.assert_error(400, Some("colour"));
+    assert_eq!(code(&r).as_deref(), Some("parameter_unknown"));
+    assert_eq!(
+        r.body["error"]["message"],
+        "Received unknown parameter: colour"
+    );
+    // A required one left out, or sent empty.
+    for body in [json!({}), json!({"name": ""})] {
+        let r = app.post("/v1/products", body).await;
+        r.assert_error(400, Some("name"));
+        assert_eq!(code(&r).as_deref(), Some("parameter_missing"));
+    }
+    let product = app.product("Codes").await;
+    // Not an integer.
+    let r = app
+        .post(
+            "/v1/prices",
+            json!({"product": product, "currency": "eur", "unit_amount": "12.5"}),
+        )
+        .await;
+    r.assert_error(400, Some("unit_amount"));
+    assert_eq!(code(&r).as_deref(), Some("parameter_invalid_integer"));
+    assert_eq!(r.body["error"]["message"], "Invalid integer: 12.5");
+    // JSON's 70.0 is the integer 70; 70.5 is not an integer.
+    let p = app
+        .post_json(
+            "/v1/prices",
+            json!({"product": product, "currency": "eur", "unit_amount": 70.0}),
+        )
+        .await;
+    assert_eq!(p.ok()["unit_amount"], 70);
+    let r = app
+        .post_json(
+            "/v1/prices",
+            json!({"product": product, "currency": "eur", "unit_amount": 70.5}),
+        )
+        .await;
+    assert_eq!(
+        code(&r).as_deref(),
+        Some("parameter_invalid_integer"),
+        "{r:?}"
+    );
+    // An optional parameter that can't be unset, sent empty.
+    let r = app
+        .post(
+            "/v1/prices",
+            json!({"product": product, "currency": "eur", "unit_amount": ""}),
+        )
+        .await;
+    r.assert_error(400, Some("unit_amount"));
+    assert_eq!(code(&r).as_deref(), Some("parameter_invalid_empty"));
+    // A retrieve of nothing names the path's id.
+    let r = app.get("/v1/products/prod_nothing").await;
+    r.assert_error(404, Some("id"));
+    assert_eq!(code(&r).as_deref(), Some("resource_missing"));
+    // An object named in a parameter that does not exist: 400, naming it.
+    let r = app
+        .post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": "price_nothing", "quantity": 1}]}),
+        )
+        .await;
+    r.assert_error(400, Some("line_items[0][price]"));
+    assert_eq!(code(&r).as_deref(), Some("resource_missing"));
+    assert_eq!(r.body["error"]["message"], "No such price: 'price_nothing'");
+}
+both!(errors_carry_stripes_codes);
+
+/// An object named in a parameter that does not exist is a 400
+/// `resource_missing` naming that parameter, whichever endpoint.
+async fn missing_references_are_400_resource_missing(app: TestApp) {
+    let product = app.product("Refs").await;
+    for (path, body, param) in [
+        (
+            "/v1/prices".to_string(),
+            json!({"product": "prod_nope", "currency": "eur", "unit_amount": 100}),
+            "product",
+        ),
+        (
+            format!("/v1/products/{product}"),
+            json!({"default_price": "price_nope"}),
+            "default_price",
+        ),
+        (
+            "/v1/refunds".to_string(),
+            json!({"payment_intent": "pi_nope"}),
+            "payment_intent",
+        ),
+    ] {
+        let r = app.post(&path, body).await;
+        r.assert_error(400, Some(param));
+        assert_eq!(r.body["error"]["code"], "resource_missing", "{path}: {r:?}");
+    }
+}
+both!(missing_references_are_400_resource_missing);

@@ -477,6 +477,29 @@ async fn browser_dashboard(db: Db) {
     b.wait_for("#amount").await;
     b.screenshot(&format!("{tag}dash-15-payment")).await;
 
+    // A webhook endpoint, added in the dashboard, with a delivery.
+    let receiver = paylink_testkit::receiver::Receiver::start("127.0.0.1").await;
+    receiver.plan([paylink_testkit::receiver::Reply::Status(500)]);
+    b.goto(&app.url("/dashboard/webhooks")).await;
+    b.fill("#url", &receiver.url).await;
+    b.click("input[name=events][value='*']").await;
+    b.click("form[action='/dashboard/webhooks'] button[type=submit]")
+        .await;
+    b.wait_for("#signing-secret").await;
+    assert!(b
+        .attr("#signing-secret", "value")
+        .await
+        .starts_with("whsec_"));
+    b.screenshot(&format!("{tag}dash-15c-webhook-added")).await;
+    app.product("Poster").await;
+    receiver.wait_for(1, 20).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b.click("tbody a").await;
+    b.wait_for("main h1").await;
+    assert!(b.source().await.contains("HTTP 500"));
+    b.screenshot(&format!("{tag}dash-15d-webhook-endpoint"))
+        .await;
+
     // Invite a developer, then sign out.
     b.goto(&app.url("/dashboard/team")).await;
     b.fill("#email", "dev@shop.example").await;

@@ -162,13 +162,18 @@ async fn declined_cards_keep_the_session_open(app: TestApp) {
         24 * 3600,
         "an unlimited link's session lives 24 hours"
     );
+    // The attempts are recorded on the session's one payment intent, not
+    // paid (Stripe's requires_payment_method).
+    let pis = app.get("/v1/payment_intents").await.ok()["data"].clone();
+    assert_eq!(pis.as_array().unwrap().len(), 1, "{pis}");
+    assert_eq!(pis[0]["status"], "requires_payment_method");
+    assert_eq!(pis[0]["amount_received"], 0);
     assert_eq!(
-        app.get("/v1/payment_intents").await.ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
+        pis[0]["last_payment_error"]["decline_code"],
+        "insufficient_funds"
     );
+    assert_eq!(s["payment_intent"], pis[0]["id"]);
+    assert_eq!(s["payment_status"], "unpaid");
     // Field errors on the card page.
     let bad = b
         .post(
@@ -248,12 +253,12 @@ async fn three_d_secure_approve_and_fail(app: TestApp) {
     let failed = b.post(&curl, &[("action", "fail")]).await;
     assert_eq!(failed.status, 402);
     assert!(failed.body.contains("unable to authenticate"));
+    let pis = app.get("/v1/payment_intents").await.ok()["data"].clone();
+    assert_eq!(pis.as_array().unwrap().len(), 1, "{pis}");
+    assert_eq!(pis[0]["status"], "requires_payment_method");
     assert_eq!(
-        app.get("/v1/payment_intents").await.ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
+        pis[0]["last_payment_error"]["code"],
+        "payment_intent_authentication_failure"
     );
     // Second try: approve.
     let again = b.card(&sim, "4000000000003220").await;
@@ -684,3 +689,74 @@ async fn redirect_after_completion(app: TestApp) {
     assert_eq!(b.get(&app.url("/checkout/cs_nope")).await.status, 404);
 }
 both!(redirect_after_completion);
+
+/// `?client_reference_id=` on a link's URL (Stripe's way to tie a payment
+/// to the merchant's user or order) is carried by the form into the
+/// session and its event; an invalid one (a character Stripe doesn't
+/// allow, more than 200 characters) is dropped and the page still works,
+/// as on Stripe.
+async fn client_reference_id_travels_from_the_link_url(app: TestApp) {
+    let link = app.link_with("eur", 900, json!({})).await;
+    let b = Buyer::new();
+    let page = b
+        .get(&app.url(&format!("/l/{link}?client_reference_id=order_42-A")))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"name="client_reference_id" value="order_42-A""#),
+        "{}",
+        page.body
+    );
+    // The form posts back what the page holds (a browser sends the hidden
+    // field; so does this buyer).
+    let paid_with = |email: &'static str, reference: String| {
+        let (app, b, link) = (&app, &b, &link);
+        async move {
+            let cs = b
+                .pay(
+                    app,
+                    link,
+                    &[("email", email), ("client_reference_id", &reference)],
+                )
+                .await;
+            app.get(&format!("/v1/checkout/sessions/{cs}"))
+                .await
+                .ok()
+                .clone()
+        }
+    };
+    let s = paid_with("ref@example.com", "order_42-A".into()).await;
+    assert_eq!(s["client_reference_id"], "order_42-A");
+    let e = app
+        .get("/v1/events?type=checkout.session.completed")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        e["data"][0]["data"]["object"]["client_reference_id"],
+        "order_42-A"
+    );
+    // Invalid values are dropped, never an error.
+    let long = "a".repeat(201);
+    for bad in ["has space", "semi;colon", "<script>", long.as_str(), ""] {
+        let url = reqwest::Url::parse_with_params(
+            &app.url(&format!("/l/{link}")),
+            &[("client_reference_id", bad)],
+        )
+        .unwrap();
+        let page = b.get(url.as_str()).await;
+        assert_eq!(page.status, 200, "{bad}");
+        assert!(
+            !page.body.contains(r#"name="client_reference_id""#),
+            "{bad}"
+        );
+    }
+    let s = paid_with("ref2@example.com", "bad value".into()).await;
+    assert_eq!(s["client_reference_id"], serde_json::Value::Null);
+    // 200 characters is the limit, and fits.
+    let max = "z".repeat(200);
+    let s = paid_with("ref3@example.com", max.clone()).await;
+    assert_eq!(s["client_reference_id"], max.as_str());
+}
+both!(client_reference_id_travels_from_the_link_url);

@@ -337,7 +337,14 @@ fn demo_prints_a_working_setup() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let mut child = paylink_testkit::cli::paylink()
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path().join("demo"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -402,7 +409,7 @@ fn demo_prints_a_working_setup() {
 
 /// SQLite runs with WAL, synchronous=FULL (2), foreign keys and
 /// secure_delete on every pooled connection.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_settings_are_in_force() {
     let app = spawn_app(Db::Sqlite).await;
     // Use several connections of the pool at once, then check one.

@@ -59,10 +59,10 @@ async fn coupon_lifecycle(app: TestApp) {
     );
     app.get(&format!("/v1/coupons/{id}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.delete(&format!("/v1/coupons/{id}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     assert_eq!(
         app.get("/v1/coupons").await.ok()["data"]
             .as_array()

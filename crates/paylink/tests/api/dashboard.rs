@@ -996,7 +996,7 @@ async fn owners_make_and_developers_revoke_api_keys(app: TestApp) {
         .split("<tr>")
         .find(|r| r.contains(&format!("…{}", &key[key.len() - 4..])))
         .unwrap();
-    let id = between(row, "/dashboard/api-keys/", "/revoke").unwrap();
+    let id = between(row, "action=\"/dashboard/api-keys/", "/roll\"").unwrap();
     let p = dev
         .post(&format!("/dashboard/api-keys/{id}/revoke"), &[])
         .await;

@@ -352,11 +352,11 @@ async fn redaction_and_export(app: TestApp) {
     );
     app.post("/v1/customers/cus_nope/redact", json!({}))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     let (_, other) = app.other_account().await;
     app.get_as(&other, &format!("/v1/customers/{cus}/export"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
 }
 both!(redaction_and_export);
 

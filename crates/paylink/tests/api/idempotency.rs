@@ -338,7 +338,7 @@ async fn a_lost_claim_commits_nothing(app: TestApp) {
     assert!(!slow.committed());
     app.get("/v1/products/prod_slowfirstattempt1")
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
 }
 both!(a_lost_claim_commits_nothing);
 

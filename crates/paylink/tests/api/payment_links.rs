@@ -105,7 +105,7 @@ async fn payment_link_lifecycle(app: TestApp) {
 
     // A link is never deleted.
     let d = app.delete(&format!("/v1/payment_links/{id}")).await;
-    assert_eq!(d.status, 405, "{d:?}");
+    assert_eq!(d.status, 404, "{d:?}");
     assert_eq!(d.body["error"]["type"], "invalid_request_error");
 
     // Lists filter on active and expand line items.
@@ -343,10 +343,10 @@ async fn payment_link_bad_input(app: TestApp) {
     .assert_error(400, Some("active"));
     app.get("/v1/payment_links/plink_nope")
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.get("/v1/payment_links/plink_nope/line_items")
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
 }
 both!(payment_link_bad_input);
 
@@ -431,3 +431,284 @@ async fn payment_link_slugs(app: TestApp) {
     assert_eq!(unset.body["url"], app.url(&format!("/l/{id}")));
 }
 both!(payment_link_slugs);
+
+/// Line items hold their price as an object (both SDKs type it so), on
+/// links and on sessions, and `data.price.product` expands it.
+async fn line_items_hold_price_objects_and_expand_products(app: TestApp) {
+    let link = app.link_with("eur", 1100, json!({})).await;
+    let items = app
+        .get(&format!("/v1/payment_links/{link}/line_items"))
+        .await
+        .ok()
+        .clone();
+    let price = &items["data"][0]["price"];
+    assert_eq!(price["object"], "price");
+    assert!(price["product"].is_string());
+    let product = price["product"].as_str().unwrap().to_string();
+    let expanded = app
+        .get(&format!(
+            "/v1/payment_links/{link}/line_items?expand[]=data.price.product"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        expanded["data"][0]["price"]["product"]["id"],
+        product.as_str()
+    );
+    assert_eq!(expanded["data"][0]["price"]["product"]["object"], "product");
+    let l = app
+        .get(&format!(
+            "/v1/payment_links/{link}?expand[]=line_items.data.price.product"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        l["line_items"]["data"][0]["price"]["product"]["id"],
+        product.as_str()
+    );
+    let cs = crate::buyer::Buyer::new()
+        .pay(&app, &link, &[("email", "items@example.com")])
+        .await;
+    let items = app
+        .get(&format!("/v1/checkout/sessions/{cs}/line_items"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(items["data"][0]["price"]["id"], price["id"]);
+    assert_eq!(items["data"][0]["price"]["unit_amount"], 1100);
+    let deep = app
+        .get(&format!(
+            "/v1/checkout/sessions/{cs}?expand[]=line_items.data.price.product"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        deep["line_items"]["data"][0]["price"]["product"]["id"],
+        product.as_str()
+    );
+    let listed = app
+        .get("/v1/checkout/sessions?expand[]=data.line_items")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        listed["data"][0]["line_items"]["data"][0]["price"]["object"],
+        "price"
+    );
+    app.get(&format!(
+        "/v1/checkout/sessions/{cs}?expand[]=line_items.data.nope"
+    ))
+    .await
+    .assert_error(400, Some("expand[0]"));
+}
+both!(line_items_hold_price_objects_and_expand_products);
+
+/// Parameters at their default or "off" values, as copied Stripe snippets
+/// send them, are accepted and echoed; values that would promise what
+/// paylink doesn't do are refused, naming the parameter.
+async fn default_and_off_parameters_are_accepted(app: TestApp) {
+    let price = app.price("eur", 1000).await;
+    let l = app
+        .post(
+            "/v1/payment_links",
+            json!({
+                "line_items": [{"price": price, "quantity": 1}],
+                "automatic_tax": {"enabled": false},
+                "invoice_creation": {"enabled": false},
+                "tax_id_collection": {"enabled": false},
+                "customer_creation": "if_required",
+                "payment_method_types": ["card"],
+                "payment_method_collection": "always",
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(l["automatic_tax"]["enabled"], false);
+    assert_eq!(l["invoice_creation"]["enabled"], false);
+    assert_eq!(l["tax_id_collection"]["enabled"], false);
+    assert_eq!(l["payment_method_types"], json!(["card"]));
+    assert_eq!(l["payment_method_collection"], "always");
+    assert_eq!(
+        l["customer_creation"], "always",
+        "every paying buyer becomes a customer"
+    );
+    assert_eq!(l["shipping_options"], json!([]));
+    assert_eq!(l["custom_text"]["submit"], serde_json::Value::Null);
+    assert!(l["shipping_address_collection"].is_null());
+    let id = l["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/payment_links/{id}"),
+        json!({"automatic_tax": {"enabled": false}, "payment_method_types": ["card"]}),
+    )
+    .await
+    .ok();
+    for (params, param) in [
+        (
+            json!({"automatic_tax": {"enabled": true}}),
+            "automatic_tax[enabled]",
+        ),
+        (
+            json!({"invoice_creation": {"enabled": true}}),
+            "invoice_creation[enabled]",
+        ),
+        (
+            json!({"tax_id_collection": {"enabled": true}}),
+            "tax_id_collection[enabled]",
+        ),
+        (
+            json!({"payment_method_types": ["paypal"]}),
+            "payment_method_types[0]",
+        ),
+        (
+            json!({"payment_method_collection": "if_required"}),
+            "payment_method_collection",
+        ),
+        (
+            json!({"customer_creation": "sometimes"}),
+            "customer_creation",
+        ),
+    ] {
+        let mut body = params.clone();
+        body["line_items"] = json!([{"price": price, "quantity": 1}]);
+        let r = app.post("/v1/payment_links", body).await;
+        r.assert_error(400, Some(param));
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(param.split('[').next().unwrap()),
+            "{}",
+            r.body
+        );
+        app.post(&format!("/v1/payment_links/{id}"), params)
+            .await
+            .assert_error(400, Some(param));
+    }
+}
+both!(default_and_off_parameters_are_accepted);
+
+/// `custom_text` on a link and on an API-created session: the texts are
+/// shown beside the Pay button (escaped), echoed as Stripe's
+/// `{message}` objects, changed and unset; texts for features paylink
+/// does not offer are refused.
+async fn custom_text_is_shown_beside_the_pay_button(app: TestApp) {
+    let link = app
+        .link_with(
+            "eur",
+            900,
+            json!({"custom_text": {
+                "submit": {"message": "Ships within <b>2</b> days."},
+                "after_submit": {"message": "Questions? hello@shop.example"},
+            }}),
+        )
+        .await;
+    let l = app
+        .get(&format!("/v1/payment_links/{link}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        l["custom_text"]["submit"]["message"],
+        "Ships within <b>2</b> days."
+    );
+    assert_eq!(
+        l["custom_text"]["after_submit"]["message"],
+        "Questions? hello@shop.example"
+    );
+    assert_eq!(
+        l["custom_text"]["shipping_address"],
+        serde_json::Value::Null
+    );
+    let page = crate::buyer::Buyer::new()
+        .get(&app.url(&format!("/l/{link}")))
+        .await;
+    assert!(
+        page.body
+            .contains("Ships within &lt;b&gt;2&lt;/b&gt; days."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"after-submit-text\""));
+    // Changed, then unset.
+    let up = app
+        .post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"custom_text": {"submit": {"message": "Now 1 day."}}}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(up["custom_text"]["submit"]["message"], "Now 1 day.");
+    assert_eq!(
+        up["custom_text"]["after_submit"]["message"], "Questions? hello@shop.example",
+        "a text not given stays"
+    );
+    let one = app
+        .post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"custom_text": {"after_submit": ""}}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(one["custom_text"]["after_submit"], serde_json::Value::Null);
+    assert_eq!(one["custom_text"]["submit"]["message"], "Now 1 day.");
+    let gone = app
+        .post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"custom_text": ""}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(gone["custom_text"]["submit"], serde_json::Value::Null);
+    // Texts for a shipping form or terms paylink does not show: refused.
+    for (k, param) in [
+        ("shipping_address", "custom_text[shipping_address]"),
+        (
+            "terms_of_service_acceptance",
+            "custom_text[terms_of_service_acceptance]",
+        ),
+    ] {
+        app.post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"custom_text": {k: {"message": "x"}}}),
+        )
+        .await
+        .assert_error(400, Some(param));
+    }
+    app.post(
+        &format!("/v1/payment_links/{link}"),
+        json!({"custom_text": {"submit": {"message": "x".repeat(1201)}}}),
+    )
+    .await
+    .assert_error(400, Some("custom_text[submit][message]"));
+    // An API-created session's page shows its own.
+    let price = app.price("eur", 700).await;
+    let s = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "line_items": [{"price": price, "quantity": 1}],
+                   "custom_text": {"submit": {"message": "Gift wrapped for free."}}}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        s["custom_text"]["submit"]["message"],
+        "Gift wrapped for free."
+    );
+    let page = crate::buyer::Buyer::new()
+        .get(s["url"].as_str().unwrap())
+        .await;
+    assert!(
+        page.body.contains("Gift wrapped for free."),
+        "{}",
+        page.body
+    );
+}
+both!(custom_text_is_shown_beside_the_pay_button);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::both;
 use crate::buyer::*;
 use crate::helpers::*;
+use serde_json::Value;
 
 /// 200 buyers at once against a link limited to 50 completed sessions:
 /// exactly 50 get to pay, all 50 complete, and the link turns inactive.
@@ -195,7 +196,7 @@ async fn refunds_never_exceed_the_payment(app: TestApp) {
         .assert_error(400, Some("amount"));
     app.post("/v1/refunds", json!({"payment_intent": "pi_nope"}))
         .await
-        .assert_error(404, Some("payment_intent"));
+        .assert_error(400, Some("payment_intent"));
     app.post("/v1/refunds", json!({"payment_intent": pi, "amount": 0}))
         .await
         .assert_error(400, Some("amount"));
@@ -402,9 +403,20 @@ async fn customers_api(app: TestApp) {
         app.delete(&format!("/v1/customers/{id}")).await.ok(),
         &json!({"id": id, "object": "customer", "deleted": true})
     );
-    app.get(&format!("/v1/customers/{id}"))
+    // Retrieved afterwards: Stripe's deleted stub, nothing else of them.
+    assert_eq!(
+        app.get(&format!("/v1/customers/{id}")).await.ok(),
+        &json!({"id": id, "object": "customer", "deleted": true})
+    );
+    // Gone from lists and updates.
+    assert!(app.get("/v1/customers").await.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["id"] != id.as_str()));
+    app.post(&format!("/v1/customers/{id}"), json!({"name": "Back"}))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     // The payment keeps its amount and date.
     assert_eq!(
         app.get(&format!("/v1/payment_intents/{pi}")).await.ok()["amount"],
@@ -414,17 +426,17 @@ async fn customers_api(app: TestApp) {
     let (_, other) = app.other_account().await;
     app.get_as(&other, &format!("/v1/payment_intents/{pi}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     let sid = app.get("/v1/checkout/sessions").await.ok()["data"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     app.get_as(&other, &format!("/v1/checkout/sessions/{sid}"))
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.post_as(&other, "/v1/refunds", json!({"payment_intent": pi}))
         .await
-        .assert_error(404, Some("payment_intent"));
+        .assert_error(400, Some("payment_intent"));
     assert_eq!(
         app.get_as(&other, "/v1/checkout/sessions").await.ok()["data"]
             .as_array()
@@ -455,7 +467,7 @@ async fn qr_codes_and_account(app: TestApp) {
     .assert_error(401, None);
     app.get("/v1/payment_links/plink_nope/qr.svg")
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     let acct = app.get("/v1/account").await;
     assert_eq!(acct.ok()["id"], app.account.as_str());
     let up = app
@@ -510,7 +522,7 @@ both!(sim_api_requires_its_key);
 /// separate processes would have): buyers on both, and the provider's
 /// webhook retried against both at once, still give exact limits and one
 /// payment per session.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(pg_tests),
     ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
@@ -606,3 +618,260 @@ async fn two_instances_share_limits_and_events() {
     );
     assert_eq!(l.body["active"], false);
 }
+
+/// `POST /v1/customers`: a customer made by the merchant, its personal
+/// fields sealed at rest and found by email through the blind index,
+/// `customer.created` written; bad input named; a retry with the same
+/// idempotency key makes no second customer.
+async fn merchants_create_customers(app: TestApp) {
+    let c = app
+        .post(
+            "/v1/customers",
+            json!({"email": "Made.By@Merchant.example", "name": "Mara Merchant", "phone": "+33 1 23 45 67 89",
+                   "address": {"line1": "1 rue Exemple", "city": "Paris", "country": "fr"}, "metadata": {"crm": "42"}}),
+        )
+        .await
+        .ok()
+        .clone();
+    let id = c["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("cus_"), "{c}");
+    assert_eq!(c["object"], "customer");
+    // The domain is case-insensitive: kept in lower case.
+    assert_eq!(c["email"], "Made.By@merchant.example");
+    assert_eq!(c["address"]["country"], "FR");
+    assert_eq!(c["metadata"], json!({"crm": "42"}));
+    assert_eq!(&c, app.get(&format!("/v1/customers/{id}")).await.ok());
+    let found = app
+        .get("/v1/customers?email=made.by@merchant.example")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(found["data"][0]["id"], id.as_str());
+    let stored = app
+        .raw_strings("SELECT email || name || phone || address FROM customers")
+        .await;
+    assert!(
+        stored
+            .iter()
+            .all(|s| !s.contains("Made.By") && !s.contains("Mara") && !s.contains("Exemple")),
+        "{stored:?}"
+    );
+    let e = app
+        .get("/v1/events?type=customer.created")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(e["data"][0]["data"]["object"], c);
+    // A buyer paying with that email is that customer.
+    let link = app.link_with("eur", 700, json!({})).await;
+    let cs = crate::buyer::Buyer::new()
+        .pay(&app, &link, &[("email", "made.by@merchant.example")])
+        .await;
+    let s = app
+        .get(&format!("/v1/checkout/sessions/{cs}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(s["customer"], id.as_str());
+    // Bad input.
+    app.post("/v1/customers", json!({"email": "not an email"}))
+        .await
+        .assert_error(400, Some("email"));
+    app.post("/v1/customers", json!({"address": {"country": "France"}}))
+        .await
+        .assert_error(400, Some("address[country]"));
+    app.post("/v1/customers", json!({"balance": 100}))
+        .await
+        .assert_error(400, Some("balance"));
+    // An empty customer is allowed, as on Stripe.
+    app.post("/v1/customers", json!({})).await.ok();
+    // The same idempotency key: the same customer, once.
+    let send = || {
+        app.send(
+            app.client
+                .post(app.url("/v1/customers"))
+                .bearer_auth(&app.key)
+                .header("idempotency-key", "cust-once-1")
+                .form(&[("name", "Once")]),
+        )
+    };
+    let (a, b) = (send().await, send().await);
+    assert_eq!(a.ok()["id"], b.ok()["id"]);
+    let named_once = app.get("/v1/customers?limit=100").await.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "Once")
+        .count();
+    assert_eq!(named_once, 1);
+}
+both!(merchants_create_customers);
+
+/// `payment_intent_data` of a link or an API-created session reaches the
+/// payment it makes; `POST /v1/payment_intents/{id}` changes the
+/// description and metadata, and nothing else.
+async fn payment_intent_data_reaches_the_payment(app: TestApp) {
+    let link = app
+        .link_with(
+            "eur",
+            1200,
+            json!({
+                "metadata": {"from": "link"},
+                "payment_intent_data": {
+                    "description": "Workshop seat",
+                    "metadata": {"order": "7"},
+                    "statement_descriptor": "PAYLINK SHOP",
+                    "capture_method": "automatic",
+                },
+            }),
+        )
+        .await;
+    // An update merges: a metadata key added, then removed; the rest kept.
+    let l = app
+        .post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"payment_intent_data": {"metadata": {"extra": "1"}}}),
+        )
+        .await;
+    assert_eq!(
+        l.ok()["payment_intent_data"]["metadata"],
+        json!({"order": "7", "extra": "1"})
+    );
+    let l = app
+        .post(
+            &format!("/v1/payment_links/{link}"),
+            json!({"payment_intent_data": {"metadata": {"extra": ""}}}),
+        )
+        .await;
+    assert_eq!(
+        l.ok()["payment_intent_data"]["metadata"],
+        json!({"order": "7"})
+    );
+    assert_eq!(
+        l.ok()["payment_intent_data"]["description"],
+        "Workshop seat"
+    );
+    assert_eq!(
+        l.ok()["payment_intent_data"]["statement_descriptor"],
+        "PAYLINK SHOP"
+    );
+    let sid = Buyer::new()
+        .pay(&app, &link, &[("email", "pid@example.com")])
+        .await;
+    let s = app.get(&format!("/v1/checkout/sessions/{sid}")).await;
+    let pi_id = s.ok()["payment_intent"].as_str().unwrap().to_string();
+    let pi = app.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    assert_eq!(pi.ok()["description"], "Workshop seat");
+    assert_eq!(pi.ok()["statement_descriptor"], "PAYLINK SHOP");
+    assert_eq!(pi.ok()["metadata"], json!({"order": "7"}));
+    // The merchant changes the description and metadata.
+    let up = app
+        .post(
+            &format!("/v1/payment_intents/{pi_id}"),
+            json!({"description": "Workshop seat, row 2", "metadata": {"seat": "2B"}}),
+        )
+        .await;
+    assert_eq!(up.ok()["description"], "Workshop seat, row 2");
+    assert_eq!(up.ok()["metadata"], json!({"order": "7", "seat": "2B"}));
+    assert_eq!(up.ok()["amount"], 1200);
+    let unset = app
+        .post(
+            &format!("/v1/payment_intents/{pi_id}"),
+            json!({"description": "", "metadata": {"order": ""}}),
+        )
+        .await;
+    assert_eq!(unset.ok()["description"], Value::Null);
+    assert_eq!(unset.ok()["metadata"], json!({"seat": "2B"}));
+    let got = app.get(&format!("/v1/payment_intents/{pi_id}")).await;
+    assert_eq!(got.ok(), unset.ok());
+    // Only those two: the amount is the provider's.
+    let r = app
+        .post(
+            &format!("/v1/payment_intents/{pi_id}"),
+            json!({"amount": 5}),
+        )
+        .await;
+    r.assert_error(400, Some("amount"));
+    assert_eq!(r.body["error"]["code"], "parameter_unknown");
+    let (_, other) = app.other_account().await;
+    app.post_as(
+        &other,
+        &format!("/v1/payment_intents/{pi_id}"),
+        json!({"description": "x"}),
+    )
+    .await
+    .assert_error(404, Some("id"));
+    // Bad payment_intent_data, each named.
+    let price = app.price("eur", 500).await;
+    for (pid, param) in [
+        (
+            json!({"statement_descriptor": "<SHOP>"}),
+            "payment_intent_data[statement_descriptor]",
+        ),
+        (
+            json!({"statement_descriptor": "1234567"}),
+            "payment_intent_data[statement_descriptor]",
+        ),
+        (
+            json!({"statement_descriptor": "ABC"}),
+            "payment_intent_data[statement_descriptor]",
+        ),
+        (
+            json!({"capture_method": "manual"}),
+            "payment_intent_data[capture_method]",
+        ),
+        (
+            json!({"description": "x".repeat(1001)}),
+            "payment_intent_data[description]",
+        ),
+        (
+            json!({"setup_future_usage": "off_session"}),
+            "payment_intent_data[setup_future_usage]",
+        ),
+    ] {
+        app.post(
+            "/v1/payment_links",
+            json!({"line_items": [{"price": price, "quantity": 1}], "payment_intent_data": pid}),
+        )
+        .await
+        .assert_error(400, Some(param));
+    }
+    // An API-created session's payment gets its payment_intent_data too.
+    let cs = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({
+                "mode": "payment",
+                "line_items": [{"price": price, "quantity": 1}],
+                "payment_intent_data": {"description": "Cart 9"},
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    let b = Buyer::new();
+    let url = cs["url"].as_str().unwrap();
+    let go = b
+        .post(url, &[("email", "cart@example.com"), ("action", "pay")])
+        .await
+        .location
+        .unwrap();
+    let sim = b.get(&go).await.location.unwrap();
+    assert_eq!(b.card(&sim, CARD_OK).await.status, 303);
+    let done = app
+        .get(&format!(
+            "/v1/checkout/sessions/{}",
+            cs["id"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .clone();
+    let pi = app
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            done["payment_intent"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(pi.ok()["description"], "Cart 9");
+}
+both!(payment_intent_data_reaches_the_payment);

@@ -200,7 +200,7 @@ async fn price_bad_input(app: TestApp) {
     }
     app.get("/v1/prices/price_missing")
         .await
-        .assert_error(404, None);
+        .assert_error(404, Some("id"));
     app.get("/v1/prices?currency=zzz")
         .await
         .assert_error(400, Some("currency"));

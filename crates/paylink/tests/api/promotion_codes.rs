@@ -104,7 +104,7 @@ async fn promotion_code_bad_input(app: TestApp) {
         (
             json!({"promotion": {"type": "coupon", "coupon": "nope"}}),
             "promotion[coupon]",
-            404,
+            400,
         ),
         (
             json!({"promotion": {"coupon": coupon}}),

@@ -791,7 +791,7 @@ fn fill_up(path: &std::path::Path) {
 /// F2: SQLite on a disk that fills up answers 503 (never a 500, nothing
 /// half-written), and takes writes again within seconds of space coming
 /// back, without a restart.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_then_freed_lets_writes_resume_sqlite() {
     let app = spawn_app(Db::Sqlite).await;
     let disk = Tmpfs::mount("24m");
@@ -934,7 +934,7 @@ impl PgProxy {
 /// `Retry-After` (not 500, and not left hanging), readiness says so, and
 /// the server recovers by itself; each keyed create made during the outage
 /// is recorded once when retried, nothing half-recorded.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(pg_tests),
     ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"

@@ -1,7 +1,7 @@
-//! Stripe's official Python SDK (stripe-python 16.x) against a paylink
-//! server: create, list with auto-pagination, update and read back. The
-//! interpreter comes from PAYLINK_TEST_PYTHON (.ci/run makes a venv with
-//! `pip install 'stripe>=16,<17'`).
+//! Stripe's official SDKs against a paylink server: stripe-python 16.x
+//! (the interpreter comes from PAYLINK_TEST_PYTHON: .ci/run makes a venv
+//! with `pip install 'stripe>=16,<17'`) and stripe-node 23 (from npm, found
+//! through PAYLINK_TEST_NODE_MODULES).
 
 use crate::helpers::*;
 
@@ -32,13 +32,18 @@ async fn run_sdk_script(db: Db) {
     );
     // What the SDK created is there, read back over plain HTTP.
     let links = app.get("/v1/payment_links?expand[]=data.line_items").await;
-    let link = &links.ok()["data"][0];
-    assert_eq!(link["metadata"], json!({"campaign": "sdk-2"}));
+    let link = links.ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["metadata"]["campaign"] == "sdk-2")
+        .expect("the SDK's link")
+        .clone();
     assert_eq!(link["active"], false);
     assert_eq!(link["line_items"]["data"][0]["quantity"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(sdk_tests),
     ignore = "stripe-python skipped: set PAYLINK_TEST_PYTHON to a python with `stripe>=16,<17` installed"
@@ -47,11 +52,191 @@ async fn stripe_python_sdk_sqlite() {
     run_sdk_script(Db::Sqlite).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(all(sdk_tests, pg_tests)),
     ignore = "stripe-python on PostgreSQL skipped: set PAYLINK_TEST_PYTHON and PAYLINK_TEST_DATABASE_URL"
 )]
 async fn stripe_python_sdk_postgres() {
     run_sdk_script(Db::Postgres).await;
+}
+
+/// Stripe's official Node SDK (stripe-node 23, from npm: `.ci/run` installs
+/// it and sets PAYLINK_TEST_NODE_MODULES to its `node_modules`) runs
+/// Stripe's Payment Links and Checkout guides against a paylink server.
+async fn run_node_script(db: Db) {
+    let app = spawn_app(db).await;
+    let modules = std::env::var("PAYLINK_TEST_NODE_MODULES").unwrap_or_default();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/stripe_node.js");
+    let (base, key) = (app.base.clone(), app.key.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .env("NODE_PATH", modules)
+            .env("PAYLINK_API_BASE", base)
+            .env("PAYLINK_API_KEY", key)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("could not run node: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("stripe-node compatibility: OK"),
+        "stripe-node compatibility failed:\n{stdout}\n{stderr}"
+    );
+    // The buyer's payment is there, read back over plain HTTP.
+    let s = app
+        .get("/v1/checkout/sessions?status=complete")
+        .await
+        .ok()
+        .clone();
+    assert!(s["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["client_reference_id"] == "node-order-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(node_tests),
+    ignore = "stripe-node skipped: set PAYLINK_TEST_NODE_MODULES to a node_modules with stripe@23 (npm install stripe@23)"
+)]
+async fn stripe_node_sdk_sqlite() {
+    run_node_script(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(node_tests, pg_tests)),
+    ignore = "stripe-node on PostgreSQL skipped: set PAYLINK_TEST_NODE_MODULES and PAYLINK_TEST_DATABASE_URL"
+)]
+async fn stripe_node_sdk_postgres() {
+    run_node_script(Db::Postgres).await;
+}
+
+/// What each object still lacks of the fields stripe-python's typed class
+/// declares, by class. Each entry is a known gap (issue 14 lists them);
+/// the test fails when an object lacks any other field, and when a gap
+/// here has been filled (so this list only shrinks, and stays true).
+const KNOWN_GAPS: &[(&str, &[&str])] = &[];
+
+async fn objects_have_every_field_the_sdk_declares(db: Db) {
+    use crate::buyer::Buyer;
+    let app = spawn_app(db).await;
+    let link = app.link_with("eur", 1500, json!({})).await;
+    let cs = Buyer::new()
+        .pay(&app, &link, &[("email", "typed@example.com")])
+        .await;
+    let session = app
+        .get(&format!("/v1/checkout/sessions/{cs}"))
+        .await
+        .ok()
+        .clone();
+    let pi = session["payment_intent"].as_str().unwrap().to_string();
+    let customer = session["customer"].as_str().unwrap().to_string();
+    let refund = app
+        .post("/v1/refunds", json!({"payment_intent": pi, "amount": 100}))
+        .await
+        .ok()
+        .clone();
+    let coupon = app.coupon_pct("10").await;
+    let promo = app
+        .post(
+            "/v1/promotion_codes",
+            json!({"coupon": coupon, "code": "TYPED"}),
+        )
+        .await
+        .ok()
+        .clone();
+    let endpoint = app
+        .post(
+            "/v1/webhook_endpoints",
+            json!({"url": "https://hooks.example.com/x", "enabled_events": ["*"]}),
+        )
+        .await
+        .ok()
+        .clone();
+    let get = |path: String| {
+        let app = &app;
+        async move { app.get(&path).await.ok().clone() }
+    };
+    let l = get(format!("/v1/payment_links/{link}")).await;
+    let price = l["line_items"].clone();
+    let _ = price;
+    let item = get(format!("/v1/checkout/sessions/{cs}/line_items")).await["data"][0].clone();
+    let price_id = item["price"]["id"].as_str().unwrap().to_string();
+    let product_id = item["price"]["product"].as_str().unwrap().to_string();
+    let event = get("/v1/events?limit=1".into()).await["data"][0].clone();
+    let objects = json!({
+        "PaymentLink": l,
+        "checkout.Session": session,
+        "PaymentIntent": get(format!("/v1/payment_intents/{pi}")).await,
+        "Refund": refund,
+        "Customer": get(format!("/v1/customers/{customer}")).await,
+        "Product": get(format!("/v1/products/{product_id}")).await,
+        "Price": get(format!("/v1/prices/{price_id}")).await,
+        "Coupon": get(format!("/v1/coupons/{coupon}")).await,
+        "PromotionCode": promo,
+        "Event": event,
+        "WebhookEndpoint": get(format!("/v1/webhook_endpoints/{}", endpoint["id"].as_str().unwrap())).await,
+        "LineItem": item,
+    });
+    let python = std::env::var("PAYLINK_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/typed_fields.py");
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(objects.to_string().as_bytes())?;
+        child.wait_with_output()
+    })
+    .await
+    .unwrap()
+    .expect("the typed-fields script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let missing: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    let known: std::collections::BTreeMap<String, Vec<String>> = KNOWN_GAPS
+        .iter()
+        .map(|(c, f)| (c.to_string(), f.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    let missing: std::collections::BTreeMap<String, Vec<String>> =
+        missing.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    assert_eq!(
+        missing, known,
+        "fields stripe-python declares that paylink's objects lack (left), against the known gaps (right)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(sdk_tests),
+    ignore = "stripe-python skipped: set PAYLINK_TEST_PYTHON to a python with `stripe>=16,<17` installed"
+)]
+async fn typed_fields_sqlite() {
+    objects_have_every_field_the_sdk_declares(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(sdk_tests, pg_tests)),
+    ignore = "stripe-python on PostgreSQL skipped: set PAYLINK_TEST_PYTHON and PAYLINK_TEST_DATABASE_URL"
+)]
+async fn typed_fields_postgres() {
+    objects_have_every_field_the_sdk_declares(Db::Postgres).await;
 }

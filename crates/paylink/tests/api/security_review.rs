@@ -271,7 +271,7 @@ both!(finding_02_concurrent_attempts_are_reserved_before_checking);
 
 /// The same burst split across two instances on one PostgreSQL: the
 /// counters live in the database, so the limit is the instances' together.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     not(pg_tests),
     ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
@@ -401,7 +401,7 @@ both!(finding_03_keys_never_exceed_their_creators_role);
 
 // ---- Finding 4 (medium): slow requests held the hashing queue
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_04_slow_clients_do_not_lock_out_sign_in() {
     let app = spawn_app(Db::Sqlite).await;
     let owner = member(&app, "owner@shop.example", Role::Owner).await;
@@ -492,6 +492,11 @@ async fn finding_05_only_the_sessions_own_payment_completes_it(app: TestApp) {
         .await
         .unwrap();
     let url = pay["url"].as_str().unwrap();
+    // A declined attempt at that payment is refused too: it makes no
+    // payment intent for the session.
+    b.card(url, "4000000000000002").await;
+    let got = app.get(&format!("/v1/checkout/sessions/{cs}")).await;
+    assert_eq!(got.ok()["payment_intent"], serde_json::Value::Null);
     b.card(url, CARD_OK).await;
     // The sim's webhook is refused: the session stays open and unpaid.
     for _ in 0..20 {
@@ -855,14 +860,14 @@ async fn finding_10_held_places_are_released_and_openings_limited(app: TestApp) 
     );
 }
 mod finding_10_held_places_are_released_and_openings_limited {
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
         super::finding_10_held_places_are_released_and_openings_limited(
             crate::helpers::spawn_app_default_limits(crate::helpers::Db::Sqlite).await,
         )
         .await
     }
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(
         not(pg_tests),
         ignore = "PostgreSQL skipped: set PAYLINK_TEST_DATABASE_URL (e.g. postgres://root@127.0.0.1/test) to run it"
@@ -894,7 +899,7 @@ both!(finding_11_invalid_keys_are_never_echoed);
 
 // ---- Finding 12 (info): the sim's answers and cancel URLs
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_12_sim_answers_carry_security_headers_and_refuse_script_urls() {
     let app = spawn_app(Db::Sqlite).await;
     let c = reqwest::Client::new();

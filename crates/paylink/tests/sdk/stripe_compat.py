@@ -23,6 +23,11 @@ product = stripe.Product.create(name="SDK T-shirt", description="Made by stripe-
 assert product.id.startswith("prod_"), product
 assert product.object == "product" and product.metadata["sku"] == "sdk-1"
 
+# Stripe's Payment Links guide, step one: a product with its default price.
+guide = stripe.Product.create(name="Guide T-shirt", default_price_data={"currency": "eur", "unit_amount": 1500}, expand=["default_price"])
+assert guide.default_price.unit_amount == 1500 and guide.default_price.product == guide.id
+assert stripe.Product.retrieve(guide.id).default_price == guide.default_price.id
+
 price = stripe.Price.create(product=product.id, currency="eur", unit_amount=2000, nickname="Standard")
 assert price.unit_amount == 2000 and price.currency == "eur" and price.product == product.id
 
@@ -34,13 +39,28 @@ link = stripe.PaymentLink.create(
 )
 assert link.id.startswith("plink_") and link.url.endswith("/l/" + link.id), link
 assert link.metadata["campaign"] == "sdk" and link.allow_promotion_codes is True
+# Stripe's fields for features paylink does not offer read as "off".
+assert link.automatic_tax.enabled is False and link.tax_id_collection.enabled is False
+assert link.invoice_creation.enabled is False and link.payment_method_types == ["card"]
+assert link.custom_text.submit is None and link.shipping_address_collection is None
+# A copied snippet's default values are accepted.
+snippet = stripe.PaymentLink.create(
+    line_items=[{"price": price.id, "quantity": 1}],
+    automatic_tax={"enabled": False},
+    invoice_creation={"enabled": False},
+    customer_creation="if_required",
+    payment_method_types=["card"],
+    tax_id_collection={"enabled": False},
+    payment_method_collection="always",
+)
+assert snippet.active is True
 
 # Auto-pagination across several pages.
 for i in range(12):
     stripe.Product.create(name=f"Bulk {i}")
 names = [p.name for p in stripe.Product.list(limit=5).auto_paging_iter()]
-assert len(names) == 13, names
-assert len(set(names)) == 13
+assert len(names) == 14, names
+assert len(set(names)) == 14
 assert names[-1] == "SDK T-shirt", names
 
 # Update, then read back.
@@ -104,7 +124,11 @@ def post_form(url, fields):
 
 
 stripe.PaymentLink.modify(link.id, active=True)
-status, go_url = post_form(link.url, {"quantity_0": "2", "email": "sdk.buyer@example.com", "action": "pay"})
+# The link's URL carries the merchant's reference (Stripe's
+# client_reference_id) into the form, and so into the session.
+page = opener.open(link.url + "?client_reference_id=user_42-sdk").read().decode()
+assert 'name="client_reference_id" value="user_42-sdk"' in page, page
+status, go_url = post_form(link.url, {"quantity_0": "2", "email": "sdk.buyer@example.com", "client_reference_id": "user_42-sdk", "action": "pay"})
 assert status == 303 and go_url.endswith("/go"), (status, go_url)
 # paylink's own hop to the provider's page (it holds a scarce place).
 try:
@@ -122,8 +146,18 @@ cs = stripe.checkout.Session.retrieve(sessions.data[0].id, expand=["line_items"]
 assert cs.status == "complete" and cs.payment_status == "paid" and cs.amount_total == 4000, cs
 assert cs.customer_details.email == "sdk.buyer@example.com"
 assert cs.line_items.data[0].quantity == 2
+assert cs.client_reference_id == "user_42-sdk"
 items = stripe.checkout.Session.list_line_items(cs.id)
 assert items.data[0].amount_total == 4000
+# Line items hold their price as an object, as the SDKs type it, and its
+# product expands.
+assert items.data[0].price.id == price.id and items.data[0].price.unit_amount == 2000
+items = stripe.checkout.Session.list_line_items(cs.id, expand=["data.price.product"])
+assert items.data[0].price.product.id == product.id and items.data[0].price.product.name
+cs = stripe.checkout.Session.retrieve(cs.id, expand=["line_items.data.price.product"])
+assert cs.line_items.data[0].price.product.id == product.id
+link_items = stripe.PaymentLink.list_line_items(link.id, expand=["data.price.product"])
+assert link_items.data[0].price.product.id == product.id
 pi = stripe.PaymentIntent.retrieve(cs.payment_intent)
 assert pi.amount == 4000 and pi.status == "succeeded" and pi.customer == cs.customer
 assert [p.id for p in stripe.PaymentIntent.list(customer=cs.customer).auto_paging_iter()] == [pi.id]
@@ -140,6 +174,68 @@ try:
 except stripe.InvalidRequestError as e:
     assert e.http_status == 400 and e.param == "amount", e
 stripe.PaymentLink.modify(link.id, active=False)
+
+# Stripe's Checkout guide: the merchant creates a session, sends the buyer
+# to its url, and reads it back after the success_url is reached.
+session = stripe.checkout.Session.create(
+    mode="payment",
+    line_items=[
+        {"price": price.id, "quantity": 1},
+        {"price_data": {"currency": "eur", "unit_amount": 700, "product_data": {"name": "Shipping box"}}, "quantity": 2},
+    ],
+    success_url="https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
+    cancel_url="https://shop.example/cart",
+    client_reference_id="cart-7",
+    metadata={"cart": "7"},
+    automatic_tax={"enabled": False},
+)
+assert session.status == "open" and session.url and session.amount_total == 3400, session
+assert session.payment_link is None and session.success_url.endswith("{CHECKOUT_SESSION_ID}")
+status, go_url = post_form(session.url, {"email": "guide.buyer@example.com", "action": "pay"})
+assert status == 303 and go_url.endswith("/go"), (status, go_url)
+try:
+    opener.open(go_url)
+    sys.exit("expected a redirect to the provider")
+except urllib.error.HTTPError as e:
+    sim_url = e.headers.get("Location")
+status, back = post_form(sim_url, {"number": "4242424242424242", "exp": "12 / 30", "cvc": "123", "name": "Guide Buyer"})
+assert status == 303, status
+try:
+    opener.open(back)
+    sys.exit("expected a redirect to the success_url")
+except urllib.error.HTTPError as e:
+    assert e.headers.get("Location") == f"https://shop.example/ok?cs={session.id}", e.headers
+done = stripe.checkout.Session.retrieve(session.id, expand=["line_items", "payment_intent", "customer"])
+assert done.status == "complete" and done.payment_status == "paid" and done.url is None, done
+assert done.client_reference_id == "cart-7" and done.metadata["cart"] == "7"
+assert done.customer_details.email == "guide.buyer@example.com"
+assert [i.description for i in done.line_items.data] == [product.name, "Shipping box"]
+assert done.payment_intent.amount == 3400 and done.payment_intent.status == "succeeded"
+assert done.customer.email == "guide.buyer@example.com"
+expired = stripe.checkout.Session.expire(
+    stripe.checkout.Session.create(mode="payment", line_items=[{"price": price.id, "quantity": 1}]).id
+)
+assert expired.status == "expired" and expired.url is None
+try:
+    stripe.checkout.Session.create(mode="payment", line_items=[{"price": "price_missing", "quantity": 1}])
+    sys.exit("expected an unknown price to be refused")
+except stripe.InvalidRequestError as e:
+    assert e.http_status == 400 and e.param == "line_items[0][price]" and e.code == "resource_missing", e
+
+# Search, as Stripe's SDKs page it.
+found = stripe.Product.search(query=f'name:"{product.name}" AND active:"true"')
+assert [p.id for p in found.data] == [product.id], found
+assert found.object == "search_result" and found.has_more is False
+found = stripe.Customer.search(query='email:"SDK.BUYER@example.com"')
+assert [c.id for c in found.data] == [cs.customer], found
+ids = [p.id for p in stripe.PaymentIntent.search(query='status:"succeeded"', limit=1).auto_paging_iter()]
+assert pi.id in ids and len(ids) == len(set(ids)) >= 2, ids
+assert price.id in [p.id for p in stripe.Price.search(query=f'product:"{product.id}"').data]
+try:
+    stripe.Product.search(query='colour:"blue"')
+    sys.exit("expected an unsupported field to be refused")
+except stripe.InvalidRequestError as e:
+    assert e.http_status == 400 and e.param == "query", e
 
 # The client (StripeClient) style.
 client = stripe.StripeClient(key, base_addresses={"api": base})

@@ -31,6 +31,7 @@ mod products;
 mod security;
 mod settings;
 mod team;
+mod webhooks;
 
 pub use api_keys::*;
 pub use coupons::*;
@@ -42,6 +43,7 @@ pub use products::*;
 pub use security::*;
 pub use settings::*;
 pub use team::*;
+pub use webhooks::*;
 
 /// The signed-in user, as every guarded handler receives it.
 type C = Extension<Arc<Ctx>>;
@@ -217,6 +219,40 @@ pub(super) fn show_refusal(
         f.errors.insert(name.to_string(), e.message().to_string());
     }
     Ok(())
+}
+
+/// A sensitive action confirmed by a fresh code from the member's
+/// authenticator app (typed in `form`'s `code`): `Ok(None)` when the code
+/// passed (it is then used up); otherwise the message for the form (`ask`,
+/// or that the code step is locked), the refusal audited as `refused` on
+/// `target`.
+pub(super) async fn step_up(
+    state: &crate::AppState,
+    ctx: &Ctx,
+    form: &Form,
+    refused: &str,
+    target: &str,
+    ask: &'static str,
+) -> Result<Option<&'static str>, PageError> {
+    let (passed, locked) =
+        super::login::checked_second_factor(state, &ctx.user.id, &ctx.ip, form.get("code"), true)
+            .await?;
+    if passed.is_some() {
+        state.store.code_passed(&ctx.user.id).await?;
+        return Ok(None);
+    }
+    ctx.audit(
+        state,
+        refused,
+        Some(target),
+        serde_json::json!({"reason": "second_factor", "locked": locked}),
+    )
+    .await;
+    Ok(Some(if locked {
+        "Too many wrong codes: the code step is locked for a while."
+    } else {
+        ask
+    }))
 }
 
 /// A date and time, as the dashboard shows them.

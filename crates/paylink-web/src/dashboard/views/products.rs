@@ -132,7 +132,7 @@ pub async fn product_create(
         unit_amount: Some(minor),
         ..NewPrice::default()
     };
-    match catalog::create_product_with_price(&state, &ctx.scope, product, price).await {
+    match catalog::create_product_with_price(&state, &ctx.scope, product, price, None).await {
         Ok(_) => Ok(see_other("/dashboard/products")),
         Err(e) => {
             show_refusal(&mut f, e, &PRODUCT_FIELDS, "")?;

@@ -6,7 +6,7 @@ use maud::html;
 use paylink_crypto::Secret;
 use paylink_domain::roles::Permission;
 
-use super::{form_of, show_refusal, C};
+use super::{form_of, show_refusal, step_up, C};
 use crate::dashboard::error::PageResult;
 use crate::dashboard::pages::{self, button, csrf, field, layout, FormState};
 use crate::dashboard::{Ctx, Form};
@@ -124,30 +124,18 @@ pub async fn settings_connect(
     fo: Option<Extension<Form>>,
 ) -> PageResult {
     let form = form_of(fo);
-    let (passed, locked) = crate::dashboard::login::checked_second_factor(
+    if let Some(msg) = step_up(
         &state,
-        &ctx.user.id,
-        &ctx.ip,
-        form.get("code"),
-        true,
+        &ctx,
+        &form,
+        "provider.connect_refused",
+        &ctx.scope.account_id,
+        "Enter the current code from your authenticator app to confirm.",
     )
-    .await?;
-    if passed.is_none() {
-        let msg = if locked {
-            "Too many wrong codes: the code step is locked for a while."
-        } else {
-            "Enter the current code from your authenticator app to confirm."
-        };
-        ctx.audit(
-            &state,
-            "provider.connect_refused",
-            Some(&ctx.scope.account_id),
-            serde_json::json!({"reason": "second_factor", "locked": locked}),
-        )
-        .await;
+    .await?
+    {
         return settings_page(&state, &ctx, &FormState::error("code", msg)).await;
     }
-    state.store.code_passed(&ctx.user.id).await?;
     let secret = Secret::new(form.get("secret_key").trim().to_string());
     match crate::service::provider::connect(&state, &ctx.scope, &ctx.actor(), "sim", secret).await {
         Ok(_) => {

@@ -1,0 +1,461 @@
+//! `POST /v1/checkout/sessions`: sessions the merchant creates through the
+//! API (Stripe's Checkout Sessions, mode payment), paid by a buyer on the
+//! session's own page, as Stripe's Checkout guide uses them.
+
+use crate::both;
+use crate::buyer::*;
+use crate::helpers::*;
+use serde_json::Value;
+
+async fn session_params(app: &TestApp) -> Value {
+    let price = app.price("eur", 1500).await;
+    json!({
+        "mode": "payment",
+        "line_items": [
+            {"price": price, "quantity": 2},
+            {"price_data": {"currency": "eur", "unit_amount": 500, "product_data": {"name": "Gift wrap"}}, "quantity": 1},
+        ],
+        "success_url": "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://shop.example/cart",
+        "client_reference_id": "order-42",
+        "customer_email": "buyer@example.com",
+        "metadata": {"order": "42"},
+        "allow_promotion_codes": true,
+        "automatic_tax": {"enabled": false},
+        "payment_method_types": ["card"],
+        "customer_creation": "always",
+        "ui_mode": "hosted",
+    })
+}
+
+async fn api_sessions_are_paid_on_their_own_page(app: TestApp) {
+    let coupon = app.coupon_pct("10").await;
+    app.post(
+        "/v1/promotion_codes",
+        json!({"code": "TEN", "coupon": coupon}),
+    )
+    .await
+    .ok();
+    let params = session_params(&app).await;
+    let s = app.post("/v1/checkout/sessions", params).await.ok().clone();
+    let id = s["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("cs_"), "{id}");
+    assert_eq!(s["object"], "checkout.session");
+    assert_eq!(s["status"], "open");
+    assert_eq!(s["payment_status"], "unpaid");
+    assert_eq!(s["mode"], "payment");
+    assert_eq!(s["amount_subtotal"], 3500);
+    assert_eq!(s["amount_total"], 3500);
+    assert_eq!(s["currency"], "eur");
+    assert_eq!(s["payment_link"], Value::Null);
+    assert_eq!(s["client_reference_id"], "order-42");
+    assert_eq!(s["customer_email"], "buyer@example.com");
+    assert_eq!(s["metadata"]["order"], "42");
+    assert_eq!(
+        s["success_url"],
+        "https://shop.example/thanks?session={CHECKOUT_SESSION_ID}"
+    );
+    assert_eq!(s["cancel_url"], "https://shop.example/cart");
+    let url = s["url"].as_str().unwrap().to_string();
+    assert_eq!(url, app.url(&format!("/c/{id}")));
+    // Retrieve answers the same object; its line items hold price objects,
+    // the inline one made inactive (as Stripe's price_data).
+    let got = app
+        .get(&format!("/v1/checkout/sessions/{id}?expand[]=line_items"))
+        .await
+        .ok()
+        .clone();
+    let items = got["line_items"]["data"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["quantity"], 2);
+    assert_eq!(items[0]["amount_total"], 3000);
+    assert_eq!(items[1]["description"], "Gift wrap");
+    assert_eq!(items[1]["price"]["active"], false);
+    assert_eq!(items[1]["price"]["unit_amount"], 500);
+    // Only the merchant's own account sees it.
+    let (_, other) = app.other_account().await;
+    app.get_as(&other, &format!("/v1/checkout/sessions/{id}"))
+        .await
+        .assert_error(404, Some("id"));
+
+    // The buyer's page: what is sold, the merchant's email read-only.
+    let b = Buyer::new();
+    let page = b.get(&url).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Gift wrap"), "{}", page.body);
+    assert!(page.body.contains("€35.00"), "{}", page.body);
+    assert!(page.body.contains("readonly"), "{}", page.body);
+    assert!(page.body.contains(&format!("action=\"/c/{id}\"")));
+    // A promotion code applies; the email the merchant set is kept.
+    let applied = b.post(&url, &[("promo", "ten"), ("action", "apply")]).await;
+    assert!(applied.body.contains("€31.50"), "{}", applied.body);
+    let submitted = b
+        .post(
+            &url,
+            &[
+                ("promo", "TEN"),
+                ("email", "someone-else@example.com"),
+                ("action", "pay"),
+            ],
+        )
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let go = submitted.location.unwrap();
+    assert_eq!(go, app.url(&format!("/checkout/{id}/go")));
+    let sim = b.get(&go).await.location.unwrap();
+    assert!(sim.starts_with(&app.sim_base), "{sim}");
+    // Submitted once: the page now leads on to the payment, and a second
+    // submission changes nothing.
+    let again = b.get(&url).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(again.location.unwrap(), format!("/checkout/{id}/go"));
+    let twice = b
+        .post(&url, &[("email", "x@example.com"), ("action", "pay")])
+        .await;
+    assert_eq!(twice.status, 303);
+    // Leaving the provider's page goes to the merchant's cancel_url and
+    // keeps the session open.
+    let left = b.get(&app.url(&format!("/checkout/{id}/cancel"))).await;
+    assert_eq!(left.location.unwrap(), "https://shop.example/cart");
+    let still = app.get(&format!("/v1/checkout/sessions/{id}")).await;
+    assert_eq!(still.ok()["status"], "open");
+    assert_eq!(still.ok()["amount_total"], 3150);
+    // The buyer pays; the return page sends them to the success_url.
+    let paid = b.card(&sim, CARD_OK).await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    let back = b.get(&paid.location.unwrap()).await;
+    assert_eq!(
+        back.location.unwrap(),
+        format!("https://shop.example/thanks?session={id}")
+    );
+    let done = app
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(done["status"], "complete");
+    // The payment intent and the customer expand.
+    let expanded = app
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent&expand[]=customer"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(expanded["payment_intent"]["id"], done["payment_intent"]);
+    assert_eq!(expanded["payment_intent"]["amount"], 3150);
+    assert_eq!(expanded["customer"]["id"], done["customer"]);
+    assert_eq!(expanded["customer"]["email"], "buyer@example.com");
+    let listed = app
+        .get("/v1/checkout/sessions?expand[]=data.payment_intent")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        listed["data"][0]["payment_intent"]["object"],
+        "payment_intent"
+    );
+    app.get(&format!("/v1/checkout/sessions/{id}?expand[]=payment_link"))
+        .await
+        .assert_error(400, Some("expand[0]"));
+    assert_eq!(done["payment_status"], "paid");
+    assert_eq!(done["url"], Value::Null);
+    assert_eq!(done["amount_total"], 3150);
+    assert_eq!(done["total_details"]["amount_discount"], 350);
+    assert_eq!(done["customer_details"]["email"], "buyer@example.com");
+    assert_eq!(done["client_reference_id"], "order-42");
+    let pi = done["payment_intent"].as_str().unwrap();
+    let pi = app
+        .get(&format!("/v1/payment_intents/{pi}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(pi["amount"], 3150);
+    assert_eq!(pi["status"], "succeeded");
+    // The completion is an event, as a link's is.
+    let events = app
+        .get("/v1/events?type=checkout.session.completed")
+        .await
+        .ok()
+        .clone();
+    assert_eq!(events["data"][0]["data"]["object"]["id"], id.as_str());
+    // A paid session's page leads to its return page.
+    let after = b.get(&url).await;
+    assert_eq!(after.location.unwrap(), format!("/checkout/{id}"));
+}
+both!(api_sessions_are_paid_on_their_own_page);
+
+async fn api_sessions_expire_and_refuse_bad_input(app: TestApp) {
+    let params = session_params(&app).await;
+    let with = |k: &str, v: Value| {
+        let mut p = params.clone();
+        p[k] = v;
+        p
+    };
+    let without = |k: &str| {
+        let mut p = params.clone();
+        p.as_object_mut().unwrap().remove(k);
+        p
+    };
+    let cases = [
+        (without("mode"), "mode"),
+        (with("mode", json!("subscription")), "mode"),
+        (without("line_items"), "line_items"),
+        (with("line_items", json!([])), "line_items"),
+        (
+            with(
+                "line_items",
+                json!([{"price": "price_nope", "quantity": 1}]),
+            ),
+            "line_items[0][price]",
+        ),
+        (
+            with("line_items", json!([{"quantity": 1}])),
+            "line_items[0][price]",
+        ),
+        (
+            with(
+                "line_items",
+                json!([{"price_data": {"currency": "eur", "unit_amount": 5}}]),
+            ),
+            "line_items[0][quantity]",
+        ),
+        (
+            with(
+                "line_items",
+                json!([{"price_data": {"currency": "eur", "unit_amount": 5, "product": "prod_nope"}, "quantity": 1}]),
+            ),
+            "line_items[0][price_data][product]",
+        ),
+        (
+            with(
+                "line_items",
+                json!([{"price_data": {"currency": "xxx", "unit_amount": 5, "product_data": {"name": "A"}}, "quantity": 1}]),
+            ),
+            "line_items[0][price_data][currency]",
+        ),
+        (
+            with(
+                "line_items",
+                json!([
+                    {"price_data": {"currency": "eur", "unit_amount": 5, "product_data": {"name": "A"}}, "quantity": 1},
+                    {"price_data": {"currency": "usd", "unit_amount": 5, "product_data": {"name": "B"}}, "quantity": 1},
+                ]),
+            ),
+            "line_items[1][price]",
+        ),
+        (
+            with("success_url", json!("javascript:alert(1)")),
+            "success_url",
+        ),
+        (with("cancel_url", json!("not a url")), "cancel_url"),
+        (
+            with("client_reference_id", json!("no spaces allowed")),
+            "client_reference_id",
+        ),
+        (
+            with("customer_email", json!("not-an-email")),
+            "customer_email",
+        ),
+        (with("expires_at", json!(app.now() + 60)), "expires_at"),
+        (
+            with("expires_at", json!(app.now() + 25 * 3600)),
+            "expires_at",
+        ),
+        (
+            with("automatic_tax", json!({"enabled": true})),
+            "automatic_tax[enabled]",
+        ),
+        (with("ui_mode", json!("embedded")), "ui_mode"),
+    ];
+    for (p, param) in cases {
+        let r = app.post_json("/v1/checkout/sessions", p).await;
+        r.assert_error(400, Some(param));
+    }
+    let r = app
+        .post_json(
+            "/v1/checkout/sessions",
+            with(
+                "line_items",
+                json!([{"price": "price_nope", "quantity": 1}]),
+            ),
+        )
+        .await;
+    assert_eq!(r.body["error"]["code"], "resource_missing", "{r:?}");
+    // Nothing was made by the refused requests.
+    let list = app.get("/v1/checkout/sessions").await.ok().clone();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+
+    // Expired through the API: its page says it is no longer available.
+    let s = app
+        .post(
+            "/v1/checkout/sessions",
+            with("expires_at", json!(app.now() + 3600)),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(s["expires_at"], app.now() + 3600);
+    let id = s["id"].as_str().unwrap();
+    let b = Buyer::new();
+    assert_eq!(b.get(s["url"].as_str().unwrap()).await.status, 200);
+    let expired = app
+        .post(&format!("/v1/checkout/sessions/{id}/expire"), json!({}))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(expired["url"], Value::Null);
+    let page = b.get(s["url"].as_str().unwrap()).await;
+    assert_eq!(page.status, 410, "{}", page.body);
+    let submit = b
+        .post(
+            s["url"].as_str().unwrap(),
+            &[("email", "a@example.com"), ("action", "pay")],
+        )
+        .await;
+    assert_eq!(submit.status, 410);
+    // A session past its expiry takes no buyer even before the job runs.
+    let s = app
+        .post("/v1/checkout/sessions", params.clone())
+        .await
+        .ok()
+        .clone();
+    app.clock.advance(24 * 3600 + 1);
+    let late = b
+        .post(
+            s["url"].as_str().unwrap(),
+            &[("email", "a@example.com"), ("action", "pay")],
+        )
+        .await;
+    assert_eq!(late.status, 410, "{}", late.body);
+    // An unknown session has no page.
+    assert_eq!(b.get(&app.url("/c/cs_test_doesnotexist")).await.status, 404);
+}
+both!(api_sessions_expire_and_refuse_bad_input);
+
+/// What a buyer's browser does to a session page: a double click on Pay,
+/// leaving the provider's page with no cancel_url, a code used up by
+/// another buyer; and what the merchant set is echoed back as set.
+async fn api_sessions_survive_double_clicks_and_leaving(app: TestApp) {
+    let price = app.price("eur", 1000).await;
+    let coupon = app.coupon_pct("50").await;
+    app.post(
+        "/v1/promotion_codes",
+        json!({"code": "ONCE", "coupon": coupon, "max_redemptions": 1}),
+    )
+    .await
+    .ok();
+    let field = json!({"key": "engraving", "label": {"type": "custom", "custom": "Engraving"}, "type": "text", "optional": true});
+    let make = || {
+        app.post_json(
+            "/v1/checkout/sessions",
+            json!({
+                "mode": "payment",
+                "ui_mode": "hosted_page",
+                "allow_promotion_codes": true,
+                "line_items": [{"price": price, "quantity": 1}],
+                "custom_fields": [field],
+            }),
+        )
+    };
+    let s = make().await.ok().clone();
+    let id = s["id"].as_str().unwrap().to_string();
+    let url = s["url"].as_str().unwrap().to_string();
+    assert_eq!(s["custom_fields"][0]["label"]["custom"], "Engraving");
+    assert_eq!(s["custom_fields"][0]["optional"], true);
+    assert_eq!(s["custom_fields"][0]["text"]["value"], Value::Null);
+    assert_eq!(s["customer_email"], Value::Null);
+    // Before anyone submits, the return page leads to the session's page.
+    let b = Buyer::new();
+    let early = b.get(&app.url(&format!("/checkout/{id}"))).await;
+    assert_eq!(early.location.as_deref(), Some(format!("/c/{id}").as_str()));
+    // Five clicks at once: one submission, every click on to its payment.
+    let form = [
+        ("email", "clicker@example.com"),
+        ("custom_engraving", "A.B."),
+        ("promo", "ONCE"),
+        ("action", "pay"),
+    ];
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let (client, url) = (b.client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let clicker = Buyer { client };
+            clicker.post(&url, &form).await
+        }));
+    }
+    let mut clicks = Vec::new();
+    for t in tasks {
+        clicks.push(t.await.unwrap());
+    }
+    for c in &clicks {
+        assert_eq!(c.status, 303, "{}", c.body);
+        assert_eq!(
+            c.location.as_deref(),
+            Some(app.url(&format!("/checkout/{id}/go")).as_str())
+        );
+    }
+    let sim = b
+        .get(&app.url(&format!("/checkout/{id}/go")))
+        .await
+        .location
+        .unwrap();
+    assert!(sim.starts_with(&app.sim_base), "{sim}");
+    // The code is held by this buyer: another session's buyer is told.
+    let other = make().await.ok().clone();
+    let refused = Buyer::new()
+        .post(
+            other["url"].as_str().unwrap(),
+            &[
+                ("email", "late@example.com"),
+                ("promo", "ONCE"),
+                ("action", "pay"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("This promotion code has been used up."),
+        "{}",
+        refused.body
+    );
+    // Leaving the provider's page without a cancel_url: a page that says
+    // nothing was charged and leads back to the same payment.
+    let left = b.get(&app.url(&format!("/checkout/{id}/cancel"))).await;
+    assert_eq!(left.status, 200, "{}", left.body);
+    assert!(left.body.contains("Nothing was charged"), "{}", left.body);
+    assert!(left.body.contains(&format!("href=\"/checkout/{id}/go\"")));
+    let paid = b.card(&sim, CARD_OK).await;
+    assert_eq!(paid.status, 303);
+    let done = app
+        .get(&format!("/v1/checkout/sessions/{id}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["amount_total"], 500);
+    assert_eq!(done["custom_fields"][0]["text"]["value"], "A.B.");
+    assert_eq!(done["customer_email"], Value::Null, "the merchant set none");
+    assert_eq!(done["customer_details"]["email"], "clicker@example.com");
+    let code = app.get("/v1/promotion_codes?code=ONCE").await.ok().clone();
+    assert_eq!(code["data"][0]["times_redeemed"], 1);
+
+    // Totals that could never be charged are refused at creation.
+    for (amount, qty, code) in [
+        (1, 1, "amount_too_small"),
+        (99_999_999, 999, "amount_too_large"),
+    ] {
+        let r = app
+            .post_json(
+                "/v1/checkout/sessions",
+                json!({"mode": "payment", "line_items": [{"price_data": {"currency": "eur", "unit_amount": amount, "product_data": {"name": "X"}}, "quantity": qty}]}),
+            )
+            .await;
+        r.assert_error(400, Some("line_items"));
+        assert_eq!(r.body["error"]["code"], code);
+    }
+}
+both!(api_sessions_survive_double_clicks_and_leaving);
