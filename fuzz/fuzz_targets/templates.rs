@@ -11,9 +11,10 @@ fn tags(page: &str) -> usize {
 
 fuzz_target!(|input: (&str, &str)| {
     let (name, message) = input;
-    let page = |name: &str, message: &str| {
+    let page = |name: &str, message: &str, session: bool| {
         unavailable(
             Some(message),
+            session,
             &Merchant {
                 name,
                 color: "#4f46e5",
@@ -22,7 +23,9 @@ fuzz_target!(|input: (&str, &str)| {
             },
         )
     };
-    let typed = page(name, message);
-    assert_eq!(tags(&typed), tags(&page("a", "b")), "{typed}");
-    assert!(!typed.contains("<script"));
+    for session in [false, true] {
+        let typed = page(name, message, session);
+        assert_eq!(tags(&typed), tags(&page("a", "b", session)), "{typed}");
+        assert!(!typed.contains("<script"));
+    }
 });
