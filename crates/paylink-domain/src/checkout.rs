@@ -139,6 +139,13 @@ pub struct Address {
     pub country: Option<String>,
 }
 
+/// Where a buyer has an order shipped (Stripe's `shipping_details`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingDetails {
+    pub name: String,
+    pub address: Address,
+}
+
 /// A buyer's answer to a link's custom field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomFieldAnswer {
@@ -170,6 +177,8 @@ pub struct CheckoutSession {
     pub customer_phone: Option<String>,
     pub customer_address: Option<Address>,
     pub custom_fields: Vec<CustomFieldAnswer>,
+    /// The shipping address the buyer gave, if the page asked for one.
+    pub shipping_details: Option<ShippingDetails>,
     pub line_items: Vec<OrderLine>,
     pub metadata: Metadata,
     pub customer: Option<String>,
@@ -209,6 +218,8 @@ pub struct SessionOffer {
     pub customer_email: Option<String>,
     #[serde(default)]
     pub custom_text: crate::catalog::CustomText,
+    #[serde(default)]
+    pub shipping_address_collection: Option<crate::catalog::ShippingAddressCollection>,
 }
 
 impl CheckoutSession {
@@ -244,6 +255,7 @@ impl CheckoutSession {
             slug: None,
             payment_intent_data: self.payment_intent_data.clone(),
             custom_text: o.custom_text.clone(),
+            shipping_address_collection: o.shipping_address_collection.clone(),
         })
     }
 }

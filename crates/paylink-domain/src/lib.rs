@@ -6,6 +6,7 @@ pub mod access;
 pub mod catalog;
 pub mod checkout;
 pub mod clock;
+pub mod countries;
 pub mod currency;
 pub mod id;
 pub mod locale;

@@ -131,6 +131,11 @@ const SQLITE: &[Migration] = &[
         name: "custom_text",
         sql: include_str!("../migrations/sqlite/0023_custom_text.sql"),
     },
+    Migration {
+        version: 24,
+        name: "shipping",
+        sql: include_str!("../migrations/sqlite/0024_shipping.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -248,6 +253,11 @@ const POSTGRES: &[Migration] = &[
         version: 23,
         name: "custom_text",
         sql: include_str!("../migrations/postgres/0023_custom_text.sql"),
+    },
+    Migration {
+        version: 24,
+        name: "shipping",
+        sql: include_str!("../migrations/postgres/0024_shipping.sql"),
     },
 ];
 

@@ -12,7 +12,7 @@ use crate::sql::{get_bool, Bind, Insert, Sql, Update};
 use crate::store::Store;
 use crate::Scope;
 
-const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug, payment_intent_data, custom_text";
+const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug, payment_intent_data, custom_text, shipping_address_collection";
 
 fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -36,23 +36,26 @@ fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, S
         submit_type: row.try_get("submit_type")?,
         metadata: metadata_of(row)?,
         slug: row.try_get("slug")?,
-        payment_intent_data: intent_data_of(row)?,
-        custom_text: row
-            .try_get::<Option<String>, _>("custom_text")?
-            .map(|t| serde_json::from_str(&t))
-            .transpose()?
-            .unwrap_or_default(),
+        payment_intent_data: json_opt(row, "payment_intent_data")?,
+        custom_text: json_opt(row, "custom_text")?.unwrap_or_default(),
+        shipping_address_collection: json_opt(row, "shipping_address_collection")?,
     })
 }
 
-/// A `payment_intent_data` column (JSON, or NULL when none is set).
-pub(crate) fn intent_data_of(
+/// A JSON column that may be NULL (nothing set).
+pub(crate) fn json_opt<T: serde::de::DeserializeOwned>(
     row: &AnyRow,
-) -> Result<Option<paylink_domain::catalog::PaymentIntentData>, StoreError> {
+    col: &str,
+) -> Result<Option<T>, StoreError> {
     Ok(row
-        .try_get::<Option<String>, _>("payment_intent_data")?
+        .try_get::<Option<String>, _>(col)?
         .map(|d| serde_json::from_str(&d))
         .transpose()?)
+}
+
+/// An optional value as a JSON column (NULL for None).
+fn to_json_opt<T: serde::Serialize>(v: Option<&T>) -> Result<Option<String>, StoreError> {
+    Ok(v.map(serde_json::to_string).transpose()?)
 }
 
 fn item_of(row: &AnyRow) -> Result<LinkLineItem, StoreError> {
@@ -111,11 +114,11 @@ fn link_fields(l: &PaymentLink) -> Result<Vec<(&'static str, Bind)>, StoreError>
         ("custom_text", serde_json::to_string(&l.custom_text)?.into()),
         (
             "payment_intent_data",
-            l.payment_intent_data
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?
-                .into(),
+            to_json_opt(l.payment_intent_data.as_ref())?.into(),
+        ),
+        (
+            "shipping_address_collection",
+            to_json_opt(l.shipping_address_collection.as_ref())?.into(),
         ),
     ])
 }

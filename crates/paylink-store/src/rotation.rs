@@ -55,6 +55,7 @@ const TARGETS: &[Target] = &[
             "customer_phone",
             "customer_address",
             "custom_fields",
+            "shipping_details",
         ],
     },
     Target {

@@ -41,8 +41,8 @@ impl Off {
 
 use Off::{Cards, Empty, Null, Text, Zero};
 
-/// Payment links: no tax calculation, invoices, Connect fees, shipping or
-/// subscriptions; every paying buyer becomes a customer.
+/// Payment links: no tax calculation, invoices, Connect fees, shipping
+/// rates or subscriptions; every paying buyer becomes a customer.
 pub const LINK_OFF: &[(&str, Off)] = &[
     ("application", Null),
     ("application_fee_amount", Null),
@@ -56,7 +56,6 @@ pub const LINK_OFF: &[(&str, Off)] = &[
     ("payment_method_collection", Text("always")),
     ("payment_method_options", Null),
     ("payment_method_types", Cards),
-    ("shipping_address_collection", Null),
     ("shipping_options", Empty),
     ("subscription_data", Null),
     ("transfer_data", Null),
@@ -71,7 +70,6 @@ pub const SESSION_OFF: &[(&str, Off)] = &[
     ("branding_settings", Null),
     ("cancel_url", Null),
     ("client_secret", Null),
-    ("collected_information", Null),
     ("consent", Null),
     ("consent_collection", Null),
     ("currency_conversion", Null),
@@ -98,7 +96,6 @@ pub const SESSION_OFF: &[(&str, Off)] = &[
     ("return_url", Null),
     ("saved_payment_method_options", Null),
     ("setup_intent", Null),
-    ("shipping_address_collection", Null),
     ("shipping_cost", Null),
     ("shipping_options", Empty),
     ("submit_type", Null),
@@ -452,6 +449,7 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
         "currency": l.currency.code(),
         "custom_fields": l.custom_fields,
         "custom_text": custom_text(&l.custom_text),
+        "shipping_address_collection": shipping_collection(l.shipping_address_collection.as_ref()),
         "inactive_message": l.inactive_message,
         "invoice_creation": {"enabled": false, "invoice_data": null},
         "livemode": l.livemode,
@@ -483,8 +481,24 @@ use paylink_domain::checkout::{
     Address, CheckoutSession, Customer, OrderLine, PaymentIntent, Refund,
 };
 
-fn address(a: &Option<Address>) -> Value {
-    a.as_ref().map_or(Value::Null, |a| {
+/// Stripe's `shipping_address_collection` (null: no shipping address asked).
+fn shipping_collection(c: Option<&paylink_domain::catalog::ShippingAddressCollection>) -> Value {
+    c.map_or(
+        Value::Null,
+        |c| json!({ "allowed_countries": c.allowed_countries }),
+    )
+}
+
+/// Stripe's `shipping_details`: the name and address an order ships to.
+fn shipping_details(d: Option<&paylink_domain::checkout::ShippingDetails>) -> Value {
+    d.map_or(
+        Value::Null,
+        |d| json!({"name": d.name, "address": address(Some(&d.address))}),
+    )
+}
+
+fn address(a: Option<&Address>) -> Value {
+    a.map_or(Value::Null, |a| {
         json!({"line1": a.line1, "line2": a.line2, "city": a.city, "postal_code": a.postal_code, "state": a.state, "country": a.country})
     })
 }
@@ -516,7 +530,7 @@ fn custom_text(t: &paylink_domain::catalog::CustomText) -> Value {
     let m = |s: &Option<String>| s.as_ref().map(|m| json!({ "message": m }));
     json!({
         "after_submit": m(&t.after_submit),
-        "shipping_address": null,
+        "shipping_address": m(&t.shipping_address),
         "submit": m(&t.submit),
         "terms_of_service_acceptance": null,
     })
@@ -580,7 +594,7 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
             "email": s.customer_email,
             "name": s.customer_name,
             "phone": s.customer_phone,
-            "address": address(&s.customer_address),
+            "address": address(s.customer_address.as_ref()),
         },
         "discounts": discounts,
         "expires_at": s.expires_at,
@@ -595,6 +609,14 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
         "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
         "custom_text": custom_text(&s.offer.as_ref().map(|o| o.custom_text.clone()).unwrap_or_default()),
         "tax_id_collection": {"enabled": false, "required": "never"},
+        "collected_information": {
+            "business_name": null,
+            "individual_name": null,
+            "shipping_details": shipping_details(s.shipping_details.as_ref()),
+        },
+        // Where API versions before 2025-03-31 read it.
+        "shipping_details": shipping_details(s.shipping_details.as_ref()),
+        "shipping_address_collection": shipping_collection(s.offer.as_ref().and_then(|o| o.shipping_address_collection.as_ref())),
     });
     v = with_off(v, SESSION_OFF);
     let open = s.status == paylink_domain::checkout::SessionStatus::Open;
@@ -664,7 +686,7 @@ pub fn customer(c: &Customer) -> Value {
     let v = json!({
         "id": c.id,
         "object": "customer",
-        "address": address(&c.address),
+        "address": address(c.address.as_ref()),
         "created": c.created,
         "email": c.email,
         "livemode": c.livemode,

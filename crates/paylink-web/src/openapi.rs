@@ -75,6 +75,17 @@ fn custom_text() -> Out {
     ])
 }
 
+fn shipping_collection() -> Out {
+    null(Out::Obj(vec![("allowed_countries", arr(Out::Str))]))
+}
+
+fn shipping_details() -> Out {
+    null(Out::Obj(vec![
+        ("name", Out::Str),
+        ("address", Out::Ref("address")),
+    ]))
+}
+
 fn tax_ids() -> Out {
     use Out::{Bool, Lit, Obj};
     Obj(vec![("enabled", Bool), ("required", Lit("never"))])
@@ -177,6 +188,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             // their "off" values (and objects::LINK_OFF, added below).
             ("automatic_tax", automatic_tax(false)),
             ("custom_text", custom_text()),
+            ("shipping_address_collection", shipping_collection()),
             ("invoice_creation", Obj(vec![("enabled", Bool), ("invoice_data", null(Str))])),
             ("tax_id_collection", tax_ids()),
         ]))),
@@ -199,6 +211,11 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("automatic_tax", automatic_tax(true)),
             ("custom_text", custom_text()),
             ("tax_id_collection", tax_ids()),
+            ("shipping_address_collection", shipping_collection()),
+            ("shipping_details", shipping_details()),
+            ("collected_information", Obj(vec![
+                ("business_name", null(Str)), ("individual_name", null(Str)), ("shipping_details", shipping_details()),
+            ])),
         ]))),
         ("payment_intent", Obj(with_off(crate::objects::PI_OFF, vec![
             ("id", Str), ("object", Lit("payment_intent")), ("amount", Int), ("amount_received", Int), ("amount_refunded", Int),

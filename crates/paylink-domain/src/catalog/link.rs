@@ -28,6 +28,45 @@ pub struct PaymentIntentData {
     pub statement_descriptor: Option<String>,
 }
 
+/// Where a link ships (Stripe's `shipping_address_collection`): its page
+/// asks for a shipping address in one of these countries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingAddressCollection {
+    pub allowed_countries: Vec<String>,
+}
+
+impl ShippingAddressCollection {
+    /// At least one country, each from Stripe's list (upper case, as its
+    /// API takes them); a repeated one is kept once, the order as given.
+    /// `param` is where the list came from.
+    pub fn new(countries: Vec<String>, param: &str) -> Result<Self, RuleError> {
+        if countries.is_empty() {
+            return Err(RuleError::new(
+                format!("{param}[allowed_countries]"),
+                "Provide at least one country to ship to.",
+            ));
+        }
+        let mut allowed: Vec<String> = Vec::with_capacity(countries.len());
+        for (i, c) in countries.into_iter().enumerate() {
+            if crate::countries::shipping_country(&c).is_none() {
+                return Err(RuleError::new(
+                    format!("{param}[allowed_countries][{i}]"),
+                    format!(
+                        "Invalid country: '{}'. Use a two-letter ISO 3166-1 code in upper case, such as FR or US.",
+                        c.chars().take(20).collect::<String>()
+                    ),
+                ));
+            }
+            if !allowed.contains(&c) {
+                allowed.push(c);
+            }
+        }
+        Ok(Self {
+            allowed_countries: allowed,
+        })
+    }
+}
+
 /// Texts the checkout page shows beside its Pay button (Stripe's
 /// `custom_text`): `submit` above it, `after_submit` below it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +75,9 @@ pub struct CustomText {
     pub submit: Option<String>,
     #[serde(default)]
     pub after_submit: Option<String>,
+    /// Shown above the shipping address form.
+    #[serde(default)]
+    pub shipping_address: Option<String>,
 }
 
 /// Longest custom text (Stripe's).
@@ -263,6 +305,7 @@ pub struct PaymentLink {
     /// What the link sets on each payment it makes.
     pub payment_intent_data: Option<PaymentIntentData>,
     pub custom_text: CustomText,
+    pub shipping_address_collection: Option<ShippingAddressCollection>,
 }
 
 impl PaymentLink {

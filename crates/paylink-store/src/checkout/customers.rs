@@ -220,7 +220,7 @@ impl Store {
             .collect::<Result<_, _>>()?;
         for sid in sessions {
             let none = k.seal(&format!("checkout_sessions.custom_fields:{sid}"), "[]")?;
-            let mut up = Sql::new("UPDATE checkout_sessions SET redacted = 1, customer_email = NULL, customer_name = NULL, customer_phone = NULL, customer_address = NULL, custom_fields = ");
+            let mut up = Sql::new(super::ERASE_BUYER);
             up.bind(none)
                 .push(" WHERE ")
                 .scope(scope)

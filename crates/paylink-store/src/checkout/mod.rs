@@ -29,6 +29,11 @@ use paylink_domain::checkout::{Address, CheckoutSession};
 use crate::error::StoreError;
 use crate::vault::FieldKey;
 
+/// The start of the statement that erases a session's buyer (on request
+/// or when its retention ends): every personal column emptied, the
+/// custom-field answers bound next (a sealed empty list).
+const ERASE_BUYER: &str = "UPDATE checkout_sessions SET redacted = 1, customer_email = NULL, customer_name = NULL, customer_phone = NULL, customer_address = NULL, shipping_details = NULL, custom_fields = ";
+
 /// A person's fields, in the clear.
 struct Person<'a> {
     email: Option<&'a str>,

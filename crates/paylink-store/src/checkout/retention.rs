@@ -29,7 +29,7 @@ impl Store {
             let k = self.field_key(&account).await?;
             let none = k.seal(&format!("checkout_sessions.custom_fields:{id}"), "[]")?;
             let mut tx = self.write().await?;
-            let mut up = Sql::new("UPDATE checkout_sessions SET redacted = 1, customer_email = NULL, customer_name = NULL, customer_phone = NULL, customer_address = NULL, custom_fields = ");
+            let mut up = Sql::new(super::ERASE_BUYER);
             up.bind(none)
                 .push(" WHERE account_id = ")
                 .bind(account.as_str())

@@ -4,6 +4,7 @@
 use paylink_domain::catalog::PaymentLink;
 use paylink_domain::checkout::{
     email_key, Address, CheckoutSession, CustomFieldAnswer, OrderLine, SessionOffer, SessionStatus,
+    ShippingDetails,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -12,6 +13,7 @@ use crate::catalog::{currency_of, metadata_of};
 use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
 use crate::list::{ListQuery, Page};
+use crate::payment_links::json_opt;
 use crate::sql::{get_bool, scope_of, Bind, Insert, Sql};
 use crate::store::Store;
 use crate::vault::FieldKey;
@@ -30,7 +32,7 @@ pub enum OpenRefusal {
     NotFirstTransaction,
 }
 
-pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data";
+pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data, shipping_details";
 
 const SESSIONS: Table = Table::new("checkout_sessions", SESSION_COLS);
 
@@ -75,12 +77,13 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
         provider: row.try_get("provider")?,
         provider_ref: row.try_get("provider_ref")?,
         client_reference_id: row.try_get("client_reference_id")?,
-        offer: row
-            .try_get::<Option<String>, _>("offer")?
-            .map(|o| serde_json::from_str::<SessionOffer>(&o))
-            .transpose()?,
+        offer: json_opt::<SessionOffer>(row, "offer")?,
         submitted_at: row.try_get("submitted_at")?,
-        payment_intent_data: crate::payment_links::intent_data_of(row)?,
+        payment_intent_data: json_opt(row, "payment_intent_data")?,
+        shipping_details: k
+            .open_opt(&place("shipping_details"), row.try_get("shipping_details")?)?
+            .map(|a| serde_json::from_str::<ShippingDetails>(&a))
+            .transpose()?,
     })
 }
 
@@ -99,6 +102,7 @@ struct SealedBuyer {
     phone: Option<String>,
     address: Option<String>,
     answers: String,
+    shipping: Option<String>,
 }
 
 impl SealedBuyer {
@@ -119,12 +123,21 @@ impl SealedBuyer {
             &format!("checkout_sessions.custom_fields:{}", s.id),
             &json(&s.custom_fields)?,
         )?;
+        let shipping = k.seal_opt(
+            &format!("checkout_sessions.shipping_details:{}", s.id),
+            s.shipping_details
+                .as_ref()
+                .map(json)
+                .transpose()?
+                .as_deref(),
+        )?;
         Ok(SealedBuyer {
             email,
             name,
             phone,
             address,
             answers,
+            shipping,
         })
     }
 }
@@ -356,6 +369,8 @@ impl Store {
             .bind(b.address)
             .push(", custom_fields = ")
             .bind(b.answers)
+            .push(", shipping_details = ")
+            .bind(b.shipping)
             .push(", line_items = ")
             .bind(json(&s.line_items)?)
             .push(" WHERE ")
@@ -449,6 +464,7 @@ impl Store {
             .set("customer_phone", b.phone)
             .set("customer_address", b.address)
             .set("custom_fields", b.answers)
+            .set("shipping_details", b.shipping)
             .set("line_items", json(&s.line_items)?)
             .set("metadata", json(&s.metadata)?)
             .set("customer_id", s.customer.clone())

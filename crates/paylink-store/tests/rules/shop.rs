@@ -113,6 +113,7 @@ impl Shop {
             slug: None,
             payment_intent_data: None,
             custom_text: Default::default(),
+            shipping_address_collection: None,
         };
         self.store
             .create_payment_link(&self.scope, &link)
@@ -206,6 +207,7 @@ impl Shop {
             offer: None,
             submitted_at: Some(NOW),
             payment_intent_data: None,
+            shipping_details: None,
         }
     }
 

@@ -183,6 +183,12 @@ fn custom_text_schema() -> Kind {
     obj(vec![
         f("submit", message(), "Shown above the Pay button.").unsettable(),
         f("after_submit", message(), "Shown below the Pay button.").unsettable(),
+        f(
+            "shipping_address",
+            message(),
+            "Shown above the shipping address form.",
+        )
+        .unsettable(),
     ])
 }
 
@@ -192,7 +198,20 @@ pub(crate) fn common_fields() -> Vec<Field> {
         f(
             "custom_text",
             custom_text_schema(),
-            "Texts beside the Pay button (submit, after_submit).",
+            "Texts beside the Pay button (submit, after_submit) and above the shipping address form (shipping_address).",
+        )
+        .unsettable(),
+        f(
+            "shipping_address_collection",
+            obj(vec![req(
+                "allowed_countries",
+                arr(
+                    one_of(paylink_domain::countries::shipping_country_codes()),
+                    paylink_domain::countries::SHIPPING_COUNTRIES.len(),
+                ),
+                "The countries the page ships to (two-letter codes, upper case; at least one).",
+            )]),
+            "Ask the buyer for a shipping address in one of these countries (sealed at rest; on the session as shipping_details). Empty to stop asking.",
         )
         .unsettable(),
         f(

@@ -833,6 +833,7 @@ fn new_session(
         offer: None,
         submitted_at: Some(now),
         payment_intent_data: l.link.payment_intent_data.clone(),
+        shipping_details: order.shipping.clone(),
     })
 }
 
@@ -858,6 +859,7 @@ fn submitted_session(
         custom_fields: order.answers.clone(),
         line_items: order.lines.clone(),
         submitted_at: Some(now),
+        shipping_details: order.shipping.clone(),
         ..s.clone()
     }
 }

@@ -7,8 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use paylink_domain::catalog::{
     Coupon, PaymentLink, Price, Product, PromotionCode, PromotionRejection,
+    ShippingAddressCollection,
 };
-use paylink_domain::checkout::{price_order, Address, CustomFieldAnswer, OrderLine, Totals};
+use paylink_domain::checkout::{
+    price_order, Address, CustomFieldAnswer, OrderLine, ShippingDetails, Totals,
+};
 use paylink_domain::{locale, Discount, Email, Money};
 
 /// The checkout form as submitted (field name to value).
@@ -35,6 +38,8 @@ pub struct Order {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub address: Option<Address>,
+    /// Where the order ships, when the link asks (on Pay, once complete).
+    pub shipping: Option<ShippingDetails>,
     pub answers: Vec<CustomFieldAnswer>,
     /// The merchant's reference carried by the link's URL (an invalid one
     /// is dropped, as Stripe does).
@@ -92,6 +97,7 @@ pub fn build(
         name: buyer.name,
         phone: buyer.phone,
         address: buyer.address,
+        shipping: buyer.shipping,
         answers,
         client_reference_id: paylink_domain::checkout::client_reference(&field(
             form,
@@ -268,6 +274,7 @@ struct Buyer {
     name: Option<String>,
     phone: Option<String>,
     address: Option<Address>,
+    shipping: Option<ShippingDetails>,
 }
 
 /// The buyer's email, name, billing address and phone as the link asks
@@ -286,17 +293,17 @@ fn buyer(link: &PaymentLink, form: &Form, require_buyer: bool, errors: &mut Erro
     let name = Some(field(form, "name")).filter(|s| !s.is_empty());
     let address = (link.billing_address_collection == "required")
         .then(|| address(form, name.is_some(), require_buyer, errors));
-    for (f, max) in [
-        ("name", 200),
-        ("line1", 200),
-        ("line2", 200),
-        ("city", 100),
-        ("postal_code", 20),
-    ] {
-        if field(form, f).chars().count() > max {
-            errors.insert(f.into(), format!("At most {max} characters."));
+    for (f, max) in ADDRESS_LIMITS {
+        for f in [f.to_string(), format!("ship_{f}")] {
+            if field(form, &f).chars().count() > max {
+                errors.insert(f, format!("At most {max} characters."));
+            }
         }
     }
+    let shipping = link
+        .shipping_address_collection
+        .as_ref()
+        .and_then(|c| shipping(form, c, require_buyer, errors));
     let phone = if link.phone_number_collection {
         phone(form, require_buyer, errors)
     } else {
@@ -307,6 +314,85 @@ fn buyer(link: &PaymentLink, form: &Form, require_buyer: bool, errors: &mut Erro
         name,
         phone,
         address,
+        shipping,
+    }
+}
+
+/// The longest value of each address field (the shipping form's are the
+/// same, prefixed `ship_`).
+const ADDRESS_LIMITS: [(&str, usize); 6] = [
+    ("name", 200),
+    ("line1", 200),
+    ("line2", 200),
+    ("city", 100),
+    ("postal_code", 20),
+    ("state", 100),
+];
+
+/// Countries without postal codes, where the shipping form doesn't ask
+/// for one.
+const NO_POSTAL_CODE: &[&str] = &[
+    "AE", "AG", "AO", "AW", "BF", "BI", "BJ", "BO", "BS", "BW", "BZ", "CD", "CF", "CG", "CI", "CK",
+    "CM", "CW", "DJ", "DM", "ER", "FJ", "GA", "GD", "GH", "GM", "GN", "GQ", "GY", "HK", "KI", "KM",
+    "KN", "LY", "ML", "MO", "MR", "MW", "NR", "NU", "QA", "RW", "SB", "SC", "SL", "SO", "SR", "SS",
+    "ST", "SX", "TD", "TF", "TG", "TK", "TL", "TO", "TT", "TV", "UG", "VU", "YE", "ZW",
+];
+
+/// The shipping address typed (fields `ship_*`), in one of the countries
+/// the link ships to. On Pay the name, street, city, country and (where
+/// the country has them) postal code are required; the address is kept
+/// once it is complete.
+fn shipping(
+    form: &Form,
+    c: &ShippingAddressCollection,
+    require_buyer: bool,
+    errors: &mut Errors,
+) -> Option<ShippingDetails> {
+    let typed = |f: &str| Some(field(form, &format!("ship_{f}"))).filter(|s| !s.is_empty());
+    let country = typed("country").map(|c| c.to_ascii_uppercase());
+    let a = Address {
+        line1: typed("line1"),
+        line2: typed("line2"),
+        city: typed("city"),
+        postal_code: typed("postal_code"),
+        state: typed("state"),
+        country: country.clone(),
+    };
+    let name = typed("name");
+    if let Some(cc) = &country {
+        if !c.allowed_countries.contains(cc) {
+            errors.insert(
+                "ship_country".into(),
+                "We don't ship to this country: choose one from the list.".into(),
+            );
+        }
+    }
+    if !require_buyer {
+        return None;
+    }
+    let postal_needed = !country
+        .as_deref()
+        .is_some_and(|cc| NO_POSTAL_CODE.contains(&cc));
+    let mut missing = false;
+    for (f, absent, msg) in [
+        ("ship_name", name.is_none(), "Enter the name to ship to."),
+        ("ship_line1", a.line1.is_none(), "Enter the street address."),
+        ("ship_city", a.city.is_none(), "Enter the city."),
+        (
+            "ship_postal_code",
+            postal_needed && a.postal_code.is_none(),
+            "Enter the postal code.",
+        ),
+        ("ship_country", country.is_none(), "Choose a country."),
+    ] {
+        if absent {
+            errors.entry(f.into()).or_insert_with(|| msg.into());
+            missing = true;
+        }
+    }
+    match name {
+        Some(name) if !missing => Some(ShippingDetails { name, address: a }),
+        _ => None,
     }
 }
 

@@ -20,6 +20,7 @@ input.qty{width:5rem}input[readonly]{background:#f3f4f6;color:#4b5563}input[aria
 .totals{margin:1rem 0;font-size:.95rem}.totals div{display:flex;justify-content:space-between;padding:.2rem 0}.totals .total{font-weight:700;font-size:1.1rem}\
 button{padding:.7rem 1rem;border:0;border-radius:6px;font-size:1rem;cursor:pointer}button.pay{width:100%;margin-top:1.25rem;color:#fff;background:var(--brand,#4f46e5)}\
 button.secondary{background:#e5e7eb;color:#111827}a.button{display:inline-block;padding:.7rem 1rem;border-radius:6px;color:#fff;background:var(--brand,#4f46e5);text-decoration:none}.row{display:flex;gap:.75rem}.row>div{flex:1}.muted{color:#6b7280;font-size:.8rem}.note{font-size:.9rem;white-space:pre-line;margin:.75rem 0 0}\
+fieldset{border:1px solid #e5e7eb;border-radius:8px;margin:1rem 0 0;padding:.25rem 1rem 1rem}legend{font-weight:600;padding:0 .3rem}\
 .alert{background:#fef2f2;color:#991b1b;padding:.75rem;border-radius:6px;margin:.5rem 0}.badge{display:inline-block;background:#fef3c7;color:#92400e;font-size:.7rem;padding:.1rem .4rem;border-radius:4px}";
 
 /// What the page shows about the merchant.
@@ -161,6 +162,39 @@ pub fn checkout(
                     div { label for="postal_code" { "Postal code" } input id="postal_code" name="postal_code" autocomplete="postal-code" value=(field(form, "postal_code")) aria-invalid=(invalid(order, "postal_code")); (err(order, "postal_code")) }
                     div { label for="city" { "City" } input id="city" name="city" autocomplete="address-level2" value=(field(form, "city")) aria-invalid=(invalid(order, "city")); (err(order, "city")) }
                     div { label for="country" { "Country" } input id="country" name="country" autocomplete="country" maxlength="2" placeholder="FR" value=(field(form, "country")) aria-invalid=(invalid(order, "country")); (err(order, "country")) }
+                }
+            }
+            @if let Some(c) = &link.shipping_address_collection {
+                fieldset id="shipping" {
+                    legend { "Shipping address" }
+                    @if let Some(t) = &link.custom_text.shipping_address { p class="note" id="shipping-text" { (t) } }
+                    label for="ship_name" { "Name" }
+                    input id="ship_name" name="ship_name" autocomplete="shipping name" value=(field(form, "ship_name")) aria-invalid=(invalid(order, "ship_name"));
+                    (err(order, "ship_name"))
+                    label for="ship_country" { "Country" }
+                    @let chosen = field(form, "ship_country");
+                    @let only = c.allowed_countries.len() == 1;
+                    select id="ship_country" name="ship_country" autocomplete="shipping country" aria-invalid=(invalid(order, "ship_country")) {
+                        @if !only { option value="" { "Choose…" } }
+                        @for code in &c.allowed_countries {
+                            option value=(code) selected[only || chosen.eq_ignore_ascii_case(code)] {
+                                (paylink_domain::countries::shipping_country(code).unwrap_or(code))
+                            }
+                        }
+                    }
+                    (err(order, "ship_country"))
+                    label for="ship_line1" { "Address" }
+                    input id="ship_line1" name="ship_line1" autocomplete="shipping address-line1" value=(field(form, "ship_line1")) aria-invalid=(invalid(order, "ship_line1"));
+                    (err(order, "ship_line1"))
+                    input id="ship_line2" class="mt" name="ship_line2" autocomplete="shipping address-line2" value=(field(form, "ship_line2")) aria-label="Shipping address line 2";
+                    (err(order, "ship_line2"))
+                    div class="row" {
+                        div { label for="ship_postal_code" { "Postal code" } input id="ship_postal_code" name="ship_postal_code" autocomplete="shipping postal-code" value=(field(form, "ship_postal_code")) aria-invalid=(invalid(order, "ship_postal_code")); (err(order, "ship_postal_code")) }
+                        div { label for="ship_city" { "City" } input id="ship_city" name="ship_city" autocomplete="shipping address-level2" value=(field(form, "ship_city")) aria-invalid=(invalid(order, "ship_city")); (err(order, "ship_city")) }
+                    }
+                    label for="ship_state" { "State or region (optional)" }
+                    input id="ship_state" name="ship_state" autocomplete="shipping address-level1" value=(field(form, "ship_state")) aria-invalid=(invalid(order, "ship_state"));
+                    (err(order, "ship_state"))
                 }
             }
             @if link.phone_number_collection {

@@ -53,6 +53,7 @@ pub struct NewSession {
     pub ui_mode: Option<String>,
     pub payment_intent_data: Option<super::payment_links::IntentDataArgs>,
     pub custom_text: Option<super::payment_links::CustomTextArgs>,
+    pub shipping_address_collection: Option<super::payment_links::ShippingArgs>,
 }
 
 fn missing(param: &str) -> ApiError {
@@ -354,9 +355,14 @@ pub async fn create_session(
             cancel_url,
             customer_email,
             custom_text,
+            shipping_address_collection: cmd
+                .shipping_address_collection
+                .map(super::payment_links::shipping)
+                .transpose()?,
         }),
         submitted_at: None,
         payment_intent_data,
+        shipping_details: None,
     };
     match state
         .store

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use paylink_domain::catalog::{
     check_custom_fields, check_http_url, check_link_prices, check_range, check_slug,
     check_statement_descriptor, check_text, AdjustableQuantity, AfterCompletion, CustomField,
-    CustomText, LinkLineItem, PaymentIntentData, PaymentLink, RuleError, MAX_CUSTOM_TEXT,
-    MAX_PAYMENT_DESCRIPTION,
+    CustomText, LinkLineItem, PaymentIntentData, PaymentLink, RuleError, ShippingAddressCollection,
+    MAX_CUSTOM_TEXT, MAX_PAYMENT_DESCRIPTION,
 };
 use paylink_domain::{Id, IdKind};
 use paylink_store::{Scope, StoreError};
@@ -66,15 +66,29 @@ pub struct Message {
     pub message: String,
 }
 
-/// `custom_text`: the texts beside the Pay button. Texts for features
-/// paylink does not offer (a shipping address form, terms to accept) are
-/// refused by the parameter schema.
+/// `custom_text`: the texts beside the Pay button and above the shipping
+/// address form. A text for a feature paylink does not offer (terms to
+/// accept) is refused by the parameter schema.
 #[derive(Deserialize)]
 pub struct CustomTextArgs {
     #[serde(default, deserialize_with = "double_option")]
     pub submit: Option<Option<Message>>,
     #[serde(default, deserialize_with = "double_option")]
     pub after_submit: Option<Option<Message>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub shipping_address: Option<Option<Message>>,
+}
+
+/// `shipping_address_collection`: the countries a shipping address may be
+/// in.
+#[derive(Deserialize)]
+pub struct ShippingArgs {
+    pub allowed_countries: Vec<String>,
+}
+
+/// Checks `shipping_address_collection`.
+pub fn shipping(a: ShippingArgs) -> Result<ShippingAddressCollection, RuleError> {
+    ShippingAddressCollection::new(a.allowed_countries, "shipping_address_collection")
 }
 
 /// Checks `custom_text`; an empty message is no text.
@@ -106,6 +120,10 @@ pub fn merge_custom_text(current: CustomText, a: CustomTextArgs) -> Result<Custo
         after_submit: match a.after_submit {
             Some(m) => one("after_submit", Some(m))?,
             None => current.after_submit,
+        },
+        shipping_address: match a.shipping_address {
+            Some(m) => one("shipping_address", Some(m))?,
+            None => current.shipping_address,
         },
     })
 }
@@ -186,6 +204,7 @@ pub struct NewLink {
     pub slug: Option<String>,
     pub payment_intent_data: Option<IntentDataArgs>,
     pub custom_text: Option<CustomTextArgs>,
+    pub shipping_address_collection: Option<ShippingArgs>,
 }
 
 pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
@@ -344,6 +363,7 @@ pub async fn create_link(
             .map(custom_text)
             .transpose()?
             .unwrap_or_default(),
+        shipping_address_collection: cmd.shipping_address_collection.map(shipping).transpose()?,
     };
     if let Some(s) = &link.slug {
         check_slug(s)?;
@@ -401,6 +421,8 @@ pub struct LinkUpdate {
     pub payment_intent_data: Option<Option<IntentDataArgs>>,
     #[serde(default, deserialize_with = "double_option")]
     pub custom_text: Option<Option<CustomTextArgs>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub shipping_address_collection: Option<Option<ShippingArgs>>,
 }
 
 // Long: a link update's parameters, each applied and checked in turn, as
@@ -491,6 +513,9 @@ fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
             Some(t) => merge_custom_text(std::mem::take(&mut l.custom_text), t)?,
             None => CustomText::default(),
         };
+    }
+    if let Some(c) = p.shipping_address_collection {
+        l.shipping_address_collection = c.map(shipping).transpose()?;
     }
     Ok(items_changed)
 }

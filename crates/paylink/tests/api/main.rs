@@ -42,4 +42,5 @@ mod rotation;
 mod sdk;
 mod search;
 mod security_review;
+mod shipping;
 mod webhooks;

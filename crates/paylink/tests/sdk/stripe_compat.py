@@ -54,6 +54,22 @@ snippet = stripe.PaymentLink.create(
     payment_method_collection="always",
 )
 assert snippet.active is True
+# A shop that ships: the countries read back as the SDK types them, and
+# "" stops asking.
+ships = stripe.PaymentLink.create(
+    line_items=[{"price": price.id, "quantity": 1}],
+    shipping_address_collection={"allowed_countries": ["FR", "BE"]},
+    custom_text={"shipping_address": {"message": "Ships in 2 days."}},
+)
+assert ships.shipping_address_collection.allowed_countries == ["FR", "BE"]
+assert ships.custom_text.shipping_address.message == "Ships in 2 days."
+ships = stripe.PaymentLink.modify(ships.id, shipping_address_collection="")
+assert ships.shipping_address_collection is None
+try:
+    stripe.PaymentLink.create(line_items=[{"price": price.id, "quantity": 1}], shipping_address_collection={"allowed_countries": ["XX"]})
+    raise AssertionError("an unknown country was accepted")
+except stripe.InvalidRequestError as e:
+    assert e.param == "shipping_address_collection[allowed_countries][0]", e.param
 
 # Auto-pagination across several pages.
 for i in range(12):

@@ -98,6 +98,14 @@ async fn payment_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> P
         )
         .await?
         .data;
+    // Where the order ships, from the session that made the payment (its
+    // street and name only for roles that see personal data).
+    let ship = state
+        .store
+        .get_session(&ctx.scope, &p.checkout_session)
+        .await
+        .ok()
+        .and_then(|s| s.shipping_details);
     let cur = p.currency.code();
     let left = p.refundable();
     let body = html! {
@@ -105,6 +113,26 @@ async fn payment_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> P
             div class="big" { (money(p.amount, cur)) }
             p class="muted" { (p.id) " · " (p.status) " · " (date_of(p.created)) }
             @if let Some(c) = &p.customer { p { "Customer: " a href={ "/dashboard/customers/" (c) } { (c) } } }
+        }
+        @if let Some(d) = &ship {
+            @let a = &d.address;
+            @let country = a.country.as_deref().unwrap_or("");
+            div class="card" id="ship-to" {
+                h2 { "Ship to" }
+                @if ctx.role.sees_personal_data() {
+                    p {
+                        (d.name) br;
+                        @if let Some(l) = &a.line1 { (l) br; }
+                        @if let Some(l) = &a.line2 { (l) br; }
+                        (a.postal_code.as_deref().unwrap_or("")) " " (a.city.as_deref().unwrap_or("")) br;
+                        @if let Some(st) = &a.state { (st) br; }
+                        (paylink_domain::countries::shipping_country(country).unwrap_or(country))
+                    }
+                } @else {
+                    p { (paylink_domain::countries::shipping_country(country).unwrap_or(country)) }
+                    p class="muted" { "The name and street are hidden for your role." }
+                }
+            }
         }
         div class="card" {
             h2 { "Refunds" }
