@@ -20,6 +20,7 @@ fuzz_target!(|input: (&str, &str)| {
                 color: "#4f46e5",
                 livemode: false,
                 nonce: "fuzz",
+                terms_url: None,
             },
         )
     };

@@ -179,6 +179,8 @@ pub struct CheckoutSession {
     pub custom_fields: Vec<CustomFieldAnswer>,
     /// The shipping address the buyer gave, if the page asked for one.
     pub shipping_details: Option<ShippingDetails>,
+    /// The buyer accepted the merchant's terms of service (the page asked).
+    pub terms_accepted: bool,
     pub line_items: Vec<OrderLine>,
     pub metadata: Metadata,
     pub customer: Option<String>,
@@ -220,6 +222,8 @@ pub struct SessionOffer {
     pub custom_text: crate::catalog::CustomText,
     #[serde(default)]
     pub shipping_address_collection: Option<crate::catalog::ShippingAddressCollection>,
+    #[serde(default)]
+    pub consent_terms: bool,
 }
 
 impl CheckoutSession {
@@ -256,6 +260,7 @@ impl CheckoutSession {
             payment_intent_data: self.payment_intent_data.clone(),
             custom_text: o.custom_text.clone(),
             shipping_address_collection: o.shipping_address_collection.clone(),
+            consent_terms: o.consent_terms,
         })
     }
 }

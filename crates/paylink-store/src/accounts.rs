@@ -115,17 +115,23 @@ pub struct AccountSettings {
     pub name: String,
     pub primary_color: String,
     pub require_3ds: bool,
+    /// The merchant's terms of service, linked beside the checkbox of a
+    /// page that asks the buyer to accept them.
+    pub terms_url: Option<String>,
 }
 
 impl Store {
     pub async fn account_settings(&self, account_id: &str) -> Result<AccountSettings, StoreError> {
-        let mut sql = Sql::new("SELECT name, primary_color, require_3ds FROM accounts WHERE id = ");
+        let mut sql = Sql::new(
+            "SELECT name, primary_color, require_3ds, terms_url FROM accounts WHERE id = ",
+        );
         sql.bind(account_id);
         let row = sql.fetch_row(&self.pool).await?;
         Ok(AccountSettings {
             name: row.try_get("name")?,
             primary_color: row.try_get("primary_color")?,
             require_3ds: get_bool(&row, "require_3ds")?,
+            terms_url: row.try_get("terms_url")?,
         })
     }
 
@@ -134,6 +140,7 @@ impl Store {
         account_id: &str,
         primary_color: Option<&str>,
         require_3ds: Option<bool>,
+        terms_url: Option<Option<&str>>,
     ) -> Result<AccountSettings, StoreError> {
         let mut tx = self.write().await?;
         if let Some(c) = primary_color {
@@ -144,6 +151,13 @@ impl Store {
         if let Some(r) = require_3ds {
             let mut up = Sql::new("UPDATE accounts SET require_3ds = ");
             up.bind(r).push(" WHERE id = ").bind(account_id);
+            up.query().execute(tx.conn()).await?;
+        }
+        if let Some(t) = terms_url {
+            let mut up = Sql::new("UPDATE accounts SET terms_url = ");
+            up.bind(t.map(str::to_string))
+                .push(" WHERE id = ")
+                .bind(account_id);
             up.query().execute(tx.conn()).await?;
         }
         tx.commit().await?;

@@ -136,6 +136,11 @@ const SQLITE: &[Migration] = &[
         name: "shipping",
         sql: include_str!("../migrations/sqlite/0024_shipping.sql"),
     },
+    Migration {
+        version: 25,
+        name: "terms_consent",
+        sql: include_str!("../migrations/sqlite/0025_terms_consent.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -258,6 +263,11 @@ const POSTGRES: &[Migration] = &[
         version: 24,
         name: "shipping",
         sql: include_str!("../migrations/postgres/0024_shipping.sql"),
+    },
+    Migration {
+        version: 25,
+        name: "terms_consent",
+        sql: include_str!("../migrations/postgres/0025_terms_consent.sql"),
     },
 ];
 

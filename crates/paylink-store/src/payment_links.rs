@@ -12,7 +12,7 @@ use crate::sql::{get_bool, Bind, Insert, Sql, Update};
 use crate::store::Store;
 use crate::Scope;
 
-const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug, payment_intent_data, custom_text, shipping_address_collection";
+const LINK_COLS: &str = "id, livemode, created, active, currency, allow_promotion_codes, after_completion, inactive_message, completed_sessions_limit, completed_sessions_count, custom_fields, billing_address_collection, phone_number_collection, submit_type, metadata, slug, payment_intent_data, custom_text, shipping_address_collection, consent_terms";
 
 fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, StoreError> {
     let currency: String = row.try_get("currency")?;
@@ -39,6 +39,7 @@ fn link_of(row: &AnyRow, line_items: Vec<LinkLineItem>) -> Result<PaymentLink, S
         payment_intent_data: json_opt(row, "payment_intent_data")?,
         custom_text: json_opt(row, "custom_text")?.unwrap_or_default(),
         shipping_address_collection: json_opt(row, "shipping_address_collection")?,
+        consent_terms: get_bool(row, "consent_terms")?,
     })
 }
 
@@ -120,7 +121,18 @@ fn link_fields(l: &PaymentLink) -> Result<Vec<(&'static str, Bind)>, StoreError>
             "shipping_address_collection",
             to_json_opt(l.shipping_address_collection.as_ref())?.into(),
         ),
+        ("consent_terms", l.consent_terms.into()),
     ])
+}
+
+impl Store {
+    /// How many of the account's links, in either mode, ask buyers to
+    /// accept its terms of service (the URL is the account's, for both).
+    pub async fn links_requiring_terms(&self, account_id: &str) -> Result<i64, StoreError> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM payment_links WHERE account_id = ");
+        sql.bind(account_id).push(" AND consent_terms = 1");
+        Ok(sql.query().fetch_one(&self.pool).await?.try_get(0)?)
+    }
 }
 
 impl Store {

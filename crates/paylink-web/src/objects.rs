@@ -47,7 +47,6 @@ pub const LINK_OFF: &[(&str, Off)] = &[
     ("application", Null),
     ("application_fee_amount", Null),
     ("application_fee_percent", Null),
-    ("consent_collection", Null),
     ("customer_creation", Text("always")),
     ("managed_payments", Null),
     ("name_collection", Null),
@@ -70,8 +69,6 @@ pub const SESSION_OFF: &[(&str, Off)] = &[
     ("branding_settings", Null),
     ("cancel_url", Null),
     ("client_secret", Null),
-    ("consent", Null),
-    ("consent_collection", Null),
     ("currency_conversion", Null),
     ("customer_account", Null),
     ("customer_creation", Text("always")),
@@ -450,6 +447,7 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
         "custom_fields": l.custom_fields,
         "custom_text": custom_text(&l.custom_text),
         "shipping_address_collection": shipping_collection(l.shipping_address_collection.as_ref()),
+        "consent_collection": consent_collection(l.consent_terms),
         "inactive_message": l.inactive_message,
         "invoice_creation": {"enabled": false, "invoice_data": null},
         "livemode": l.livemode,
@@ -480,6 +478,15 @@ pub fn payment_link(l: &PaymentLink, public_url: &str, line_items: Option<Value>
 use paylink_domain::checkout::{
     Address, CheckoutSession, Customer, OrderLine, PaymentIntent, Refund,
 };
+
+/// Stripe's `consent_collection` (null: nothing asked).
+fn consent_collection(terms: bool) -> Value {
+    if terms {
+        json!({"terms_of_service": "required", "promotions": "none", "payment_method_reuse_agreement": null})
+    } else {
+        Value::Null
+    }
+}
 
 /// Stripe's `shipping_address_collection` (null: no shipping address asked).
 fn shipping_collection(c: Option<&paylink_domain::catalog::ShippingAddressCollection>) -> Value {
@@ -532,7 +539,7 @@ fn custom_text(t: &paylink_domain::catalog::CustomText) -> Value {
         "after_submit": m(&t.after_submit),
         "shipping_address": m(&t.shipping_address),
         "submit": m(&t.submit),
-        "terms_of_service_acceptance": null,
+        "terms_of_service_acceptance": m(&t.terms_of_service_acceptance),
     })
 }
 
@@ -617,6 +624,8 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
         // Where API versions before 2025-03-31 read it.
         "shipping_details": shipping_details(s.shipping_details.as_ref()),
         "shipping_address_collection": shipping_collection(s.offer.as_ref().and_then(|o| o.shipping_address_collection.as_ref())),
+        "consent_collection": consent_collection(s.offer.as_ref().is_some_and(|o| o.consent_terms)),
+        "consent": if s.terms_accepted { json!({"terms_of_service": "accepted", "promotions": null}) } else { Value::Null },
     });
     v = with_off(v, SESSION_OFF);
     let open = s.status == paylink_domain::checkout::SessionStatus::Open;
@@ -730,6 +739,7 @@ pub fn account(
         "settings": {
             "branding": {"primary_color": s.primary_color},
             "card_payments": {"request_three_d_secure": if s.require_3ds { "any" } else { "automatic" }},
+            "checkout": {"terms_of_service_url": s.terms_url},
         },
     })
 }

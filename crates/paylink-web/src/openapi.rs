@@ -75,6 +75,14 @@ fn custom_text() -> Out {
     ])
 }
 
+fn consent_collection() -> Out {
+    null(Out::Obj(vec![
+        ("terms_of_service", Out::Str),
+        ("promotions", Out::Str),
+        ("payment_method_reuse_agreement", null(Out::Str)),
+    ]))
+}
+
 fn shipping_collection() -> Out {
     null(Out::Obj(vec![("allowed_countries", arr(Out::Str))]))
 }
@@ -189,6 +197,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("automatic_tax", automatic_tax(false)),
             ("custom_text", custom_text()),
             ("shipping_address_collection", shipping_collection()),
+            ("consent_collection", consent_collection()),
             ("invoice_creation", Obj(vec![("enabled", Bool), ("invoice_data", null(Str))])),
             ("tax_id_collection", tax_ids()),
         ]))),
@@ -212,6 +221,8 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("custom_text", custom_text()),
             ("tax_id_collection", tax_ids()),
             ("shipping_address_collection", shipping_collection()),
+            ("consent_collection", consent_collection()),
+            ("consent", null(Out::Obj(vec![("terms_of_service", null(Out::Str)), ("promotions", null(Out::Str))]))),
             ("shipping_details", shipping_details()),
             ("collected_information", Obj(vec![
                 ("business_name", null(Str)), ("individual_name", null(Str)), ("shipping_details", shipping_details()),
@@ -266,6 +277,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("settings", Obj(vec![
                 ("branding", Obj(vec![("primary_color", Str)])),
                 ("card_payments", Obj(vec![("request_three_d_secure", Str)])),
+                ("checkout", Obj(vec![("terms_of_service_url", null(Str))])),
             ])),
         ])),
         ("error", Obj(vec![("error", Obj(vec![

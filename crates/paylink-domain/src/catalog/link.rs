@@ -78,6 +78,9 @@ pub struct CustomText {
     /// Shown above the shipping address form.
     #[serde(default)]
     pub shipping_address: Option<String>,
+    /// Replaces the label of the terms of service checkbox.
+    #[serde(default)]
+    pub terms_of_service_acceptance: Option<String>,
 }
 
 /// Longest custom text (Stripe's).
@@ -306,6 +309,9 @@ pub struct PaymentLink {
     pub payment_intent_data: Option<PaymentIntentData>,
     pub custom_text: CustomText,
     pub shipping_address_collection: Option<ShippingAddressCollection>,
+    /// Whether the buyer must accept the merchant's terms of service
+    /// (Stripe's `consent_collection[terms_of_service]=required`).
+    pub consent_terms: bool,
 }
 
 impl PaymentLink {

@@ -32,7 +32,7 @@ pub enum OpenRefusal {
     NotFirstTransaction,
 }
 
-pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data, shipping_details";
+pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data, shipping_details, terms_accepted";
 
 const SESSIONS: Table = Table::new("checkout_sessions", SESSION_COLS);
 
@@ -84,6 +84,7 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
             .open_opt(&place("shipping_details"), row.try_get("shipping_details")?)?
             .map(|a| serde_json::from_str::<ShippingDetails>(&a))
             .transpose()?,
+        terms_accepted: get_bool(row, "terms_accepted")?,
     })
 }
 
@@ -371,6 +372,8 @@ impl Store {
             .bind(b.answers)
             .push(", shipping_details = ")
             .bind(b.shipping)
+            .push(", terms_accepted = ")
+            .bind(s.terms_accepted)
             .push(", line_items = ")
             .bind(json(&s.line_items)?)
             .push(" WHERE ")
@@ -465,6 +468,7 @@ impl Store {
             .set("customer_address", b.address)
             .set("custom_fields", b.answers)
             .set("shipping_details", b.shipping)
+            .set("terms_accepted", s.terms_accepted)
             .set("line_items", json(&s.line_items)?)
             .set("metadata", json(&s.metadata)?)
             .set("customer_id", s.customer.clone())

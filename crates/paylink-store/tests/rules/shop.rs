@@ -114,6 +114,7 @@ impl Shop {
             payment_intent_data: None,
             custom_text: Default::default(),
             shipping_address_collection: None,
+            consent_terms: false,
         };
         self.store
             .create_payment_link(&self.scope, &link)
@@ -208,6 +209,7 @@ impl Shop {
             submitted_at: Some(NOW),
             payment_intent_data: None,
             shipping_details: None,
+            terms_accepted: false,
         }
     }
 

@@ -21,6 +21,7 @@ pub fn update_params() -> Kind {
         f("settings", obj(vec![
             f("branding", obj(vec![f("primary_color", string(7), "Colour of the checkout page's header and button, as #rrggbb.")]), "Branding of the checkout page."),
             f("card_payments", obj(vec![f("request_three_d_secure", one_of(&["any", "automatic"]), "any: send every card payment through a 3-D Secure challenge; automatic: only when the card asks for it.")]), "Card payment settings."),
+            f("checkout", obj(vec![f("terms_of_service_url", string(2048), "paylink extension: the https URL of your terms of service, linked beside the checkbox of links with consent_collection[terms_of_service]=required (empty to remove).").unsettable()]), "Checkout page settings."),
         ]), "Checkout settings."),
         expand(),
     ])
@@ -35,9 +36,15 @@ struct CardPayments {
     request_three_d_secure: Option<String>,
 }
 #[derive(Deserialize)]
+struct CheckoutSettings {
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    terms_of_service_url: Option<Option<String>>,
+}
+#[derive(Deserialize)]
 struct Settings {
     branding: Option<Branding>,
     card_payments: Option<CardPayments>,
+    checkout: Option<CheckoutSettings>,
 }
 #[derive(Deserialize)]
 pub struct Update {
@@ -71,6 +78,10 @@ pub async fn update(
             .and_then(|s| s.card_payments.as_ref())
             .and_then(|c| c.request_three_d_secure.as_deref())
             .map(|v| v == "any"),
+        terms_url: settings
+            .as_ref()
+            .and_then(|s| s.checkout.as_ref())
+            .and_then(|c| c.terms_of_service_url.clone()),
     };
     account::update_settings(&state, &auth.scope, &auth.key_id, cmd).await?;
     render(&state, &auth).await

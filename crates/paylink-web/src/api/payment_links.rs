@@ -189,6 +189,12 @@ fn custom_text_schema() -> Kind {
             "Shown above the shipping address form.",
         )
         .unsettable(),
+        f(
+            "terms_of_service_acceptance",
+            message(),
+            "The label of the terms of service checkbox (with consent_collection[terms_of_service]=required).",
+        )
+        .unsettable(),
     ])
 }
 
@@ -212,6 +218,32 @@ pub(crate) fn common_fields() -> Vec<Field> {
                 "The countries the page ships to (two-letter codes, upper case; at least one).",
             )]),
             "Ask the buyer for a shipping address in one of these countries (sealed at rest; on the session as shipping_details). Empty to stop asking.",
+        )
+        .unsettable(),
+        f(
+            "consent_collection",
+            obj(vec![
+                f(
+                    "terms_of_service",
+                    one_of(&["none", "required"]),
+                    "required: the buyer must tick a checkbox accepting the account's terms of service (a URL set in the dashboard's settings) before paying.",
+                ),
+                f(
+                    "promotions",
+                    one_of(&["none", "auto"]),
+                    "Only none: paylink does not collect consent to promotional emails.",
+                ),
+                f(
+                    "payment_method_reuse_agreement",
+                    obj(vec![req(
+                        "position",
+                        one_of(&["auto", "hidden"]),
+                        "Accepted; paylink saves no card, so there is no agreement to show.",
+                    )]),
+                    "Accepted; nothing to show.",
+                ),
+            ]),
+            "What the buyer is asked to agree to. Empty to stop asking.",
         )
         .unsettable(),
         f(

@@ -111,6 +111,7 @@ fn page_error(state: &AppState, status: StatusCode, e: impl std::fmt::Display) -
         color: "#374151",
         livemode: true,
         nonce: "",
+        terms_url: None,
     };
     let id = crate::request_id::current().unwrap_or_default();
     let body = pages::layout(
@@ -278,6 +279,7 @@ fn unavailable(state: &AppState, l: &Loaded) -> Response {
         color: &l.settings.primary_color,
         livemode: l.scope.livemode,
         nonce: &n,
+        terms_url: l.settings.terms_url.as_deref(),
     };
     html(
         StatusCode::GONE,
@@ -464,6 +466,7 @@ fn page(
         color: &l.settings.primary_color,
         livemode: l.scope.livemode,
         nonce: &n,
+        terms_url: l.settings.terms_url.as_deref(),
     };
     let body = pages::checkout(
         &l.link,
@@ -834,6 +837,7 @@ fn new_session(
         submitted_at: Some(now),
         payment_intent_data: l.link.payment_intent_data.clone(),
         shipping_details: order.shipping.clone(),
+        terms_accepted: order.terms_accepted,
     })
 }
 
@@ -860,6 +864,7 @@ fn submitted_session(
         line_items: order.lines.clone(),
         submitted_at: Some(now),
         shipping_details: order.shipping.clone(),
+        terms_accepted: order.terms_accepted,
         ..s.clone()
     }
 }
@@ -992,6 +997,7 @@ async fn cancel(State(state): State<AppState>, Path(session): Path<String>) -> R
                     color: &settings.primary_color,
                     livemode: scope.livemode,
                     nonce: &n,
+                    terms_url: None,
                 };
                 html(
                     StatusCode::OK,
@@ -1051,6 +1057,7 @@ async fn return_page(
         color: &settings.primary_color,
         livemode: scope.livemode,
         nonce: &n,
+        terms_url: None,
     };
     let (body, processing) = pages::confirmation(&s, &m, message.as_deref(), style_of(&headers));
     let mut resp = html(StatusCode::OK, body, &n, &state.provider.origin());

@@ -40,6 +40,8 @@ pub struct Order {
     pub address: Option<Address>,
     /// Where the order ships, when the link asks (on Pay, once complete).
     pub shipping: Option<ShippingDetails>,
+    /// The buyer ticked the terms of service checkbox the link shows.
+    pub terms_accepted: bool,
     pub answers: Vec<CustomFieldAnswer>,
     /// The merchant's reference carried by the link's URL (an invalid one
     /// is dropped, as Stripe does).
@@ -82,6 +84,13 @@ pub fn build(
     let discount: Option<Discount> = promotion.as_ref().map(|(_, c)| c.discount);
     let totals = totals(link, &mut order_lines, discount, require_buyer, &mut errors);
     let buyer = buyer(link, form, require_buyer, &mut errors);
+    let terms_accepted = link.consent_terms && field(form, "terms") == "accepted";
+    if link.consent_terms && require_buyer && !terms_accepted {
+        errors.insert(
+            "terms".into(),
+            "Accept the terms of service to continue.".into(),
+        );
+    }
     let answers = link
         .custom_fields
         .iter()
@@ -98,6 +107,7 @@ pub fn build(
         phone: buyer.phone,
         address: buyer.address,
         shipping: buyer.shipping,
+        terms_accepted,
         answers,
         client_reference_id: paylink_domain::checkout::client_reference(&field(
             form,

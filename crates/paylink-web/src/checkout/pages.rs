@@ -20,6 +20,7 @@ input.qty{width:5rem}input[readonly]{background:#f3f4f6;color:#4b5563}input[aria
 .totals{margin:1rem 0;font-size:.95rem}.totals div{display:flex;justify-content:space-between;padding:.2rem 0}.totals .total{font-weight:700;font-size:1.1rem}\
 button{padding:.7rem 1rem;border:0;border-radius:6px;font-size:1rem;cursor:pointer}button.pay{width:100%;margin-top:1.25rem;color:#fff;background:var(--brand,#4f46e5)}\
 button.secondary{background:#e5e7eb;color:#111827}a.button{display:inline-block;padding:.7rem 1rem;border-radius:6px;color:#fff;background:var(--brand,#4f46e5);text-decoration:none}.row{display:flex;gap:.75rem}.row>div{flex:1}.muted{color:#6b7280;font-size:.8rem}.note{font-size:.9rem;white-space:pre-line;margin:.75rem 0 0}\
+label.check{display:flex;gap:.5rem;align-items:flex-start;font-size:.9rem;margin-top:1rem}label.check input{width:auto;margin:.15rem 0 0}\
 fieldset{border:1px solid #e5e7eb;border-radius:8px;margin:1rem 0 0;padding:.25rem 1rem 1rem}legend{font-weight:600;padding:0 .3rem}\
 .alert{background:#fef2f2;color:#991b1b;padding:.75rem;border-radius:6px;margin:.5rem 0}.badge{display:inline-block;background:#fef3c7;color:#92400e;font-size:.7rem;padding:.1rem .4rem;border-radius:4px}";
 
@@ -31,6 +32,8 @@ pub struct Merchant<'a> {
     pub livemode: bool,
     /// The CSP nonce of this response's one inline `<style>`.
     pub nonce: &'a str,
+    /// The merchant's terms of service, where a page asks to accept them.
+    pub terms_url: Option<&'a str>,
 }
 
 pub fn layout(title: &str, merchant: &Merchant<'_>, body: Markup) -> String {
@@ -221,6 +224,17 @@ pub fn checkout(
                 }
                 (err(order, &name))
             }
+            @if link.consent_terms {
+                label class="check" for="terms" {
+                    input id="terms" type="checkbox" name="terms" value="accepted" checked[field(form, "terms") == "accepted"] aria-invalid=(invalid(order, "terms"));
+                    span {
+                        @if let Some(t) = &link.custom_text.terms_of_service_acceptance { (t) " " }
+                        @else { "I agree to the terms of service of " (merchant.name) ". " }
+                        @if let Some(u) = merchant.terms_url { a href=(u) target="_blank" rel="noopener noreferrer" id="terms-link" { "Read the terms of service" } }
+                    }
+                }
+                (err(order, "terms"))
+            }
             @if let Some(t) = &link.custom_text.submit { p class="note" id="submit-text" { (t) } }
             button id="pay" class="pay" type="submit" name="action" value="pay" {
                 (pay_word) @if let Some(t) = &order.totals { " " (fmt(t.total.amount())) }
@@ -277,6 +291,7 @@ pub fn not_found() -> String {
         color: "#374151",
         livemode: true,
         nonce: "",
+        terms_url: None,
     };
     layout(
         "Not found",

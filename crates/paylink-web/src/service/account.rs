@@ -14,7 +14,13 @@ pub struct SettingsUpdate {
     pub primary_color: Option<String>,
     /// Whether every card payment goes through a 3-D Secure challenge.
     pub three_d_secure_always: Option<bool>,
+    /// The terms of service buyers accept where a link asks (an https
+    /// URL); `Some(None)` removes it.
+    pub terms_url: Option<Option<String>>,
 }
+
+/// Where a terms of service URL is set (the dashboard's field maps to it).
+pub const TERMS_PARAM: &str = "settings[checkout][terms_of_service_url]";
 
 /// Changes the account's checkout settings as `actor`. They apply to live
 /// payments too, so only in live mode (finding 9 of the security review:
@@ -40,6 +46,23 @@ pub async fn update_settings(
             ));
         }
     }
+    if let Some(Some(u)) = &cmd.terms_url {
+        paylink_domain::catalog::check_http_url(u, TERMS_PARAM)?;
+        if !u.to_ascii_lowercase().starts_with("https://") {
+            return Err(ApiError::invalid(
+                Some(TERMS_PARAM.into()),
+                "The terms of service URL must be an https URL.",
+            ));
+        }
+    }
+    if cmd.terms_url == Some(None)
+        && state.store.links_requiring_terms(&scope.account_id).await? > 0
+    {
+        return Err(ApiError::invalid(
+            Some(TERMS_PARAM.into()),
+            "Payment links ask buyers to accept your terms of service: stop asking on those links (consent_collection) before removing the URL.",
+        ));
+    }
     let color = cmd.primary_color.as_deref().map(str::to_ascii_lowercase);
     state
         .store
@@ -47,6 +70,7 @@ pub async fn update_settings(
             &scope.account_id,
             color.as_deref(),
             cmd.three_d_secure_always,
+            cmd.terms_url.as_ref().map(Option::as_deref),
         )
         .await?;
     let changed: Vec<&str> = [
@@ -54,6 +78,9 @@ pub async fn update_settings(
         cmd.three_d_secure_always
             .is_some()
             .then_some("card_payments.request_three_d_secure"),
+        cmd.terms_url
+            .is_some()
+            .then_some("checkout.terms_of_service_url"),
     ]
     .into_iter()
     .flatten()

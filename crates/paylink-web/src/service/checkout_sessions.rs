@@ -54,6 +54,7 @@ pub struct NewSession {
     pub payment_intent_data: Option<super::payment_links::IntentDataArgs>,
     pub custom_text: Option<super::payment_links::CustomTextArgs>,
     pub shipping_address_collection: Option<super::payment_links::ShippingArgs>,
+    pub consent_collection: Option<super::payment_links::ConsentArgs>,
 }
 
 fn missing(param: &str) -> ApiError {
@@ -243,11 +244,18 @@ pub async fn create_session(
     }
     let custom_fields = cmd.custom_fields.unwrap_or_default();
     check_custom_fields(&custom_fields)?;
+    let terms =
+        super::payment_links::terms_url_set(state, scope, cmd.consent_collection.is_some()).await?;
+    let consent_terms = match &cmd.consent_collection {
+        Some(c) => super::payment_links::consent(c, terms)?,
+        None => false,
+    };
     let custom_text = cmd
         .custom_text
         .map(super::payment_links::custom_text)
         .transpose()?
         .unwrap_or_default();
+    super::payment_links::check_terms_text(&custom_text, consent_terms)?;
     let payment_intent_data = cmd
         .payment_intent_data
         .map(super::payment_links::intent_data)
@@ -359,10 +367,12 @@ pub async fn create_session(
                 .shipping_address_collection
                 .map(super::payment_links::shipping)
                 .transpose()?,
+            consent_terms,
         }),
         submitted_at: None,
         payment_intent_data,
         shipping_details: None,
+        terms_accepted: false,
     };
     match state
         .store

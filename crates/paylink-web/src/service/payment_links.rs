@@ -77,6 +77,66 @@ pub struct CustomTextArgs {
     pub after_submit: Option<Option<Message>>,
     #[serde(default, deserialize_with = "double_option")]
     pub shipping_address: Option<Option<Message>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub terms_of_service_acceptance: Option<Option<Message>>,
+}
+
+/// `consent_collection`: what the buyer is asked to agree to.
+#[derive(Deserialize)]
+pub struct ConsentArgs {
+    pub terms_of_service: Option<String>,
+    pub promotions: Option<String>,
+    pub payment_method_reuse_agreement: Option<ReuseArgs>,
+}
+
+/// Where Stripe shows its text about saving a card (paylink saves none,
+/// so either position shows nothing).
+#[derive(Deserialize)]
+pub struct ReuseArgs {
+    pub position: String,
+}
+
+/// Whether `consent_collection` asks the buyer to accept the terms of
+/// service; that needs the account's terms URL (`terms_url_set`).
+/// Consent to promotional emails is not collected: only `none`.
+pub fn consent(a: &ConsentArgs, terms_url_set: bool) -> Result<bool, RuleError> {
+    if a.promotions.as_deref().is_some_and(|p| p != "none") {
+        return Err(RuleError::new(
+            "consent_collection[promotions]",
+            "paylink does not collect consent to promotional emails: consent_collection[promotions] can only be none.",
+        ));
+    }
+    let required = a.terms_of_service.as_deref() == Some("required");
+    if required && !terms_url_set {
+        return Err(RuleError::new(
+            "consent_collection[terms_of_service]",
+            "You cannot collect consent to your terms of service unless a URL is set in your account's settings (dashboard, Settings, Terms of service URL).",
+        ));
+    }
+    Ok(required)
+}
+
+/// Whether the account has a terms of service URL, read only when
+/// `consent_collection` is given.
+pub async fn terms_url_set(state: &AppState, scope: &Scope, asked: bool) -> Result<bool, ApiError> {
+    Ok(asked
+        && state
+            .store
+            .account_settings(&scope.account_id)
+            .await?
+            .terms_url
+            .is_some())
+}
+
+/// A checkbox label needs the checkbox.
+pub fn check_terms_text(t: &CustomText, consent_terms: bool) -> Result<(), RuleError> {
+    if t.terms_of_service_acceptance.is_some() && !consent_terms {
+        return Err(RuleError::new(
+            "custom_text[terms_of_service_acceptance]",
+            "custom_text[terms_of_service_acceptance] can only be set when consent_collection[terms_of_service] is required.",
+        ));
+    }
+    Ok(())
 }
 
 /// `shipping_address_collection`: the countries a shipping address may be
@@ -124,6 +184,10 @@ pub fn merge_custom_text(current: CustomText, a: CustomTextArgs) -> Result<Custo
         shipping_address: match a.shipping_address {
             Some(m) => one("shipping_address", Some(m))?,
             None => current.shipping_address,
+        },
+        terms_of_service_acceptance: match a.terms_of_service_acceptance {
+            Some(m) => one("terms_of_service_acceptance", Some(m))?,
+            None => current.terms_of_service_acceptance,
         },
     })
 }
@@ -205,6 +269,7 @@ pub struct NewLink {
     pub payment_intent_data: Option<IntentDataArgs>,
     pub custom_text: Option<CustomTextArgs>,
     pub shipping_address_collection: Option<ShippingArgs>,
+    pub consent_collection: Option<ConsentArgs>,
 }
 
 pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
@@ -281,6 +346,11 @@ pub async fn create_link(
     new_price: Option<NewPrice>,
 ) -> Result<PaymentLink, ApiError> {
     let now = state.now();
+    let terms = terms_url_set(state, scope, cmd.consent_collection.is_some()).await?;
+    let consent_terms = match &cmd.consent_collection {
+        Some(c) => consent(c, terms)?,
+        None => false,
+    };
     let built = new_price
         .map(|p| build_price(scope.livemode, now, p))
         .transpose()?;
@@ -364,7 +434,9 @@ pub async fn create_link(
             .transpose()?
             .unwrap_or_default(),
         shipping_address_collection: cmd.shipping_address_collection.map(shipping).transpose()?,
+        consent_terms,
     };
+    check_terms_text(&link.custom_text, link.consent_terms)?;
     if let Some(s) = &link.slug {
         check_slug(s)?;
     }
@@ -423,11 +495,13 @@ pub struct LinkUpdate {
     pub custom_text: Option<Option<CustomTextArgs>>,
     #[serde(default, deserialize_with = "double_option")]
     pub shipping_address_collection: Option<Option<ShippingArgs>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub consent_collection: Option<Option<ConsentArgs>>,
 }
 
 // Long: a link update's parameters, each applied and checked in turn, as
 // Stripe's update does.
-fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
+fn apply_update(l: &mut PaymentLink, p: LinkUpdate, terms: bool) -> Result<bool, RuleError> {
     if let Some(a) = p.active {
         l.active = a;
     }
@@ -517,6 +591,13 @@ fn apply_update(l: &mut PaymentLink, p: LinkUpdate) -> Result<bool, RuleError> {
     if let Some(c) = p.shipping_address_collection {
         l.shipping_address_collection = c.map(shipping).transpose()?;
     }
+    if let Some(c) = p.consent_collection {
+        l.consent_terms = match c {
+            Some(c) => consent(&c, terms)?,
+            None => false,
+        };
+    }
+    check_terms_text(&l.custom_text, l.consent_terms)?;
     Ok(items_changed)
 }
 
@@ -528,12 +609,18 @@ pub async fn update_link(
     id: &Id<PaymentLink>,
     cmd: LinkUpdate,
 ) -> Result<PaymentLink, ApiError> {
+    let terms = terms_url_set(
+        state,
+        scope,
+        matches!(cmd.consent_collection, Some(Some(_))),
+    )
+    .await?;
     state
         .store
         .update_payment_link(
             scope,
             id,
-            |l| apply_update(l, cmd),
+            |l| apply_update(l, cmd, terms),
             |l, prices| check_link_prices(&l.line_items, prices).map(|_| ()),
         )
         .await

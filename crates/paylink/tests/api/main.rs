@@ -20,6 +20,7 @@ mod browser;
 mod checkout;
 mod checkout_sessions;
 mod cli;
+mod consent;
 mod coupons;
 mod dashboard;
 mod encryption;

@@ -666,7 +666,8 @@ async fn custom_text_is_shown_beside_the_pay_button(app: TestApp) {
         .ok()
         .clone();
     assert_eq!(gone["custom_text"]["submit"], serde_json::Value::Null);
-    // A text for terms paylink does not show: refused.
+    // A checkbox label without the checkbox (no consent_collection):
+    // refused.
     app.post(
         &format!("/v1/payment_links/{link}"),
         json!({"custom_text": {"terms_of_service_acceptance": {"message": "x"}}}),

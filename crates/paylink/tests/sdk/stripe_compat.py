@@ -70,6 +70,12 @@ try:
     raise AssertionError("an unknown country was accepted")
 except stripe.InvalidRequestError as e:
     assert e.param == "shipping_address_collection[allowed_countries][0]", e.param
+# Terms to accept need the account's terms URL first (as Stripe's).
+try:
+    stripe.PaymentLink.create(line_items=[{"price": price.id, "quantity": 1}], consent_collection={"terms_of_service": "required"})
+    raise AssertionError("terms consent without a terms URL was accepted")
+except stripe.InvalidRequestError as e:
+    assert e.param == "consent_collection[terms_of_service]", e.param
 
 # Auto-pagination across several pages.
 for i in range(12):

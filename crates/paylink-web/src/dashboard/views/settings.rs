@@ -24,9 +24,15 @@ async fn settings_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult
     } else {
         settings.primary_color.clone()
     };
+    let terms = if f.values.0.contains_key("terms_url") {
+        f.value("terms_url").to_string()
+    } else {
+        settings.terms_url.clone().unwrap_or_default()
+    };
     let any = settings.require_3ds;
     let mut values = Form::default();
     values.0.insert("primary_color".into(), vec![color.clone()]);
+    values.0.insert("terms_url".into(), vec![terms.clone()]);
     let shown = FormState {
         values,
         errors: f.errors.clone(),
@@ -41,11 +47,13 @@ async fn settings_page(state: &AppState, ctx: &Ctx, f: &FormState) -> PageResult
                 form method="post" action="/dashboard/settings" {
                     (csrf(ctx))
                     (field(&shown, "Brand colour (#rrggbb)", "primary_color", "text", "#4f46e5"))
+                    (field(&shown, "Terms of service URL (https; links can ask buyers to accept them)", "terms_url", "url", "https://shop.example/terms"))
                     label { input type="checkbox" name="three_d_secure_any" value="true" checked[any]; " Send every card payment through 3-D Secure" }
                     p { button type="submit" { "Save" } }
                 }
             } @else {
                 p { "Brand colour " span class="mono" { (color) } " · 3-D Secure on every payment: " (if any { "yes" } else { "no" }) }
+                p { "Terms of service: " @if terms.is_empty() { span class="muted" { "none" } } @else { span class="mono" { (terms) } } }
                 p class="muted" { "These settings apply to live payments too, so they change only in live mode (“Switch to live data” in the menu)." }
             }
         }
@@ -99,9 +107,11 @@ pub async fn settings_update(
         ..Default::default()
     };
     let color = form.get("primary_color").trim();
+    let terms = form.get("terms_url").trim();
     let cmd = SettingsUpdate {
         primary_color: (!color.is_empty()).then(|| color.to_string()),
         three_d_secure_always: Some(!form.get("three_d_secure_any").is_empty()),
+        terms_url: Some((!terms.is_empty()).then(|| terms.to_string())),
     };
     match account::update_settings(&state, &ctx.scope, &ctx.actor(), cmd).await {
         Ok(_) => settings_page(&state, &ctx, &FormState::notice("Saved.")).await,
@@ -109,7 +119,10 @@ pub async fn settings_update(
             show_refusal(
                 &mut f,
                 e,
-                &[("settings[branding][primary_color]", "primary_color")],
+                &[
+                    ("settings[branding][primary_color]", "primary_color"),
+                    (account::TERMS_PARAM, "terms_url"),
+                ],
                 "",
             )?;
             settings_page(&state, &ctx, &f).await
