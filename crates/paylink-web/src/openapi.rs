@@ -392,10 +392,23 @@ fn query_parameters(kind: &schema::Kind) -> Vec<Value> {
     fields
         .iter()
         .map(|f| {
-            let mut p = json!({"name": f.name, "in": "query", "required": f.required, "description": f.doc, "schema": schema::json_schema(&f.kind)});
-            if matches!(f.kind, schema::Kind::Obj(_) | schema::Kind::Map | schema::Kind::Arr { .. }) {
-                set(&mut p, "style", json!("deepObject"));
-                set(&mut p, "explode", json!(true));
+            // An array is sent as `name[]=a&name[]=b` (Stripe's bracket
+            // notation); an object as `name[key]=v` (deepObject).
+            let name = match f.kind {
+                schema::Kind::Arr { .. } => format!("{}[]", f.name),
+                _ => f.name.to_string(),
+            };
+            let mut p = json!({"name": name, "in": "query", "required": f.required, "description": f.doc, "schema": schema::json_schema(&f.kind)});
+            match f.kind {
+                schema::Kind::Obj(_) | schema::Kind::Map => {
+                    set(&mut p, "style", json!("deepObject"));
+                    set(&mut p, "explode", json!(true));
+                }
+                schema::Kind::Arr { .. } => {
+                    set(&mut p, "style", json!("form"));
+                    set(&mut p, "explode", json!(true));
+                }
+                _ => {}
             }
             p
         })
@@ -431,7 +444,7 @@ pub fn document(server_url: &str) -> Value {
                     "application/json": {"schema": body},
                 }}),
             );
-            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255}}));
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "description": "A key of 1 to 255 visible ASCII characters: a retry with the same key and parameters gets the first answer again, for 24 hours.", "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"}}));
         } else {
             params.extend(query_parameters(&e.params));
         }
