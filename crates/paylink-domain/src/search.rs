@@ -268,7 +268,13 @@ impl Query {
                     Literal::Text(t) => t.parse::<i64>().is_ok(),
                 },
                 (FieldKind::Text, Op::Eq | Op::Contains) => text,
-                (FieldKind::Token | FieldKind::Bool | FieldKind::Metadata, Op::Eq) => text,
+                (FieldKind::Bool, Op::Eq) => match &c.value {
+                    Literal::Text(t) => {
+                        t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false")
+                    }
+                    Literal::Number(_) => false,
+                },
+                (FieldKind::Token | FieldKind::Metadata, Op::Eq) => text,
                 _ => false,
             };
             if !ok {

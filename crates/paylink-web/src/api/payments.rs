@@ -45,6 +45,11 @@ pub fn session_list_params() -> Kind {
             string(255),
             "Only the session of this payment.",
         ),
+        f(
+            "customer",
+            string(255),
+            "Only the sessions of this customer.",
+        ),
     ])
 }
 pub fn pi_list_params() -> Kind {
@@ -300,6 +305,7 @@ pub struct SessionList {
     payment_link: Option<String>,
     status: Option<String>,
     payment_intent: Option<String>,
+    customer: Option<String>,
 }
 
 pub async fn list_sessions(
@@ -312,7 +318,7 @@ pub async fn list_sessions(
         payment_link: p.payment_link,
         status: p.status,
         payment_intent: p.payment_intent,
-        customer: None,
+        customer: p.customer,
     };
     let page = state
         .store

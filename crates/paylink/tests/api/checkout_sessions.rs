@@ -459,3 +459,43 @@ async fn api_sessions_survive_double_clicks_and_leaving(app: TestApp) {
     }
 }
 both!(api_sessions_survive_double_clicks_and_leaving);
+
+/// `GET /v1/checkout/sessions?customer=`: only that customer's sessions,
+/// in this account and mode.
+async fn sessions_are_listed_by_customer(app: TestApp) {
+    let link = app.link_with("eur", 1000, json!({})).await;
+    let b = Buyer::new();
+    let ann = b.pay(&app, &link, &[("email", "ann@example.com")]).await;
+    b.pay(&app, &link, &[("email", "bob@example.com")]).await;
+    let ann2 = b.pay(&app, &link, &[("email", "ann@example.com")]).await;
+    let s = app
+        .get(&format!("/v1/checkout/sessions/{ann}"))
+        .await
+        .ok()
+        .clone();
+    let customer = s["customer"].as_str().unwrap().to_string();
+    let listed = app
+        .get(&format!("/v1/checkout/sessions?customer={customer}"))
+        .await
+        .ok()
+        .clone();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![ann2.as_str(), ann.as_str()]);
+    // Another account's key finds none of them.
+    let (_, other) = app.other_account().await;
+    let theirs = app
+        .get_as(
+            &other,
+            &format!("/v1/checkout/sessions?customer={customer}"),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(theirs["data"], json!([]));
+}
+both!(sessions_are_listed_by_customer);

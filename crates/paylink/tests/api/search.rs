@@ -246,6 +246,8 @@ async fn search_refuses_what_it_cannot_answer(app: TestApp) {
         ("prices", r#"unit_amount>5"#),
         ("customers", r#"address:"x""#),
         ("payment_intents", r#"amount~"100""#),
+        ("products", r#"active:"yes""#),
+        ("prices", r#"active:1"#),
     ] {
         let r = app
             .get(&format!("/v1/{resource}/search?query={}", urlencode(query)))
