@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use paylink_domain::catalog::RuleError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyPool, Connection, Executor, Row};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
@@ -605,17 +605,36 @@ impl Database {
     }
 
     /// Keeps the planner's statistics fresh: `PRAGMA optimize` on SQLite
-    /// (it analyses only the tables whose statistics are stale) and
-    /// `ANALYZE` on PostgreSQL (sampled, so cheap; it matters where
-    /// autovacuum is off or lags behind a bulk load). Run at start and by
-    /// the background pass.
+    /// (it analyses only the tables whose statistics are stale) and, on
+    /// PostgreSQL, `ANALYZE` of paylink's own tables (those of its schema:
+    /// sampled, so cheap; it matters where autovacuum is off or lags
+    /// behind a bulk load). A bare `ANALYZE` would read every table of the
+    /// database, other applications' and other schemas' too: with a few
+    /// hundred schemas, each start of an instance kept a core busy for
+    /// minutes after it. Run at start and by the background pass.
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        let sql = match self.backend {
-            Backend::Sqlite => "PRAGMA optimize=0x10002",
-            Backend::Postgres => "ANALYZE",
-        };
         let mut conn = self.pool.acquire().await?;
-        conn.execute(sql).await?;
+        match self.backend {
+            Backend::Sqlite => {
+                conn.execute("PRAGMA optimize=0x10002").await?;
+            }
+            Backend::Postgres => {
+                let rows = sqlx::query(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut tables = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let t: String = r.try_get(0)?;
+                    tables.push(format!("\"{}\"", t.replace('"', "\"\"")));
+                }
+                if !tables.is_empty() {
+                    conn.execute(format!("ANALYZE {}", tables.join(", ")).as_str())
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 }

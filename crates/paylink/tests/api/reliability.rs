@@ -1151,3 +1151,59 @@ async fn the_sim_refunds_once_per_key_under_concurrency(app: TestApp) {
     );
 }
 both!(the_sim_refunds_once_per_key_under_concurrency);
+
+/// The statistics refresh (at start and in the background pass) analyses
+/// paylink's own tables only: a table of another schema in the same
+/// database is left alone. (A bare `ANALYZE` read every table of the
+/// database: with the suite's few hundred schemas, each instance start
+/// kept a core busy for minutes after it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL statistics skipped: set PAYLINK_TEST_DATABASE_URL"
+)]
+async fn statistics_are_refreshed_for_paylinks_own_tables_only() {
+    let app = spawn_app(Db::Postgres).await;
+    let ours = app.raw_strings("SELECT current_schema()::text").await;
+    let ours = ours.first().unwrap().clone();
+    // (Named like the suite's schemas, so a run that stops here leaves
+    // nothing .ci/run does not drop.)
+    let other = format!("{ours}_neighbour");
+    app.raw_exec(&format!("CREATE SCHEMA {other}")).await;
+    app.raw_exec(&format!(
+        "CREATE TABLE {other}.t AS SELECT generate_series(1, 1000) AS x"
+    ))
+    .await;
+    app.raw_exec(&format!(
+        "SELECT pg_stat_reset_single_table_counters('{other}.t'::regclass)"
+    ))
+    .await;
+    app.opened.store.refresh_statistics().await.unwrap();
+    let analysed = |schema: String, table: &'static str| {
+        let app = &app;
+        async move {
+            app.raw_strings(&format!(
+                "SELECT coalesce(last_analyze::text, 'never') FROM pg_stat_all_tables WHERE schemaname = '{schema}' AND relname = '{table}'"
+            ))
+            .await
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "missing".into())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while analysed(ours.clone(), "products").await == "never" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(
+        analysed(ours.clone(), "products").await,
+        "never",
+        "paylink's own tables are analysed"
+    );
+    assert_eq!(
+        analysed(other.clone(), "t").await,
+        "never",
+        "another schema's table is left alone"
+    );
+    app.raw_exec(&format!("DROP SCHEMA {other} CASCADE")).await;
+}
