@@ -224,6 +224,18 @@ pub struct SessionOffer {
     pub shipping_address_collection: Option<crate::catalog::ShippingAddressCollection>,
     #[serde(default)]
     pub consent_terms: bool,
+    /// The discount the merchant set (`discounts[0]`): applied on the
+    /// page, reserved when the buyer submits it.
+    #[serde(default)]
+    pub discount: Option<OfferDiscount>,
+}
+
+/// A discount an API-created session carries: a coupon, or a promotion
+/// code (with its coupon).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferDiscount {
+    pub coupon: String,
+    pub promotion_code: Option<String>,
 }
 
 impl CheckoutSession {

@@ -584,7 +584,15 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
             .collect(),
     };
     let discounts: Vec<Value> = match (&s.promotion_code, &s.coupon) {
-        (None, None) => Vec::new(),
+        // Before its buyer submits the page, an API session shows the
+        // discount it was made with.
+        (None, None) => s
+            .offer
+            .as_ref()
+            .and_then(|o| o.discount.as_ref())
+            .map(|d| json!({"coupon": d.coupon, "promotion_code": d.promotion_code}))
+            .into_iter()
+            .collect(),
         (p, c) => vec![json!({"coupon": c, "promotion_code": p})],
     };
     let mut v = json!({

@@ -72,6 +72,29 @@ pub enum PromotionRejection {
     CurrencyMismatch,
 }
 
+impl Coupon {
+    /// Checks this coupon, applied without a code (an API-created
+    /// session's `discounts[0][coupon]`), against an order subtotal at
+    /// `now`: the coupon's own deadline, redemptions and currency.
+    pub fn check(&self, subtotal: Money, now: i64) -> Result<(), PromotionRejection> {
+        if self.redeem_by.is_some_and(|r| now >= r) {
+            return Err(PromotionRejection::Expired);
+        }
+        if self
+            .max_redemptions
+            .is_some_and(|m| self.times_redeemed >= m)
+        {
+            return Err(PromotionRejection::Exhausted);
+        }
+        if let Discount::Amount(off) = self.discount {
+            if off.currency() != subtotal.currency() {
+                return Err(PromotionRejection::CurrencyMismatch);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl PromotionCode {
     /// Checks this code (and its coupon) against an order subtotal at `now`.
     pub fn check(

@@ -269,6 +269,17 @@ pub fn session_create_params() -> Kind {
         f("expires_at", int(0, i64::from(i32::MAX)), "When the session expires: 30 minutes to 24 hours after creation (default 24 hours)."),
         f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
         f("ui_mode", one_of(&["hosted", "hosted_page"]), "Only the hosted page (hosted_page, or hosted): the buyer pays on the session's url."),
+        f(
+            "discounts",
+            arr(
+                obj(vec![
+                    f("coupon", string(255), "A coupon applied as it is (no code for the buyer to type)."),
+                    f("promotion_code", string(255), "A promotion code (and its coupon), shown as applied."),
+                ]),
+                1,
+            ),
+            "The discount of the session (at most one; not with allow_promotion_codes): applied on its page and reserved when the buyer submits it.",
+        ),
     ];
     fields.extend(
         common_fields()

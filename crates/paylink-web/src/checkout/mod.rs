@@ -145,6 +145,15 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// Whether the page's discount is the merchant's (an API session made
+    /// with `discounts`): a code typed or prefilled is then ignored.
+    fn fixed_discount(&self) -> bool {
+        self.session
+            .as_ref()
+            .and_then(|s| s.offer.as_ref())
+            .is_some_and(|o| o.discount.is_some())
+    }
+
     /// Where the page's form posts.
     fn action(&self) -> String {
         match &self.session {
@@ -232,17 +241,35 @@ async fn load_page(
     })
 }
 
-async fn find_promo(
-    state: &AppState,
-    scope: &Scope,
-    code: &str,
-) -> Result<
-    Option<(
-        paylink_domain::catalog::PromotionCode,
-        paylink_domain::catalog::Coupon,
-    )>,
-    StoreError,
-> {
+type Promo = (
+    Option<paylink_domain::catalog::PromotionCode>,
+    paylink_domain::catalog::Coupon,
+);
+
+/// The discount of the order: the one an API-created session was made
+/// with (whatever the form says), else the promotion code typed.
+async fn find_promo(state: &AppState, l: &Loaded, code: &str) -> Result<Option<Promo>, StoreError> {
+    let fixed = l
+        .session
+        .as_ref()
+        .and_then(|s| s.offer.as_ref())
+        .and_then(|o| o.discount.as_ref());
+    if let Some(d) = fixed {
+        let promo = match &d.promotion_code {
+            Some(id) => match state.store.get_promotion_code(&l.scope, id).await {
+                Ok(p) => Some(p),
+                Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        return match state.store.get_coupon(&l.scope, &d.coupon).await {
+            Ok(c) => Ok(Some((promo, c))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    let scope = &l.scope;
     if code.is_empty() || code.chars().count() > 500 {
         return Ok(None);
     }
@@ -266,7 +293,7 @@ async fn find_promo(
         return Ok(None);
     };
     match state.store.get_coupon(scope, &promo.coupon).await {
-        Ok(c) => Ok(Some((promo, c))),
+        Ok(c) => Ok(Some((Some(promo), c))),
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
@@ -420,7 +447,8 @@ async fn render(
     alert: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let promo = match find_promo(state, &l.scope, promo_typed).await {
+    let promo_typed = if l.fixed_discount() { "" } else { promo_typed };
+    let promo = match find_promo(state, l, promo_typed).await {
         Ok(p) => p,
         Err(e) => return page_error(state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
@@ -532,6 +560,9 @@ async fn submit_to(
         }
         form.remove("client_reference_id");
     }
+    if l.fixed_discount() {
+        form.remove("promo");
+    }
     let promo_typed = field(&form, "promo");
     if field(&form, "action") != "pay" {
         return render(
@@ -546,7 +577,7 @@ async fn submit_to(
         )
         .await;
     }
-    let promo = match find_promo(&state, &l.scope, &promo_typed).await {
+    let promo = match find_promo(&state, &l, &promo_typed).await {
         Ok(p) => p,
         Err(e) => return page_error(&state, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
@@ -690,7 +721,8 @@ async fn pay(
     let first_time = order
         .promotion
         .as_ref()
-        .is_some_and(|(p, _)| p.restrictions.first_time_transaction);
+        .and_then(|(p, _)| p.as_ref())
+        .is_some_and(|p| p.restrictions.first_time_transaction);
     let session = match &l.session {
         Some(s) => submitted_session(s, order, totals, now),
         None => new_session(state, l, order, totals, first_time, now)?,
@@ -803,10 +835,9 @@ fn new_session(
     // provider's page (through /checkout/{id}/go), then for longer.
     let scarce = l.link.completed_sessions_limit.is_some()
         || first_time
-        || order
-            .promotion
-            .as_ref()
-            .is_some_and(|(p, c)| p.max_redemptions.is_some() || c.max_redemptions.is_some());
+        || order.promotion.as_ref().is_some_and(|(p, c)| {
+            p.as_ref().is_some_and(|p| p.max_redemptions.is_some()) || c.max_redemptions.is_some()
+        });
     Ok(CheckoutSession {
         id,
         livemode: l.scope.livemode,
@@ -819,7 +850,10 @@ fn new_session(
         amount_subtotal: totals.subtotal.amount(),
         amount_discount: totals.discount.amount(),
         amount_total: totals.total.amount(),
-        promotion_code: order.promotion.as_ref().map(|(p, _)| p.id.clone()),
+        promotion_code: order
+            .promotion
+            .as_ref()
+            .and_then(|(p, _)| p.as_ref().map(|p| p.id.clone())),
         coupon: order.promotion.as_ref().map(|(_, c)| c.id.clone()),
         customer_email: order.email.as_ref().map(|e| e.as_str().to_string()),
         customer_name: order.name.clone(),
@@ -854,7 +888,10 @@ fn submitted_session(
         amount_subtotal: totals.subtotal.amount(),
         amount_discount: totals.discount.amount(),
         amount_total: totals.total.amount(),
-        promotion_code: order.promotion.as_ref().map(|(p, _)| p.id.clone()),
+        promotion_code: order
+            .promotion
+            .as_ref()
+            .and_then(|(p, _)| p.as_ref().map(|p| p.id.clone())),
         coupon: order.promotion.as_ref().map(|(_, c)| c.id.clone()),
         customer_email: order.email.as_ref().map(|e| e.as_str().to_string()),
         customer_name: order.name.clone(),

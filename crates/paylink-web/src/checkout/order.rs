@@ -29,7 +29,9 @@ pub struct PageLine<'a> {
 pub struct Order {
     pub lines: Vec<OrderLine>,
     pub totals: Option<Totals>,
-    pub promotion: Option<(PromotionCode, Coupon)>,
+    /// The discount: a promotion code (with its coupon), or the coupon
+    /// alone an API-created session was made with.
+    pub promotion: Option<(Option<PromotionCode>, Coupon)>,
     /// Field name to message.
     pub errors: BTreeMap<String, String>,
     /// A message about the promotion code that is not an error.
@@ -70,7 +72,7 @@ pub fn build(
     lines: &[PageLine<'_>],
     form: &Form,
     promo_typed: &str,
-    promo: Option<(PromotionCode, Coupon)>,
+    promo: Option<(Option<PromotionCode>, Coupon)>,
     now: i64,
     require_buyer: bool,
 ) -> Order {
@@ -203,14 +205,17 @@ fn promotion(
     link: &PaymentLink,
     lines: &[OrderLine],
     promo_typed: &str,
-    promo: Option<(PromotionCode, Coupon)>,
+    promo: Option<(Option<PromotionCode>, Coupon)>,
     now: i64,
     errors: &mut Errors,
-) -> (Option<(PromotionCode, Coupon)>, Option<String>) {
-    if promo_typed.is_empty() {
+) -> (Option<(Option<PromotionCode>, Coupon)>, Option<String>) {
+    // The merchant's own discount (an API session's `discounts`) comes
+    // with no code typed.
+    let fixed = promo_typed.is_empty();
+    if fixed && promo.is_none() {
         return (None, None);
     }
-    if !link.allow_promotion_codes {
+    if !fixed && !link.allow_promotion_codes {
         errors.insert(
             "promo".into(),
             "This payment link does not accept promotion codes.".into(),
@@ -223,15 +228,24 @@ fn promotion(
         (None, _) => {
             errors.insert("promo".into(), "This code is not valid.".into());
         }
-        (Some((code, coupon)), Ok(sub)) => match code.check(&coupon, sub, now, true) {
-            Ok(()) => {
-                let note = format!("Code {} applied.", code.code);
-                return (Some((code, coupon)), Some(note));
+        (Some((code, coupon)), Ok(sub)) => {
+            let checked = match &code {
+                Some(code) => code.check(&coupon, sub, now, true),
+                None => coupon.check(sub, now),
+            };
+            match checked {
+                Ok(()) => {
+                    let note = match &code {
+                        Some(code) => format!("Code {} applied.", code.code),
+                        None => "Discount applied.".to_string(),
+                    };
+                    return (Some((code, coupon)), Some(note));
+                }
+                Err(r) => {
+                    errors.insert("promo".into(), rejection_message(&r));
+                }
             }
-            Err(r) => {
-                errors.insert("promo".into(), rejection_message(&r));
-            }
-        },
+        }
         (Some(_), Err(_)) => {
             errors.insert(
                 "promo".into(),

@@ -141,6 +141,8 @@ pub fn checkout(
                 @if let Some(n) = &order.promo_note { div class="ok" { (n) } }
             } @else {
                 button class="secondary mt" type="submit" name="action" value="apply" { "Update total" }
+                (err(order, "promo"))
+                @if let Some(n) = &order.promo_note { div class="ok" { (n) } }
             }
             @if let Some(t) = &order.totals {
                 div class="totals" {

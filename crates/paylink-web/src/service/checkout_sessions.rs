@@ -55,6 +55,109 @@ pub struct NewSession {
     pub custom_text: Option<super::payment_links::CustomTextArgs>,
     pub shipping_address_collection: Option<super::payment_links::ShippingArgs>,
     pub consent_collection: Option<super::payment_links::ConsentArgs>,
+    pub discounts: Option<Vec<DiscountArgs>>,
+}
+
+/// One of `discounts`: a coupon or a promotion code.
+#[derive(Deserialize)]
+pub struct DiscountArgs {
+    pub coupon: Option<String>,
+    pub promotion_code: Option<String>,
+}
+
+/// The session's `discounts` (at most one, as Stripe's): the coupon or
+/// promotion code must exist and be usable now, an amount off in the
+/// session's currency; it can't go with `allow_promotion_codes`.
+async fn discount(
+    state: &AppState,
+    scope: &Scope,
+    discounts: Option<Vec<DiscountArgs>>,
+    allow_codes: bool,
+    currency: paylink_domain::Currency,
+    now: i64,
+) -> Result<Option<paylink_domain::checkout::OfferDiscount>, ApiError> {
+    let mut discounts = discounts.unwrap_or_default();
+    if discounts.len() > 1 {
+        return Err(ApiError::invalid(
+            Some("discounts".into()),
+            "A checkout session takes at most one discount.",
+        ));
+    }
+    let Some(d) = discounts.pop() else {
+        return Ok(None);
+    };
+    if allow_codes {
+        return Err(ApiError::invalid(
+            Some("allow_promotion_codes".into()),
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+        ));
+    }
+    let (coupon_id, promo) = match (d.coupon, d.promotion_code) {
+        (Some(c), None) => (c, None),
+        (None, Some(p)) => {
+            let promo = match state.store.get_promotion_code(scope, &p).await {
+                Ok(promo) => promo,
+                Err(StoreError::NotFound) => {
+                    return Err(ApiError::no_such(
+                        "promotion_code",
+                        &p,
+                        Some("discounts[0][promotion_code]"),
+                    ))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if !promo.active {
+                return Err(ApiError::invalid(
+                    Some("discounts[0][promotion_code]".into()),
+                    "This promotion code is not active.",
+                ));
+            }
+            (promo.coupon.clone(), Some(promo))
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                Some("discounts[0]".into()),
+                "Each discount takes exactly one of coupon or promotion_code.",
+            ))
+        }
+    };
+    let param = if promo.is_some() {
+        "discounts[0][promotion_code]"
+    } else {
+        "discounts[0][coupon]"
+    };
+    let coupon = match state.store.get_coupon(scope, &coupon_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::no_such("coupon", &coupon_id, Some(param)))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // Usable now, in this currency (limits are reserved when the buyer
+    // submits the page, where a code that ran out is shown).
+    let probe = paylink_domain::Money::new(0, currency)
+        .map_err(|e| ApiError::invalid(Some("line_items".into()), e.to_string()))?;
+    let checked = match &promo {
+        Some(p) => p.check(&coupon, probe, now, true).and_then(|()| {
+            if p.restrictions
+                .minimum_amount
+                .is_some_and(|m| m.currency() != currency)
+            {
+                Err(paylink_domain::catalog::PromotionRejection::CurrencyMismatch)
+            } else {
+                Ok(())
+            }
+        }),
+        None => coupon.check(probe, now),
+    };
+    match checked {
+        Ok(()) | Err(paylink_domain::catalog::PromotionRejection::BelowMinimum(_)) => {}
+        Err(r) => return Err(ApiError::invalid(Some(param.into()), r.to_string())),
+    }
+    Ok(Some(paylink_domain::checkout::OfferDiscount {
+        coupon: coupon.id,
+        promotion_code: promo.map(|p| p.id),
+    }))
 }
 
 fn missing(param: &str) -> ApiError {
@@ -324,6 +427,15 @@ pub async fn create_session(
             ),
         ));
     }
+    let discount = discount(
+        state,
+        scope,
+        cmd.discounts,
+        cmd.allow_promotion_codes.unwrap_or(false),
+        currency,
+        now,
+    )
+    .await?;
     let session = CheckoutSession {
         id: new_id(IdKind::CheckoutSession)?,
         livemode: scope.livemode,
@@ -368,6 +480,7 @@ pub async fn create_session(
                 .map(super::payment_links::shipping)
                 .transpose()?,
             consent_terms,
+            discount,
         }),
         submitted_at: None,
         payment_intent_data,

@@ -499,3 +499,136 @@ async fn sessions_are_listed_by_customer(app: TestApp) {
     assert_eq!(theirs["data"], json!([]));
 }
 both!(sessions_are_listed_by_customer);
+
+/// `discounts[0][coupon]` and `discounts[0][promotion_code]`: the
+/// merchant's discount is applied on the session's page (no code to
+/// type), reserved when the buyer submits it, and on the paid session.
+async fn api_sessions_apply_their_discount(app: TestApp) {
+    let price = app.price("eur", 2000).await;
+    let items = json!([{"price": price, "quantity": 1}]);
+    let coupon = app.coupon_pct("10").await;
+    let s = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "line_items": items, "discounts": [{"coupon": coupon}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        s["discounts"],
+        json!([{"coupon": coupon, "promotion_code": null}])
+    );
+    let b = Buyer::new();
+    let url = s["url"].as_str().unwrap().to_string();
+    let page = b.get(&url).await;
+    assert!(page.body.contains("Discount applied."), "{}", page.body);
+    assert!(page.body.contains("€18.00"), "{}", page.body);
+    // A code typed by the buyer changes nothing: the merchant's discount
+    // is the session's.
+    let submitted = b
+        .post(
+            &url,
+            &[
+                ("email", "d@example.com"),
+                ("promo", "OTHER"),
+                ("action", "pay"),
+            ],
+        )
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let sim = b.get(&submitted.location.unwrap()).await.location.unwrap();
+    assert_eq!(b.card(&sim, CARD_OK).await.status, 303);
+    let done = app
+        .get(&format!(
+            "/v1/checkout/sessions/{}",
+            s["id"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(done["amount_total"], 1800);
+    assert_eq!(done["total_details"]["amount_discount"], 200);
+    assert_eq!(done["discounts"][0]["coupon"], coupon.as_str());
+
+    // A promotion code of one use: the first buyer takes it, the next
+    // session's page says it has run out.
+    let code = app
+        .post(
+            "/v1/promotion_codes",
+            json!({"coupon": coupon, "code": "ONCE5", "max_redemptions": 1}),
+        )
+        .await
+        .id();
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        made.push(
+            app.post(
+                "/v1/checkout/sessions",
+                json!({"mode": "payment", "line_items": items, "discounts": [{"promotion_code": code}]}),
+            )
+            .await
+            .ok()
+            .clone(),
+        );
+    }
+    let (first, second) = (&made[0], &made[1]);
+    assert_eq!(first["discounts"][0]["promotion_code"], code.as_str());
+    let url = first["url"].as_str().unwrap().to_string();
+    assert!(b.get(&url).await.body.contains("Code ONCE5 applied."));
+    let ok = b
+        .post(&url, &[("email", "e@example.com"), ("action", "pay")])
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let late = Buyer::new()
+        .post(
+            second["url"].as_str().unwrap(),
+            &[("email", "f@example.com"), ("action", "pay")],
+        )
+        .await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert!(late.body.contains("used up"), "{}", late.body);
+
+    // Refused at creation: a missing coupon or code, both at once, with
+    // allow_promotion_codes, an amount off in another currency.
+    let usd_off = app
+        .post("/v1/coupons", json!({"amount_off": 100, "currency": "usd"}))
+        .await
+        .id();
+    for (discounts, extra, param) in [
+        (
+            json!([{"coupon": "nope"}]),
+            json!({}),
+            "discounts[0][coupon]",
+        ),
+        (
+            json!([{"promotion_code": "promo_nope"}]),
+            json!({}),
+            "discounts[0][promotion_code]",
+        ),
+        (
+            json!([{"coupon": coupon, "promotion_code": code}]),
+            json!({}),
+            "discounts[0]",
+        ),
+        (
+            json!([{"coupon": coupon}]),
+            json!({"allow_promotion_codes": true}),
+            "allow_promotion_codes",
+        ),
+        (
+            json!([{"coupon": usd_off}]),
+            json!({}),
+            "discounts[0][coupon]",
+        ),
+    ] {
+        let mut params = json!({"mode": "payment", "line_items": items, "discounts": discounts});
+        for (k, v) in extra.as_object().unwrap() {
+            params.as_object_mut().unwrap().insert(k.clone(), v.clone());
+        }
+        app.post("/v1/checkout/sessions", params)
+            .await
+            .assert_error(400, Some(param));
+    }
+}
+both!(api_sessions_apply_their_discount);

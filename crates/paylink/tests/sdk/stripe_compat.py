@@ -238,6 +238,9 @@ expired = stripe.checkout.Session.expire(
     stripe.checkout.Session.create(mode="payment", line_items=[{"price": price.id, "quantity": 1}]).id
 )
 assert expired.status == "expired" and expired.url is None
+# Checkout's discounts: the merchant's coupon, listed from creation.
+discounted = stripe.checkout.Session.create(mode="payment", line_items=[{"price": price.id, "quantity": 1}], discounts=[{"coupon": coupon.id}])
+assert discounted.discounts[0].coupon == coupon.id and discounted.discounts[0].promotion_code is None, discounted.discounts
 try:
     stripe.checkout.Session.create(mode="payment", line_items=[{"price": "price_missing", "quantity": 1}])
     sys.exit("expected an unknown price to be refused")
