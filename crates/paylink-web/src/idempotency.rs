@@ -71,7 +71,11 @@ async fn run(state: AppState, req: Request, next: Next) -> Result<Response, ApiE
     let key = key
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        // Visible characters only, as the OpenAPI document says (a
+        // header value may also hold spaces and tabs).
+        .filter(|k| {
+            !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::invalid(
                 None,
