@@ -402,8 +402,11 @@ fn offer_moved_on(state: &AppState, l: &Loaded) -> Option<Response> {
         return None;
     }
     Some(match s.status {
+        // The same absolute URL as the submission's own answer: a click
+        // that arrives just after another's submission gets what the
+        // racing ones get.
         SessionStatus::Open if s.submitted_at.is_some() && state.now() < s.expires_at => {
-            Redirect::to(&format!("/checkout/{}/go", s.id)).into_response()
+            Redirect::to(&format!("{}/checkout/{}/go", state.public_url, s.id)).into_response()
         }
         SessionStatus::Complete => Redirect::to(&format!("/checkout/{}", s.id)).into_response(),
         _ => unavailable(state, l),
@@ -838,7 +841,9 @@ fn new_session(
         || order.promotion.as_ref().is_some_and(|(p, c)| {
             p.as_ref().is_some_and(|p| p.max_redemptions.is_some()) || c.max_redemptions.is_some()
         });
-    Ok(CheckoutSession {
+    // The link's session as it opens; the order fills in the rest, as it
+    // does for an API-created session.
+    let opened = CheckoutSession {
         id,
         livemode: l.scope.livemode,
         created: now,
@@ -847,20 +852,17 @@ fn new_session(
         status: SessionStatus::Open,
         paid: false,
         currency: l.link.currency,
-        amount_subtotal: totals.subtotal.amount(),
-        amount_discount: totals.discount.amount(),
-        amount_total: totals.total.amount(),
-        promotion_code: order
-            .promotion
-            .as_ref()
-            .and_then(|(p, _)| p.as_ref().map(|p| p.id.clone())),
-        coupon: order.promotion.as_ref().map(|(_, c)| c.id.clone()),
-        customer_email: order.email.as_ref().map(|e| e.as_str().to_string()),
-        customer_name: order.name.clone(),
-        customer_phone: order.phone.clone(),
-        customer_address: order.address.clone(),
-        custom_fields: order.answers.clone(),
-        line_items: order.lines.clone(),
+        amount_subtotal: 0,
+        amount_discount: 0,
+        amount_total: 0,
+        promotion_code: None,
+        coupon: None,
+        customer_email: None,
+        customer_name: None,
+        customer_phone: None,
+        customer_address: None,
+        custom_fields: Vec::new(),
+        line_items: Vec::new(),
         metadata: l.link.metadata.clone(),
         customer: None,
         payment_intent: None,
@@ -868,16 +870,18 @@ fn new_session(
         provider_ref: None,
         client_reference_id: order.client_reference_id.clone(),
         offer: None,
-        submitted_at: Some(now),
+        submitted_at: None,
         payment_intent_data: l.link.payment_intent_data.clone(),
-        shipping_details: order.shipping.clone(),
-        terms_accepted: order.terms_accepted,
-    })
+        shipping_details: None,
+        terms_accepted: false,
+    };
+    Ok(submitted_session(&opened, order, totals, now))
 }
 
-/// An API-created session `s` as its buyer's submission completes it: the
-/// buyer, the order's lines and amounts, the promotion code (the session's
-/// id, expiry, metadata and reference stay as the merchant made them).
+/// A session `s` as its buyer's submission completes it (an API-created
+/// one, or a link's as it opens): the buyer, the order's lines and
+/// amounts, the discount (the session's id, expiry, metadata and
+/// reference stay as they were made).
 fn submitted_session(
     s: &CheckoutSession,
     order: &order::Order,

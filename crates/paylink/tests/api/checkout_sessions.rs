@@ -108,7 +108,10 @@ async fn api_sessions_are_paid_on_their_own_page(app: TestApp) {
     // submission changes nothing.
     let again = b.get(&url).await;
     assert_eq!(again.status, 303);
-    assert_eq!(again.location.unwrap(), format!("/checkout/{id}/go"));
+    assert_eq!(
+        again.location.unwrap(),
+        app.url(&format!("/checkout/{id}/go"))
+    );
     let twice = b
         .post(&url, &[("email", "x@example.com"), ("action", "pay")])
         .await;
