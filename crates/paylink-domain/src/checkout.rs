@@ -228,6 +228,10 @@ pub struct SessionOffer {
     /// page, reserved when the buyer submits it.
     #[serde(default)]
     pub discount: Option<OfferDiscount>,
+    /// The page's language as the merchant set it (`auto` or English;
+    /// None: unset, the buyer's browser decides how amounts read).
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// A discount an API-created session carries: a coupon, or a promotion

@@ -59,7 +59,14 @@ impl Buyer {
     }
 
     pub async fn get(&self, url: &str) -> Step {
-        let r = self.client.get(url).header("accept-language", "en-US");
+        self.get_with(url, &[("accept-language", "en-US")]).await
+    }
+
+    /// A GET with these request headers (a browser's language, …).
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Step {
+        let r = headers
+            .iter()
+            .fold(self.client.get(url), |r, (k, v)| r.header(*k, *v));
         Step::of(r.send().await.unwrap()).await
     }
 

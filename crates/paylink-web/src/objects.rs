@@ -663,6 +663,7 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
                 json!(o.billing_address_collection),
             );
             m.insert("submit_type".into(), json!(o.submit_type));
+            m.insert("locale".into(), json!(o.locale));
         }
     }
     if let (Some(items), Value::Object(m)) = (line_items, &mut v) {

@@ -27,6 +27,9 @@ pub enum Kind {
     Obj(Vec<Field>),
     /// String keys to string values (metadata).
     Map,
+    /// A path of a response that `expand` may name: one of these (none
+    /// at all where an answer expands nothing).
+    Expandable(&'static [&'static str]),
     /// A list of up to `max` items.
     Arr {
         items: Box<Kind>,
@@ -94,15 +97,29 @@ pub fn arr(items: Kind, max: usize) -> Kind {
 pub fn metadata() -> Field {
     f("metadata", Kind::Map, "Set of key-value pairs (up to 50 keys; keys up to 40 characters, values up to 500). An empty value unsets a key; an empty `metadata` unsets all.").unsettable()
 }
+/// `expand` of an answer that expands nothing.
 pub fn expand() -> Field {
+    expand_of(&[])
+}
+/// `expand` of an answer that can expand these paths (and only these: the
+/// document enumerates them, and any other is refused as Stripe does).
+pub fn expand_of(paths: &'static [&'static str]) -> Field {
     f(
         "expand",
-        arr(string(100), 20),
+        arr(Kind::Expandable(paths), 20),
         "Fields to expand in the response.",
     )
 }
+/// What `expand` asks for: the schema has checked each path already.
+pub fn expanded(expand: &Option<Vec<String>>) -> Vec<String> {
+    expand.clone().unwrap_or_default()
+}
 /// The pagination parameters of every list.
-pub fn list_params(mut extra: Vec<Field>) -> Kind {
+pub fn list_params(extra: Vec<Field>) -> Kind {
+    list_params_expanding(&[], extra)
+}
+/// The pagination parameters of a list whose answer can expand `paths`.
+pub fn list_params_expanding(paths: &'static [&'static str], mut extra: Vec<Field>) -> Kind {
     let mut fields = vec![
         f(
             "limit",
@@ -119,7 +136,7 @@ pub fn list_params(mut extra: Vec<Field>) -> Kind {
             string(255),
             "Cursor: the id of the object before which the page ends.",
         ),
-        expand(),
+        expand_of(paths),
     ];
     fields.append(&mut extra);
     Kind::Obj(fields)
@@ -186,6 +203,21 @@ fn validate(kind: &Kind, value: Value, param: &str) -> Result<Value, ApiError> {
                         format!("Invalid {param}: must be one of {}", allowed.join(", ")),
                     ));
                 }
+            }
+            Ok(Value::String(s))
+        }
+        Kind::Expandable(paths) => {
+            let Value::String(s) = value else {
+                return Err(type_error(param, "string", &value));
+            };
+            if !paths.contains(&s.as_str()) {
+                return Err(ApiError::invalid(
+                    Some(param.into()),
+                    format!(
+                        "This property cannot be expanded ({}).",
+                        s.chars().take(100).collect::<String>()
+                    ),
+                ));
             }
             Ok(Value::String(s))
         }
@@ -353,6 +385,11 @@ pub fn json_schema(kind: &Kind) -> Value {
         Kind::Decimal => json!({"type": "string", "format": "decimal"}),
         Kind::Map => {
             json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}, "maxProperties": 50})
+        }
+        Kind::Expandable(paths) => json!({"type": "string", "enum": paths}),
+        // Nothing to expand: only an empty list is accepted.
+        Kind::Arr { items, .. } if matches!(**items, Kind::Expandable(p) if p.is_empty()) => {
+            json!({"type": "array", "maxItems": 0})
         }
         Kind::Arr { items, max } => {
             json!({"type": "array", "items": json_schema(items), "maxItems": max})

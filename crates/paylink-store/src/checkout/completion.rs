@@ -287,6 +287,18 @@ impl Store {
         e: &PaidEvent<'_>,
         buyer: Buyer<'_>,
     ) -> Result<(String, bool), StoreError> {
+        // A session made for a customer pays as theirs (unless they were
+        // deleted since: then as any buyer).
+        if let Some(id) = &s.customer {
+            let mut sel = Sql::new("SELECT id FROM customers WHERE ");
+            sel.scope(scope)
+                .push(" AND id = ")
+                .bind(id.as_str())
+                .push(" AND deleted = 0");
+            if sel.query().fetch_optional(tx.conn()).await?.is_some() {
+                return Ok((id.clone(), false));
+            }
+        }
         if let Some(b) = buyer.email_blind {
             let mut sel = Sql::new("SELECT id FROM customers WHERE ");
             sel.scope(scope)

@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
+use super::ok;
 use super::RetrieveArgs;
-use super::{expansions, ok};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Input;
@@ -49,15 +49,13 @@ struct Settings {
 #[derive(Deserialize)]
 pub struct Update {
     settings: Option<Settings>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     render(&state, &auth).await
 }
 
@@ -66,7 +64,6 @@ pub async fn update(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let settings = p.settings;
     let cmd = SettingsUpdate {
         primary_color: settings
@@ -102,9 +99,8 @@ pub fn disconnect_params() -> Kind {
 pub async fn disconnect(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     account::disconnect_provider(&state, &auth.scope, &auth.key_id).await?;
     render(&state, &auth).await
 }

@@ -10,7 +10,7 @@ use paylink_domain::catalog::Coupon;
 use paylink_domain::money::MAX_AMOUNT;
 use serde::Deserialize;
 
-use super::{expansions, ok, ListArgs};
+use super::{ok, ListArgs};
 use super::{Empty, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -55,7 +55,6 @@ pub fn list_params() -> Kind {
 pub struct Create {
     #[serde(flatten)]
     cmd: coupons::NewCoupon,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn create(
@@ -63,7 +62,6 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let coupon = coupons::create_coupon(&state, &auth.scope, p.cmd).await?;
     Ok(ok(objects::coupon(&coupon, state.now())))
 }
@@ -72,9 +70,8 @@ pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Coupon>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let c = state
         .store
         .get_coupon(&auth.scope, &id)
@@ -89,7 +86,6 @@ pub struct Update {
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn update(
@@ -98,7 +94,6 @@ pub async fn update(
     ObjectId(id): ObjectId<Coupon>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let c = state
         .store
         .update_coupon(&auth.scope, &id, |c| {
@@ -132,7 +127,6 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let now = state.now();
     let page = state.store.list_coupons(&auth.scope, &p.query()?).await?;
     let page = page.map(|c| objects::coupon(&c, now));

@@ -9,7 +9,7 @@ use paylink_domain::id::Event;
 use paylink_store::events::EventFilter;
 use serde::Deserialize;
 
-use super::{expansions, ok, ListArgs, RetrieveArgs};
+use super::{ok, ListArgs, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Input, ObjectId};
@@ -46,9 +46,8 @@ pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Event>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let e = state
         .store
         .get_event(&auth.scope, &id)
@@ -80,7 +79,6 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
     if p.kind.is_some() && p.types.is_some() {
         return Err(ApiError::invalid(
             Some("types".into()),

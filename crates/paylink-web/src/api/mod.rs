@@ -101,14 +101,14 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::GET, "/v1/payment_links", "GetPaymentLinks", "List payment links", payment_links::list_params(), Resp::List("payment_link"), || get(payment_links::list)),
         ep(M::GET, "/v1/payment_links/{id}", "GetPaymentLinksId", "Retrieve a payment link", payment_links::retrieve_params(), Resp::Object("payment_link"), || get(payment_links::retrieve)),
         ep(M::POST, "/v1/payment_links/{id}", "PostPaymentLinksId", "Update a payment link (a link is never deleted: set active=false)", payment_links::update_params(), Resp::Object("payment_link"), || post(payment_links::update)),
-        ep(M::GET, "/v1/payment_links/{id}/line_items", "GetPaymentLinksIdLineItems", "List a payment link's line items", payment_links::line_items_params(), Resp::List("item"), || get(payment_links::line_items)),
+        ep(M::GET, "/v1/payment_links/{id}/line_items", "GetPaymentLinksIdLineItems", "List a payment link's line items", payments::line_items_params(), Resp::List("item"), || get(payment_links::line_items)),
         ep(M::GET, "/v1/payment_links/{id}/qr.svg", "GetPaymentLinksIdQrSvg", "A QR code of the link's URL (SVG)", obj(vec![]), Resp::Image("image/svg+xml"), || get(payments::qr_svg)),
         ep(M::GET, "/v1/payment_links/{id}/qr.png", "GetPaymentLinksIdQrPng", "A QR code of the link's URL (PNG)", obj(vec![]), Resp::Image("image/png"), || get(payments::qr_png)),
         ep(M::POST, "/v1/checkout/sessions", "PostCheckoutSessions", "Create a checkout session (mode payment): the buyer pays on its url", payments::session_create_params(), Resp::Object("checkout.session"), || post(payments::create_session)),
         ep(M::GET, "/v1/checkout/sessions", "GetCheckoutSessions", "List checkout sessions", payments::session_list_params(), Resp::List("checkout.session"), || get(payments::list_sessions)),
-        ep(M::GET, "/v1/checkout/sessions/{id}", "GetCheckoutSessionsSession", "Retrieve a checkout session", payments::expand_params(), Resp::Object("checkout.session"), || get(payments::retrieve_session)),
-        ep(M::GET, "/v1/checkout/sessions/{id}/line_items", "GetCheckoutSessionsSessionLineItems", "List a checkout session's line items", crate::schema::list_params(vec![]), Resp::List("item"), || get(payments::session_line_items)),
-        ep(M::POST, "/v1/checkout/sessions/{id}/expire", "PostCheckoutSessionsSessionExpire", "Expire an open checkout session (its reservations are released)", payments::expand_params(), Resp::Object("checkout.session"), || post(payments::expire_session)),
+        ep(M::GET, "/v1/checkout/sessions/{id}", "GetCheckoutSessionsSession", "Retrieve a checkout session", payments::session_params(), Resp::Object("checkout.session"), || get(payments::retrieve_session)),
+        ep(M::GET, "/v1/checkout/sessions/{id}/line_items", "GetCheckoutSessionsSessionLineItems", "List a checkout session's line items", payments::line_items_params(), Resp::List("item"), || get(payments::session_line_items)),
+        ep(M::POST, "/v1/checkout/sessions/{id}/expire", "PostCheckoutSessionsSessionExpire", "Expire an open checkout session (its reservations are released)", payments::session_params(), Resp::Object("checkout.session"), || post(payments::expire_session)),
         ep(M::GET, "/v1/payment_intents", "GetPaymentIntents", "List payments", payments::pi_list_params(), Resp::List("payment_intent"), || get(payments::list_payment_intents)),
         ep(M::GET, "/v1/payment_intents/search", "GetPaymentIntentsSearch", "Search payments (amount, created, currency, customer, status, metadata)", search::search_params(), Resp::Search("payment_intent"), || get(search::payment_intents)),
         ep(M::GET, "/v1/payment_intents/{id}", "GetPaymentIntentsIntent", "Retrieve a payment", payments::expand_params(), Resp::Object("payment_intent"), || get(payments::retrieve_payment_intent)),
@@ -254,20 +254,6 @@ pub fn page_in_memory<'a, T>(
     Ok((all.get(start..end).unwrap_or(&[]), has_more))
 }
 
-/// Checks `expand` against the paths this endpoint can expand.
-pub fn expansions(expand: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
-    let list = expand.clone().unwrap_or_default();
-    for (i, e) in list.iter().enumerate() {
-        if !allowed.contains(&e.as_str()) {
-            return Err(ApiError::invalid(
-                Some(format!("expand[{i}]")),
-                format!("This property cannot be expanded ({e})."),
-            ));
-        }
-    }
-    Ok(list)
-}
-
 /// Whether an answer holds an object's line items (a payment link's or a
 /// checkout session's), and their prices' products.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -280,16 +266,17 @@ pub enum Items {
 /// The expansions of an answer whose object has line items (`prefix`:
 /// how they are named, `line_items`, or `data.line_items` in a list):
 /// the items, and `<prefix>.data.price.product` for their products too.
-pub fn item_expansions(expand: &Option<Vec<String>>, prefix: &str) -> Result<Items, ApiError> {
+/// (The schema has refused any other path.)
+pub fn item_expansions(expand: &Option<Vec<String>>, prefix: &str) -> Items {
+    let exp = crate::schema::expanded(expand);
     let deep = format!("{prefix}.data.price.product");
-    let exp = expansions(expand, &[prefix, deep.as_str()])?;
-    Ok(if exp.contains(&deep) {
+    if exp.contains(&deep) {
         Items::WithProducts
-    } else if exp.is_empty() {
-        Items::No
-    } else {
+    } else if exp.iter().any(|e| e == prefix) {
         Items::Yes
-    })
+    } else {
+        Items::No
+    }
 }
 
 /// The arguments of a retrieve: only `expand`.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::RetrieveArgs;
-use super::{expansions, item_expansions, ok, page_in_memory, Items, ListArgs};
+use super::{item_expansions, ok, page_in_memory, Items, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Input, ObjectId};
@@ -326,7 +326,6 @@ pub(crate) fn common_fields() -> Vec<Field> {
             "Only always (every payment takes a card).",
         ),
         metadata(),
-        expand(),
     ]
 }
 
@@ -407,6 +406,7 @@ pub fn create_params() -> Kind {
     ];
     fields.push(slug_field());
     fields.extend(common_fields());
+    fields.push(expand_of(LINK_EXPAND));
     obj(fields)
 }
 
@@ -453,23 +453,22 @@ pub fn update_params() -> Kind {
     ];
     fields.push(slug_field().unsettable());
     fields.extend(common_fields());
+    fields.push(expand_of(LINK_EXPAND));
     obj(fields)
 }
 
+/// What a link's answer can expand.
+const LINK_EXPAND: &[&str] = &["line_items", "line_items.data.price.product"];
+
 pub fn retrieve_params() -> Kind {
-    obj(vec![expand()])
+    obj(vec![expand_of(LINK_EXPAND)])
 }
 
 pub fn list_params() -> Kind {
-    crate::schema::list_params(vec![f(
-        "active",
-        Kind::Bool,
-        "Only active (or inactive) links.",
-    )])
-}
-
-pub fn line_items_params() -> Kind {
-    crate::schema::list_params(vec![])
+    crate::schema::list_params_expanding(
+        &["data.line_items", "data.line_items.data.price.product"],
+        vec![f("active", Kind::Bool, "Only active (or inactive) links.")],
+    )
 }
 
 /// Renders a link, with its line items when `expand` asks for them.
@@ -532,7 +531,7 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    let exp = item_expansions(&p.expand, "line_items")?;
+    let exp = item_expansions(&p.expand, "line_items");
     p.off.check()?;
     let link = links::create_link(&state, &auth.scope, p.cmd, None).await?;
     Ok(ok(render(&state, &auth.scope, &link, exp).await?))
@@ -544,7 +543,7 @@ pub async fn retrieve(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = item_expansions(&p.expand, "line_items")?;
+    let exp = item_expansions(&p.expand, "line_items");
     let link = state
         .store
         .get_payment_link(&auth.scope, &id)
@@ -568,7 +567,7 @@ pub async fn update(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    let exp = item_expansions(&p.expand, "line_items")?;
+    let exp = item_expansions(&p.expand, "line_items");
     p.off.check()?;
     let link = links::update_link(&state, &auth.scope, &id, p.cmd).await?;
     Ok(ok(render(&state, &auth.scope, &link, exp).await?))
@@ -586,7 +585,7 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    let exp = item_expansions(&p.page.expand, "data.line_items")?;
+    let exp = item_expansions(&p.page.expand, "data.line_items");
     let page = state
         .store
         .list_payment_links(
@@ -608,7 +607,7 @@ pub async fn line_items(
     ObjectId(id): ObjectId<PaymentLink>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["data.price.product"])?;
+    let exp = expanded(&p.expand);
     let link = state
         .store
         .get_payment_link(&auth.scope, &id)

@@ -15,7 +15,7 @@ use paylink_store::checkout::SessionFilter;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{expansions, ok, page_in_memory, ListArgs};
+use super::{ok, page_in_memory, ListArgs};
 use super::{Empty, Items, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -28,29 +28,54 @@ use crate::AppState;
 pub fn expand_params() -> Kind {
     obj(vec![expand()])
 }
+/// What a session's answer can expand.
+const SESSION_EXPAND: &[&str] = &[
+    "line_items",
+    "line_items.data.price.product",
+    "payment_intent",
+    "customer",
+];
+/// What a list of sessions can expand.
+const SESSIONS_EXPAND: &[&str] = &[
+    "data.line_items",
+    "data.line_items.data.price.product",
+    "data.payment_intent",
+    "data.customer",
+];
+/// A session's retrieve and expire.
+pub fn session_params() -> Kind {
+    obj(vec![expand_of(SESSION_EXPAND)])
+}
+/// A line items list: their prices' products.
+pub fn line_items_params() -> Kind {
+    crate::schema::list_params_expanding(&["data.price.product"], vec![])
+}
 pub fn session_list_params() -> Kind {
-    crate::schema::list_params(vec![
-        f(
-            "payment_link",
-            string(255),
-            "Only sessions of this payment link.",
-        ),
-        f(
-            "status",
-            one_of(&["open", "complete", "expired"]),
-            "Only sessions in this status.",
-        ),
-        f(
-            "payment_intent",
-            string(255),
-            "Only the session of this payment.",
-        ),
-        f(
-            "customer",
-            string(255),
-            "Only the sessions of this customer.",
-        ),
-    ])
+    crate::schema::list_params_expanding(
+        SESSIONS_EXPAND,
+        vec![
+            f(
+                "payment_link",
+                string(255),
+                "Only sessions of this payment link.",
+            ),
+            f(
+                "status",
+                one_of(&["open", "complete", "expired"]),
+                "Only sessions in this status.",
+            ),
+            f(
+                "payment_intent",
+                string(255),
+                "Only the session of this payment.",
+            ),
+            f(
+                "customer",
+                string(255),
+                "Only the sessions of this customer.",
+            ),
+        ],
+    )
 }
 pub fn pi_list_params() -> Kind {
     crate::schema::list_params(vec![f(
@@ -159,14 +184,16 @@ struct SessionExpand {
 }
 
 /// The expansions of a session answer; `list`: named under `data.`.
-fn session_expansions(expand: &Option<Vec<String>>, list: bool) -> Result<SessionExpand, ApiError> {
+/// (The schema has refused any path but [`SESSION_EXPAND`]'s, or
+/// [`SESSIONS_EXPAND`]'s in a list.)
+fn session_expansions(expand: &Option<Vec<String>>, list: bool) -> SessionExpand {
     let pre = if list { "data." } else { "" };
     let items = format!("{pre}line_items");
     let deep = format!("{items}.data.price.product");
     let pi = format!("{pre}payment_intent");
     let customer = format!("{pre}customer");
-    let exp = expansions(expand, &[&items, &deep, &pi, &customer])?;
-    Ok(SessionExpand {
+    let exp = expanded(expand);
+    SessionExpand {
         items: if exp.contains(&deep) {
             Items::WithProducts
         } else if exp.contains(&items) {
@@ -176,7 +203,7 @@ fn session_expansions(expand: &Option<Vec<String>>, list: bool) -> Result<Sessio
         },
         payment_intent: exp.contains(&pi),
         customer: exp.contains(&customer),
-    })
+    }
 }
 
 /// A session, with what `exp` expands.
@@ -265,7 +292,9 @@ pub fn session_create_params() -> Kind {
         f("success_url", string(2048), "Where the buyer goes after paying; {CHECKOUT_SESSION_ID} is replaced by the session id (default: paylink's confirmation page)."),
         f("cancel_url", string(2048), "Where the buyer goes who leaves the payment page."),
         f("client_reference_id", string(200), "Your own reference: 1 to 200 letters, digits, dashes and underscores."),
-        f("customer_email", string(254), "The buyer's email, shown read-only on the page."),
+        f("customer_email", string(254), "The buyer's email, shown read-only on the page (not with customer)."),
+        f("customer", string(255), "An existing customer the payment is for: their email is the buyer's, and the payment is theirs (no new customer is made)."),
+        f("locale", one_of(&["auto", "en", "en-GB"]), "The page's language: paylink's checkout page is in English; auto formats amounts as the buyer's browser asks, en and en-GB always in English style."),
         f("expires_at", int(0, i64::from(i32::MAX)), "When the session expires: 30 minutes to 24 hours after creation (default 24 hours)."),
         f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
         f("ui_mode", one_of(&["hosted", "hosted_page"]), "Only the hosted page (hosted_page, or hosted): the buyer pays on the session's url."),
@@ -286,6 +315,7 @@ pub fn session_create_params() -> Kind {
             .into_iter()
             .filter(|f| f.name != "after_completion"),
     );
+    fields.push(expand_of(SESSION_EXPAND));
     obj(fields)
 }
 
@@ -303,7 +333,7 @@ pub async fn create_session(
     Extension(auth): Extension<Auth>,
     Input(p): Input<SessionCreate>,
 ) -> Result<Response, ApiError> {
-    let exp = session_expansions(&p.expand, false)?;
+    let exp = session_expansions(&p.expand, false);
     p.off.check()?;
     let s = crate::service::checkout_sessions::create_session(&state, &auth.scope, p.cmd).await?;
     Ok(ok(render_session(&state, &auth.scope, &s, exp).await?))
@@ -324,7 +354,7 @@ pub async fn list_sessions(
     Extension(auth): Extension<Auth>,
     Input(p): Input<SessionList>,
 ) -> Result<Response, ApiError> {
-    let exp = session_expansions(&p.page.expand, true)?;
+    let exp = session_expansions(&p.page.expand, true);
     let filter = SessionFilter {
         payment_link: p.payment_link,
         status: p.status,
@@ -352,7 +382,7 @@ pub async fn retrieve_session(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = session_expansions(&p.expand, false)?;
+    let exp = session_expansions(&p.expand, false);
     let s = state
         .store
         .get_session(&auth.scope, &id)
@@ -367,7 +397,7 @@ pub async fn session_line_items(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["data.price.product"])?;
+    let exp = expanded(&p.expand);
     let q = p.query()?;
     let s = state
         .store
@@ -390,7 +420,7 @@ pub async fn expire_session(
     ObjectId(id): ObjectId<CheckoutSession>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = session_expansions(&p.expand, false)?;
+    let exp = session_expansions(&p.expand, false);
     let (s, changed) = state
         .store
         .expire_session(&auth.scope, &id)
@@ -423,7 +453,6 @@ pub async fn list_payment_intents(
     Extension(auth): Extension<Auth>,
     Input(p): Input<PiList>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
     let page = state
         .store
         .list_payment_intents(&auth.scope, p.customer.as_deref(), &p.page.query()?)
@@ -440,9 +469,8 @@ pub async fn retrieve_payment_intent(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<PaymentIntent>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let pi = state
         .store
         .get_payment_intent(&auth.scope, &id)
@@ -470,7 +498,6 @@ pub struct PiUpdate {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
-    expand: Option<Vec<String>>,
 }
 
 /// `POST /v1/payment_intents/{id}`: what the merchant may change on a
@@ -482,7 +509,6 @@ pub async fn update_payment_intent(
     ObjectId(id): ObjectId<PaymentIntent>,
     Input(p): Input<PiUpdate>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let pi = state
         .store
         .update_payment_intent(&auth.scope, &id, |pi| {
@@ -517,7 +543,6 @@ pub async fn list_customers(
     Extension(auth): Extension<Auth>,
     Input(p): Input<CustomerList>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
     let page = state
         .store
         .list_customers(&auth.scope, p.email.as_deref(), &p.page.query()?)
@@ -530,9 +555,8 @@ pub async fn retrieve_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Customer>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let c = match state.store.get_customer(&auth.scope, &id).await {
         Ok(c) => c,
         // A deleted customer retrieves as Stripe's deleted stub.
@@ -558,7 +582,6 @@ pub struct CustomerUpdate {
     address: Option<Option<Address>>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn update_customer(
@@ -567,7 +590,6 @@ pub async fn update_customer(
     ObjectId(id): ObjectId<Customer>,
     Input(p): Input<CustomerUpdate>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let email = p
         .email
         .map(|e| e.as_deref().map(customer_email).transpose())
@@ -631,7 +653,6 @@ pub struct CustomerCreate {
     phone: Option<String>,
     address: Option<Address>,
     metadata: Option<BTreeMap<String, String>>,
-    expand: Option<Vec<String>>,
 }
 
 pub fn customer_create_params() -> Kind {
@@ -652,7 +673,6 @@ pub async fn create_customer(
     Extension(auth): Extension<Auth>,
     Input(p): Input<CustomerCreate>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let c = Customer {
         id: crate::service::new_id(paylink_domain::IdKind::Customer)?,
         livemode: auth.scope.livemode,
@@ -687,9 +707,8 @@ pub async fn redact_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Customer>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let c = customers::redact(&state, &auth.scope, &auth.key_id, &id).await?;
     Ok(ok(objects::customer(&c)))
 }
@@ -699,9 +718,8 @@ pub async fn export_customer(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Customer>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     Ok(ok(customers::export(
         &state,
         &auth.scope,
@@ -717,7 +735,6 @@ pub async fn export_customer(
 pub struct RefundCreate {
     #[serde(flatten)]
     cmd: refunds::NewRefund,
-    expand: Option<Vec<String>>,
 }
 
 /// Creates a refund of a payment (see [`refunds::create_refund`]).
@@ -726,7 +743,6 @@ pub async fn create_refund(
     Extension(auth): Extension<Auth>,
     Input(p): Input<RefundCreate>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let r = refunds::create_refund(&state, &auth.scope, p.cmd).await?;
     Ok(ok(objects::refund(&r)))
 }
@@ -743,7 +759,6 @@ pub async fn list_refunds(
     Extension(auth): Extension<Auth>,
     Input(p): Input<RefundList>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
     let page = state
         .store
         .list_refunds(&auth.scope, p.payment_intent.as_deref(), &p.page.query()?)
@@ -756,9 +771,8 @@ pub async fn retrieve_refund(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<Refund>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let r = state
         .store
         .get_refund(&auth.scope, &id)

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::RetrieveArgs;
-use super::{currency, expansions, ok, ListArgs};
+use super::{currency, ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input, ObjectId};
@@ -44,7 +44,7 @@ pub fn create_params() -> Kind {
         f("nickname", string(5000), "A brief description of the price, hidden from buyers."),
         f("lookup_key", string(200), "A key to find the price by."),
         metadata(),
-        expand(),
+        expand_of(&["product"]),
     ])
 }
 pub fn update_params() -> Kind {
@@ -58,18 +58,21 @@ pub fn update_params() -> Kind {
         .unsettable(),
         f("lookup_key", string(200), "A key to find the price by.").unsettable(),
         metadata(),
-        expand(),
+        expand_of(&["product"]),
     ])
 }
 pub fn retrieve_params() -> Kind {
-    obj(vec![expand()])
+    obj(vec![expand_of(&["product"])])
 }
 pub fn list_params() -> Kind {
-    crate::schema::list_params(vec![
-        f("active", Kind::Bool, "Only active (or inactive) prices."),
-        f("product", string(255), "Only prices of this product."),
-        f("currency", string(3), "Only prices in this currency."),
-    ])
+    crate::schema::list_params_expanding(
+        &["data.product"],
+        vec![
+            f("active", Kind::Bool, "Only active (or inactive) prices."),
+            f("product", string(255), "Only prices of this product."),
+            f("currency", string(3), "Only prices in this currency."),
+        ],
+    )
 }
 
 #[derive(Deserialize)]
@@ -102,7 +105,7 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["product"])?;
+    let exp = expanded(&p.expand);
     let price = catalog::create_price(&state, &auth.scope, p.cmd).await?;
     Ok(ok(
         render(&state, &auth.scope, &price, !exp.is_empty()).await?
@@ -115,7 +118,7 @@ pub async fn retrieve(
     ObjectId(id): ObjectId<Price>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["product"])?;
+    let exp = expanded(&p.expand);
     let price = state
         .store
         .get_price(&auth.scope, &id)
@@ -144,7 +147,7 @@ pub async fn update(
     ObjectId(id): ObjectId<Price>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["product"])?;
+    let exp = expanded(&p.expand);
     let price = state
         .store
         .update_price(&auth.scope, &id, |pr| -> Result<(), RuleError> {
@@ -181,7 +184,7 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.page.expand, &["data.product"])?;
+    let exp = expanded(&p.page.expand);
     if let Some(c) = &p.currency {
         currency("currency", c)?;
     }

@@ -9,7 +9,7 @@ use paylink_domain::catalog::{check_http_url, check_images, Product, RuleError};
 use paylink_store::catalog::{ProductDeletion, ProductFilter};
 use serde::Deserialize;
 
-use super::{expansions, ok, Empty, ListArgs, RetrieveArgs};
+use super::{ok, Empty, ListArgs, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input, ObjectId};
@@ -58,7 +58,7 @@ pub fn create_params() -> Kind {
             "A price created with the product, in the same transaction, and made its default_price (Stripe's Payment Links guide's first step).",
         ),
         metadata(),
-        expand(),
+        expand_of(&["default_price"]),
     ])
 }
 pub fn update_params() -> Kind {
@@ -85,21 +85,24 @@ pub fn update_params() -> Kind {
         )
         .unsettable(),
         metadata(),
-        expand(),
+        expand_of(&["default_price"]),
     ])
 }
 pub fn retrieve_params() -> Kind {
-    obj(vec![expand()])
+    obj(vec![expand_of(&["default_price"])])
 }
 pub fn delete_params() -> Kind {
     obj(vec![])
 }
 pub fn list_params() -> Kind {
-    crate::schema::list_params(vec![f(
-        "active",
-        Kind::Bool,
-        "Only products that are (or are not) active.",
-    )])
+    crate::schema::list_params_expanding(
+        &["data.default_price"],
+        vec![f(
+            "active",
+            Kind::Bool,
+            "Only products that are (or are not) active.",
+        )],
+    )
 }
 
 #[derive(Deserialize)]
@@ -124,7 +127,7 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["default_price"])?;
+    let exp = expanded(&p.expand);
     let product = match p.default_price_data {
         None => catalog::create_product(&state, &auth.scope, p.cmd).await?,
         Some(d) => {
@@ -174,7 +177,7 @@ pub async fn retrieve(
     ObjectId(id): ObjectId<Product>,
     Input(p): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["default_price"])?;
+    let exp = expanded(&p.expand);
     let product = state
         .store
         .get_product(&auth.scope, &id)
@@ -208,7 +211,7 @@ pub async fn update(
     ObjectId(id): ObjectId<Product>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.expand, &["default_price"])?;
+    let exp = expanded(&p.expand);
     let now = state.now();
     let product = state
         .store
@@ -281,7 +284,7 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    let exp = expansions(&p.page.expand, &["data.default_price"])?;
+    let exp = expanded(&p.page.expand);
     let page = state
         .store
         .list_products(

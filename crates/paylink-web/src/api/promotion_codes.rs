@@ -11,7 +11,7 @@ use paylink_store::catalog::PromotionCodeFilter;
 use serde::Deserialize;
 
 use super::RetrieveArgs;
-use super::{expansions, ok, ListArgs};
+use super::{ok, ListArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input, ObjectId};
@@ -73,7 +73,6 @@ pub struct Create {
     coupon: Option<String>,
     #[serde(flatten)]
     cmd: coupons::NewPromotionCode,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn create(
@@ -81,7 +80,6 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let coupon_id = match (p.promotion.and_then(|pr| pr.coupon), p.coupon) {
         (Some(c), None) | (None, Some(c)) => c,
         (Some(_), Some(_)) => {
@@ -107,9 +105,8 @@ pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<PromotionCode>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let promo = state
         .store
         .get_promotion_code(&auth.scope, &id)
@@ -123,7 +120,6 @@ pub struct Update {
     active: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn update(
@@ -132,7 +128,6 @@ pub async fn update(
     ObjectId(id): ObjectId<PromotionCode>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let promo = state
         .store
         .update_promotion_code(&auth.scope, &id, |pc| {
@@ -161,7 +156,6 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<List>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.page.expand, &[])?;
     let filter = PromotionCodeFilter {
         active: p.active,
         code: p.code,

@@ -21,7 +21,7 @@ use paylink_store::{ListQuery, Page, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{expansions, ok};
+use super::ok;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::Input;
@@ -60,7 +60,6 @@ pub struct SearchArgs {
     query: String,
     limit: Option<i64>,
     page: Option<String>,
-    expand: Option<Vec<String>>,
 }
 
 fn query_error(message: String) -> ApiError {
@@ -73,7 +72,6 @@ fn query_of(
     resource: &str,
     kind_of: fn(&str) -> Option<FieldKind>,
 ) -> Result<Query, ApiError> {
-    expansions(&args.expand, &[])?;
     let q = parse(&args.query).map_err(|e| query_error(e.0))?;
     q.check(resource, kind_of).map_err(|e| query_error(e.0))?;
     Ok(q)

@@ -11,7 +11,7 @@ use paylink_domain::id::WebhookEndpoint;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{expansions, ok, Empty, ListArgs, RetrieveArgs};
+use super::{ok, Empty, ListArgs, RetrieveArgs};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{double_option, Input, ObjectId};
@@ -91,7 +91,6 @@ pub struct Create {
     #[serde(flatten)]
     cmd: NewEndpoint,
     connect: Option<bool>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn create(
@@ -99,7 +98,6 @@ pub async fn create(
     Extension(auth): Extension<Auth>,
     Input(p): Input<Create>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     if p.connect == Some(true) {
         return Err(ApiError::invalid(
             Some("connect".into()),
@@ -125,9 +123,8 @@ pub async fn retrieve(
     State(state): State<AppState>,
     Extension(auth): Extension<Auth>,
     ObjectId(id): ObjectId<WebhookEndpoint>,
-    Input(p): Input<RetrieveArgs>,
+    Input(_): Input<RetrieveArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let e = state
         .store
         .get_webhook_endpoint(&auth.scope, &id)
@@ -145,7 +142,6 @@ pub struct Update {
     disabled: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
-    expand: Option<Vec<String>>,
 }
 
 pub async fn update(
@@ -154,7 +150,6 @@ pub async fn update(
     ObjectId(id): ObjectId<WebhookEndpoint>,
     Input(p): Input<Update>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let change = EndpointChange {
         url: p.url,
         enabled_events: p.enabled_events,
@@ -169,7 +164,6 @@ pub async fn update(
 #[derive(Deserialize)]
 pub struct Roll {
     expires_in: Option<i64>,
-    expand: Option<Vec<String>>,
 }
 
 /// `POST /v1/webhook_endpoints/{id}/roll_secret` (a paylink extension;
@@ -181,7 +175,6 @@ pub async fn roll_secret(
     ObjectId(id): ObjectId<WebhookEndpoint>,
     Input(p): Input<Roll>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let overlap = p
         .expires_in
         .unwrap_or(paylink_store::webhooks::MAX_PREVIOUS_SECRET_SECS);
@@ -205,7 +198,6 @@ pub async fn list(
     Extension(auth): Extension<Auth>,
     Input(p): Input<ListArgs>,
 ) -> Result<Response, ApiError> {
-    expansions(&p.expand, &[])?;
     let page = state
         .store
         .list_webhook_endpoints(&auth.scope, &p.query()?)

@@ -90,13 +90,19 @@ fn html(status: StatusCode, body: String, nonce: &str, provider_origin: &str) ->
     resp
 }
 
-fn style_of(headers: &HeaderMap) -> Style {
-    locale::style_for(
+/// How amounts read: in the language the merchant set on an API session
+/// (`locale`), otherwise in the buyer's browser's.
+fn style_of(headers: &HeaderMap, s: Option<&CheckoutSession>) -> Style {
+    let set = s
+        .and_then(|s| s.offer.as_ref())
+        .and_then(|o| o.locale.as_deref())
+        .filter(|l| *l != "auto");
+    locale::style_for(set.unwrap_or_else(|| {
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    )
+            .unwrap_or("")
+    }))
 }
 
 fn page_error(state: &AppState, status: StatusCode, e: impl std::fmt::Display) -> Response {
@@ -510,7 +516,7 @@ fn page(
         order,
         form,
         promo_typed,
-        style_of(headers),
+        style_of(headers, l.session.as_ref()),
         &state.public_url,
         alert,
     );
@@ -1100,7 +1106,8 @@ async fn return_page(
         nonce: &n,
         terms_url: None,
     };
-    let (body, processing) = pages::confirmation(&s, &m, message.as_deref(), style_of(&headers));
+    let (body, processing) =
+        pages::confirmation(&s, &m, message.as_deref(), style_of(&headers, Some(&s)));
     let mut resp = html(StatusCode::OK, body, &n, &state.provider.origin());
     if processing {
         resp.headers_mut()
@@ -1285,9 +1292,15 @@ async fn webhook(
         Ok(Completion::SessionExpired) => {
             // The limits it reserved are already given back, so the payment
             // can't be kept: refund it in full, once (keyed by the event).
-            let credential = match state.store.find_session_public(&session_id).await {
-                Ok((scope, _)) => state.store.provider_credential(&scope).await.ok().flatten(),
-                Err(_) => None,
+            let scope = state
+                .store
+                .find_session_public(&session_id)
+                .await
+                .ok()
+                .map(|(scope, _)| scope);
+            let credential = match &scope {
+                Some(scope) => state.store.provider_credential(scope).await.ok().flatten(),
+                None => None,
             };
             let outcome = match &credential {
                 Some((_, c)) => {
@@ -1300,12 +1313,38 @@ async fn webhook(
                     "no provider is connected any more".into(),
                 )),
             };
-            match outcome {
+            // The merchant sees it in their audit log: the money came and
+            // went back (or must be given back at the provider).
+            let (action, detail) = match &outcome {
                 Ok(r) => {
-                    tracing::warn!(session = %session_id, refund = %r, "payment for an expired session refunded")
+                    tracing::warn!(session = %session_id, refund = %r, "payment for an expired session refunded");
+                    (
+                        "payment.late_refunded",
+                        serde_json::json!({"provider_payment": provider_ref, "amount": amount, "provider_refund": r}),
+                    )
                 }
                 Err(e) => {
-                    tracing::error!(session = %session_id, error = %e, "payment for an expired session could not be refunded; refund it at the provider")
+                    tracing::error!(session = %session_id, error = %e, "payment for an expired session could not be refunded; refund it at the provider");
+                    (
+                        "payment.late_refund_failed",
+                        serde_json::json!({"provider_payment": provider_ref, "amount": amount, "reason": e.to_string()}),
+                    )
+                }
+            };
+            if let Some(scope) = &scope {
+                let r = state
+                    .store
+                    .audit(paylink_store::audit::AuditEvent {
+                        account_id: Some(&scope.account_id),
+                        actor: &format!("provider:{}", state.provider.name()),
+                        action,
+                        target: Some(&session_id),
+                        detail,
+                        now: state.now(),
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "audit of a late payment failed");
                 }
             }
             received()

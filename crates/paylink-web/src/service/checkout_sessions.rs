@@ -56,6 +56,8 @@ pub struct NewSession {
     pub shipping_address_collection: Option<super::payment_links::ShippingArgs>,
     pub consent_collection: Option<super::payment_links::ConsentArgs>,
     pub discounts: Option<Vec<DiscountArgs>>,
+    pub customer: Option<String>,
+    pub locale: Option<String>,
 }
 
 /// One of `discounts`: a coupon or a promotion code.
@@ -158,6 +160,27 @@ async fn discount(
         coupon: coupon.id,
         promotion_code: promo.map(|p| p.id),
     }))
+}
+
+/// The session's `customer`: one of the account's customers, not deleted
+/// (its email, if any, is the buyer's; `customer_email` can't go with it).
+async fn existing_customer(
+    state: &AppState,
+    scope: &Scope,
+    id: &str,
+    email_given: bool,
+) -> Result<paylink_domain::checkout::Customer, ApiError> {
+    if email_given {
+        return Err(ApiError::invalid(
+            Some("customer_email".into()),
+            "You may only specify one of these parameters: customer, customer_email.",
+        ));
+    }
+    match state.store.get_customer(scope, id).await {
+        Ok(c) => Ok(c),
+        Err(StoreError::NotFound) => Err(ApiError::no_such("customer", id, Some("customer"))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn missing(param: &str) -> ApiError {
@@ -324,7 +347,12 @@ pub async fn create_session(
         })?),
         None => None,
     };
+    let customer = match &cmd.customer {
+        Some(id) => Some(existing_customer(state, scope, id, cmd.customer_email.is_some()).await?),
+        None => None,
+    };
     let customer_email = match cmd.customer_email {
+        None => customer.as_ref().and_then(|c| c.email.clone()),
         Some(e) => Some(
             Email::parse(&e)
                 .map_err(|_| {
@@ -336,7 +364,6 @@ pub async fn create_session(
                 .as_str()
                 .to_string(),
         ),
-        None => None,
     };
     let expires_at = cmd.expires_at.unwrap_or(now + SESSION_TTL_SECS);
     if expires_at < now + MIN_SESSION_SECS || expires_at > now + SESSION_TTL_SECS {
@@ -457,7 +484,7 @@ pub async fn create_session(
         custom_fields: Vec::new(),
         line_items: lines,
         metadata: metadata(cmd.metadata.as_ref())?,
-        customer: None,
+        customer: customer.map(|c| c.id),
         payment_intent: None,
         provider: state.provider.name().to_string(),
         provider_ref: None,
@@ -481,6 +508,7 @@ pub async fn create_session(
                 .transpose()?,
             consent_terms,
             discount,
+            locale: cmd.locale,
         }),
         submitted_at: None,
         payment_intent_data,

@@ -635,3 +635,125 @@ async fn api_sessions_apply_their_discount(app: TestApp) {
     }
 }
 both!(api_sessions_apply_their_discount);
+
+/// `customer` on a session: the customer's email is the buyer's (read-only
+/// on the page), the session names them from its creation, and the
+/// payment is theirs (no second customer is made). `locale` takes what
+/// paylink's English page can keep; others are refused naming it.
+async fn api_sessions_for_a_customer_and_a_locale(app: TestApp) {
+    let cus = app
+        .post(
+            "/v1/customers",
+            json!({"email": "known@example.com", "name": "Known Buyer"}),
+        )
+        .await
+        .id();
+    let price = app.price("eur", 123456).await;
+    let base = json!({"mode": "payment", "line_items": [{"price": price, "quantity": 1}]});
+    let with = |extra: Value| {
+        let mut v = base.clone();
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    // Refused, each naming its parameter.
+    for (extra, param, code) in [
+        (
+            json!({"customer": "cus_nope"}),
+            "customer",
+            "resource_missing",
+        ),
+        (
+            json!({"customer": cus, "customer_email": "other@example.com"}),
+            "customer_email",
+            "parameter_invalid",
+        ),
+        (json!({"locale": "de"}), "locale", "parameter_invalid"),
+    ] {
+        let r = app.post("/v1/checkout/sessions", with(extra)).await;
+        r.assert_error(400, Some(param));
+        assert_eq!(r.body["error"]["code"], code, "{r:?}");
+    }
+    // Another account's customer is not found either.
+    let (_, other) = app.other_account().await;
+    let foreign = app
+        .post_as(
+            &other,
+            "/v1/customers",
+            json!({"email": "theirs@example.com"}),
+        )
+        .await
+        .id();
+    app.post("/v1/checkout/sessions", with(json!({"customer": foreign})))
+        .await
+        .assert_error(400, Some("customer"));
+
+    let s = app
+        .post(
+            "/v1/checkout/sessions",
+            with(json!({"customer": cus, "locale": "en"})),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(s["customer"], cus.as_str());
+    assert_eq!(s["customer_email"], "known@example.com");
+    assert_eq!(s["locale"], "en");
+    let id = s["id"].as_str().unwrap().to_string();
+    // The page shows the customer's email read-only, and amounts in
+    // English style whatever the browser asks (the session's locale).
+    let b = Buyer::new();
+    let page = b
+        .get_with(
+            s["url"].as_str().unwrap(),
+            &[("accept-language", "de-DE,de;q=0.9")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("known@example.com"), "{}", page.body);
+    assert!(page.body.contains("readonly"), "{}", page.body);
+    assert!(page.body.contains("€1,234.56"), "{}", page.body);
+    // Without a locale, the browser's language decides.
+    let auto = app
+        .post("/v1/checkout/sessions", with(json!({"locale": "auto"})))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(auto["locale"], "auto");
+    let de = b
+        .get_with(
+            auto["url"].as_str().unwrap(),
+            &[("accept-language", "de-DE,de;q=0.9")],
+        )
+        .await;
+    assert!(de.body.contains("1.234,56"), "{}", de.body);
+
+    // Paid: the payment and the session are the customer's own.
+    let url = s["url"].as_str().unwrap();
+    let submitted = b
+        .post(url, &[("email", "typed@example.com"), ("action", "pay")])
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let sim = b.get(&submitted.location.unwrap()).await.location.unwrap();
+    let paid = b.card(&sim, CARD_OK).await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    let done = app
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=payment_intent"
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["customer"], cus.as_str());
+    assert_eq!(done["payment_intent"]["customer"], cus.as_str());
+    assert_eq!(done["customer_details"]["email"], "known@example.com");
+    let customers = app.get("/v1/customers").await.ok().clone();
+    assert_eq!(
+        customers["data"].as_array().unwrap().len(),
+        1,
+        "{customers}"
+    );
+}
+both!(api_sessions_for_a_customer_and_a_locale);

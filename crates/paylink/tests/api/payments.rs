@@ -318,6 +318,20 @@ async fn expiry_releases_reservations(app: TestApp) {
         400,
         "the late payment was already refunded in full"
     );
+    // The merchant is told: their audit log holds the refund, on the
+    // session, with the amount.
+    let entries = app
+        .opened
+        .store
+        .audit_entries(Some(&app.account))
+        .await
+        .unwrap();
+    let late_entry = entries
+        .iter()
+        .find(|e| e.action == "payment.late_refunded")
+        .expect("the late payment's refund is audited");
+    assert_eq!(late_entry.target.as_deref(), Some(sid.as_str()));
+    assert!(late_entry.detail.contains(simpay), "{}", late_entry.detail);
     // Place and code are free again; a session left open expires after 24 h.
     let second = b
         .checkout(
