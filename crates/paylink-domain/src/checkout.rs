@@ -153,6 +153,11 @@ pub struct CustomFieldAnswer {
     #[serde(rename = "type")]
     pub kind: String,
     pub value: Option<String>,
+    /// The question as it was asked (its label, options and bounds), kept
+    /// with the answer: a link's questions may change after its sessions.
+    /// None in sessions recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<crate::catalog::CustomField>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +381,20 @@ pub struct Customer {
     pub phone: Option<String>,
     pub address: Option<Address>,
     pub metadata: Metadata,
+    /// The merchant's note about them (personal data: sealed).
+    pub description: Option<String>,
+    /// Where their orders ship (sealed).
+    pub shipping: Option<CustomerShipping>,
+    /// Their languages, most preferred first (language tags).
+    pub preferred_locales: Vec<String>,
+}
+
+/// A customer's shipping details (Stripe's `shipping`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerShipping {
+    pub name: String,
+    pub phone: Option<String>,
+    pub address: Address,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

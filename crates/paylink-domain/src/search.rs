@@ -97,15 +97,20 @@ impl Parser<'_> {
             self.at
         ))
     }
+    /// Text in double or single quotes (Stripe's documentation writes
+    /// both: `name:"Mug"`, `name:'Mug'`), a backslash escaping the next
+    /// character.
     fn quoted(&mut self) -> Result<String, SearchError> {
-        if !self.eat("\"") {
-            return Err(self.error("expected a quoted value"));
-        }
+        let quote = match self.s.get(self.at) {
+            Some(q @ (b'"' | b'\'')) => *q,
+            _ => return Err(self.error("expected a quoted value")),
+        };
+        self.at += 1;
         let mut out = Vec::new();
         loop {
             match self.s.get(self.at) {
                 None => return Err(self.error("unterminated quoted value")),
-                Some(b'"') => {
+                Some(q) if *q == quote => {
                     self.at += 1;
                     break;
                 }
@@ -179,7 +184,7 @@ impl Parser<'_> {
         } else {
             return Err(self.error("expected one of : ~ > >= < <="));
         };
-        let value = if self.s.get(self.at) == Some(&b'"') {
+        let value = if matches!(self.s.get(self.at), Some(b'"' | b'\'')) {
             Literal::Text(self.quoted()?)
         } else {
             Literal::Number(self.number()?)
@@ -367,6 +372,22 @@ mod tests {
             parse(r#"email:"a@b.example" OR name:"Ann""#)?,
             Query::Any(_)
         ));
+        // Single quotes, as Stripe's API reference writes them.
+        let single = parse(r"name:'Alpha' AND metadata['tag']:'x' AND name:'It\'s'")?;
+        let texts: Vec<_> = single
+            .clauses()
+            .iter()
+            .map(|c| (c.key.clone(), c.value.clone()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (None, Literal::Text("Alpha".into())),
+                (Some("tag".into()), Literal::Text("x".into())),
+                (None, Literal::Text("It's".into())),
+            ]
+        );
+        assert!(parse(r#"name:'mixed""#).is_err());
         assert!(parse("").is_err());
         assert!(parse("name").is_err());
         assert!(parse(r#"name:"open"#).is_err());

@@ -141,6 +141,11 @@ const SQLITE: &[Migration] = &[
         name: "terms_consent",
         sql: include_str!("../migrations/sqlite/0025_terms_consent.sql"),
     },
+    Migration {
+        version: 26,
+        name: "customer_details",
+        sql: include_str!("../migrations/sqlite/0026_customer_details.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -268,6 +273,11 @@ const POSTGRES: &[Migration] = &[
         version: 25,
         name: "terms_consent",
         sql: include_str!("../migrations/postgres/0025_terms_consent.sql"),
+    },
+    Migration {
+        version: 26,
+        name: "customer_details",
+        sql: include_str!("../migrations/postgres/0026_customer_details.sql"),
     },
 ];
 

@@ -43,7 +43,14 @@ const TARGETS: &[Target] = &[
         table: "customers",
         account_col: "account_id",
         key_cols: &["id"],
-        columns: &["email", "name", "phone", "address"],
+        columns: &[
+            "email",
+            "name",
+            "phone",
+            "address",
+            "description",
+            "shipping",
+        ],
     },
     Target {
         table: "checkout_sessions",

@@ -122,21 +122,10 @@ impl ApiError {
             None,
         )
     }
-    pub fn not_found_route(path: &str) -> Self {
-        let p: String = path.chars().take(200).collect();
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorType::InvalidRequest,
-            None,
-            format!(
-                "Unrecognized request URL ({p}). Please see the API reference at /v1/openapi.json."
-            ),
-            None,
-        )
-    }
-    /// A known URL with a method it does not take: Stripe's 404
-    /// "Unrecognized request URL (METHOD: /path)", which the SDKs raise as
-    /// InvalidRequestError (a 405 would be a generic APIError).
+    /// A URL no route has, or a known URL with a method it does not take:
+    /// Stripe's 404 "Unrecognized request URL (METHOD: /path)", which the
+    /// SDKs raise as InvalidRequestError (a 405 would be a generic
+    /// APIError).
     pub fn unrecognized_method(method: &str, path: &str) -> Self {
         let p: String = path.chars().take(200).collect();
         let m: String = method.chars().take(10).collect();
@@ -264,6 +253,15 @@ impl ApiError {
         err.insert("type".into(), json!(self.kind.as_str()));
         if let Some(c) = self.code {
             err.insert("code".into(), json!(c));
+            // Stripe's page for the code: paylink's codes mean what
+            // Stripe's do.
+            err.insert(
+                "doc_url".into(),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    c.replace('_', "-")
+                )),
+            );
         }
         let mut message = self.message.clone();
         if self.status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -219,8 +219,8 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn fallback(uri: axum::http::Uri) -> Response {
-    ApiError::not_found_route(uri.path()).into_response()
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::unrecognized_method(method.as_str(), uri.path()).into_response()
 }
 
 /// Readiness: 200 when the database answers a read and would take a

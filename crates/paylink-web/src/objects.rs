@@ -166,14 +166,11 @@ pub const CUSTOMER_OFF: &[(&str, Off)] = &[
     ("customer_account", Null),
     ("default_source", Null),
     ("delinquent", Off::False),
-    ("description", Null),
     ("discount", Null),
     ("individual_name", Null),
     ("invoice_prefix", Null),
     ("invoice_settings", Null),
     ("next_invoice_sequence", Null),
-    ("preferred_locales", Empty),
-    ("shipping", Null),
     ("tax_exempt", Text("none")),
     ("test_clock", Null),
 ];
@@ -543,43 +540,53 @@ fn custom_text(t: &paylink_domain::catalog::CustomText) -> Value {
     })
 }
 
+/// A session's question as Stripe renders it: as it was asked (label,
+/// optional, options, bounds), with the answer (null until given) under
+/// its type.
+fn asked(def: &paylink_domain::catalog::CustomField, answer: Option<&str>) -> Value {
+    let mut v = json!(def);
+    if let Some(sub) = v.get_mut(&def.kind) {
+        if !sub.is_object() {
+            *sub = match def.kind.as_str() {
+                "dropdown" => json!({"default_value": null, "options": []}),
+                _ => json!({"default_value": null, "maximum_length": null, "minimum_length": null}),
+            };
+        }
+        if let Some(m) = sub.as_object_mut() {
+            m.insert("value".into(), json!(answer));
+        }
+    }
+    v
+}
+
 pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Option<Value>) -> Value {
     let fields: Vec<Value> = match &s.offer {
-        // An API-created session knows its questions: each as it was
-        // asked (label, optional, bounds), with the answer once given.
+        // An API-created session knows its questions.
         Some(o) => o
             .custom_fields
             .iter()
             .map(|def| {
-                let answer = s
-                    .custom_fields
-                    .iter()
-                    .find(|a| a.key == def.key)
-                    .and_then(|a| a.value.clone());
-                let mut v = json!(def);
-                if let Some(sub) = v.get_mut(&def.kind) {
-                    if !sub.is_object() {
-                        *sub = json!({});
-                    }
-                    if let Some(m) = sub.as_object_mut() {
-                        m.insert("value".into(), json!(answer));
-                    }
-                }
-                v
+                let answer = s.custom_fields.iter().find(|a| a.key == def.key);
+                asked(def, answer.and_then(|a| a.value.as_deref()))
             })
             .collect(),
+        // A link's session keeps each question with its answer (one
+        // recorded before that: the answer alone).
         None => s
             .custom_fields
             .iter()
-            .map(|f| {
-                let value = json!({"value": f.value});
-                json!({
-                    "key": f.key,
-                    "type": f.kind,
-                    "text": if f.kind == "text" { value.clone() } else { Value::Null },
-                    "numeric": if f.kind == "numeric" { value.clone() } else { Value::Null },
-                    "dropdown": if f.kind == "dropdown" { value } else { Value::Null },
-                })
+            .map(|f| match &f.question {
+                Some(def) => asked(def, f.value.as_deref()),
+                None => {
+                    let value = json!({"value": f.value});
+                    json!({
+                        "key": f.key,
+                        "type": f.kind,
+                        "text": if f.kind == "text" { value.clone() } else { Value::Null },
+                        "numeric": if f.kind == "numeric" { value.clone() } else { Value::Null },
+                        "dropdown": if f.kind == "dropdown" { value } else { Value::Null },
+                    })
+                }
             })
             .collect(),
     };
@@ -606,6 +613,10 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
         "custom_fields": fields,
         "customer": s.customer,
         "customer_details": {
+            "business_name": null,
+            "individual_name": null,
+            "tax_exempt": "none",
+            "tax_ids": [],
             "email": s.customer_email,
             "name": s.customer_name,
             "phone": s.customer_phone,
@@ -711,6 +722,13 @@ pub fn customer(c: &Customer) -> Value {
         "metadata": c.metadata,
         "name": c.name,
         "phone": c.phone,
+        "description": c.description,
+        "preferred_locales": c.preferred_locales,
+        "shipping": c.shipping.as_ref().map(|s| json!({
+            "name": s.name,
+            "phone": s.phone,
+            "address": address(Some(&s.address)),
+        })),
     });
     with_off(v, CUSTOMER_OFF)
 }

@@ -131,7 +131,18 @@ fn search_of(component: &'static str) -> Out {
 pub fn components() -> Vec<(&'static str, Out)> {
     use Out::*;
     let text_bounds = || null(Obj(vec![("default_value", null(Str)), ("maximum_length", null(Int)), ("minimum_length", null(Int))]));
-    let value = || null(Obj(vec![("value", null(Str))]));
+    // A session's answer to a question, with the question's bounds (or
+    // options) where it was kept.
+    let answered = |dropdown: bool| {
+        let opt = |o: Out| Opt(Box::new(o));
+        let mut f = vec![("value", null(Str)), ("default_value", opt(null(Str)))];
+        if dropdown {
+            f.push(("options", opt(arr(Obj(vec![("label", Str), ("value", Str)])))));
+        } else {
+            f.extend([("maximum_length", opt(null(Int))), ("minimum_length", opt(null(Int)))]);
+        }
+        null(Obj(f))
+    };
     vec![
         ("product", Obj(with_off(crate::objects::PRODUCT_OFF, vec![
             ("id", Str), ("object", Lit("product")), ("active", Bool), ("created", Int), ("updated", Int),
@@ -208,9 +219,19 @@ pub fn components() -> Vec<(&'static str, Out)> {
         ("checkout.session", Obj(with_off(crate::objects::SESSION_OFF, vec![
             ("id", Str), ("object", Lit("checkout.session")), ("amount_subtotal", Int), ("amount_total", Int),
             ("client_reference_id", null(Str)), ("created", Int), ("currency", Str),
-            ("custom_fields", arr(Obj(vec![("key", Str), ("type", Str), ("text", value()), ("numeric", value()), ("dropdown", value())]))),
+            // Each question as it was asked (label, optional, bounds; not
+            // in sessions recorded before questions were kept) with its answer.
+            ("custom_fields", arr(Obj(vec![
+                ("key", Str), ("type", Str),
+                ("label", Opt(Box::new(Obj(vec![("type", Lit("custom")), ("custom", Str)])))),
+                ("optional", Opt(Box::new(Bool))),
+                ("text", answered(false)), ("numeric", answered(false)), ("dropdown", answered(true)),
+            ]))),
             ("customer", null(Any(vec![Str, Ref("customer_or_deleted")]))),
-            ("customer_details", Obj(vec![("email", null(Str)), ("name", null(Str)), ("phone", null(Str)), ("address", null(Ref("address")))])),
+            ("customer_details", Obj(vec![
+                ("business_name", null(Str)), ("individual_name", null(Str)), ("tax_exempt", Lit("none")), ("tax_ids", arr(Obj(vec![("type", Str), ("value", null(Str))]))),
+                ("email", null(Str)), ("name", null(Str)), ("phone", null(Str)), ("address", null(Ref("address"))),
+            ])),
             ("discounts", arr(Obj(vec![("coupon", null(Str)), ("promotion_code", null(Str))]))),
             ("expires_at", Int), ("livemode", Bool), ("metadata", Map), ("mode", Lit("payment")),
             ("payment_intent", null(Any(vec![Str, Ref("payment_intent")]))), ("payment_link", null(Str)), ("payment_status", Str), ("status", Str),
@@ -241,6 +262,8 @@ pub fn components() -> Vec<(&'static str, Out)> {
         ("customer", Obj(with_off(crate::objects::CUSTOMER_OFF, vec![
             ("id", Str), ("object", Lit("customer")), ("address", null(Ref("address"))), ("created", Int),
             ("email", null(Str)), ("livemode", Bool), ("metadata", Map), ("name", null(Str)), ("phone", null(Str)),
+            ("description", null(Str)), ("preferred_locales", arr(Str)),
+            ("shipping", null(Obj(vec![("name", Str), ("phone", null(Str)), ("address", Ref("address"))]))),
         ]))),
         ("deleted_customer", Obj(vec![("id", Str), ("object", Lit("customer")), ("deleted", Bool)])),
         ("customer_or_deleted", Any(vec![Ref("customer"), Ref("deleted_customer")])),
@@ -281,7 +304,7 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ])),
         ])),
         ("error", Obj(vec![("error", Obj(vec![
-            ("type", Str), ("code", Opt(Box::new(Str))), ("message", Str), ("param", Opt(Box::new(Str))),
+            ("type", Str), ("code", Opt(Box::new(Str))), ("doc_url", Opt(Box::new(Str))), ("message", Str), ("param", Opt(Box::new(Str))),
         ]))])),
     ]
 }

@@ -319,6 +319,9 @@ impl Store {
             phone: person.phone.map(str::to_string),
             address: person.address.cloned(),
             metadata: Metadata::default(),
+            description: None,
+            shipping: None,
+            preferred_locales: Vec::new(),
         };
         super::customers::customer_insert(scope, &c, buyer.key, buyer.email_blind)?
             .query()

@@ -17,7 +17,7 @@ use crate::Scope;
 use super::{json, seal_person, Person};
 
 pub(super) const CUSTOMER_COLS: &str =
-    "id, livemode, created, email, name, phone, address, metadata";
+    "id, livemode, created, email, name, phone, address, metadata, description, shipping, preferred_locales";
 
 const CUSTOMERS: Table = Table::new("customers", CUSTOMER_COLS).soft_deleted();
 
@@ -36,8 +36,34 @@ pub(super) fn customer_of(row: &AnyRow, k: &FieldKey) -> Result<Customer, StoreE
             .map(|a| serde_json::from_str::<Address>(&a))
             .transpose()?,
         metadata: metadata_of(row)?,
+        description: k.open_opt(&place("description"), row.try_get("description")?)?,
+        shipping: k
+            .open_opt(&place("shipping"), row.try_get("shipping")?)?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()?,
+        preferred_locales: row
+            .try_get::<Option<String>, _>("preferred_locales")?
+            .map(|l| serde_json::from_str(&l))
+            .transpose()?
+            .unwrap_or_default(),
         id,
     })
+}
+
+/// A customer's description and shipping, sealed for their row.
+fn seal_details(k: &FieldKey, c: &Customer) -> Result<[Option<String>; 2], StoreError> {
+    let place = |col: &str| format!("customers.{col}:{}", c.id);
+    let description = c
+        .description
+        .as_deref()
+        .map(|d| k.seal(&place("description"), d))
+        .transpose()?;
+    let shipping = c
+        .shipping
+        .as_ref()
+        .map(|s| k.seal(&place("shipping"), &json(s)?))
+        .transpose()?;
+    Ok([description, shipping])
 }
 
 /// A customer's email, name, phone and address, sealed for their row.
@@ -64,6 +90,7 @@ pub(super) fn customer_insert(
     email_blind: Option<&str>,
 ) -> Result<Sql, StoreError> {
     let [email, name, phone, address] = seal_customer(k, c)?;
+    let [description, shipping] = seal_details(k, c)?;
     Ok(crate::sql::Insert::new("customers")
         .set("account_id", scope.account_id.as_str())
         .set("email_key", email_blind)
@@ -75,6 +102,9 @@ pub(super) fn customer_insert(
         .set("phone", phone)
         .set("address", address)
         .set("metadata", json(&c.metadata)?)
+        .set("description", description)
+        .set("shipping", shipping)
+        .set("preferred_locales", json(&c.preferred_locales)?)
         .sql())
 }
 
@@ -153,6 +183,7 @@ impl Store {
             f,
             |c| {
                 let [email, name, phone, address] = seal_customer(&k, c)?;
+                let [description, shipping] = seal_details(&k, c)?;
                 let email_blind = c
                     .email
                     .as_deref()
@@ -163,7 +194,10 @@ impl Store {
                     .set("name", name)
                     .set("phone", phone)
                     .set("address", address)
-                    .set("metadata", json(&c.metadata)?))
+                    .set("metadata", json(&c.metadata)?)
+                    .set("description", description)
+                    .set("shipping", shipping)
+                    .set("preferred_locales", json(&c.preferred_locales)?))
             },
             render,
         )
@@ -198,8 +232,15 @@ impl Store {
             needles.extend(a.line1.clone());
             needles.extend(a.line2.clone());
         }
+        needles.extend(before.description.clone());
+        if let Some(s) = &before.shipping {
+            needles.push(s.name.clone());
+            needles.extend(s.phone.clone());
+            needles.extend(s.address.line1.clone());
+            needles.extend(s.address.line2.clone());
+        }
         let mut tx = self.write().await?;
-        let mut up = Sql::new("UPDATE customers SET email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL, deleted = ");
+        let mut up = Sql::new("UPDATE customers SET email = NULL, email_key = NULL, name = NULL, phone = NULL, address = NULL, description = NULL, shipping = NULL, preferred_locales = NULL, deleted = ");
         up.bind(hide)
             .push(" WHERE ")
             .scope(scope)

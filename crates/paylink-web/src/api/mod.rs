@@ -111,7 +111,7 @@ static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(M::POST, "/v1/checkout/sessions/{id}/expire", "PostCheckoutSessionsSessionExpire", "Expire an open checkout session (its reservations are released)", payments::session_params(), Resp::Object("checkout.session"), || post(payments::expire_session)),
         ep(M::GET, "/v1/payment_intents", "GetPaymentIntents", "List payments", payments::pi_list_params(), Resp::List("payment_intent"), || get(payments::list_payment_intents)),
         ep(M::GET, "/v1/payment_intents/search", "GetPaymentIntentsSearch", "Search payments (amount, created, currency, customer, status, metadata)", search::search_params(), Resp::Search("payment_intent"), || get(search::payment_intents)),
-        ep(M::GET, "/v1/payment_intents/{id}", "GetPaymentIntentsIntent", "Retrieve a payment", payments::expand_params(), Resp::Object("payment_intent"), || get(payments::retrieve_payment_intent)),
+        ep(M::GET, "/v1/payment_intents/{id}", "GetPaymentIntentsIntent", "Retrieve a payment", payments::pi_params(), Resp::Object("payment_intent"), || get(payments::retrieve_payment_intent)),
         ep(M::POST, "/v1/payment_intents/{id}", "PostPaymentIntentsIntent", "Update a payment's description and metadata", payments::pi_update_params(), Resp::Object("payment_intent"), || post(payments::update_payment_intent)),
         ep(M::POST, "/v1/customers", "PostCustomers", "Create a customer", payments::customer_create_params(), Resp::Object("customer"), || post(payments::create_customer)),
         ep(M::GET, "/v1/customers", "GetCustomers", "List customers", payments::customer_list_params(), Resp::List("customer"), || get(payments::list_customers)),

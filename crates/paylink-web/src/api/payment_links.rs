@@ -317,8 +317,8 @@ pub(crate) fn common_fields() -> Vec<Field> {
         ),
         f(
             "payment_method_types",
-            arr(one_of(&["card"]), 1),
-            "Only card.",
+            arr(one_of(&["card"]), 10),
+            "Only card (each entry: another method is refused, naming it).",
         ),
         f(
             "payment_method_collection",

@@ -77,12 +77,21 @@ pub fn session_list_params() -> Kind {
         ],
     )
 }
+/// A payment's retrieve: `latest_charge` and `payment_method` are null
+/// (paylink models no charges or payment methods), so expanding them, as
+/// receipt-reading code does, answers null as Stripe expands a null field.
+pub fn pi_params() -> Kind {
+    obj(vec![expand_of(&["latest_charge", "payment_method"])])
+}
 pub fn pi_list_params() -> Kind {
-    crate::schema::list_params(vec![f(
-        "customer",
-        string(255),
-        "Only payments of this customer.",
-    )])
+    crate::schema::list_params_expanding(
+        &["data.latest_charge", "data.payment_method"],
+        vec![f(
+            "customer",
+            string(255),
+            "Only payments of this customer.",
+        )],
+    )
 }
 pub fn customer_list_params() -> Kind {
     crate::schema::list_params(vec![f(
@@ -105,15 +114,42 @@ fn address_schema() -> Kind {
         ),
     ])
 }
+/// A customer's description, shipping and languages (`unset`: each may be
+/// unset by an update).
+fn customer_details(unset: bool) -> Vec<Field> {
+    let u = |f: Field| if unset { f.unsettable() } else { f };
+    vec![
+        u(f(
+            "description",
+            string(5000),
+            "A note about the customer (sealed at rest, like their other details).",
+        )),
+        u(f(
+            "shipping",
+            obj(vec![
+                req("name", string(256), "The recipient's name."),
+                f("phone", string(30), "The recipient's phone number."),
+                req("address", address_schema(), "Where to ship."),
+            ]),
+            "Where the customer's orders ship (sealed at rest).",
+        )),
+        u(f(
+            "preferred_locales",
+            arr(string(35), 10),
+            "The customer's languages, most preferred first (language tags such as en or fr-CA).",
+        )),
+    ]
+}
 pub fn customer_update_params() -> Kind {
-    obj(vec![
+    let mut fields = vec![
         f("email", string(254), "The customer's email address.").unsettable(),
         f("name", string(256), "The customer's name.").unsettable(),
         f("phone", string(30), "The customer's phone number.").unsettable(),
         f("address", address_schema(), "The customer's address.").unsettable(),
-        metadata(),
-        expand(),
-    ])
+    ];
+    fields.extend(customer_details(true));
+    fields.extend([metadata(), expand()]);
+    obj(fields)
 }
 pub fn refund_create_params() -> Kind {
     obj(vec![
@@ -269,9 +305,20 @@ pub fn session_create_params() -> Kind {
             "product_data",
             obj(vec![
                 req("name", string(250), "The new product's name."),
+                f(
+                    "description",
+                    string(40000),
+                    "A description shown to buyers.",
+                ),
+                f("images", arr(string(2048), 8), "Up to 8 image URLs."),
                 metadata(),
             ]),
             "A new product this price is for.",
+        ),
+        f(
+            "tax_behavior",
+            one_of(&["unspecified"]),
+            "Only unspecified: paylink calculates no tax.",
         ),
     ]);
     let mut fields = vec![
@@ -294,6 +341,7 @@ pub fn session_create_params() -> Kind {
         f("client_reference_id", string(200), "Your own reference: 1 to 200 letters, digits, dashes and underscores."),
         f("customer_email", string(254), "The buyer's email, shown read-only on the page (not with customer)."),
         f("customer", string(255), "An existing customer the payment is for: their email is the buyer's, and the payment is theirs (no new customer is made)."),
+        f("currency", string(3), "The session's currency: that of its prices (a session is in one currency)."),
         f("locale", one_of(&["auto", "en", "en-GB"]), "The page's language: paylink's checkout page is in English; auto formats amounts as the buyer's browser asks, en and en-GB always in English style."),
         f("expires_at", int(0, i64::from(i32::MAX)), "When the session expires: 30 minutes to 24 hours after creation (default 24 hours)."),
         f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
@@ -582,6 +630,47 @@ pub struct CustomerUpdate {
     address: Option<Option<Address>>,
     #[serde(default, deserialize_with = "double_option")]
     metadata: Option<Option<BTreeMap<String, String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    shipping: Option<Option<ShippingArgs>>,
+    #[serde(default, deserialize_with = "double_option")]
+    preferred_locales: Option<Option<Vec<String>>>,
+}
+
+/// A customer's `shipping` as sent.
+#[derive(Deserialize)]
+pub struct ShippingArgs {
+    name: String,
+    phone: Option<String>,
+    address: Address,
+}
+
+impl ShippingArgs {
+    fn checked(self) -> Result<paylink_domain::checkout::CustomerShipping, ApiError> {
+        let address = customer_address(self.address).map_err(|e| e.nested_in("shipping"))?;
+        Ok(paylink_domain::checkout::CustomerShipping {
+            name: self.name,
+            phone: self.phone,
+            address,
+        })
+    }
+}
+
+/// Language tags: letters, digits and dashes, starting with a letter.
+fn locales(list: Vec<String>) -> Result<Vec<String>, ApiError> {
+    for (i, l) in list.iter().enumerate() {
+        let ok = l.split('-').all(|part| {
+            !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        }) && l.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+        if !ok {
+            return Err(ApiError::invalid(
+                Some(format!("preferred_locales[{i}]")),
+                "Each preferred locale is a language tag such as en or fr-CA.",
+            ));
+        }
+    }
+    Ok(list)
 }
 
 pub async fn update_customer(
@@ -598,6 +687,14 @@ pub async fn update_customer(
         .address
         .map(|a| a.map(customer_address).transpose())
         .transpose()?;
+    let shipping = p
+        .shipping
+        .map(|s| s.map(ShippingArgs::checked).transpose())
+        .transpose()?;
+    let preferred = p
+        .preferred_locales
+        .map(|l| locales(l.unwrap_or_default()))
+        .transpose()?;
     let c = state
         .store
         .update_customer(&auth.scope, &id, |c| -> Result<(), RuleError> {
@@ -612,6 +709,15 @@ pub async fn update_customer(
             }
             if let Some(a) = address {
                 c.address = a;
+            }
+            if let Some(d) = p.description {
+                c.description = d;
+            }
+            if let Some(s) = shipping {
+                c.shipping = s;
+            }
+            if let Some(l) = preferred {
+                c.preferred_locales = l;
             }
             c.metadata.update(p.metadata)?;
             Ok(())
@@ -653,17 +759,21 @@ pub struct CustomerCreate {
     phone: Option<String>,
     address: Option<Address>,
     metadata: Option<BTreeMap<String, String>>,
+    description: Option<String>,
+    shipping: Option<ShippingArgs>,
+    preferred_locales: Option<Vec<String>>,
 }
 
 pub fn customer_create_params() -> Kind {
-    obj(vec![
+    let mut fields = vec![
         f("email", string(254), "The customer's email address."),
         f("name", string(256), "The customer's name."),
         f("phone", string(30), "The customer's phone number."),
         f("address", address_schema(), "The customer's address."),
-        metadata(),
-        expand(),
-    ])
+    ];
+    fields.extend(customer_details(false));
+    fields.extend([metadata(), expand()]);
+    obj(fields)
 }
 
 /// `POST /v1/customers`: a customer made by the merchant (buyers become
@@ -682,6 +792,9 @@ pub async fn create_customer(
         phone: p.phone,
         address: p.address.map(customer_address).transpose()?,
         metadata: crate::service::catalog::metadata(p.metadata.as_ref())?,
+        description: p.description,
+        shipping: p.shipping.map(ShippingArgs::checked).transpose()?,
+        preferred_locales: locales(p.preferred_locales.unwrap_or_default())?,
     };
     state.store.create_customer(&auth.scope, &c).await?;
     Ok(ok(objects::customer(&c)))

@@ -43,6 +43,8 @@ pub fn create_params() -> Kind {
         f("active", Kind::Bool, "Whether the price can be used (default true)."),
         f("nickname", string(5000), "A brief description of the price, hidden from buyers."),
         f("lookup_key", string(200), "A key to find the price by."),
+        f("billing_scheme", one_of(&["per_unit"]), "Only per_unit (a unit amount times the quantity)."),
+        f("tax_behavior", one_of(&["unspecified"]), "Only unspecified: paylink calculates no tax."),
         metadata(),
         expand_of(&["product"]),
     ])

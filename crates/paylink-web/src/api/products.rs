@@ -53,10 +53,12 @@ pub fn create_params() -> Kind {
                     f("maximum", int(0, paylink_domain::money::MAX_AMOUNT), "Largest amount the buyer may choose."),
                     f("preset", int(0, paylink_domain::money::MAX_AMOUNT), "Amount suggested to the buyer."),
                 ]), "Lets the buyer choose the amount (pay what you want)."),
+                f("tax_behavior", one_of(&["unspecified"]), "Only unspecified: paylink calculates no tax."),
                 metadata(),
             ]),
             "A price created with the product, in the same transaction, and made its default_price (Stripe's Payment Links guide's first step).",
         ),
+        f("type", one_of(&["service"]), "Only service (what every paylink product is; goods with shipping dimensions are not modelled)."),
         metadata(),
         expand_of(&["default_price"]),
     ])

@@ -1219,7 +1219,8 @@ async fn webhook(
     body: Bytes,
 ) -> Response {
     if provider != state.provider.name() {
-        return ApiError::not_found_route(&format!("/webhooks/{provider}")).into_response();
+        return ApiError::unrecognized_method("POST", &format!("/webhooks/{provider}"))
+            .into_response();
     }
     let sig = headers
         .get("sim-signature")

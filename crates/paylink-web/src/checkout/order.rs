@@ -495,6 +495,7 @@ fn answer(
             key: f.key.clone(),
             kind: f.kind.clone(),
             value: None,
+            question: Some(f.clone()),
         };
     }
     if let Some(m) = answer_problem(f, &v) {
@@ -504,6 +505,7 @@ fn answer(
         key: f.key.clone(),
         kind: f.kind.clone(),
         value: Some(v),
+        question: Some(f.clone()),
     }
 }
 

@@ -108,6 +108,9 @@ pub struct NewProductData {
     pub id: Option<String>,
     pub active: Option<bool>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Only a checkout session's `price_data[product_data]` takes these.
+    pub description: Option<String>,
+    pub images: Option<Vec<String>>,
 }
 
 /// A new price (`POST /v1/prices`).
@@ -192,7 +195,9 @@ pub fn build_price(livemode: bool, now: i64, cmd: NewPrice) -> Result<BuiltPrice
                     name: d.name,
                     active: d.active,
                     metadata: d.metadata,
-                    ..Default::default()
+                    description: d.description,
+                    images: d.images,
+                    url: None,
                 },
             )
             .map_err(|e| e.nested_in("product_data"))?,

@@ -85,7 +85,7 @@ async fn unknown_routes_and_methods(app: TestApp) {
     assert!(r.body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("Unrecognized request URL"));
+        .contains("Unrecognized request URL (GET: /v1/charges)"));
     let r = app
         .send(
             app.client
@@ -384,6 +384,11 @@ async fn errors_carry_stripes_codes(app: TestApp) {
     assert_eq!(
         r.body["error"]["message"],
         "Received unknown parameter: colour"
+    );
+    // With Stripe's page for the code.
+    assert_eq!(
+        r.body["error"]["doc_url"],
+        "https://stripe.com/docs/error-codes/parameter-unknown"
     );
     // A required one left out, or sent empty.
     for body in [json!({}), json!({"name": ""})] {

@@ -588,6 +588,76 @@ async fn default_and_off_parameters_are_accepted(app: TestApp) {
             .await
             .assert_error(400, Some(param));
     }
+
+    // The same for products, prices and checkout sessions: their defaults
+    // as snippets send them, and what they would promise refused.
+    let product = app
+        .post(
+            "/v1/products",
+            json!({"name": "Service", "type": "service", "default_price_data": {"currency": "eur", "unit_amount": 700, "tax_behavior": "unspecified"}}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(product["type"], "service");
+    let pid = product["id"].as_str().unwrap();
+    let price = app
+        .post(
+            "/v1/prices",
+            json!({"product": pid, "currency": "eur", "unit_amount": 900, "billing_scheme": "per_unit", "tax_behavior": "unspecified"}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(price["billing_scheme"], "per_unit");
+    assert_eq!(price["tax_behavior"], "unspecified");
+    let s = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "currency": "EUR", "line_items": [{"quantity": 1, "price_data": {
+                "currency": "eur", "unit_amount": 1200, "tax_behavior": "unspecified",
+                "product_data": {"name": "Poster", "description": "A2, matte", "images": ["https://shop.example/poster.png"]},
+            }}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(s["currency"], "eur");
+    let items = app
+        .get(&format!(
+            "/v1/checkout/sessions/{}/line_items?expand[]=data.price.product",
+            s["id"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .clone();
+    let made = &items["data"][0]["price"]["product"];
+    assert_eq!(made["description"], "A2, matte");
+    assert_eq!(made["images"], json!(["https://shop.example/poster.png"]));
+    for (path, params, param) in [
+        (
+            "/v1/products",
+            json!({"name": "Box", "type": "good"}),
+            "type",
+        ),
+        (
+            "/v1/prices",
+            json!({"product": pid, "currency": "eur", "unit_amount": 1, "billing_scheme": "tiered"}),
+            "billing_scheme",
+        ),
+        (
+            "/v1/prices",
+            json!({"product": pid, "currency": "eur", "unit_amount": 100, "tax_behavior": "exclusive"}),
+            "tax_behavior",
+        ),
+        (
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "currency": "usd", "line_items": [{"price": price["id"], "quantity": 1}]}),
+            "currency",
+        ),
+    ] {
+        app.post(path, params).await.assert_error(400, Some(param));
+    }
 }
 both!(default_and_off_parameters_are_accepted);
 

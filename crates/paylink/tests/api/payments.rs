@@ -889,3 +889,100 @@ async fn payment_intent_data_reaches_the_payment(app: TestApp) {
     assert_eq!(pi.ok()["description"], "Cart 9");
 }
 both!(payment_intent_data_reaches_the_payment);
+
+/// A customer's `description`, `shipping` and `preferred_locales`, as
+/// Stripe's snippets set them: taken on create and update (an empty value
+/// unsets), the first two sealed at rest, all erased with the customer's
+/// other details; bad input named.
+async fn customers_keep_description_shipping_and_locales(app: TestApp) {
+    let c = app
+        .post(
+            "/v1/customers",
+            json!({"email": "vip@example.com", "description": "VIP since Dolphin Street",
+                   "preferred_locales": ["fr-CA", "en"],
+                   "shipping": {"name": "Vera Ship", "phone": "+1 555 0100",
+                                "address": {"line1": "9 Dolphin Street", "city": "Montreal", "country": "ca"}}}),
+        )
+        .await
+        .ok()
+        .clone();
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["description"], "VIP since Dolphin Street");
+    assert_eq!(c["preferred_locales"], json!(["fr-CA", "en"]));
+    assert_eq!(c["shipping"]["name"], "Vera Ship");
+    assert_eq!(c["shipping"]["phone"], "+1 555 0100");
+    assert_eq!(c["shipping"]["address"]["country"], "CA");
+    assert_eq!(c["shipping"]["address"]["line2"], serde_json::Value::Null);
+    assert_eq!(&c, app.get(&format!("/v1/customers/{id}")).await.ok());
+    let stored = app
+        .raw_strings("SELECT COALESCE(description, '') || COALESCE(shipping, '') FROM customers")
+        .await;
+    assert!(
+        stored
+            .iter()
+            .all(|s| !s.contains("Dolphin") && !s.contains("Vera")),
+        "sealed at rest: {stored:?}"
+    );
+    // Updated, then unset.
+    let up = app
+        .post(
+            &format!("/v1/customers/{id}"),
+            json!({"description": "Regular", "preferred_locales": ["de"]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(up["description"], "Regular");
+    assert_eq!(up["preferred_locales"], json!(["de"]));
+    assert_eq!(up["shipping"]["name"], "Vera Ship", "untouched");
+    let unset = app
+        .post(
+            &format!("/v1/customers/{id}"),
+            json!({"description": "", "shipping": "", "preferred_locales": ""}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(unset["description"], serde_json::Value::Null);
+    assert_eq!(unset["shipping"], serde_json::Value::Null);
+    assert_eq!(unset["preferred_locales"], json!([]));
+    // Bad input, named.
+    for (body, param) in [
+        (
+            json!({"shipping": {"name": "No address"}}),
+            "shipping[address]",
+        ),
+        (
+            json!({"shipping": {"name": "X", "address": {"country": "Canada"}}}),
+            "shipping[address][country]",
+        ),
+        (
+            json!({"preferred_locales": ["en us"]}),
+            "preferred_locales[0]",
+        ),
+    ] {
+        app.post("/v1/customers", body)
+            .await
+            .assert_error(400, Some(param));
+    }
+    // Erased with the customer's other details.
+    app.post(
+        &format!("/v1/customers/{id}"),
+        json!({"description": "Keep out", "shipping": {"name": "Vera Ship", "address": {"line1": "9 Dolphin Street"}}}),
+    )
+    .await
+    .ok();
+    let erased = app
+        .post(&format!("/v1/customers/{id}/redact"), json!({}))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(erased["description"], serde_json::Value::Null);
+    assert_eq!(erased["shipping"], serde_json::Value::Null);
+    let events = app.get("/v1/events?limit=100").await.ok().to_string();
+    assert!(
+        !events.contains("Dolphin") && !events.contains("Keep out"),
+        "no event keeps what was erased"
+    );
+}
+both!(customers_keep_description_shipping_and_locales);

@@ -126,10 +126,37 @@ const KNOWN_GAPS: &[(&str, &[&str])] = &[];
 async fn objects_have_every_field_the_sdk_declares(db: Db) {
     use crate::buyer::Buyer;
     let app = spawn_app(db).await;
-    let link = app.link_with("eur", 1500, json!({})).await;
-    let cs = Buyer::new()
-        .pay(&app, &link, &[("email", "typed@example.com")])
+    // Questions of each type, so their nested shapes are compared too.
+    let questions = json!([
+        {"key": "size", "label": {"type": "custom", "custom": "Size"}, "type": "dropdown",
+         "dropdown": {"options": [{"label": "Small", "value": "s"}, {"label": "Large", "value": "l"}]}},
+        {"key": "note", "label": {"type": "custom", "custom": "Note"}, "type": "text", "optional": true},
+        {"key": "count", "label": {"type": "custom", "custom": "Count"}, "type": "numeric", "optional": true},
+    ]);
+    let link = app
+        .link_with("eur", 1500, json!({"custom_fields": questions}))
         .await;
+    let cs = Buyer::new()
+        .pay(
+            &app,
+            &link,
+            &[
+                ("email", "typed@example.com"),
+                ("custom_size", "l"),
+                ("custom_note", "Gift"),
+                ("custom_count", "12"),
+            ],
+        )
+        .await;
+    let price_id = app.price("eur", 900).await;
+    let api_session = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "line_items": [{"price": price_id, "quantity": 1}], "custom_fields": questions}),
+        )
+        .await
+        .ok()
+        .clone();
     let session = app
         .get(&format!("/v1/checkout/sessions/{cs}"))
         .await
@@ -173,6 +200,7 @@ async fn objects_have_every_field_the_sdk_declares(db: Db) {
     let objects = json!({
         "PaymentLink": l,
         "checkout.Session": session,
+        "checkout.Session#api": api_session,
         "PaymentIntent": get(format!("/v1/payment_intents/{pi}")).await,
         "Refund": refund,
         "Customer": get(format!("/v1/customers/{customer}")).await,

@@ -68,6 +68,11 @@ async fn search_finds_what_the_query_says(app: TestApp) {
         found(&app, p, r#"metadata["color"]:"blue""#).await,
         vec![blue.clone()]
     );
+    // Single quotes, as Stripe's API reference and SDK examples write.
+    assert_eq!(
+        found(&app, p, "name~'shirt' AND metadata['color']:'blue'").await,
+        vec![blue.clone()]
+    );
     assert_eq!(
         found(&app, p, r#"name:"mug" OR name:"blue shirt""#).await,
         vec![mug.clone(), blue.clone()]

@@ -253,6 +253,24 @@ assert [p.id for p in found.data] == [product.id], found
 assert found.object == "search_result" and found.has_more is False
 found = stripe.Customer.search(query='email:"SDK.BUYER@example.com"')
 assert [c.id for c in found.data] == [cs.customer], found
+# Single quotes, as Stripe's API reference writes queries.
+found = stripe.Customer.search(query="email:'sdk.buyer@example.com'")
+assert [c.id for c in found.data] == [cs.customer], found
+
+# A customer as Stripe's snippets make one, then a session for them.
+vip = stripe.Customer.create(
+    email="vip.sdk@example.com",
+    description="My first customer",
+    preferred_locales=["en"],
+    shipping={"name": "Vip Sdk", "address": {"line1": "1 Main St", "city": "Springfield", "country": "US"}},
+)
+assert vip.description == "My first customer" and vip.preferred_locales == ["en"], vip
+assert vip.shipping.address.country == "US" and vip.shipping.phone is None, vip
+for_vip = stripe.checkout.Session.create(mode="payment", customer=vip.id, line_items=[{"price": price.id, "quantity": 1}])
+assert for_vip.customer == vip.id and for_vip.customer_email == "vip.sdk@example.com", for_vip
+assert for_vip.customer_details.tax_exempt == "none", for_vip.customer_details
+charged = stripe.PaymentIntent.retrieve(pi.id, expand=["latest_charge"])
+assert charged.latest_charge is None
 ids = [p.id for p in stripe.PaymentIntent.search(query='status:"succeeded"', limit=1).auto_paging_iter()]
 assert pi.id in ids and len(ids) == len(set(ids)) >= 2, ids
 assert price.id in [p.id for p in stripe.Price.search(query=f'product:"{product.id}"').data]
