@@ -202,6 +202,46 @@ pub struct CheckoutSession {
     pub submitted_at: Option<i64>,
     /// What its payment carries (its link's, or its creation's).
     pub payment_intent_data: Option<crate::catalog::PaymentIntentData>,
+    /// What its link's page offered as it opened (None for an API-created
+    /// session, whose offer says it, and for link sessions opened before
+    /// this was kept).
+    pub link_page: Option<PageSettings>,
+}
+
+/// What a session's page offered, as Stripe reports it on the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSettings {
+    pub allow_promotion_codes: bool,
+    pub billing_address_collection: String,
+    pub phone_number_collection: bool,
+    pub submit_type: String,
+    #[serde(default)]
+    pub custom_text: crate::catalog::CustomText,
+    #[serde(default)]
+    pub shipping_address_collection: Option<crate::catalog::ShippingAddressCollection>,
+    #[serde(default)]
+    pub consent_terms: bool,
+    /// Where the buyer goes after paying (None: paylink's confirmation).
+    pub success_url: Option<String>,
+}
+
+impl PageSettings {
+    /// What a link's page offers.
+    pub fn of_link(l: &crate::catalog::PaymentLink) -> PageSettings {
+        PageSettings {
+            allow_promotion_codes: l.allow_promotion_codes,
+            billing_address_collection: l.billing_address_collection.clone(),
+            phone_number_collection: l.phone_number_collection,
+            submit_type: l.submit_type.clone(),
+            custom_text: l.custom_text.clone(),
+            shipping_address_collection: l.shipping_address_collection.clone(),
+            consent_terms: l.consent_terms,
+            success_url: match &l.after_completion {
+                crate::catalog::AfterCompletion::Redirect { url } => Some(url.clone()),
+                crate::catalog::AfterCompletion::HostedConfirmation { .. } => None,
+            },
+        }
+    }
 }
 
 /// What a session created through `POST /v1/checkout/sessions` sells and
@@ -248,6 +288,24 @@ pub struct OfferDiscount {
 }
 
 impl CheckoutSession {
+    /// What its page offered: an API-created session's from its creation,
+    /// a link's as the link was when it opened.
+    pub fn page_settings(&self) -> Option<PageSettings> {
+        match &self.offer {
+            Some(o) => Some(PageSettings {
+                allow_promotion_codes: o.allow_promotion_codes,
+                billing_address_collection: o.billing_address_collection.clone(),
+                phone_number_collection: o.phone_number_collection,
+                submit_type: o.submit_type.clone(),
+                custom_text: o.custom_text.clone(),
+                shipping_address_collection: o.shipping_address_collection.clone(),
+                consent_terms: o.consent_terms,
+                success_url: o.success_url.clone(),
+            }),
+            None => self.link_page.clone(),
+        }
+    }
+
     /// The page configuration of an API-created session, in the shape of
     /// the payment link the checkout page renders: it takes buyers while
     /// the session is open, unsubmitted and not past its expiry.

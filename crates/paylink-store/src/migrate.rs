@@ -146,6 +146,11 @@ const SQLITE: &[Migration] = &[
         name: "customer_details",
         sql: include_str!("../migrations/sqlite/0026_customer_details.sql"),
     },
+    Migration {
+        version: 27,
+        name: "session_page",
+        sql: include_str!("../migrations/sqlite/0027_session_page.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -278,6 +283,11 @@ const POSTGRES: &[Migration] = &[
         version: 26,
         name: "customer_details",
         sql: include_str!("../migrations/postgres/0026_customer_details.sql"),
+    },
+    Migration {
+        version: 27,
+        name: "session_page",
+        sql: include_str!("../migrations/postgres/0027_session_page.sql"),
     },
 ];
 

@@ -602,6 +602,8 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
             .collect(),
         (p, c) => vec![json!({"coupon": c, "promotion_code": p})],
     };
+    // What the page offered (an API session's creation, a link's page).
+    let page = s.page_settings();
     let mut v = json!({
         "id": s.id,
         "object": "checkout.session",
@@ -633,7 +635,7 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
         "status": s.status.as_str(),
         "total_details": {"amount_discount": s.amount_discount, "amount_shipping": 0, "amount_tax": 0},
         "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
-        "custom_text": custom_text(&s.offer.as_ref().map(|o| o.custom_text.clone()).unwrap_or_default()),
+        "custom_text": custom_text(&page.as_ref().map(|p| p.custom_text.clone()).unwrap_or_default()),
         "tax_id_collection": {"enabled": false, "required": "never"},
         "collected_information": {
             "business_name": null,
@@ -642,8 +644,8 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
         },
         // Where API versions before 2025-03-31 read it.
         "shipping_details": shipping_details(s.shipping_details.as_ref()),
-        "shipping_address_collection": shipping_collection(s.offer.as_ref().and_then(|o| o.shipping_address_collection.as_ref())),
-        "consent_collection": consent_collection(s.offer.as_ref().is_some_and(|o| o.consent_terms)),
+        "shipping_address_collection": shipping_collection(page.as_ref().and_then(|p| p.shipping_address_collection.as_ref())),
+        "consent_collection": consent_collection(page.as_ref().is_some_and(|p| p.consent_terms)),
         "consent": if s.terms_accepted { json!({"terms_of_service": "accepted", "promotions": null}) } else { Value::Null },
     });
     v = with_off(v, SESSION_OFF);
@@ -655,25 +657,26 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
     };
     if let Value::Object(m) = &mut v {
         m.insert("url".into(), json!(url));
-        let o = s.offer.as_ref();
         m.insert(
             "allow_promotion_codes".into(),
-            json!(o.map(|o| o.allow_promotion_codes)),
+            json!(page.as_ref().map(|p| p.allow_promotion_codes)),
         );
         m.insert(
             "phone_number_collection".into(),
-            json!({"enabled": o.is_some_and(|o| o.phone_number_collection)}),
+            json!({"enabled": page.as_ref().is_some_and(|p| p.phone_number_collection)}),
         );
-        // Only an API-created session has what its creation set.
-        if let Some(o) = o {
-            m.insert("customer_email".into(), json!(o.customer_email));
-            m.insert("success_url".into(), json!(o.success_url));
-            m.insert("cancel_url".into(), json!(o.cancel_url));
+        if let Some(p) = page {
+            m.insert("success_url".into(), json!(p.success_url));
             m.insert(
                 "billing_address_collection".into(),
-                json!(o.billing_address_collection),
+                json!(p.billing_address_collection),
             );
-            m.insert("submit_type".into(), json!(o.submit_type));
+            m.insert("submit_type".into(), json!(p.submit_type));
+        }
+        // Only an API-created session has what its creation set.
+        if let Some(o) = &s.offer {
+            m.insert("customer_email".into(), json!(o.customer_email));
+            m.insert("cancel_url".into(), json!(o.cancel_url));
             m.insert("locale".into(), json!(o.locale));
         }
     }

@@ -32,7 +32,7 @@ pub enum OpenRefusal {
     NotFirstTransaction,
 }
 
-pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data, shipping_details, terms_accepted";
+pub(super) const SESSION_COLS: &str = "id, livemode, created, expires_at, payment_link_id, status, payment_status, currency, amount_subtotal, amount_discount, amount_total, promotion_code_id, coupon_id, first_time_claim, customer_email, customer_name, customer_phone, customer_address, custom_fields, line_items, metadata, customer_id, payment_intent_id, provider, provider_ref, client_reference_id, offer, submitted_at, payment_intent_data, shipping_details, terms_accepted, link_page";
 
 const SESSIONS: Table = Table::new("checkout_sessions", SESSION_COLS);
 
@@ -78,6 +78,7 @@ pub(super) fn session_of(row: &AnyRow, k: &FieldKey) -> Result<CheckoutSession, 
         provider_ref: row.try_get("provider_ref")?,
         client_reference_id: row.try_get("client_reference_id")?,
         offer: json_opt::<SessionOffer>(row, "offer")?,
+        link_page: json_opt(row, "link_page")?,
         submitted_at: row.try_get("submitted_at")?,
         payment_intent_data: json_opt(row, "payment_intent_data")?,
         shipping_details: k
@@ -477,6 +478,7 @@ impl Store {
             .set("provider_ref", s.provider_ref.clone())
             .set("client_reference_id", s.client_reference_id.clone())
             .set("offer", s.offer.as_ref().map(json).transpose()?)
+            .set("link_page", s.link_page.as_ref().map(json).transpose()?)
             .set("submitted_at", s.submitted_at)
             .set(
                 "payment_intent_data",

@@ -206,6 +206,7 @@ impl Shop {
             provider_ref: None,
             client_reference_id: None,
             offer: None,
+            link_page: None,
             submitted_at: Some(NOW),
             payment_intent_data: None,
             shipping_details: None,

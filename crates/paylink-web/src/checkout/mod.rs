@@ -876,6 +876,7 @@ fn new_session(
         provider_ref: None,
         client_reference_id: order.client_reference_id.clone(),
         offer: None,
+        link_page: Some(paylink_domain::checkout::PageSettings::of_link(&l.link)),
         submitted_at: None,
         payment_intent_data: l.link.payment_intent_data.clone(),
         shipping_details: None,

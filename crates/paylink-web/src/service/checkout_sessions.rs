@@ -524,6 +524,7 @@ pub async fn create_session(
             discount,
             locale: cmd.locale,
         }),
+        link_page: None,
         submitted_at: None,
         payment_intent_data,
         shipping_details: None,

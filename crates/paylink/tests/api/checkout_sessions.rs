@@ -757,3 +757,55 @@ async fn api_sessions_for_a_customer_and_a_locale(app: TestApp) {
     );
 }
 both!(api_sessions_for_a_customer_and_a_locale);
+
+/// A link's session reports what the link's page offered as it opened
+/// (Stripe copies the link's settings onto its sessions), and keeps it
+/// when the link changes afterwards.
+async fn link_sessions_report_their_links_page(app: TestApp) {
+    let link = app
+        .link_with(
+            "eur",
+            1500,
+            json!({
+                "submit_type": "book",
+                "allow_promotion_codes": true,
+                "phone_number_collection": {"enabled": true},
+                "custom_text": {"submit": {"message": "We confirm within a day."}},
+                "after_completion": {"type": "redirect", "redirect": {"url": "https://shop.example/booked"}},
+            }),
+        )
+        .await;
+    let cs = Buyer::new()
+        .pay(
+            &app,
+            &link,
+            &[("email", "booker@example.com"), ("phone", "+33123456789")],
+        )
+        .await;
+    // The link changes after the session.
+    app.post(
+        &format!("/v1/payment_links/{link}"),
+        json!({"submit_type": "pay", "allow_promotion_codes": false, "custom_text": {"submit": ""}}),
+    )
+    .await
+    .ok();
+    let s = app
+        .get(&format!("/v1/checkout/sessions/{cs}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(s["payment_link"], link.as_str());
+    assert_eq!(s["submit_type"], "book");
+    assert_eq!(s["allow_promotion_codes"], true);
+    assert_eq!(s["phone_number_collection"]["enabled"], true);
+    assert_eq!(
+        s["custom_text"]["submit"]["message"],
+        "We confirm within a day."
+    );
+    assert_eq!(s["success_url"], "https://shop.example/booked");
+    assert_eq!(s["billing_address_collection"], "auto");
+    // Only what a creation sets stays null on a link's session.
+    assert_eq!(s["cancel_url"], Value::Null);
+    assert_eq!(s["customer_email"], Value::Null);
+}
+both!(link_sessions_report_their_links_page);
