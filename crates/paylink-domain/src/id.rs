@@ -106,14 +106,31 @@ pub fn per_request_random() -> u128 {
 }
 
 /// Encodes 128 bits as exactly 22 base62 characters.
-pub fn base62_128(mut v: u128) -> String {
+/// 62^10, the largest power of 62 below 2^64: ten digits per u64 chunk.
+const CHUNK: u128 = 839_299_365_868_340_224;
+
+pub fn base62_128(v: u128) -> String {
+    // Two 128-bit divisions split `v` into chunks of ten digits (the top
+    // one two digits), each written with 64-bit arithmetic: the same
+    // digits as dividing by 62 twenty-two times, several times faster
+    // (an id is made for every request).
     let mut out = [b'0'; RANDOM_CHARS];
-    for slot in out.iter_mut().rev() {
-        // `v % 62` is < 62, so the index is in range.
-        let digit = (v % 62) as usize;
-        *slot = ALPHABET.get(digit).copied().unwrap_or(b'0');
-        v /= 62;
-    }
+    let (high, low) = (v / CHUNK, v % CHUNK);
+    let (top, mid) = (high / CHUNK, high % CHUNK);
+    let mut write = |chunk: u128, digits: std::ops::Range<usize>| {
+        let mut c = u64::try_from(chunk).unwrap_or(0);
+        for i in digits.rev() {
+            // `c % 62` is < 62, so the index is in range.
+            let digit = (c % 62) as usize;
+            if let Some(slot) = out.get_mut(i) {
+                *slot = ALPHABET.get(digit).copied().unwrap_or(b'0');
+            }
+            c /= 62;
+        }
+    };
+    write(low, 12..22);
+    write(mid, 2..12);
+    write(top, 0..2);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -241,6 +258,38 @@ impl Object for WebhookEndpoint {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    /// The encoding by its definition: 22 divisions by 62.
+    fn base62_by_definition(mut v: u128) -> String {
+        let mut out = [b'0'; RANDOM_CHARS];
+        for slot in out.iter_mut().rev() {
+            *slot = ALPHABET[(v % 62) as usize];
+            v /= 62;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn base62_is_the_same_digits_as_by_definition() -> Result<(), RngError> {
+        let mut values = vec![
+            0,
+            1,
+            61,
+            62,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK * CHUNK - 1,
+            CHUNK * CHUNK,
+            u128::MAX,
+        ];
+        for _ in 0..10_000 {
+            values.push(u128::from_le_bytes(random_bytes::<16>()?));
+        }
+        for v in values {
+            assert_eq!(base62_128(v), base62_by_definition(v), "{v}");
+        }
+        Ok(())
+    }
 
     #[test]
     fn prefixed_and_long_enough() -> Result<(), RngError> {
