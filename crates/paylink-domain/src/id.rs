@@ -263,7 +263,7 @@ mod tests {
     fn base62_by_definition(mut v: u128) -> String {
         let mut out = [b'0'; RANDOM_CHARS];
         for slot in out.iter_mut().rev() {
-            *slot = ALPHABET[(v % 62) as usize];
+            *slot = ALPHABET.get((v % 62) as usize).copied().unwrap_or(b'?');
             v /= 62;
         }
         String::from_utf8_lossy(&out).into_owned()
