@@ -63,6 +63,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Attempts in flight at once.
     pub concurrency: usize,
+    /// How long a claim holds its deliveries (longer than `timeout`): an
+    /// instance that dies mid-attempt leaves them to others after this.
+    pub lease_secs: i64,
     /// How often the outbox is looked at when nothing woke the worker
     /// (deliveries queued by another instance, retries falling due).
     pub poll: Duration,
@@ -94,6 +97,7 @@ impl Default for Config {
             allow: Vec::new(),
             timeout: Duration::from_secs(10),
             concurrency: 64,
+            lease_secs: LEASE_SECS,
             poll: Duration::from_secs(1),
             signing_clock: Arc::new(paylink_domain::clock::SystemClock),
             lookup: system_lookup(),
@@ -530,6 +534,7 @@ pub fn spawn_delivery(
 ) -> Result<tokio::task::JoinHandle<()>, reqwest::Error> {
     let concurrency = cfg.concurrency.max(1);
     let poll = cfg.poll;
+    let lease_secs = cfg.lease_secs.max(1);
     let wake = store.outbox_signal();
     let deliverer = Arc::new(Deliverer::new(store.clone(), clock.clone(), cfg)?);
     let (done, mut outcomes) = mpsc::channel::<Outcome>(concurrency * 2);
@@ -620,7 +625,7 @@ pub fn spawn_delivery(
             let claimed = match store
                 .claim_deliveries(
                     now,
-                    now + LEASE_SECS,
+                    now + lease_secs,
                     (&worker, &token),
                     limits,
                     &snapshot,

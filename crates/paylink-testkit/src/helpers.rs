@@ -466,6 +466,15 @@ impl TestApp {
     }
 
     /// The first column of every row of a query, as text.
+    /// The account's audit log, oldest first.
+    pub async fn audit_log(&self) -> Vec<paylink_store::audit::AuditEntry> {
+        self.opened
+            .store
+            .audit_entries(Some(&self.account))
+            .await
+            .unwrap()
+    }
+
     pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
         use sqlx::Row;
         let mut conn = self.raw_connection().await;

@@ -98,6 +98,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub webhook_allow_cidr: Vec<paylink_domain::net::Cidr>,
+    /// Seconds a webhook attempt may take, connection and answer together.
+    #[arg(long, env = "PAYLINK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout_secs: u64,
+    /// Seconds a claimed webhook delivery stays with the instance that
+    /// claimed it: one that dies mid-attempt has its deliveries attempted
+    /// again by any instance after this long. Must exceed the timeout.
+    #[arg(long, env = "PAYLINK_WEBHOOK_LEASE_SECS", default_value_t = paylink_jobs::webhooks::LEASE_SECS, value_parser = clap::value_parser!(i64).range(2..=3600))]
+    pub webhook_lease_secs: i64,
 }
 
 /// How long data is kept.

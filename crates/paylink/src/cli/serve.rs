@@ -32,6 +32,12 @@ impl ServeArgs {
         ),
         AppError,
     > {
+        if u64::try_from(self.webhook_lease_secs).unwrap_or(0) <= self.webhook_timeout_secs {
+            return Err(AppError::Invalid(format!(
+                "--webhook-lease-secs ({}) must be longer than --webhook-timeout-secs ({}): a delivery still in flight would be attempted again elsewhere",
+                self.webhook_lease_secs, self.webhook_timeout_secs
+            )));
+        }
         let listener = tokio::net::TcpListener::bind(self.listen).await?;
         let bound = listener.local_addr()?;
         let sim_listener = tokio::net::TcpListener::bind(self.sim_listen).await?;
@@ -57,6 +63,8 @@ impl ServeArgs {
             .with_idempotency_lease(self.idempotency_lease_secs)
             .with_webhooks(paylink_jobs::webhooks::Config {
                 allow: self.webhook_allow_cidr.clone(),
+                timeout: std::time::Duration::from_secs(self.webhook_timeout_secs),
+                lease_secs: self.webhook_lease_secs,
                 ..Default::default()
             });
         tracing::info!(address = %bound, sim = %sim_origin, backend = ?opened.store.backend(), "paylink listening");

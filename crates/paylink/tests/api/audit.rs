@@ -31,12 +31,7 @@ async fn audit_chain_catches_tampering(app: TestApp) {
     app.post(&format!("/v1/customers/{cus}/redact"), json!({}))
         .await
         .ok();
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,

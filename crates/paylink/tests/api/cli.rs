@@ -331,6 +331,33 @@ fn help_documents_every_setting() {
     }
 }
 
+/// A webhook lease no longer than the attempt timeout would let a second
+/// instance attempt a delivery still in flight: `serve` refuses to start,
+/// naming both settings.
+#[test]
+fn webhook_lease_must_outlast_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = paylink_testkit::cli::paylink()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--sim-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--webhook-timeout-secs", "10", "--webhook-lease-secs", "10"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--webhook-lease-secs (10) must be longer than --webhook-timeout-secs (10)"),
+        "{err}"
+    );
+}
+
 /// `paylink demo` starts a server and prints a working key and link.
 #[test]
 fn demo_prints_a_working_setup() {

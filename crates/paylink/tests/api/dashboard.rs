@@ -814,12 +814,7 @@ async fn ip_allowlist_guards_dashboard_and_api(app: TestApp) {
     let r = app.get("/v1/products").await;
     r.assert_error(403, None);
     assert!(owner.get("/dashboard").await.status == 403);
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     let doors: Vec<String> = entries
         .iter()
         .filter(|e| e.action == "ip.refused")
@@ -1005,12 +1000,7 @@ async fn owners_make_and_developers_revoke_api_keys(app: TestApp) {
     // Analysts and support may not.
     let mut analyst = member(&app, "an@shop.example", Role::Analyst).await;
     assert!(analyst.get("/dashboard/api-keys").await.denied());
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     assert!(entries.iter().any(|e| e.action == "api_key.revoked"));
 }
 both!(owners_make_and_developers_revoke_api_keys);

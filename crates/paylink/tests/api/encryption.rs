@@ -540,11 +540,8 @@ async fn provider_credentials_are_sealed_and_wiped(app: TestApp) {
         .ok();
     b.pay(&app, &link, &[("email", "again@example.com")]).await;
     let actions: Vec<String> = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
+        .audit_log()
         .await
-        .unwrap()
         .into_iter()
         .map(|e| e.action)
         .collect();

@@ -320,12 +320,7 @@ async fn expiry_releases_reservations(app: TestApp) {
     );
     // The merchant is told: their audit log holds the refund, on the
     // session, with the amount.
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     let late_entry = entries
         .iter()
         .find(|e| e.action == "payment.late_refunded")

@@ -239,12 +239,7 @@ async fn rotate_data_cli_resumes_after_a_crash(app: TestApp) {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no such account"));
-    let audit = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let audit = app.audit_log().await;
     assert!(audit.iter().any(|e| e.action == "data_key.rotated"));
 }
 both!(rotate_data_cli_resumes_after_a_crash);

@@ -385,12 +385,7 @@ async fn finding_03_keys_never_exceed_their_creators_role(app: TestApp) {
         .await;
     assert!(p.body.contains("Connected"), "{}", p.body);
     // Audited, and every owner is told.
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     assert!(entries.iter().any(|e| e.action == "provider.connected"));
     let notices = app
         .raw_strings("SELECT kind FROM security_outbox WHERE kind = 'provider.connected'")
@@ -509,12 +504,7 @@ async fn finding_05_only_the_sessions_own_payment_completes_it(app: TestApp) {
         .as_array()
         .unwrap()
         .is_empty());
-    let entries = app
-        .opened
-        .store
-        .audit_entries(Some(&app.account))
-        .await
-        .unwrap();
+    let entries = app.audit_log().await;
     assert!(
         entries.iter().any(|e| e.action == "provider_event.refused"),
         "the refusal is audited"

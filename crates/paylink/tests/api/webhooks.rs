@@ -678,7 +678,10 @@ async fn burst_into(
 
 async fn a_sigkill_mid_burst_loses_no_event(app: TestApp) {
     let r = Receiver::start("127.0.0.1").await;
-    let mut served = Served::start(&app, &[]);
+    // Short leases: the restarted instance takes over what the killed one
+    // had in flight after 2 s, not the default 30.
+    let quick = ["--webhook-timeout-secs", "1", "--webhook-lease-secs", "2"];
+    let mut served = Served::start(&app, &quick);
     // The endpoint is made through the served process (its clock is the
     // system's; the in-process app's manual clock never reaches its
     // deliveries).
@@ -714,7 +717,7 @@ async fn a_sigkill_mid_burst_loses_no_event(app: TestApp) {
     let (made, ()) = tokio::join!(first, killer);
     assert!(made.len() > 50, "the burst made {} products", made.len());
     // Restarted: every confirmed event arrives (at least once).
-    let restarted = Served::start(&app, &[]);
+    let restarted = Served::start(&app, &quick);
     let rest = burst(&app, &restarted.base, 1000 - made.len().min(1000)).await;
     let mut want = made.clone();
     want.extend(rest);
