@@ -380,6 +380,8 @@ pub struct PaymentIntent {
     pub last_payment_error: Option<PaymentError>,
     pub description: Option<String>,
     pub statement_descriptor: Option<String>,
+    /// When it was canceled (its session expired unpaid).
+    pub canceled_at: Option<i64>,
 }
 
 /// A declined or failed attempt, as the provider reported it.
@@ -572,6 +574,7 @@ mod tests {
             last_payment_error: None,
             description: None,
             statement_descriptor: None,
+            canceled_at: None,
         };
         assert_eq!(refund_amount(&pi, None), Ok(1000));
         assert_eq!(refund_amount(&pi, Some(400)), Ok(400));

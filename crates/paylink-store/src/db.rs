@@ -67,6 +67,11 @@ impl Table {
 #[derive(Clone)]
 pub struct Database {
     pub(crate) pool: AnyPool,
+    /// SQLite: the one connection [`Database::write_carried`]'s
+    /// transactions run on, kept at `synchronous = NORMAL` for good (the
+    /// pool's are all FULL): no setting is switched back and forth around
+    /// each of them, two statements fewer each.
+    carried: Option<AnyPool>,
     backend: Backend,
     /// SQLite allows one writer: this process's writers queue here (and
     /// begin IMMEDIATE, waiting for writers in other processes) while reads
@@ -98,21 +103,10 @@ pub struct WriteTx<'a> {
     /// Whether committing marks the current request's idempotency claim
     /// (housekeeping such as creating a data key does not).
     claims: bool,
-    /// SQLite: this connection runs with `synchronous = NORMAL` for this
-    /// transaction and must be set back to FULL after it (see
-    /// [`Database::write_carried`]).
-    relaxed: bool,
     /// Woken once COMMIT succeeds (deliveries were queued).
     wake: Option<Arc<tokio::sync::Notify>>,
     _db: PhantomData<&'a Database>,
 }
-
-/// Sets a SQLite connection back to flushing every commit. This and the
-/// NORMAL before it must run as plain strings (`execute(&str)`), never as
-/// cached `sqlx::query` statements: SQLite applies `PRAGMA synchronous`
-/// when it prepares the statement, so a cached one would change nothing
-/// after its first run.
-const SQLITE_FULL: &str = "PRAGMA synchronous = FULL";
 
 impl WriteTx<'_> {
     /// Commits. Inside a request that holds an idempotency claim, the
@@ -124,19 +118,6 @@ impl WriteTx<'_> {
             crate::idempotency::mark_committed(self.conn()).await?;
         }
         self.conn().execute("COMMIT").await?;
-        if self.relaxed {
-            // Committed either way; a connection that can't be set back to
-            // FULL is closed, never pooled in the weaker setting (nor if
-            // this is cancelled before the restore: `rollback` then tries
-            // the restore once more, and closes it if that fails).
-            if let Err(e) = self.conn().execute(SQLITE_FULL).await {
-                tracing::warn!(error = %e, "could not restore synchronous=FULL; closing the connection");
-                if let Some(conn) = self.conn.take() {
-                    let _ = conn.detach().close().await;
-                }
-            }
-            self.relaxed = false;
-        }
         self.finished = true;
         if let Some(w) = self.wake.take() {
             w.notify_one();
@@ -170,7 +151,7 @@ impl Drop for WriteTx<'_> {
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(rollback(conn, guard, self.relaxed));
+                handle.spawn(rollback(conn, guard));
             }
             // No runtime left (shutting down): never hand the connection
             // back with a transaction open.
@@ -194,21 +175,8 @@ fn is_sqlite_busy(e: &sqlx::Error) -> bool {
 /// back (its COMMIT or BEGIN failed half-way, the disk was full, the
 /// server went away) is closed, never returned to the pool. The SQLite
 /// writer slot is released last.
-async fn rollback(
-    mut conn: PoolConnection<Any>,
-    guard: Option<OwnedMutexGuard<()>>,
-    relaxed: bool,
-) {
-    // A relaxed connection is set back to FULL, or closed: a ROLLBACK
-    // that fails because COMMIT went through first is fine then. If the
-    // ROLLBACK failed with a transaction still open, the restore fails too
-    // (SQLite refuses to change the safety level inside a transaction),
-    // so the connection is closed either way.
-    let mut undone = conn.execute("ROLLBACK").await.map(drop);
-    if relaxed {
-        undone = conn.execute(SQLITE_FULL).await.map(drop);
-    }
-    if let Err(e) = undone {
+async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<()>>) {
+    if let Err(e) = conn.execute("ROLLBACK").await {
         tracing::debug!(error = %e, "rollback failed; closing the connection");
         let _ = conn.detach().close().await;
     }
@@ -221,6 +189,25 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// A SQLite pool of `max` connections with paylink's settings (WAL,
+/// foreign keys, secure delete) and `synchronous` as given.
+fn sqlite_pool(max: u32, min: u32, synchronous: &'static str) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(min)
+        .acquire_timeout(POOL_WAIT)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute(synchronous).await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA secure_delete = ON").await?;
+                Ok(())
+            })
+        })
+}
+
 impl Database {
     /// Opens (creating if needed) the SQLite database at `path` with WAL,
     /// `synchronous=FULL`, `foreign_keys=ON` and `secure_delete=ON`.
@@ -228,24 +215,17 @@ impl Database {
         sqlx::any::install_default_drivers();
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let opts = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .acquire_timeout(POOL_WAIT)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA secure_delete = ON").await?;
-                    Ok(())
-                })
-            })
+        let pool = sqlite_pool(8, 1, "PRAGMA synchronous = FULL")
+            .connect_with(opts.clone())
+            .await?;
+        // Its commits are flushed by the next FULL one (WAL is one file,
+        // appended in order); see `write_carried`.
+        let carried = sqlite_pool(1, 0, "PRAGMA synchronous = NORMAL")
             .connect_with(opts)
             .await?;
         Ok(Self {
             pool,
+            carried: Some(carried),
             backend: Backend::Sqlite,
             write_lock: Some(Arc::new(Mutex::new(()))),
             pages: Arc::default(),
@@ -264,6 +244,7 @@ impl Database {
             .await?;
         Ok(Self {
             pool,
+            carried: None,
             backend: Backend::Postgres,
             write_lock: None,
             pages: Arc::default(),
@@ -330,7 +311,10 @@ impl Database {
     }
 
     async fn begin(&self, claims: bool, carried: bool) -> Result<WriteTx<'_>, StoreError> {
-        let pool = self.pool.clone();
+        let pool = match (&self.carried, carried) {
+            (Some(relaxed), true) => relaxed.clone(),
+            _ => self.pool.clone(),
+        };
         let lock = self.write_lock.clone();
         // SQLite: take the write lock at BEGIN. A deferred transaction that
         // reads and then writes gets SQLITE_BUSY at once, without waiting,
@@ -340,9 +324,8 @@ impl Database {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        // SQLite sets durability per connection, outside a transaction;
-        // PostgreSQL per transaction (`SET LOCAL` ends with it).
-        let relaxed = carried && self.backend == Backend::Sqlite;
+        // SQLite sets durability per connection (the carried one is NORMAL
+        // for good); PostgreSQL per transaction (`SET LOCAL` ends with it).
         let local = carried && self.backend == Backend::Postgres;
         let started = tokio::spawn(async move {
             let guard = match lock {
@@ -355,13 +338,9 @@ impl Database {
                 guard,
                 finished: false,
                 claims,
-                relaxed,
                 wake: None,
                 _db: PhantomData,
             };
-            if relaxed {
-                tx.conn().execute("PRAGMA synchronous = NORMAL").await?;
-            }
             // Another process (the CLI beside a server) can hold SQLite's
             // write lock past busy_timeout when the machine is starved:
             // BEGIN is tried again twice before giving up, and the wait is
@@ -524,6 +503,9 @@ impl Database {
     }
 
     pub async fn close(&self) {
+        if let Some(c) = &self.carried {
+            c.close().await;
+        }
         self.pool.close().await;
     }
 

@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::db::{Table, WriteTx};
 use crate::error::StoreError;
 use crate::list::{ListQuery, Page};
-use crate::sql::{get_bool, Bind, Insert, Sql, Update};
+use crate::sql::{get_bool, Insert, Sql, Update};
 use crate::store::Store;
 use crate::Scope;
 
@@ -135,8 +135,6 @@ impl Event {
 pub struct EventFilter {
     /// Any of these types (empty: all).
     pub types: Vec<String>,
-    pub created_gte: Option<i64>,
-    pub created_lte: Option<i64>,
 }
 
 const COLS: &str = "id, livemode, created, type, object_id, api_version, request_id, idempotency_key, data, \
@@ -292,23 +290,10 @@ impl Store {
         f: &EventFilter,
         q: &ListQuery,
     ) -> Result<Page<Event>, StoreError> {
-        let mut conds: Vec<(&str, Bind)> = Vec::new();
-        if let Some(t) = f.created_gte {
-            conds.push(("created >= ", t.into()));
-        }
-        if let Some(t) = f.created_lte {
-            conds.push(("created <= ", t.into()));
-        }
         let key = self.field_key(&scope.account_id).await?;
-        self.list_rows_where(
-            "events",
-            COLS,
-            scope,
-            &conds,
-            ("type", &f.types),
-            q,
-            |row| event_of(row, &key),
-        )
+        self.list_rows_where("events", COLS, scope, &[], ("type", &f.types), q, |row| {
+            event_of(row, &key)
+        })
         .await
     }
 

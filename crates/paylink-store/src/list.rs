@@ -14,6 +14,11 @@ pub struct ListQuery {
     pub limit: i64,
     pub starting_after: Option<String>,
     pub ending_before: Option<String>,
+    /// Only objects created at or after this Unix time (Stripe's
+    /// `created[gte]`, or `created[gt]` plus one).
+    pub created_gte: Option<i64>,
+    /// Only objects created at or before this Unix time.
+    pub created_lte: Option<i64>,
 }
 
 /// One page of a list, newest first.
@@ -78,6 +83,12 @@ impl Store {
         sql.scope(scope);
         for (cond, v) in conds {
             sql.push(" AND ").push(cond).bind(v.clone());
+        }
+        if let Some(t) = q.created_gte {
+            sql.push(" AND created >= ").bind(t);
+        }
+        if let Some(t) = q.created_lte {
+            sql.push(" AND created <= ").bind(t);
         }
         let (col, values) = one_of;
         if !values.is_empty() {

@@ -112,7 +112,6 @@ pub const PI_OFF: &[(&str, Off)] = &[
     ("application", Null),
     ("application_fee_amount", Null),
     ("automatic_payment_methods", Null),
-    ("canceled_at", Null),
     ("capture_method", Text("automatic")),
     ("client_secret", Null),
     ("confirmation_method", Text("automatic")),
@@ -688,8 +687,16 @@ pub fn checkout_session(s: &CheckoutSession, public_url: &str, line_items: Optio
 
 pub fn payment_intent(p: &PaymentIntent) -> Value {
     let received = if p.status == "succeeded" { p.amount } else { 0 };
+    // Stripe's error object: what the provider said, the code's page, and
+    // what paylink does not model (charges, payment methods) as null.
     let error = p.last_payment_error.as_ref().map(|e| {
-        json!({"type": "card_error", "code": e.code, "decline_code": e.decline_code, "message": e.message})
+        json!({
+            "type": "card_error", "code": e.code, "decline_code": e.decline_code, "message": e.message,
+            "doc_url": format!("https://stripe.com/docs/error-codes/{}", e.code.replace('_', "-")),
+            "payment_method_type": "card",
+            "advice_code": null, "charge": null, "network_advice_code": null, "network_decline_code": null,
+            "param": null, "payment_intent": null, "payment_method": null, "request_log_url": null, "setup_intent": null, "source": null,
+        })
     });
     let v = json!({
         "id": p.id,
@@ -708,6 +715,7 @@ pub fn payment_intent(p: &PaymentIntent) -> Value {
         "status": p.status,
         // A payment intent is canceled when its session expired unpaid.
         "cancellation_reason": (p.status == "canceled").then_some("abandoned"),
+        "canceled_at": p.canceled_at,
         "description": p.description,
         "statement_descriptor": p.statement_descriptor,
     });

@@ -253,10 +253,14 @@ pub fn components() -> Vec<(&'static str, Out)> {
             ("id", Str), ("object", Lit("payment_intent")), ("amount", Int), ("amount_received", Int), ("amount_refunded", Int),
             ("created", Int), ("currency", Str), ("customer", null(Str)), ("livemode", Bool), ("metadata", Map),
             ("payment_method_details", Obj(vec![("type", Lit("card")), ("card", Obj(vec![("brand", null(Str)), ("last4", null(Str))]))])),
-            ("payment_method_types", arr(Str)), ("status", Str), ("cancellation_reason", null(Str)),
+            ("payment_method_types", arr(Str)), ("status", Str), ("cancellation_reason", null(Str)), ("canceled_at", null(Int)),
             ("description", null(Str)), ("statement_descriptor", null(Str)),
             ("last_payment_error", null(Obj(vec![
                 ("type", Lit("card_error")), ("code", Str), ("decline_code", null(Str)), ("message", Str),
+                ("doc_url", Str), ("payment_method_type", Lit("card")),
+                ("advice_code", null(Str)), ("charge", null(Str)), ("network_advice_code", null(Str)),
+                ("network_decline_code", null(Str)), ("param", null(Str)), ("payment_intent", null(Str)), ("payment_method", null(Str)),
+                ("request_log_url", null(Str)), ("setup_intent", null(Str)), ("source", null(Str)),
             ]))),
         ]))),
         ("customer", Obj(with_off(crate::objects::CUSTOMER_OFF, vec![

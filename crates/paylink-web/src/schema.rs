@@ -118,9 +118,34 @@ pub fn expanded(expand: &Option<Vec<String>>) -> Vec<String> {
 pub fn list_params(extra: Vec<Field>) -> Kind {
     list_params_expanding(&[], extra)
 }
-/// The pagination parameters of a list whose answer can expand `paths`.
+/// Stripe's `created` filter of a list: `created[gt|gte|lt|lte]`.
+pub fn created_filter() -> Field {
+    let t = || int(0, 253_402_300_799);
+    f(
+        "created",
+        obj(vec![
+            f("gt", t(), "Created after this Unix time."),
+            f("gte", t(), "Created at or after this Unix time."),
+            f("lt", t(), "Created before this Unix time."),
+            f("lte", t(), "Created at or before this Unix time."),
+        ]),
+        "Only objects created in this range.",
+    )
+}
+/// The pagination parameters of a list whose answer can expand `paths`
+/// (a list of objects: with Stripe's `created` filter).
 pub fn list_params_expanding(paths: &'static [&'static str], mut extra: Vec<Field>) -> Kind {
-    let mut fields = vec![
+    let Kind::Obj(mut fields) = page_params(paths) else {
+        return Kind::Obj(extra);
+    };
+    fields.push(created_filter());
+    fields.append(&mut extra);
+    Kind::Obj(fields)
+}
+/// The pagination parameters alone (a list held in its object, such as
+/// line items, has no `created`).
+pub fn page_params(paths: &'static [&'static str]) -> Kind {
+    let fields = vec![
         f(
             "limit",
             int(1, 100),
@@ -138,7 +163,6 @@ pub fn list_params_expanding(paths: &'static [&'static str], mut extra: Vec<Fiel
         ),
         expand_of(paths),
     ];
-    fields.append(&mut extra);
     Kind::Obj(fields)
 }
 

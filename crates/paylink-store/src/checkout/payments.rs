@@ -11,7 +11,7 @@ use crate::sql::{get_bool, Bind, Sql};
 use crate::store::Store;
 use crate::Scope;
 
-pub(super) const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata, last_payment_error, description, statement_descriptor";
+pub(super) const PI_COLS: &str = "id, livemode, created, amount, amount_refunded, currency, status, card_brand, card_last4, customer_id, checkout_session_id, payment_link_id, metadata, last_payment_error, description, statement_descriptor, canceled_at";
 
 const PAYMENT_INTENTS: crate::db::Table = crate::db::Table::new("payment_intents", PI_COLS);
 
@@ -37,6 +37,7 @@ pub(super) fn pi_of(row: &AnyRow) -> Result<PaymentIntent, StoreError> {
             .transpose()?,
         description: row.try_get("description")?,
         statement_descriptor: row.try_get("statement_descriptor")?,
+        canceled_at: row.try_get("canceled_at")?,
     })
 }
 

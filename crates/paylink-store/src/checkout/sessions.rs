@@ -652,8 +652,11 @@ impl Store {
         // The payment intent of its failed attempts, if any, is canceled
         // (Stripe's payment_intent.canceled).
         if let Some(pi) = &s.payment_intent {
-            let mut cancel = Sql::new("UPDATE payment_intents SET status = 'canceled' WHERE ");
+            let mut cancel =
+                Sql::new("UPDATE payment_intents SET status = 'canceled', canceled_at = ");
             cancel
+                .bind(self.renderer().now())
+                .push(" WHERE ")
                 .scope(scope)
                 .push(" AND id = ")
                 .bind(pi.as_str())

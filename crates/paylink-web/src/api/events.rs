@@ -28,16 +28,6 @@ pub fn list_params() -> Kind {
     crate::schema::list_params(vec![
         f("type", string(100), "Only events of this type (e.g. product.created)."),
         f("types", arr(string(100), MAX_TYPES), "Only events of one of these types (up to 20)."),
-        f(
-            "created",
-            obj(vec![
-                f("gt", int(0, 253_402_300_799), "Created after this Unix time."),
-                f("gte", int(0, 253_402_300_799), "Created at or after this Unix time."),
-                f("lt", int(0, 253_402_300_799), "Created before this Unix time."),
-                f("lte", int(0, 253_402_300_799), "Created at or before this Unix time."),
-            ]),
-            "Only events created in this range.",
-        ),
         f("delivery_success", Kind::Bool, "Accepted for compatibility; every event is listed (webhook delivery is not built yet)."),
     ])
 }
@@ -56,14 +46,6 @@ pub async fn retrieve(
     Ok(ok(objects::event(&e)))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Created {
-    gt: Option<i64>,
-    gte: Option<i64>,
-    lt: Option<i64>,
-    lte: Option<i64>,
-}
-
 #[derive(Deserialize)]
 pub struct List {
     #[serde(flatten)]
@@ -71,7 +53,6 @@ pub struct List {
     #[serde(rename = "type")]
     kind: Option<String>,
     types: Option<Vec<String>>,
-    created: Option<Created>,
 }
 
 pub async fn list(
@@ -85,21 +66,8 @@ pub async fn list(
             "You may only specify one of these parameters: type, types.",
         ));
     }
-    let c = p.created.unwrap_or_default();
     let filter = EventFilter {
-        types: p
-            .kind
-            .into_iter()
-            .chain(p.types.unwrap_or_default())
-            .collect(),
-        created_gte: [c.gte, c.gt.map(|t| t.saturating_add(1))]
-            .into_iter()
-            .flatten()
-            .max(),
-        created_lte: [c.lte, c.lt.map(|t| t.saturating_sub(1))]
-            .into_iter()
-            .flatten()
-            .min(),
+        types: expand_wildcards(p.kind.into_iter().chain(p.types.unwrap_or_default())),
     };
     let page = state
         .store
@@ -107,4 +75,29 @@ pub async fn list(
         .await?;
     let page = page.map(|e| objects::event(&e));
     Ok(ok(objects::list("/v1/events", page.data, page.has_more)))
+}
+
+/// The types a `type` filter names: itself, or for a wildcard
+/// (`checkout.session.*`, Stripe's form) every type paylink writes that
+/// begins so (a wildcard matching none of them finds nothing).
+fn expand_wildcards(types: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in types {
+        match t.strip_suffix('*') {
+            Some(prefix) if prefix.is_empty() || prefix.ends_with('.') => {
+                let mut matched: Vec<String> = crate::service::webhooks::EMITTED
+                    .iter()
+                    .filter(|e| e.starts_with(prefix))
+                    .map(|e| (*e).to_string())
+                    .collect();
+                if matched.is_empty() {
+                    // No such type: nothing can match it.
+                    matched.push(t.clone());
+                }
+                out.extend(matched);
+            }
+            _ => out.push(t),
+        }
+    }
+    out
 }

@@ -198,6 +198,33 @@ pub struct ListArgs {
     pub starting_after: Option<String>,
     pub ending_before: Option<String>,
     pub expand: Option<Vec<String>>,
+    /// Object lists only (their schema has it).
+    pub created: Option<Created>,
+}
+
+/// Stripe's `created` filter: `created[gte]=…` and the like.
+#[derive(Debug, Default, Deserialize)]
+pub struct Created {
+    gt: Option<i64>,
+    gte: Option<i64>,
+    lt: Option<i64>,
+    lte: Option<i64>,
+}
+
+impl Created {
+    /// The range as (at or after, at or before).
+    fn bounds(&self) -> (Option<i64>, Option<i64>) {
+        (
+            [self.gte, self.gt.map(|t| t.saturating_add(1))]
+                .into_iter()
+                .flatten()
+                .max(),
+            [self.lte, self.lt.map(|t| t.saturating_sub(1))]
+                .into_iter()
+                .flatten()
+                .min(),
+        )
+    }
 }
 
 impl ListArgs {
@@ -208,10 +235,14 @@ impl ListArgs {
                 "You may only specify one of these parameters: starting_after, ending_before.",
             ));
         }
+        let (created_gte, created_lte) =
+            self.created.as_ref().map_or((None, None), Created::bounds);
         Ok(ListQuery {
             limit: self.limit.unwrap_or(10),
             starting_after: self.starting_after.clone(),
             ending_before: self.ending_before.clone(),
+            created_gte,
+            created_lte,
         })
     }
 }

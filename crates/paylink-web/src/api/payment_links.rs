@@ -483,6 +483,7 @@ async fn render(
             limit: 100,
             starting_after: None,
             ending_before: None,
+            ..Default::default()
         };
         let (data, has_more) =
             items_page(state, scope, l, &q, with_items == Items::WithProducts).await?;

@@ -29,10 +29,14 @@ pub fn expand_params() -> Kind {
     obj(vec![expand()])
 }
 /// What a session's answer can expand.
+/// (`payment_intent.latest_charge` and `.payment_method`, as receipt code
+/// asks for them, expand the payment; those fields of it are null.)
 const SESSION_EXPAND: &[&str] = &[
     "line_items",
     "line_items.data.price.product",
     "payment_intent",
+    "payment_intent.latest_charge",
+    "payment_intent.payment_method",
     "customer",
 ];
 /// What a list of sessions can expand.
@@ -40,6 +44,8 @@ const SESSIONS_EXPAND: &[&str] = &[
     "data.line_items",
     "data.line_items.data.price.product",
     "data.payment_intent",
+    "data.payment_intent.latest_charge",
+    "data.payment_intent.payment_method",
     "data.customer",
 ];
 /// A session's retrieve and expire.
@@ -48,7 +54,7 @@ pub fn session_params() -> Kind {
 }
 /// A line items list: their prices' products.
 pub fn line_items_params() -> Kind {
-    crate::schema::list_params_expanding(&["data.price.product"], vec![])
+    crate::schema::page_params(&["data.price.product"])
 }
 pub fn session_list_params() -> Kind {
     crate::schema::list_params_expanding(
@@ -237,7 +243,11 @@ fn session_expansions(expand: &Option<Vec<String>>, list: bool) -> SessionExpand
         } else {
             Items::No
         },
-        payment_intent: exp.contains(&pi),
+        payment_intent: exp.iter().any(|e| {
+            e == &pi
+                || e.strip_prefix(pi.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        }),
         customer: exp.contains(&customer),
     }
 }

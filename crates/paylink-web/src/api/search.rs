@@ -102,6 +102,7 @@ where
             limit: BATCH,
             starting_after: after.clone(),
             ending_before: None,
+            ..Default::default()
         })
         .await
         .map_err(|e| match e {

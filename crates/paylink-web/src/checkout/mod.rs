@@ -292,6 +292,7 @@ async fn find_promo(state: &AppState, l: &Loaded, code: &str) -> Result<Option<P
                 limit: 1,
                 starting_after: None,
                 ending_before: None,
+                ..Default::default()
             },
         )
         .await?;

@@ -78,7 +78,7 @@ async fn discount(
     allow_codes: bool,
     currency: paylink_domain::Currency,
     now: i64,
-) -> Result<Option<paylink_domain::checkout::OfferDiscount>, ApiError> {
+) -> Result<Option<SetDiscount>, ApiError> {
     let mut discounts = discounts.unwrap_or_default();
     if discounts.len() > 1 {
         return Err(ApiError::invalid(
@@ -157,10 +157,23 @@ async fn discount(
         Ok(()) | Err(paylink_domain::catalog::PromotionRejection::BelowMinimum(_)) => {}
         Err(r) => return Err(ApiError::invalid(Some(param.into()), r.to_string())),
     }
-    Ok(Some(paylink_domain::checkout::OfferDiscount {
-        coupon: coupon.id,
-        promotion_code: promo.map(|p| p.id),
+    let minimum = promo.as_ref().and_then(|p| p.restrictions.minimum_amount);
+    Ok(Some(SetDiscount {
+        offer: paylink_domain::checkout::OfferDiscount {
+            coupon: coupon.id,
+            promotion_code: promo.map(|p| p.id),
+        },
+        off: coupon.discount,
+        minimum,
     }))
+}
+
+/// The session's discount: what it records, what it takes off, and the
+/// smallest subtotal its promotion code applies to.
+struct SetDiscount {
+    offer: paylink_domain::checkout::OfferDiscount,
+    off: paylink_domain::money::Discount,
+    minimum: Option<paylink_domain::Money>,
 }
 
 /// The session's `customer`: one of the account's customers, not deleted
@@ -477,6 +490,15 @@ pub async fn create_session(
         now,
     )
     .await?;
+    // The session shows its amounts with the discount from creation, as
+    // Stripe's does (the page prices it the same way; a promotion code's
+    // minimum not reached yet takes nothing off).
+    let applies = discount
+        .as_ref()
+        .filter(|d| d.minimum.is_none_or(|m| subtotal >= m.amount()))
+        .map(|d| d.off);
+    let totals = paylink_domain::checkout::price_order(currency, &mut lines, applies)
+        .map_err(|_| too_large())?;
     let session = CheckoutSession {
         id: new_id(IdKind::CheckoutSession)?,
         livemode: scope.livemode,
@@ -486,9 +508,9 @@ pub async fn create_session(
         status: SessionStatus::Open,
         paid: false,
         currency,
-        amount_subtotal: subtotal,
-        amount_discount: 0,
-        amount_total: subtotal,
+        amount_subtotal: totals.subtotal.amount(),
+        amount_discount: totals.discount.amount(),
+        amount_total: totals.total.amount(),
         promotion_code: None,
         coupon: None,
         customer_email: customer_email.clone(),
@@ -521,7 +543,7 @@ pub async fn create_session(
                 .map(super::payment_links::shipping)
                 .transpose()?,
             consent_terms,
-            discount,
+            discount: discount.map(|d| d.offer),
             locale: cmd.locale,
         }),
         link_page: None,

@@ -70,6 +70,7 @@ where
             limit: 100,
             starting_after: out.last().map(|x| x.id().to_string()),
             ending_before: None,
+            ..Default::default()
         };
         let p = page(q).await?;
         let more = p.has_more;

@@ -522,6 +522,21 @@ async fn api_sessions_apply_their_discount(app: TestApp) {
         s["discounts"],
         json!([{"coupon": coupon, "promotion_code": null}])
     );
+    // Its amounts are discounted from creation, as Stripe's are, line
+    // items included.
+    assert_eq!(s["amount_subtotal"], 2000);
+    assert_eq!(s["amount_total"], 1800, "{s}");
+    assert_eq!(s["total_details"]["amount_discount"], 200);
+    let lines = app
+        .get(&format!(
+            "/v1/checkout/sessions/{}/line_items",
+            s["id"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(lines["data"][0]["amount_discount"], 200);
+    assert_eq!(lines["data"][0]["amount_total"], 1800);
     let b = Buyer::new();
     let url = s["url"].as_str().unwrap().to_string();
     let page = b.get(&url).await;

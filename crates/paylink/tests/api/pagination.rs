@@ -122,3 +122,94 @@ async fn every_list_paginates(app: TestApp) {
     }
 }
 both!(every_list_paginates);
+
+/// Stripe's `created` filter on every object list (`gt`, `gte`, `lt`,
+/// `lte`, combined with the cursors), as reconciliation jobs page by time;
+/// events take `type` wildcards; a list held in its object (line items)
+/// has no `created`.
+async fn lists_filter_by_created_time(app: TestApp) {
+    let t0 = app.now();
+    let a = app.product("Early").await;
+    let ca = app
+        .post("/v1/customers", json!({"name": "Early"}))
+        .await
+        .id();
+    app.clock.advance(10);
+    let b = app.product("Middle").await;
+    let cb = app
+        .post("/v1/customers", json!({"name": "Middle"}))
+        .await
+        .id();
+    app.clock.advance(10);
+    let c = app.product("Late").await;
+    let list = |q: String| {
+        let app = &app;
+        async move { ids(&app.get(&q).await) }
+    };
+    assert_eq!(
+        list(format!("/v1/products?created[gte]={}", t0 + 10)).await,
+        vec![c.clone(), b.clone()]
+    );
+    assert_eq!(
+        list(format!("/v1/products?created[lt]={}", t0 + 10)).await,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        list(format!(
+            "/v1/products?created[gt]={t0}&created[lte]={}",
+            t0 + 10
+        ))
+        .await,
+        vec![b.clone()]
+    );
+    // With the cursors and a limit, in the range only.
+    let first = list(format!("/v1/products?created[gte]={t0}&limit=1")).await;
+    assert_eq!(first, vec![c.clone()]);
+    assert_eq!(
+        list(format!(
+            "/v1/products?created[gte]={t0}&limit=5&starting_after={c}"
+        ))
+        .await,
+        vec![b.clone(), a.clone()]
+    );
+    assert_eq!(
+        list(format!("/v1/customers?created[lte]={t0}")).await,
+        vec![ca.clone()]
+    );
+    assert_eq!(
+        list(format!("/v1/customers?created[gte]={}", t0 + 10)).await,
+        vec![cb.clone()]
+    );
+    // Events: a wildcard type.
+    let created_events = app
+        .get("/v1/events?type=product.*&limit=100")
+        .await
+        .ok()
+        .clone();
+    let kinds: Vec<&str> = created_events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(kinds.iter().all(|k| k.starts_with("product.")), "{kinds:?}");
+    assert_eq!(
+        app.get("/v1/events?type=nothing.*").await.ok()["data"],
+        json!([])
+    );
+    // Bad input, named; no created on line items.
+    app.get("/v1/products?created[gte]=soon")
+        .await
+        .assert_error(400, Some("created[gte]"));
+    app.get("/v1/products?created[since]=1")
+        .await
+        .assert_error(400, Some("created[since]"));
+    let link = app.link_with("eur", 500, json!({})).await;
+    app.get(&format!(
+        "/v1/payment_links/{link}/line_items?created[gte]=1"
+    ))
+    .await
+    .assert_error(400, Some("created"));
+}
+both!(lists_filter_by_created_time);

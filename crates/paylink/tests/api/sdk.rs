@@ -148,6 +148,58 @@ async fn objects_have_every_field_the_sdk_declares(db: Db) {
             ],
         )
         .await;
+    // A declined attempt (last_payment_error), then the session expired
+    // (the payment canceled).
+    let b = Buyer::new();
+    let declined = b
+        .checkout(
+            &app,
+            &link,
+            &[("email", "declined@example.com"), ("custom_size", "s")],
+        )
+        .await;
+    let sim = declined.location.unwrap();
+    assert_eq!(
+        b.card(&sim, crate::buyer::CARD_DECLINED).await.status,
+        402,
+        "the card page says it was declined"
+    );
+    let open = app
+        .get(&format!(
+            "/v1/checkout/sessions?payment_link={link}&status=open"
+        ))
+        .await
+        .ok()
+        .clone();
+    let open_id = open["data"][0]["id"].as_str().unwrap().to_string();
+    let declined_pi = open["data"][0]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let declined_pi = app
+        .get(&format!("/v1/payment_intents/{declined_pi}"))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(declined_pi["status"], "requires_payment_method");
+    let expired = app
+        .post(
+            &format!("/v1/checkout/sessions/{open_id}/expire"),
+            json!({}),
+        )
+        .await
+        .ok()
+        .clone();
+    let canceled_pi = app
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            expired["payment_intent"].as_str().unwrap()
+        ))
+        .await
+        .ok()
+        .clone();
+    assert_eq!(canceled_pi["status"], "canceled");
+    assert!(canceled_pi["canceled_at"].is_i64(), "{canceled_pi}");
     let price_id = app.price("eur", 900).await;
     let api_session = app
         .post(
@@ -202,6 +254,9 @@ async fn objects_have_every_field_the_sdk_declares(db: Db) {
         "checkout.Session": session,
         "checkout.Session#api": api_session,
         "PaymentIntent": get(format!("/v1/payment_intents/{pi}")).await,
+        "PaymentIntent#declined": declined_pi,
+        "PaymentIntent#canceled": canceled_pi,
+        "checkout.Session#expired": expired,
         "Refund": refund,
         "Customer": get(format!("/v1/customers/{customer}")).await,
         "Product": get(format!("/v1/products/{product_id}")).await,

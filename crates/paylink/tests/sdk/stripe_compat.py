@@ -271,6 +271,9 @@ assert for_vip.customer == vip.id and for_vip.customer_email == "vip.sdk@example
 assert for_vip.customer_details.tax_exempt == "none", for_vip.customer_details
 charged = stripe.PaymentIntent.retrieve(pi.id, expand=["latest_charge"])
 assert charged.latest_charge is None
+# A receipt's usual path: the session's payment with its latest charge.
+with_charge = stripe.checkout.Session.retrieve(cs.id, expand=["payment_intent.latest_charge"])
+assert with_charge.payment_intent.id == pi.id and with_charge.payment_intent.latest_charge is None
 ids = [p.id for p in stripe.PaymentIntent.search(query='status:"succeeded"', limit=1).auto_paging_iter()]
 assert pi.id in ids and len(ids) == len(set(ids)) >= 2, ids
 assert price.id in [p.id for p in stripe.Price.search(query=f'product:"{product.id}"').data]

@@ -136,6 +136,7 @@ async fn price_choices(state: &AppState, scope: &Scope) -> Result<Vec<(String, S
                 limit: 100,
                 starting_after: None,
                 ending_before: None,
+                ..Default::default()
             },
         )
         .await?;

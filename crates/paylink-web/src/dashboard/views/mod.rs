@@ -141,6 +141,7 @@ where
                 limit: 100,
                 starting_after: after.clone(),
                 ending_before: None,
+                ..Default::default()
             })
             .await?;
             seen += page.data.len();
@@ -169,6 +170,7 @@ where
         } else {
             None
         },
+        ..Default::default()
     })
     .await?;
     let first = page.data.first().map(|o| o.id().to_string());

@@ -94,6 +94,7 @@ async fn payment_page(state: &AppState, ctx: &Ctx, id: &str, f: &FormState) -> P
                 limit: 100,
                 starting_after: None,
                 ending_before: None,
+                ..Default::default()
             },
         )
         .await?
