@@ -20,8 +20,25 @@ pub struct Demo {
     pub setup_url: String,
 }
 
+/// The demo account's owner.
+const OWNER: &str = "owner@demo.paylink.invalid";
+
 async fn post(state: &AppState, key: &str, path: &str, form: &str) -> Result<Value, AppError> {
-    let req = Request::post(path)
+    call(state, key, Request::post(path), form).await
+}
+
+async fn get(state: &AppState, key: &str, path: &str) -> Result<Value, AppError> {
+    call(state, key, Request::get(path), "").await
+}
+
+async fn call(
+    state: &AppState,
+    key: &str,
+    req: axum::http::request::Builder,
+    form: &str,
+) -> Result<Value, AppError> {
+    let path = req.uri_ref().map(ToString::to_string).unwrap_or_default();
+    let req = req
         .header(header::AUTHORIZATION, format!("Bearer {key}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form.to_string()))
@@ -50,6 +67,52 @@ fn field(v: &Value, name: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
 }
 
+/// The demo account a previous `paylink demo` made in this data
+/// directory, if any (its owner's).
+async fn existing_account(opened: &Opened) -> Result<Option<String>, AppError> {
+    let key = opened.store.blind(OWNER).await?;
+    let Some(user) = opened.store.user_id_by_email(&key).await? else {
+        return Ok(None);
+    };
+    Ok(opened
+        .store
+        .memberships(&user)
+        .await?
+        .into_iter()
+        .find(|m| m.role == paylink_domain::roles::Role::Owner)
+        .map(|m| m.account_id))
+}
+
+/// The demo again on a data directory that has it: the same account,
+/// catalog and link, a new test key, a new setup link for the owner.
+async fn again(
+    opened: &Opened,
+    state: &AppState,
+    account_id: &str,
+    now: i64,
+) -> Result<Demo, AppError> {
+    let key = app::create_key(opened, account_id, Mode::Test, now).await?;
+    let secret = key.secret.expose().to_string();
+    let links = get(state, &secret, "/v1/payment_links?active=true&limit=1").await?;
+    let link = links
+        .get("data")
+        .and_then(|d| d.get(0))
+        .cloned()
+        .ok_or_else(|| {
+            AppError::Invalid("the demo account has no active payment link left".into())
+        })?;
+    let setup_url = app::setup_link(&opened.store, &state.public_url, account_id, OWNER, now)
+        .await?
+        .expose()
+        .to_string();
+    Ok(Demo {
+        setup_url,
+        secret,
+        link_url: field(&link, "url")?,
+        promo_code: "DEMO10".into(),
+    })
+}
+
 // Long: the demo's catalog, one object after another.
 pub async fn seed(
     opened: &Opened,
@@ -57,13 +120,10 @@ pub async fn seed(
     sim: &SimConfig,
     now: i64,
 ) -> Result<Demo, AppError> {
-    let account = app::create_account(
-        &opened.store,
-        "Demo Shop",
-        "owner@demo.paylink.invalid",
-        now,
-    )
-    .await?;
+    if let Some(account_id) = existing_account(opened).await? {
+        return again(opened, state, &account_id, now).await;
+    }
+    let account = app::create_account(&opened.store, "Demo Shop", OWNER, now).await?;
     let key = app::create_key(opened, &account.id, Mode::Test, now).await?;
     let secret = key.secret.expose().to_string();
     // The merchant signs up with the sim and connects paylink to it with
@@ -114,16 +174,10 @@ pub async fn seed(
         &format!("line_items[0][price]={price_id}&line_items[0][quantity]=1&line_items[0][adjustable_quantity][enabled]=true&allow_promotion_codes=true&metadata[source]=demo"),
     )
     .await?;
-    let setup_url = app::setup_link(
-        &opened.store,
-        &state.public_url,
-        &account.id,
-        "owner@demo.paylink.invalid",
-        now,
-    )
-    .await?
-    .expose()
-    .to_string();
+    let setup_url = app::setup_link(&opened.store, &state.public_url, &account.id, OWNER, now)
+        .await?
+        .expose()
+        .to_string();
     Ok(Demo {
         setup_url,
         secret,

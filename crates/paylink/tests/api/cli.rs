@@ -358,11 +358,10 @@ fn webhook_lease_must_outlast_the_timeout() {
     );
 }
 
-/// `paylink demo` starts a server and prints a working key and link.
-#[test]
-fn demo_prints_a_working_setup() {
+/// `paylink demo`'s printed setup, once it is listening (the process is
+/// left running for the caller).
+fn run_demo(dir: &std::path::Path) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
     let mut child = paylink_testkit::cli::paylink()
         .args([
             "demo",
@@ -372,7 +371,7 @@ fn demo_prints_a_working_setup() {
             "127.0.0.1:0",
             "--data-dir",
         ])
-        .arg(dir.path().join("demo"))
+        .arg(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -386,6 +385,37 @@ fn demo_prints_a_working_setup() {
             break;
         }
     }
+    (child, printed)
+}
+
+/// `paylink demo` run again on its data directory: the same account and
+/// payment link, a new test key (it used to fail: the owner was not a
+/// member of the second account it made).
+#[test]
+fn demo_runs_again_on_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let link_of = |printed: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Payment link:"))
+            .and_then(|s| s.trim().rsplit('/').next().map(str::to_string))
+            .unwrap_or_else(|| panic!("no link in:\n{printed}"))
+    };
+    let (mut first, printed) = run_demo(&dir.path().join("demo"));
+    let _ = first.kill();
+    let _ = first.wait();
+    let (mut second, again) = run_demo(&dir.path().join("demo"));
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(link_of(&again), link_of(&printed), "{again}");
+    assert!(again.contains("Test secret key:  sk_test_"), "{again}");
+}
+
+/// `paylink demo` starts a server and prints a working key and link.
+#[test]
+fn demo_prints_a_working_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, printed) = run_demo(&dir.path().join("demo"));
     let field = |label: &str| {
         printed
             .lines()
