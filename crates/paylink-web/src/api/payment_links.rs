@@ -282,12 +282,43 @@ pub(crate) fn common_fields() -> Vec<Field> {
         ),
         f(
             "automatic_tax",
-            obj(vec![req(
-                "enabled",
-                Kind::Bool,
-                "Must be false: paylink does not calculate tax.",
-            )]),
+            obj(vec![
+                req(
+                    "enabled",
+                    Kind::Bool,
+                    "Must be false: paylink does not calculate tax.",
+                ),
+                f(
+                    "liability",
+                    obj(vec![
+                        req("type", one_of(&["self", "account"]), "Who would owe the tax."),
+                        f("account", string(255), "The connected account (type account)."),
+                    ]),
+                    "Accepted with enabled=false (no tax is calculated).",
+                ),
+            ]),
             "Accepted at its off value only.",
+        ),
+        f(
+            "name_collection",
+            obj(vec![
+                f("business", name_collection_schema(), "A business name field."),
+                f("individual", name_collection_schema(), "An individual's name field."),
+            ]),
+            "Accepted at its off value only (enabled=false): the page asks for the name it needs for the address.",
+        ),
+        f(
+            "payment_method_options",
+            obj(vec![f(
+                "card",
+                obj(vec![f(
+                    "request_three_d_secure",
+                    one_of(&["automatic"]),
+                    "Only automatic here; 3-D Secure on every payment is the account's setting (settings[card_payments][request_three_d_secure]=any).",
+                )]),
+                "Card options.",
+            )]),
+            "Card options: their defaults.",
         ),
         f(
             "invoice_creation",
@@ -329,6 +360,14 @@ pub(crate) fn common_fields() -> Vec<Field> {
     ]
 }
 
+/// `name_collection[business|individual]`.
+fn name_collection_schema() -> Kind {
+    obj(vec![
+        req("enabled", Kind::Bool, "Must be false."),
+        f("optional", Kind::Bool, "Accepted."),
+    ])
+}
+
 /// Stripe's parameters for features paylink does not offer, accepted at
 /// their off values (copied snippets send them) and refused, naming the
 /// parameter, when they would promise what paylink doesn't do.
@@ -337,6 +376,21 @@ pub struct OffFeatures {
     automatic_tax: Option<Enabled>,
     invoice_creation: Option<Enabled>,
     tax_id_collection: Option<Enabled>,
+    name_collection: Option<NameCollection>,
+    /// Sessions only.
+    adaptive_pricing: Option<Enabled>,
+    after_expiration: Option<AfterExpiration>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NameCollection {
+    business: Option<Enabled>,
+    individual: Option<Enabled>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AfterExpiration {
+    recovery: Option<Enabled>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,20 +400,49 @@ struct Enabled {
 
 impl OffFeatures {
     pub(crate) fn check(&self) -> Result<(), ApiError> {
+        let names = self.name_collection.as_ref();
+        let recovery = self
+            .after_expiration
+            .as_ref()
+            .and_then(|a| a.recovery.as_ref());
         for (name, set, what) in [
-            ("automatic_tax", &self.automatic_tax, "calculate tax"),
+            (
+                "automatic_tax",
+                self.automatic_tax.as_ref(),
+                "calculate tax",
+            ),
+            (
+                "name_collection[business]",
+                names.and_then(|n| n.business.as_ref()),
+                "ask for a business name",
+            ),
+            (
+                "name_collection[individual]",
+                names.and_then(|n| n.individual.as_ref()),
+                "ask for a name of its own",
+            ),
+            (
+                "adaptive_pricing",
+                self.adaptive_pricing.as_ref(),
+                "convert prices to the buyer's currency",
+            ),
+            (
+                "after_expiration[recovery]",
+                recovery,
+                "send recovery links for expired sessions",
+            ),
             (
                 "invoice_creation",
-                &self.invoice_creation,
+                self.invoice_creation.as_ref(),
                 "create invoices",
             ),
             (
                 "tax_id_collection",
-                &self.tax_id_collection,
+                self.tax_id_collection.as_ref(),
                 "collect tax ids",
             ),
         ] {
-            if set.as_ref().is_some_and(|e| e.enabled) {
+            if set.is_some_and(|e| e.enabled) {
                 return Err(ApiError::invalid(
                     Some(format!("{name}[enabled]")),
                     format!("paylink does not {what}: {name}[enabled] can only be false."),
@@ -403,6 +486,11 @@ pub fn create_params() -> Kind {
             "Shown when the link is inactive.",
         ),
         f("restrictions", restrictions_schema(), "Limits of the link."),
+        f(
+            "currency",
+            string(3),
+            "The link's currency: that of its prices (a link sells in one currency).",
+        ),
     ];
     fields.push(slug_field());
     fields.extend(common_fields());

@@ -355,6 +355,32 @@ pub fn session_create_params() -> Kind {
         f("locale", one_of(&["auto", "en", "en-GB"]), "The page's language: paylink's checkout page is in English; auto formats amounts as the buyer's browser asks, en and en-GB always in English style."),
         f("expires_at", int(0, i64::from(i32::MAX)), "When the session expires: 30 minutes to 24 hours after creation (default 24 hours)."),
         f("custom_fields", custom_fields_schema(), "Up to 3 questions for the buyer."),
+        f(
+            "adaptive_pricing",
+            obj(vec![req("enabled", Kind::Bool, "Must be false.")]),
+            "Accepted at its off value only: prices are charged in their own currency.",
+        ),
+        f(
+            "after_expiration",
+            obj(vec![req(
+                "recovery",
+                obj(vec![
+                    req("enabled", Kind::Bool, "Must be false."),
+                    f("allow_promotion_codes", Kind::Bool, "Accepted."),
+                ]),
+                "Recovery of expired sessions.",
+            )]),
+            "Accepted at its off value only: no recovery link is made.",
+        ),
+        f(
+            "saved_payment_method_options",
+            obj(vec![f(
+                "payment_method_save",
+                one_of(&["disabled"]),
+                "Only disabled: paylink saves no card.",
+            )]),
+            "Accepted at its off value only.",
+        ),
         f("ui_mode", one_of(&["hosted", "hosted_page"]), "Only the hosted page (hosted_page, or hosted): the buyer pays on the session's url."),
         f(
             "discounts",

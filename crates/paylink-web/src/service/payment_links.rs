@@ -210,7 +210,8 @@ pub fn intent_data(a: IntentDataArgs) -> Result<Option<PaymentIntentData>, RuleE
 
 /// `payment_intent_data` applied over `current`, as Stripe updates it:
 /// each field given replaces its value (an empty one unsets it), metadata
-/// keys merge (an empty value removes the key). None when nothing is left.
+/// keys merge (an empty value removes the key). None when nothing is left
+/// (and no capture method was named).
 pub fn merge_intent_data(
     current: Option<PaymentIntentData>,
     a: IntentDataArgs,
@@ -249,7 +250,10 @@ pub fn merge_intent_data(
             )
         })?;
     }
-    Ok((d != PaymentIntentData::default()).then_some(d))
+    // Given only its capture method (the one paylink has), it is still
+    // set, as Stripe echoes it.
+    let named = a.capture_method.is_some();
+    Ok((named || d != PaymentIntentData::default()).then_some(d))
 }
 
 /// A new payment link (`POST /v1/payment_links`).
@@ -270,6 +274,8 @@ pub struct NewLink {
     pub custom_text: Option<CustomTextArgs>,
     pub shipping_address_collection: Option<ShippingArgs>,
     pub consent_collection: Option<ConsentArgs>,
+    /// The link's currency as the merchant states it: that of its prices.
+    pub currency: Option<String>,
 }
 
 pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
@@ -389,6 +395,19 @@ pub async fn create_link(
         ));
     }
     let currency = check_link_prices(&items, &prices)?;
+    if cmd
+        .currency
+        .as_deref()
+        .is_some_and(|c| !c.eq_ignore_ascii_case(currency.code()))
+    {
+        return Err(ApiError::invalid(
+            Some("currency".into()),
+            format!(
+                "currency must be that of the link's prices ({}).",
+                currency.code()
+            ),
+        ));
+    }
     let custom_fields = cmd.custom_fields.unwrap_or_default();
     check_custom_fields(&custom_fields)?;
     if let Some(m) = &cmd.inactive_message {

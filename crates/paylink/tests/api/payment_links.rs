@@ -589,6 +589,73 @@ async fn default_and_off_parameters_are_accepted(app: TestApp) {
             .assert_error(400, Some(param));
     }
 
+    // More off values Stripe's snippets send, on links and sessions.
+    let price_eur = app.price("eur", 1200).await;
+    let l2 = app
+        .post(
+            "/v1/payment_links",
+            json!({
+                "line_items": [{"price": price_eur, "quantity": 1}],
+                "currency": "eur",
+                "automatic_tax": {"enabled": false, "liability": {"type": "self"}},
+                "name_collection": {"business": {"enabled": false}, "individual": {"enabled": false, "optional": true}},
+                "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+                "payment_intent_data": {"capture_method": "automatic"},
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(
+        l2["payment_intent_data"]["capture_method"], "automatic",
+        "{l2}"
+    );
+    app.post(
+        "/v1/checkout/sessions",
+        json!({
+            "mode": "payment", "line_items": [{"price": price_eur, "quantity": 1}],
+            "adaptive_pricing": {"enabled": false},
+            "after_expiration": {"recovery": {"enabled": false}},
+            "saved_payment_method_options": {"payment_method_save": "disabled"},
+            "name_collection": {"individual": {"enabled": false}},
+            "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+        }),
+    )
+    .await
+    .ok();
+    for (path, extra, param) in [
+        ("/v1/payment_links", json!({"currency": "usd"}), "currency"),
+        (
+            "/v1/payment_links",
+            json!({"name_collection": {"business": {"enabled": true}}}),
+            "name_collection[business][enabled]",
+        ),
+        (
+            "/v1/payment_links",
+            json!({"payment_method_options": {"card": {"request_three_d_secure": "any"}}}),
+            "payment_method_options[card][request_three_d_secure]",
+        ),
+        (
+            "/v1/checkout/sessions",
+            json!({"adaptive_pricing": {"enabled": true}}),
+            "adaptive_pricing[enabled]",
+        ),
+        (
+            "/v1/checkout/sessions",
+            json!({"after_expiration": {"recovery": {"enabled": true}}}),
+            "after_expiration[recovery][enabled]",
+        ),
+    ] {
+        let mut body = json!({"line_items": [{"price": price_eur, "quantity": 1}]});
+        if path.contains("sessions") {
+            body["mode"] = json!("payment");
+        }
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        app.post(path, body).await.assert_error(400, Some(param));
+    }
+
     // The same for products, prices and checkout sessions: their defaults
     // as snippets send them, and what they would promise refused.
     let product = app
