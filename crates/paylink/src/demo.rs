@@ -67,6 +67,28 @@ fn field(v: &Value, name: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Invalid(format!("demo setup: no {name} in {v}")))
 }
 
+/// What the demo prints, with a new setup link for the owner.
+async fn ready(
+    opened: &Opened,
+    state: &AppState,
+    account_id: &str,
+    secret: String,
+    link: &Value,
+    promo_code: String,
+    now: i64,
+) -> Result<Demo, AppError> {
+    let setup_url = app::setup_link(&opened.store, &state.public_url, account_id, OWNER, now)
+        .await?
+        .expose()
+        .to_string();
+    Ok(Demo {
+        setup_url,
+        secret,
+        link_url: field(link, "url")?,
+        promo_code,
+    })
+}
+
 /// The demo account a previous `paylink demo` made in this data
 /// directory, if any (its owner's).
 async fn existing_account(opened: &Opened) -> Result<Option<String>, AppError> {
@@ -101,16 +123,16 @@ async fn again(
         .ok_or_else(|| {
             AppError::Invalid("the demo account has no active payment link left".into())
         })?;
-    let setup_url = app::setup_link(&opened.store, &state.public_url, account_id, OWNER, now)
-        .await?
-        .expose()
-        .to_string();
-    Ok(Demo {
-        setup_url,
+    ready(
+        opened,
+        state,
+        account_id,
         secret,
-        link_url: field(&link, "url")?,
-        promo_code: "DEMO10".into(),
-    })
+        &link,
+        "DEMO10".into(),
+        now,
+    )
+    .await
 }
 
 // Long: the demo's catalog, one object after another.
@@ -174,14 +196,6 @@ pub async fn seed(
         &format!("line_items[0][price]={price_id}&line_items[0][quantity]=1&line_items[0][adjustable_quantity][enabled]=true&allow_promotion_codes=true&metadata[source]=demo"),
     )
     .await?;
-    let setup_url = app::setup_link(&opened.store, &state.public_url, &account.id, OWNER, now)
-        .await?
-        .expose()
-        .to_string();
-    Ok(Demo {
-        setup_url,
-        secret,
-        link_url: field(&link, "url")?,
-        promo_code: field(&promo, "code")?,
-    })
+    let code = field(&promo, "code")?;
+    ready(opened, state, &account.id, secret, &link, code, now).await
 }

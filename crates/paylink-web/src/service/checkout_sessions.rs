@@ -440,19 +440,7 @@ pub async fn create_session(
         currency.get_or_insert(price.currency);
     }
     let currency = currency.ok_or_else(|| missing("line_items"))?;
-    if cmd
-        .currency
-        .as_deref()
-        .is_some_and(|c| !c.eq_ignore_ascii_case(currency.code()))
-    {
-        return Err(ApiError::invalid(
-            Some("currency".into()),
-            format!(
-                "currency must be that of the session's prices ({}).",
-                currency.code()
-            ),
-        ));
-    }
+    super::payment_links::stated_currency(cmd.currency.as_deref(), currency, "session")?;
     // A total that could never be charged is refused now, not on the
     // buyer's page (Stripe's amount_too_large and amount_too_small); one
     // the buyer still sets (an adjustable quantity, an amount of their

@@ -278,6 +278,25 @@ pub struct NewLink {
     pub currency: Option<String>,
 }
 
+/// A `currency` the merchant states for a link or session (`what`): it
+/// must be that of its prices (any letter case).
+pub fn stated_currency(
+    given: Option<&str>,
+    currency: paylink_domain::Currency,
+    what: &str,
+) -> Result<(), ApiError> {
+    if given.is_some_and(|c| !c.eq_ignore_ascii_case(currency.code())) {
+        return Err(ApiError::invalid(
+            Some("currency".into()),
+            format!(
+                "currency must be that of the {what}'s prices ({}).",
+                currency.code()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn after_completion(a: AfterArgs) -> Result<AfterCompletion, RuleError> {
     match a.kind.as_str() {
         "redirect" => {
@@ -395,19 +414,7 @@ pub async fn create_link(
         ));
     }
     let currency = check_link_prices(&items, &prices)?;
-    if cmd
-        .currency
-        .as_deref()
-        .is_some_and(|c| !c.eq_ignore_ascii_case(currency.code()))
-    {
-        return Err(ApiError::invalid(
-            Some("currency".into()),
-            format!(
-                "currency must be that of the link's prices ({}).",
-                currency.code()
-            ),
-        ));
-    }
+    stated_currency(cmd.currency.as_deref(), currency, "link")?;
     let custom_fields = cmd.custom_fields.unwrap_or_default();
     check_custom_fields(&custom_fields)?;
     if let Some(m) = &cmd.inactive_message {
