@@ -307,6 +307,11 @@ pub fn session_create_params() -> Kind {
             "Amount in minor units.",
         ),
         f(
+            "unit_amount_decimal",
+            Kind::Decimal,
+            "The amount as a decimal string, a whole number of minor units (1999 or 1999.00).",
+        ),
+        f(
             "product",
             string(255),
             "The product this price is for (or product_data).",

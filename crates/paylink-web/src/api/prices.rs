@@ -27,6 +27,7 @@ pub fn create_params() -> Kind {
     obj(vec![
         req("currency", string(3), "Three-letter ISO 4217 currency code, lower case."),
         f("unit_amount", int(0, MAX_AMOUNT), "Amount in the currency's minor unit (cents for EUR, yen for JPY). One of unit_amount or custom_unit_amount is required."),
+        f("unit_amount_decimal", Kind::Decimal, "The amount as a decimal string, a whole number of minor units (1999 or 1999.00): paylink charges whole units."),
         f("custom_unit_amount", obj(vec![
             req("enabled", Kind::Bool, "Must be true: the buyer chooses the amount."),
             f("minimum", int(0, MAX_AMOUNT), "Smallest amount the buyer may choose (at least the currency's minimum charge)."),

@@ -118,6 +118,9 @@ pub struct NewProductData {
 pub struct NewPrice {
     pub currency: String,
     pub unit_amount: Option<i64>,
+    /// The amount as a decimal string: paylink charges whole minor units,
+    /// so only a whole number (`1999`, `1999.00`) is taken.
+    pub unit_amount_decimal: Option<String>,
     pub custom_unit_amount: Option<CustomAmount>,
     pub product: Option<String>,
     pub product_data: Option<NewProductData>,
@@ -148,8 +151,36 @@ pub struct BuiltPrice {
     pub price: Price,
 }
 
+/// `unit_amount_decimal` as whole minor units.
+fn whole_amount(d: &str) -> Result<i64, ApiError> {
+    let (whole, fraction) = d.split_once('.').unwrap_or((d, ""));
+    let refused = || {
+        ApiError::invalid(
+            Some("unit_amount_decimal".into()),
+            "paylink charges whole minor units: unit_amount_decimal must be a whole number (such as 1999 or 1999.00).",
+        )
+    };
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
+        return Err(refused());
+    }
+    whole.parse().map_err(|_| refused())
+}
+
 fn price_amount(cmd: &NewPrice, cur: paylink_domain::Currency) -> Result<PriceAmount, ApiError> {
-    match (cmd.unit_amount, &cmd.custom_unit_amount) {
+    let unit =
+        match (cmd.unit_amount, &cmd.unit_amount_decimal) {
+            (Some(_), Some(_)) => return Err(ApiError::invalid(
+                Some("unit_amount_decimal".into()),
+                "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+            )),
+            (Some(a), None) => Some(a),
+            (None, Some(d)) => Some(whole_amount(d)?),
+            (None, None) => None,
+        };
+    match (unit, &cmd.custom_unit_amount) {
         (Some(a), None) => Ok(PriceAmount::Fixed(check_unit_amount(a)?)),
         (None, Some(c)) => {
             if !c.enabled {

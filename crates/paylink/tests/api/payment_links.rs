@@ -678,6 +678,35 @@ async fn default_and_off_parameters_are_accepted(app: TestApp) {
         .clone();
     assert_eq!(price["billing_scheme"], "per_unit");
     assert_eq!(price["tax_behavior"], "unspecified");
+    // unit_amount_decimal, as a whole number of minor units.
+    let decimal = app
+        .post(
+            "/v1/prices",
+            json!({"product": pid, "currency": "eur", "unit_amount_decimal": "1999.00"}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(decimal["unit_amount"], 1999);
+    assert_eq!(decimal["unit_amount_decimal"], "1999");
+    for bad in ["19.99", "-5", "99999999999999999999", "1e3"] {
+        app.post(
+            "/v1/prices",
+            json!({"product": pid, "currency": "eur", "unit_amount_decimal": bad}),
+        )
+        .await
+        .assert_error(400, Some("unit_amount_decimal"));
+    }
+    let inline = app
+        .post(
+            "/v1/checkout/sessions",
+            json!({"mode": "payment", "line_items": [{"quantity": 2, "price_data": {
+                "currency": "eur", "unit_amount_decimal": "750", "product_data": {"name": "Decimal"}}}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(inline["amount_total"], 1500);
     let s = app
         .post(
             "/v1/checkout/sessions",
