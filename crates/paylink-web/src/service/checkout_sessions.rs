@@ -155,6 +155,17 @@ async fn discount(
     };
     match checked {
         Ok(()) | Err(paylink_domain::catalog::PromotionRejection::BelowMinimum(_)) => {}
+        // The rejection's words are a promotion code's; a coupon given
+        // alone is named as one.
+        Err(paylink_domain::catalog::PromotionRejection::CurrencyMismatch) if promo.is_none() => {
+            return Err(ApiError::invalid(
+                Some(param.into()),
+                format!(
+                    "This coupon is an amount off in another currency: the session is in {}.",
+                    currency.code()
+                ),
+            ))
+        }
         Err(r) => return Err(ApiError::invalid(Some(param.into()), r.to_string())),
     }
     let minimum = promo.as_ref().and_then(|p| p.restrictions.minimum_amount);
@@ -487,6 +498,23 @@ pub async fn create_session(
         .map(|d| d.off);
     let totals = paylink_domain::checkout::price_order(currency, &mut lines, applies)
         .map_err(|_| too_large())?;
+    // A discount that leaves less than can be charged would make a
+    // session no buyer can pay (paylink has no free checkout): refused
+    // now, naming the discount, as an undiscounted total is above.
+    if !buyer_sets
+        && totals.discount.amount() > 0
+        && totals.total.amount() < currency.minimum_charge()
+    {
+        return Err(ApiError::invalid_code(
+            "amount_too_small",
+            Some("discounts".into()),
+            format!(
+                "With its discount the session's total is {}: it must be at least {}.",
+                currency.format(totals.total.amount()),
+                currency.format(currency.minimum_charge())
+            ),
+        ));
+    }
     let session = CheckoutSession {
         id: new_id(IdKind::CheckoutSession)?,
         livemode: scope.livemode,

@@ -537,6 +537,32 @@ async fn api_sessions_apply_their_discount(app: TestApp) {
         .clone();
     assert_eq!(lines["data"][0]["amount_discount"], 200);
     assert_eq!(lines["data"][0]["amount_total"], 1800);
+    // A discount that leaves less than can be charged makes a session no
+    // buyer could pay: refused at creation, naming the discount; a coupon
+    // in another currency is named as a coupon.
+    for (off, currency) in [(2000, "eur"), (1970, "eur"), (100, "usd")] {
+        let big = app
+            .post(
+                "/v1/coupons",
+                json!({"amount_off": off, "currency": currency, "duration": "once"}),
+            )
+            .await
+            .id();
+        let r = app
+            .post(
+                "/v1/checkout/sessions",
+                json!({"mode": "payment", "line_items": items, "discounts": [{"coupon": big}]}),
+            )
+            .await;
+        if currency == "eur" {
+            r.assert_error(400, Some("discounts"));
+            assert_eq!(r.body["error"]["code"], "amount_too_small", "{r:?}");
+        } else {
+            r.assert_error(400, Some("discounts[0][coupon]"));
+            let m = r.body["error"]["message"].as_str().unwrap();
+            assert!(m.contains("coupon") && !m.contains("promotion code"), "{m}");
+        }
+    }
     let b = Buyer::new();
     let url = s["url"].as_str().unwrap().to_string();
     let page = b.get(&url).await;
