@@ -290,18 +290,11 @@ pub struct OfferDiscount {
 impl CheckoutSession {
     /// What its page offered: an API-created session's from its creation,
     /// a link's as the link was when it opened.
+    /// (An API session's goes through the link its page is built as, so
+    /// one mapping serves both kinds.)
     pub fn page_settings(&self) -> Option<PageSettings> {
-        match &self.offer {
-            Some(o) => Some(PageSettings {
-                allow_promotion_codes: o.allow_promotion_codes,
-                billing_address_collection: o.billing_address_collection.clone(),
-                phone_number_collection: o.phone_number_collection,
-                submit_type: o.submit_type.clone(),
-                custom_text: o.custom_text.clone(),
-                shipping_address_collection: o.shipping_address_collection.clone(),
-                consent_terms: o.consent_terms,
-                success_url: o.success_url.clone(),
-            }),
+        match self.offer_page(self.created) {
+            Some(page) => Some(PageSettings::of_link(&page)),
             None => self.link_page.clone(),
         }
     }
