@@ -183,6 +183,13 @@ async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<(
     drop(guard);
 }
 
+/// What [`Database::single`] answers: the rows a statement affected, or
+/// the first row it returned.
+enum Single {
+    Affected(u64),
+    Row(Option<AnyRow>),
+}
+
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Database({:?})", self.backend)
@@ -373,34 +380,117 @@ impl Database {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
-    /// Runs one statement in its own write transaction; returns the rows
-    /// it affected.
+    /// Runs one statement as a transaction of its own; returns the rows it
+    /// affected. Flushed to disk when it commits, like [`Database::write`].
     pub(crate) async fn write_one(&self, sql: &Sql) -> Result<u64, StoreError> {
-        let mut tx = self.write().await?;
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
-        Ok(n)
+        if crate::idempotency::holds_claim() {
+            // Its commit must mark the request's claim in the same
+            // transaction: BEGIN, the statement, the mark, COMMIT.
+            let mut tx = self.write().await?;
+            let n = sql.query().execute(tx.conn()).await?.rows_affected();
+            tx.commit().await?;
+            return Ok(n);
+        }
+        match self.single(sql, false, false).await? {
+            Single::Affected(n) => Ok(n),
+            Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
+        }
     }
 
-    /// [`Database::write_one`] in a transaction the next flushed commit
-    /// carries to disk (see [`Database::write_carried`]).
+    /// [`Database::write_one`] for bookkeeping the next flushed commit
+    /// carries to disk (see [`Database::write_carried`]); never marks a
+    /// claim.
     pub(crate) async fn write_one_carried(&self, sql: &Sql) -> Result<u64, StoreError> {
-        let mut tx = self.write_carried().await?;
-        let n = sql.query().execute(tx.conn()).await?.rows_affected();
-        tx.commit().await?;
-        Ok(n)
+        if self.backend == Backend::Postgres {
+            // Unflushed needs `SET LOCAL`, so a transaction: BEGIN, SET
+            // LOCAL, the statement, COMMIT cost less than the wait for a
+            // flush (see `single`).
+            let mut tx = self.write_carried().await?;
+            let n = sql.query().execute(tx.conn()).await?.rows_affected();
+            tx.commit().await?;
+            return Ok(n);
+        }
+        match self.single(sql, true, false).await? {
+            Single::Affected(n) => Ok(n),
+            Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
+        }
     }
 
-    /// Runs one statement that returns at most one row (`… RETURNING`) in
-    /// its own write transaction.
+    /// Runs one statement that returns at most one row (`… RETURNING`) as
+    /// a transaction of its own, flushed when it commits.
     pub(crate) async fn write_fetch(
         &self,
         sql: &Sql,
     ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
-        let mut tx = self.write().await?;
-        let row = sql.query().fetch_optional(tx.conn()).await?;
-        tx.commit().await?;
-        Ok(row)
+        if crate::idempotency::holds_claim() {
+            let mut tx = self.write().await?;
+            let row = sql.query().fetch_optional(tx.conn()).await?;
+            tx.commit().await?;
+            return Ok(row);
+        }
+        match self.single(sql, false, true).await? {
+            Single::Row(r) => Ok(r),
+            Single::Affected(_) => Ok(None),
+        }
+    }
+
+    /// One statement outside any explicit transaction: SQLite and
+    /// PostgreSQL commit it on its own (autocommit), atomically, in one
+    /// round trip where BEGIN, the statement and COMMIT take three (four
+    /// with PostgreSQL's `SET LOCAL`). SQLite: it holds this process's
+    /// writer slot as a transaction does, and runs on the carried
+    /// connection (`synchronous = NORMAL`) when `carried`, on a FULL one
+    /// otherwise. PostgreSQL: every such commit is flushed (a session-wide
+    /// `synchronous_commit = off` would leak to other clients through a
+    /// transaction-pooling pgbouncer), so carried writes don't come here.
+    ///
+    /// Like [`Database::begin`] it runs on a task of its own: a caller
+    /// cancelled meanwhile can't release the writer slot while the
+    /// statement still runs. A statement that must read the rows to
+    /// change them (SQLite begins it as a reader) and meets another
+    /// process's write is tried again, as BEGIN is.
+    async fn single(&self, sql: &Sql, carried: bool, fetch: bool) -> Result<Single, StoreError> {
+        let pool = match (&self.carried, carried) {
+            (Some(relaxed), true) => relaxed.clone(),
+            _ => self.pool.clone(),
+        };
+        let lock = self.write_lock.clone();
+        let sql = sql.clone();
+        let run = tokio::spawn(async move {
+            let guard = match lock {
+                Some(m) => Some(m.lock_owned().await),
+                None => None,
+            };
+            let mut conn = pool.acquire().await?;
+            let mut tries = 0;
+            let out = loop {
+                let r = if fetch {
+                    // Every row stepped: the statement, so its commit, is
+                    // complete before the answer.
+                    sql.query()
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map(|rows| Single::Row(rows.into_iter().next()))
+                } else {
+                    sql.query()
+                        .execute(&mut *conn)
+                        .await
+                        .map(|r| Single::Affected(r.rows_affected()))
+                };
+                match r {
+                    Err(e) if tries < 2 && is_sqlite_busy(&e) => {
+                        tries += 1;
+                        tracing::warn!("SQLite's write lock is held by another connection; trying the statement again");
+                    }
+                    r => break r,
+                }
+            };
+            drop(conn);
+            drop(guard);
+            Ok::<_, StoreError>(out?)
+        });
+        run.await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
     /// Leaves no copy of rows deleted from `table` in the database's

@@ -73,6 +73,12 @@ tokio::task_local! {
     static TICKET: Ticket;
 }
 
+/// Whether the request being served holds an idempotency claim (its
+/// commits then mark it, see [`mark_committed`]).
+pub(crate) fn holds_claim() -> bool {
+    TICKET.try_with(|_| ()).is_ok()
+}
+
 /// The Idempotency-Key of the request being served, if it sent one.
 pub fn current_key() -> Option<String> {
     TICKET.try_with(|t| t.inner.key.clone()).ok()
@@ -253,17 +259,6 @@ impl Store {
         lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         let ticket = Ticket::new(scope, key, request_path)?;
-        // The claim is bookkeeping the request's own (flushed) commit
-        // carries to disk; until then a power loss can only lose a claim
-        // whose request committed nothing, and whose retry then runs.
-        let mut tx = self.write_carried().await?;
-        let mut del = Sql::new("DELETE FROM idempotency_keys WHERE ");
-        del.scope(scope)
-            .push(" AND idem_key = ")
-            .bind(key)
-            .push(" AND created <= ")
-            .bind(now - IDEMPOTENCY_TTL_SECS);
-        del.query().execute(tx.conn()).await?;
         let ins = Insert::new("idempotency_keys")
             .set("account_id", scope.account_id.as_str())
             .set("livemode", scope.livemode)
@@ -275,6 +270,24 @@ impl Store {
             .set("lease_until", now + lease_secs)
             .or_skip()
             .sql();
+        // A key new to the account (the usual case) is claimed by this one
+        // statement. The claim is bookkeeping the request's own (flushed)
+        // commit carries to disk; until then a power loss can only lose a
+        // claim whose request committed nothing, and whose retry then runs.
+        if self.write_one_carried(&ins).await? == 1 {
+            return Ok(Claim::Fresh(ticket));
+        }
+        // The key is known: a row past its 24 hours is forgotten and the
+        // key claimed anew, or the row decides (in flight, replay, a
+        // mismatch, a takeover), in one transaction.
+        let mut tx = self.write_carried().await?;
+        let mut del = Sql::new("DELETE FROM idempotency_keys WHERE ");
+        del.scope(scope)
+            .push(" AND idem_key = ")
+            .bind(key)
+            .push(" AND created <= ")
+            .bind(now - IDEMPOTENCY_TTL_SECS);
+        del.query().execute(tx.conn()).await?;
         if ins.query().execute(tx.conn()).await?.rows_affected() == 1 {
             tx.commit().await?;
             return Ok(Claim::Fresh(ticket));

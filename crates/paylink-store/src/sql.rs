@@ -61,7 +61,7 @@ impl From<Option<&str>> for Bind {
 }
 
 /// SQL text with its arguments, numbered as they are pushed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sql {
     pub text: String,
     binds: Vec<Bind>,
