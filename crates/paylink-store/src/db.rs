@@ -383,15 +383,29 @@ impl Database {
     /// Runs one statement as a transaction of its own; returns the rows it
     /// affected. Flushed to disk when it commits, like [`Database::write`].
     pub(crate) async fn write_one(&self, sql: &Sql) -> Result<u64, StoreError> {
-        if crate::idempotency::holds_claim() {
-            // Its commit must mark the request's claim in the same
-            // transaction: BEGIN, the statement, the mark, COMMIT.
-            let mut tx = self.write().await?;
+        // Inside a request holding a claim, its commit must mark the claim
+        // in the same transaction: BEGIN, the statement, the mark, COMMIT.
+        self.one_statement(sql, crate::idempotency::holds_claim(), false)
+            .await
+    }
+
+    /// One statement that answers no rows: in a transaction of its own when
+    /// `in_tx` (carried, see [`Database::write_carried`], when `carried`),
+    /// otherwise alone ([`Database::single`]).
+    async fn one_statement(
+        &self,
+        sql: &Sql,
+        in_tx: bool,
+        carried: bool,
+    ) -> Result<u64, StoreError> {
+        if in_tx {
+            // Carried bookkeeping never marks a claim; a flushed write does.
+            let mut tx = self.begin(!carried, carried).await?;
             let n = sql.query().execute(tx.conn()).await?.rows_affected();
             tx.commit().await?;
             return Ok(n);
         }
-        match self.single(sql, false, false).await? {
+        match self.single(sql, carried, false).await? {
             Single::Affected(n) => Ok(n),
             Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
         }
@@ -401,19 +415,11 @@ impl Database {
     /// carries to disk (see [`Database::write_carried`]); never marks a
     /// claim.
     pub(crate) async fn write_one_carried(&self, sql: &Sql) -> Result<u64, StoreError> {
-        if self.backend == Backend::Postgres {
-            // Unflushed needs `SET LOCAL`, so a transaction: BEGIN, SET
-            // LOCAL, the statement, COMMIT cost less than the wait for a
-            // flush (see `single`).
-            let mut tx = self.write_carried().await?;
-            let n = sql.query().execute(tx.conn()).await?.rows_affected();
-            tx.commit().await?;
-            return Ok(n);
-        }
-        match self.single(sql, true, false).await? {
-            Single::Affected(n) => Ok(n),
-            Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
-        }
+        // PostgreSQL: unflushed needs `SET LOCAL`, so a transaction: BEGIN,
+        // SET LOCAL, the statement and COMMIT cost less than the wait for a
+        // flush (see `single`).
+        self.one_statement(sql, self.backend == Backend::Postgres, true)
+            .await
     }
 
     /// Runs one statement that returns at most one row (`… RETURNING`) as
