@@ -10,13 +10,29 @@ use sqlx::{Any, Row};
 use crate::error::StoreError;
 use crate::Scope;
 
-#[derive(Debug, Clone)]
+/// A value bound to a placeholder. Its `Debug` names the kind of value,
+/// never the value: statements carry sealed personal data, key hashes and
+/// tokens, and a `{:?}` of a statement (an `Insert`, an `Update`, a
+/// [`Sql`]) must not print them.
+#[derive(Clone)]
 pub enum Bind {
     I64(i64),
     OptI64(Option<i64>),
     Str(String),
     OptStr(Option<String>),
     Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bind::I64(_) => "I64(…)",
+            Bind::OptI64(_) => "OptI64(…)",
+            Bind::Str(_) => "Str(…)",
+            Bind::OptStr(_) => "OptStr(…)",
+            Bind::Bytes(_) => "Bytes(…)",
+        })
+    }
 }
 
 impl From<i64> for Bind {
@@ -230,5 +246,24 @@ impl Update {
         }
         sql.push(" WHERE ").scope(scope).push(" AND id = ").bind(id);
         sql
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn a_statements_debug_shows_no_bound_value() {
+        let mut sql = Sql::new("UPDATE t SET secret = ");
+        sql.bind("hash-of-a-key-9f8e7d")
+            .push(" WHERE n = ")
+            .bind(424_242_i64);
+        let shown = format!("{sql:?}");
+        assert!(shown.contains("UPDATE t SET secret = $1"), "{shown}");
+        assert!(!shown.contains("hash-of-a-key-9f8e7d"), "{shown}");
+        assert!(!shown.contains("424242"), "{shown}");
+        let ins = Insert::new("t").set("token", "tok_secret_value").sql();
+        assert!(!format!("{ins:?}").contains("tok_secret_value"));
     }
 }
