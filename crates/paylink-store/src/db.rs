@@ -183,11 +183,45 @@ async fn rollback(mut conn: PoolConnection<Any>, guard: Option<OwnedMutexGuard<(
     drop(guard);
 }
 
-/// What [`Database::single`] answers: the rows a statement affected, or
-/// the first row it returned.
+/// What one statement answered: the rows it affected, or the first row it
+/// returned.
 enum Single {
     Affected(u64),
     Row(Option<AnyRow>),
+}
+
+impl Single {
+    /// Runs `sql` on `conn`: for its rows when `fetch`, every one stepped,
+    /// so that the statement (and, alone, its commit) is complete before
+    /// the answer.
+    async fn run(
+        conn: &mut sqlx::AnyConnection,
+        sql: &Sql,
+        fetch: bool,
+    ) -> Result<Self, sqlx::Error> {
+        if fetch {
+            let rows = sql.query().fetch_all(conn).await?;
+            Ok(Single::Row(rows.into_iter().next()))
+        } else {
+            Ok(Single::Affected(
+                sql.query().execute(conn).await?.rows_affected(),
+            ))
+        }
+    }
+
+    fn affected(self) -> Result<u64, StoreError> {
+        match self {
+            Single::Affected(n) => Ok(n),
+            Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
+        }
+    }
+
+    fn row(self) -> Option<AnyRow> {
+        match self {
+            Single::Row(r) => r,
+            Single::Affected(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -383,43 +417,14 @@ impl Database {
     /// Runs one statement as a transaction of its own; returns the rows it
     /// affected. Flushed to disk when it commits, like [`Database::write`].
     pub(crate) async fn write_one(&self, sql: &Sql) -> Result<u64, StoreError> {
-        // Inside a request holding a claim, its commit must mark the claim
-        // in the same transaction: BEGIN, the statement, the mark, COMMIT.
-        self.one_statement(sql, crate::idempotency::holds_claim(), false)
-            .await
-    }
-
-    /// One statement that answers no rows: in a transaction of its own when
-    /// `in_tx` (carried, see [`Database::write_carried`], when `carried`),
-    /// otherwise alone ([`Database::single`]).
-    async fn one_statement(
-        &self,
-        sql: &Sql,
-        in_tx: bool,
-        carried: bool,
-    ) -> Result<u64, StoreError> {
-        if in_tx {
-            // Carried bookkeeping never marks a claim; a flushed write does.
-            let mut tx = self.begin(!carried, carried).await?;
-            let n = sql.query().execute(tx.conn()).await?.rows_affected();
-            tx.commit().await?;
-            return Ok(n);
-        }
-        match self.single(sql, carried, false).await? {
-            Single::Affected(n) => Ok(n),
-            Single::Row(_) => Err(StoreError::Corrupt("a statement answered rows".into())),
-        }
+        self.one_statement(sql, false, false).await?.affected()
     }
 
     /// [`Database::write_one`] for bookkeeping the next flushed commit
     /// carries to disk (see [`Database::write_carried`]); never marks a
     /// claim.
     pub(crate) async fn write_one_carried(&self, sql: &Sql) -> Result<u64, StoreError> {
-        // PostgreSQL: unflushed needs `SET LOCAL`, so a transaction: BEGIN,
-        // SET LOCAL, the statement and COMMIT cost less than the wait for a
-        // flush (see `single`).
-        self.one_statement(sql, self.backend == Backend::Postgres, true)
-            .await
+        self.one_statement(sql, true, false).await?.affected()
     }
 
     /// Runs one statement that returns at most one row (`… RETURNING`) as
@@ -428,16 +433,36 @@ impl Database {
         &self,
         sql: &Sql,
     ) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
-        if crate::idempotency::holds_claim() {
-            let mut tx = self.write().await?;
-            let row = sql.query().fetch_optional(tx.conn()).await?;
-            tx.commit().await?;
-            return Ok(row);
+        Ok(self.one_statement(sql, false, true).await?.row())
+    }
+
+    /// One statement, alone ([`Database::single`]) where it can be, else in
+    /// a transaction of its own:
+    /// - a flushed write inside a request holding an idempotency claim,
+    ///   whose commit must mark the claim in the same transaction (BEGIN,
+    ///   the statement, the mark, COMMIT);
+    /// - a carried write on PostgreSQL: unflushed needs `SET LOCAL`, so a
+    ///   transaction (BEGIN, SET LOCAL, the statement and COMMIT cost less
+    ///   than the wait for a flush, see `single`).
+    async fn one_statement(
+        &self,
+        sql: &Sql,
+        carried: bool,
+        fetch: bool,
+    ) -> Result<Single, StoreError> {
+        let in_tx = if carried {
+            self.backend == Backend::Postgres
+        } else {
+            crate::idempotency::holds_claim()
+        };
+        if !in_tx {
+            return self.single(sql, carried, fetch).await;
         }
-        match self.single(sql, false, true).await? {
-            Single::Row(r) => Ok(r),
-            Single::Affected(_) => Ok(None),
-        }
+        // Carried bookkeeping never marks a claim; a flushed write does.
+        let mut tx = self.begin(!carried, carried).await?;
+        let out = Single::run(tx.conn(), sql, fetch).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// One statement outside any explicit transaction: SQLite and
@@ -470,20 +495,7 @@ impl Database {
             let mut conn = pool.acquire().await?;
             let mut tries = 0;
             let out = loop {
-                let r = if fetch {
-                    // Every row stepped: the statement, so its commit, is
-                    // complete before the answer.
-                    sql.query()
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map(|rows| Single::Row(rows.into_iter().next()))
-                } else {
-                    sql.query()
-                        .execute(&mut *conn)
-                        .await
-                        .map(|r| Single::Affected(r.rows_affected()))
-                };
-                match r {
+                match Single::run(&mut conn, &sql, fetch).await {
                     Err(e) if tries < 2 && is_sqlite_busy(&e) => {
                         tries += 1;
                         tracing::warn!("SQLite's write lock is held by another connection; trying the statement again");
