@@ -135,9 +135,7 @@ pub fn created_filter() -> Field {
 /// The pagination parameters of a list whose answer can expand `paths`
 /// (a list of objects: with Stripe's `created` filter).
 pub fn list_params_expanding(paths: &'static [&'static str], mut extra: Vec<Field>) -> Kind {
-    let Kind::Obj(mut fields) = page_params(paths) else {
-        return Kind::Obj(extra);
-    };
+    let mut fields = page_fields(paths);
     fields.push(created_filter());
     fields.append(&mut extra);
     Kind::Obj(fields)
@@ -145,7 +143,10 @@ pub fn list_params_expanding(paths: &'static [&'static str], mut extra: Vec<Fiel
 /// The pagination parameters alone (a list held in its object, such as
 /// line items, has no `created`).
 pub fn page_params(paths: &'static [&'static str]) -> Kind {
-    let fields = vec![
+    Kind::Obj(page_fields(paths))
+}
+fn page_fields(paths: &'static [&'static str]) -> Vec<Field> {
+    vec![
         f(
             "limit",
             int(1, 100),
@@ -162,8 +163,7 @@ pub fn page_params(paths: &'static [&'static str]) -> Kind {
             "Cursor: the id of the object before which the page ends.",
         ),
         expand_of(paths),
-    ];
-    Kind::Obj(fields)
+    ]
 }
 
 fn path_of(parent: &str, name: &str) -> String {
