@@ -40,6 +40,14 @@ pub struct PromotionRestrictions {
     pub first_time_transaction: bool,
 }
 
+impl PromotionRestrictions {
+    /// Whether a subtotal of `amount` (in the minimum's currency) reaches
+    /// the minimum; with none set, every subtotal does.
+    pub fn minimum_reached(&self, amount: i64) -> bool {
+        self.minimum_amount.is_none_or(|m| amount >= m.amount())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromotionCode {
     pub id: String,
@@ -123,7 +131,7 @@ impl PromotionCode {
             if min.currency() != subtotal.currency() {
                 return Err(PromotionRejection::CurrencyMismatch);
             }
-            if subtotal.amount() < min.amount() {
+            if !self.restrictions.minimum_reached(subtotal.amount()) {
                 return Err(PromotionRejection::BelowMinimum(
                     min.currency().format(min.amount()),
                 ));

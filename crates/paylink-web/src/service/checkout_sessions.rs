@@ -168,23 +168,23 @@ async fn discount(
         }
         Err(r) => return Err(ApiError::invalid(Some(param.into()), r.to_string())),
     }
-    let minimum = promo.as_ref().and_then(|p| p.restrictions.minimum_amount);
+    let restrictions = promo.as_ref().map(|p| p.restrictions.clone());
     Ok(Some(SetDiscount {
         offer: paylink_domain::checkout::OfferDiscount {
             coupon: coupon.id,
             promotion_code: promo.map(|p| p.id),
         },
         off: coupon.discount,
-        minimum,
+        restrictions,
     }))
 }
 
-/// The session's discount: what it records, what it takes off, and the
-/// smallest subtotal its promotion code applies to.
+/// The session's discount: what it records, what it takes off, and its
+/// promotion code's restrictions (the smallest subtotal it applies to).
 struct SetDiscount {
     offer: paylink_domain::checkout::OfferDiscount,
     off: paylink_domain::money::Discount,
-    minimum: Option<paylink_domain::Money>,
+    restrictions: Option<paylink_domain::catalog::PromotionRestrictions>,
 }
 
 /// The session's `customer`: one of the account's customers, not deleted
@@ -494,7 +494,11 @@ pub async fn create_session(
     // minimum not reached yet takes nothing off).
     let applies = discount
         .as_ref()
-        .filter(|d| d.minimum.is_none_or(|m| subtotal >= m.amount()))
+        .filter(|d| {
+            d.restrictions
+                .as_ref()
+                .is_none_or(|r| r.minimum_reached(subtotal))
+        })
         .map(|d| d.off);
     let totals = paylink_domain::checkout::price_order(currency, &mut lines, applies)
         .map_err(|_| too_large())?;
